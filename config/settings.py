@@ -1,0 +1,260 @@
+"""Typed settings for every key of the contract.
+
+Sources, strongest first: explicit arguments, ``SPORTELLO_`` environment variables
+(nested keys joined by ``__``), the TOML file named by ``--config`` or
+``SPORTELLO_CONFIG``. A missing file means defaults. A bad value raises
+:class:`ConfigError` naming the key, never echoing the value (it may be a secret).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+TELEGRAM_API = "https://api.telegram.org"
+GRAPH_API = "https://graph.facebook.com/v21.0"
+X_API = "https://api.x.com"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names each bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///./var/sportello.db"
+    pool_size: int = Field(default=10, ge=1)
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+
+class ApiSettings(_Section):
+    tokens: list[SecretStr] = Field(default_factory=list)
+
+
+class TelegramSettings(_Section):
+    bot_token: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    api_base_url: str = TELEGRAM_API
+    mode: Literal["webhook", "polling"] = "webhook"
+    poll_interval_s: float = Field(default=1.0, gt=0)
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+
+class WhatsAppSettings(_Section):
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    access_token: SecretStr | None = None
+    phone_number_id: str | None = None
+    graph_base_url: str = GRAPH_API
+    templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="approved template name per use (away, survey, follow_up)",
+    )
+    template_language: str = "it"
+
+    @property
+    def enabled(self) -> bool:
+        return self.access_token is not None and self.phone_number_id is not None
+
+
+class MessengerSettings(_Section):
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    page_access_token: SecretStr | None = None
+    page_id: str | None = None
+    graph_base_url: str = GRAPH_API
+    message_tag: str | None = Field(
+        default=None, description="tag for messages outside the 24h window, e.g. HUMAN_AGENT"
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.page_access_token is not None and self.page_id is not None
+
+
+class XSettings(_Section):
+    bearer_token: SecretStr | None = None
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
+    user_id: str | None = None
+    api_base_url: str = X_API
+    mode: Literal["polling", "webhook"] = "polling"
+    poll_interval_s: float = Field(default=60, gt=0)
+    requests_per_day: int | None = Field(default=None, ge=1)
+    requests_per_month: int | None = Field(default=None, ge=1)
+
+    @property
+    def enabled(self) -> bool:
+        return self.bearer_token is not None or self.access_token is not None
+
+
+class ChannelsSettings(_Section):
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    messenger: MessengerSettings = Field(default_factory=MessengerSettings)
+    x: XSettings = Field(default_factory=XSettings)
+
+
+_PERIOD = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+
+
+class BusinessHoursSettings(_Section):
+    timezone: str = "Europe/Rome"
+    holidays: str | None = "IT"
+    mon: list[str] = Field(default_factory=list)
+    tue: list[str] = Field(default_factory=list)
+    wed: list[str] = Field(default_factory=list)
+    thu: list[str] = Field(default_factory=list)
+    fri: list[str] = Field(default_factory=list)
+    sat: list[str] = Field(default_factory=list)
+    sun: list[str] = Field(default_factory=list)
+    closures: list[str] = Field(default_factory=list)
+    openings: list[str] = Field(default_factory=list)
+
+    @field_validator("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    @classmethod
+    def _periods(cls, value: list[str]) -> list[str]:
+        for period in value:
+            if not _PERIOD.match(period):
+                raise ValueError(f"period {period!r} is not HH:MM-HH:MM")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class AwayMessageSettings(_Section):
+    channels: list[Literal["telegram", "whatsapp", "messenger", "x"]] = Field(
+        default_factory=lambda: ["telegram", "whatsapp", "messenger", "x"]
+    )
+    when: Literal["closed", "always"] = "closed"
+    cooldown: str = "12h"
+    text: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("cooldown")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+
+
+class BrandSettings(_Section):
+    name: str = "sportello"
+    default_language: str = "it"
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``90s``, ``15m``, ``12h`` or ``2d``."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"duration {text!r} is not a number followed by s, m, h or d")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SPORTELLO_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    brand: BrandSettings = Field(default_factory=BrandSettings)
+    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
+    business_hours: BusinessHoursSettings | None = None
+    away_messages: list[AwayMessageSettings] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _CONFIG_FILE.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+# The TOML path for the load in progress; pydantic-settings asks for sources on a class.
+_CONFIG_FILE: dict[str, Path | None] = {}
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        lines.append(f"  {key}: {item['msg']}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``path`` (or ``SPORTELLO_CONFIG``), the environment and overrides."""
+    import tomllib
+
+    chosen = path or os.environ.get("SPORTELLO_CONFIG")
+    toml_path = Path(chosen) if chosen else None
+    if toml_path is not None and toml_path.exists():
+        try:
+            tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid configuration file {toml_path}: {exc}") from exc
+    else:
+        toml_path = None
+    _CONFIG_FILE["path"] = toml_path
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    finally:
+        _CONFIG_FILE.pop("path", None)

@@ -1,0 +1,229 @@
+"""The Connector interface and the normalized events every platform is parsed into.
+
+Platform payloads become these small frozen dataclasses at the connector boundary;
+nothing past this module reads a platform's dict. Nothing here knows the database.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from sportello.config.settings import Settings
+
+Channel = Literal["telegram", "whatsapp", "messenger", "x"]
+CHANNELS: tuple[Channel, ...] = ("telegram", "whatsapp", "messenger", "x")
+DeliveryState = Literal["queued", "sent", "delivered", "read", "failed"]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A platform user: who wrote, or (for the business's own echoes) who was written to."""
+
+    external_id: str
+    display_name: str | None = None
+    handle: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: Literal[
+        "image", "video", "audio", "file", "sticker", "location", "contact", "link", "unsupported"
+    ]
+    url: str | None = None
+    mime_type: str | None = None
+    platform_id: str | None = None
+    name: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The platform's conversation a message belongs to (a chat, a DM thread, a tweet thread)."""
+
+    external_id: str
+    is_group: bool = False
+    title: str | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message seen on a platform.
+
+    ``direction="in"`` is a customer's message; ``"out"`` is the business's own message
+    coming back from the platform (a page echo, our own tweet), in which case
+    ``customer`` is the person it was addressed to.
+    """
+
+    channel: Channel
+    external_id: str
+    thread: Thread
+    customer: Person
+    sent_at: datetime
+    text: str = ""
+    kind: Literal[
+        "text", "media", "location", "contact", "sticker", "button", "unsupported"
+    ] = "text"
+    direction: Literal["in", "out"] = "in"
+    attachments: tuple[Attachment, ...] = ()
+    reply_to_external_id: str | None = None
+    button_payload: str | None = None
+    shared_contacts: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    channel: Channel
+    external_id: str
+    text: str
+    edited_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A platform's word on one of our outbound messages."""
+
+    channel: Channel
+    external_id: str
+    status: Literal["sent", "delivered", "read", "failed"]
+    at: datetime
+    error: str | None = None
+    recipient_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """Something deliberately not stored as a message (a reaction, typing, a notice)."""
+
+    channel: Channel
+    kind: str
+    reason: str
+
+
+Event = InboundMessage | MessageEdited | StatusUpdate | Ignored
+
+
+@dataclass(frozen=True)
+class RawDelivery:
+    """One raw inbound delivery exactly as it was journaled."""
+
+    channel: Channel
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    source: Literal["webhook", "poll"] = "webhook"
+
+
+class ParseError(Exception):
+    """The delivery cannot be understood; it is quarantined with this reason."""
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What the outbox asks a connector to send."""
+
+    channel: Channel
+    thread_external_id: str
+    recipient_external_id: str
+    text: str
+    purpose: Literal["reply", "away", "survey", "follow_up", "alert"] = "reply"
+    reply_to_external_id: str | None = None
+    buttons: tuple[Button, ...] = ()
+    last_customer_message_at: datetime | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class SendResult:
+    external_ids: tuple[str, ...]
+    sent_at: datetime
+
+
+class SendError(Exception):
+    """Sending failed. ``retryable`` says whether the outbox should try again."""
+
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class WindowClosedError(SendError):
+    """The platform forbids a free-form message now (e.g. the 24-hour window is over)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retryable=False)
+
+
+@dataclass(frozen=True)
+class HandshakeReply:
+    status: int
+    body: str | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """Raw deliveries fetched by a poller and the cursor to store once they are journaled."""
+
+    bodies: Sequence[bytes]
+    cursor: str | None
+    wait_s: float | None = None
+
+
+class Connector(abc.ABC):
+    """One platform. Subclasses are registered as ``sportello.connectors`` entry points."""
+
+    name: ClassVar[Channel]
+    max_text_length: ClassVar[int] = 4096
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings: Settings) -> Connector | None:
+        """The connector for these settings, or ``None`` when its credentials are absent."""
+
+    @abc.abstractmethod
+    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether a webhook POST carries a valid signature or secret."""
+
+    def handshake(self, query: Mapping[str, str]) -> HandshakeReply:
+        """Answer a webhook GET (subscription challenge). Default: not supported."""
+        return HandshakeReply(404, {"detail": "no handshake for this channel"})
+
+    def dedup_key(self, body: bytes) -> str | None:
+        """A platform id for the whole delivery (e.g. Telegram's update_id), if it has one."""
+        return None
+
+    @abc.abstractmethod
+    def parse(self, delivery: RawDelivery) -> list[Event]:
+        """Normalized events in the delivery; raise :class:`ParseError` if it is unusable."""
+
+    @abc.abstractmethod
+    async def send(self, message: OutboundMessage) -> SendResult:
+        """Send one message; raise :class:`SendError` on failure."""
+
+    @property
+    def polls(self) -> bool:
+        """Whether the scheduler should call :meth:`poll` for this connector."""
+        return False
+
+    async def poll(self, cursor: str | None) -> PollResult:
+        raise NotImplementedError(f"{self.name} does not poll")
+
+    async def start(self) -> None:
+        """Open clients. Called once before the first send or poll."""
+
+    async def aclose(self) -> None:
+        """Close clients."""

@@ -1,0 +1,1 @@
+"""The domain: tables, storage, ingestion, identity, triage, outbox and metrics."""

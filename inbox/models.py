@@ -1,0 +1,171 @@
+"""The core tables: one SQLModel class per table.
+
+Timestamps are stored and read back as aware UTC datetimes (:class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from sportello.inbox.types import UTCDateTime
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(UTCDateTime(), nullable=nullable, index=index),
+    )
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str | None = None
+    language: str | None = None
+    email: str | None = Field(default=None, index=True)
+    phone: str | None = Field(default=None, index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Identity(SQLModel, table=True):
+    """A customer's account on one channel (Telegram user id, wa_id, PSID, X user id)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    channel: str
+    external_id: str
+    handle: str | None = None
+    phone: str | None = Field(default=None, index=True)
+    email: str | None = None
+    display_name: str | None = None
+    language: str | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Conversation(SQLModel, table=True):
+    """One platform thread (a chat, a DM thread, a tweet thread); reopened when it comes back."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("channel", "thread_external_id"),
+        Index("ix_conversations_status_waiting", "status", "waiting_since"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    thread_external_id: str
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    recipient_external_id: str
+    title: str | None = None
+    is_group: bool = False
+    public: bool = False
+    status: str = Field(default="open")
+    assignee: str | None = Field(default=None, index=True)
+    priority: int = 0
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    first_response_at: datetime | None = _ts()
+    resolved_at: datetime | None = _ts()
+    snoozed_until: datetime | None = _ts()
+    last_message_at: datetime | None = _ts(index=True)
+    last_customer_message_at: datetime | None = _ts()
+    last_agent_message_at: datetime | None = _ts()
+    waiting_since: datetime | None = _ts()
+    latest_sentiment: float | None = None
+    worst_sentiment: float | None = None
+
+
+class ConversationTag(SQLModel, table=True):
+    __tablename__ = "conversation_tags"
+
+    conversation_id: int = Field(foreign_key="conversations.id", primary_key=True)
+    tag: str = Field(primary_key=True, index=True)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_messages_conversation_sent", "conversation_id", "sent_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    identity_id: int | None = Field(default=None, foreign_key="identities.id")
+    channel: str
+    direction: str
+    author: str
+    kind: str = "text"
+    external_id: str | None = None
+    reply_to_external_id: str | None = None
+    text: str = ""
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    edited_at: datetime | None = _ts()
+    sentiment_compound: float | None = None
+    sentiment_label: str | None = None
+    sentiment_language: str | None = None
+    sentiment_corrected: bool = False
+    delivery_status: str | None = None
+    delivery_error: str | None = None
+    button_payload: str | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """The journal: every raw inbound delivery, committed before the platform gets its 200."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("channel", "dedup_key"),
+        Index("ix_deliveries_state_id", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    source: str = "webhook"
+    dedup_key: str
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    state: str = "pending"
+    attempts: int = 0
+    error: str | None = None
+    events: int = 0
+    processed_at: datetime | None = _ts()
+
+
+class OutboxItem(SQLModel, table=True):
+    """One outbound message waiting to be sent, with its retry state."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True)
+    channel: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    state: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_error: str | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    locked_until: datetime | None = _ts()
+
+
+class ChannelCursor(SQLModel, table=True):
+    """A poller's position (Telegram update offset, X since_id), kept across restarts."""
+
+    __tablename__ = "channel_cursors"
+
+    name: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,3 @@
+"""Import every module that defines tables, so the metadata (and Alembic) sees them all."""
+
+from sportello.inbox import models  # noqa: F401

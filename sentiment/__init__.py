@@ -1,0 +1,1 @@
+"""Sentiment scoring (English and Italian), language detection and mention alert rules."""
