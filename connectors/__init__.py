@@ -1,1 +1,1 @@
-"""Platform connectors behind one interface, found through the ``sportello.connectors`` entry points."""
+"""Platform connectors behind one interface, found through entry points."""

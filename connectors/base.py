@@ -68,9 +68,9 @@ class InboundMessage:
     customer: Person
     sent_at: datetime
     text: str = ""
-    kind: Literal[
-        "text", "media", "location", "contact", "sticker", "button", "unsupported"
-    ] = "text"
+    kind: Literal["text", "media", "location", "contact", "sticker", "button", "unsupported"] = (
+        "text"
+    )
     direction: Literal["in", "out"] = "in"
     attachments: tuple[Attachment, ...] = ()
     reply_to_external_id: str | None = None
@@ -118,6 +118,7 @@ class RawDelivery:
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
     source: Literal["webhook", "poll"] = "webhook"
+    received_at: datetime | None = None
 
 
 class ParseError(Exception):
@@ -222,8 +223,8 @@ class Connector(abc.ABC):
     async def poll(self, cursor: str | None) -> PollResult:
         raise NotImplementedError(f"{self.name} does not poll")
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 (optional hook)
         """Open clients. Called once before the first send or poll."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 (optional hook)
         """Close clients."""

@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sportello.inbox.types import UTCDateTime
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
-
-from sportello.inbox.types import UTCDateTime
 
 
 def _ts(nullable: bool = True, index: bool = False) -> Any:
@@ -169,3 +168,17 @@ class ChannelCursor(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: str
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ConversationEvent(SQLModel, table=True):
+    """What happened to a conversation and who did it: status changes, assignment, merges."""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (Index("ix_conversation_events_conv_at", "conversation_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    kind: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    actor: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))

@@ -1,0 +1,35 @@
+"""The FastAPI application: webhooks, REST API, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from sportello import __version__
+from sportello.api import conversations, customers, deliveries, messages, webhooks
+
+if TYPE_CHECKING:
+    from sportello.daemon import Daemon
+
+
+def create_app(daemon: Daemon) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await daemon.start()
+        try:
+            yield
+        finally:
+            await daemon.stop()
+
+    app = FastAPI(title="sportello", version=__version__, lifespan=lifespan)
+    app.state.daemon = daemon
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (webhooks, messages, conversations, customers, deliveries):
+        app.include_router(module.router)
+    return app

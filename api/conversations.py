@@ -1,0 +1,128 @@
+"""``/api/v1/conversations``: the triaged inbox, one conversation, its messages, replies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.schemas import ConversationOut, ConversationPatch, MessageOut, Page, ReplyIn
+from sportello.api.views import conversations_out, message_out
+from sportello.inbox import outbox
+from sportello.inbox.conversations import record, set_status
+from sportello.inbox.models import Conversation, ConversationTag, Message
+from sportello.inbox.triage import urgency_order
+from sqlmodel import Session, col, delete, select
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+
+def get_conversation(session: Session, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, f"conversation {conversation_id} not found")
+    return conversation
+
+
+@router.get("")
+def list_conversations(
+    session: SessionDep,
+    _: Caller,
+    status: str | None = None,
+    channel: str | None = None,
+    assignee: str | None = None,
+    tag: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+) -> Page[ConversationOut]:
+    query = select(Conversation)
+    if status is not None:
+        query = query.where(Conversation.status == status)
+    if channel is not None:
+        query = query.where(Conversation.channel == channel)
+    if assignee is not None:
+        query = query.where(Conversation.assignee == assignee)
+    if tag is not None:
+        tagged = select(ConversationTag.conversation_id).where(ConversationTag.tag == tag)
+        query = query.where(col(Conversation.id).in_(tagged))
+    position = decode_cursor(cursor) or {"offset": 0}
+    offset = int(position.get("offset", 0))
+    rows = list(session.exec(query.order_by(*urgency_order()).offset(offset).limit(limit + 1)))
+    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    return Page(items=conversations_out(session, rows[:limit]), next_cursor=next_cursor)
+
+
+@router.get("/{conversation_id}")
+def read_conversation(conversation_id: int, session: SessionDep, _: Caller) -> ConversationOut:
+    return conversations_out(session, [get_conversation(session, conversation_id)])[0]
+
+
+@router.patch("/{conversation_id}")
+def update_conversation(
+    conversation_id: int,
+    patch: ConversationPatch,
+    session: SessionDep,
+    daemon: DaemonDep,
+    caller: Caller,
+) -> ConversationOut:
+    conversation = get_conversation(session, conversation_id)
+    now = daemon.clock.now()
+    changes = patch.model_dump(exclude_unset=True)
+    if "status" in changes and patch.status is not None:
+        try:
+            set_status(session, conversation, patch.status, now, caller, patch.snoozed_until)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+    if "assignee" in changes and conversation.assignee != patch.assignee:
+        record(session, conversation, "assigned", now, caller, assignee=patch.assignee)
+        conversation.assignee = patch.assignee
+    if patch.priority is not None:
+        conversation.priority = patch.priority
+    if patch.tags is not None:
+        session.exec(
+            delete(ConversationTag).where(ConversationTag.conversation_id == conversation_id)
+        )  # type: ignore[call-overload]
+        for tag in sorted({t.strip() for t in patch.tags if t.strip()}):
+            session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
+    session.flush()
+    return conversations_out(session, [conversation])[0]
+
+
+@router.get("/{conversation_id}/messages")
+def conversation_messages(
+    conversation_id: int,
+    session: SessionDep,
+    _: Caller,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    cursor: str | None = None,
+) -> Page[MessageOut]:
+    get_conversation(session, conversation_id)
+    position = decode_cursor(cursor) or {"offset": 0}
+    offset = int(position.get("offset", 0))
+    rows = list(
+        session.exec(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(col(Message.sent_at), col(Message.id))
+            .offset(offset)
+            .limit(limit + 1)
+        )
+    )
+    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    return Page(items=[message_out(m) for m in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.post("/{conversation_id}/messages", status_code=201)
+def reply(
+    conversation_id: int,
+    body: ReplyIn,
+    session: SessionDep,
+    daemon: DaemonDep,
+    _: Caller,
+) -> MessageOut:
+    conversation = get_conversation(session, conversation_id)
+    message = outbox.queue(session, conversation, body.text, now=daemon.clock.now())
+    session.commit()
+    daemon.wake_sender()
+    return message_out(message)

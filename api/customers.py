@@ -1,0 +1,74 @@
+"""``/api/v1/customers``: a customer with every channel identity and conversation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from sportello.api.deps import Caller, SessionDep
+from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.schemas import CustomerOut, IdentityOut, Page
+from sportello.api.views import conversations_out
+from sportello.inbox.models import Conversation, Customer, Identity
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+
+
+def customer_out(session: Session, customer: Customer) -> CustomerOut:
+    identities = session.exec(select(Identity).where(Identity.customer_id == customer.id)).all()
+    conversations = session.exec(
+        select(Conversation)
+        .where(Conversation.customer_id == customer.id)
+        .order_by(col(Conversation.last_message_at).desc())
+    ).all()
+    return CustomerOut(
+        id=customer.id or 0,
+        display_name=customer.display_name,
+        language=customer.language,
+        phone=customer.phone,
+        email=customer.email,
+        created_at=customer.created_at,
+        identities=[IdentityOut.model_validate(i) for i in identities],
+        conversations=conversations_out(session, conversations),
+    )
+
+
+@router.get("")
+def list_customers(
+    session: SessionDep,
+    _: Caller,
+    q: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+) -> Page[CustomerOut]:
+    query = select(Customer)
+    if q:
+        pattern = f"%{q.lower()}%"
+        matching = select(Identity.customer_id).where(
+            or_(
+                func.lower(Identity.display_name).like(pattern),
+                func.lower(Identity.handle).like(pattern),
+                col(Identity.phone).like(pattern),
+                Identity.external_id == q,
+            )
+        )
+        query = query.where(
+            or_(func.lower(Customer.display_name).like(pattern), col(Customer.id).in_(matching))
+        )
+    position = decode_cursor(cursor) or {"offset": 0}
+    offset = int(position.get("offset", 0))
+    rows = list(
+        session.exec(query.order_by(col(Customer.id).desc()).offset(offset).limit(limit + 1))
+    )
+    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    return Page(items=[customer_out(session, c) for c in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.get("/{customer_id}")
+def read_customer(customer_id: int, session: SessionDep, _: Caller) -> CustomerOut:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise HTTPException(404, f"customer {customer_id} not found")
+    return customer_out(session, customer)

@@ -1,0 +1,45 @@
+"""``/api/v1/deliveries``: raw inbound deliveries, e.g. the quarantined ones."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sportello.api.deps import Caller, SessionDep
+from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.schemas import DeliveryOut, Page
+from sportello.inbox.models import Delivery
+from sqlmodel import col, select
+
+router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
+
+
+@router.get("")
+def list_deliveries(
+    session: SessionDep,
+    _: Caller,
+    status: str | None = None,
+    channel: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+) -> Page[DeliveryOut]:
+    query = select(Delivery)
+    if status is not None:
+        query = query.where(Delivery.state == status)
+    if channel is not None:
+        query = query.where(Delivery.channel == channel)
+    position = decode_cursor(cursor)
+    if position is not None:
+        query = query.where(col(Delivery.id) < int(position["id"]))
+    rows = list(session.exec(query.order_by(col(Delivery.id).desc()).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor({"id": rows[-1].id})
+    items = [
+        DeliveryOut.model_validate(
+            {**d.model_dump(exclude={"body"}), "body": d.body.decode("utf-8", "replace")}
+        )
+        for d in rows
+    ]
+    return Page(items=items, next_cursor=next_cursor)

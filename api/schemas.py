@@ -1,0 +1,124 @@
+"""JSON shapes of the REST API (the contract fixes their fields)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class SentimentOut(BaseModel):
+    compound: float
+    label: Literal["positive", "neutral", "negative"]
+    language: str | None = None
+    corrected: bool = False
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    conversation_id: int
+    customer_id: int
+    channel: str
+    direction: Literal["in", "out"]
+    author: Literal["customer", "agent", "bot"]
+    kind: str
+    external_id: str | None
+    reply_to_external_id: str | None = None
+    text: str
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    sent_at: datetime
+    received_at: datetime
+    edited_at: datetime | None = None
+    sentiment: SentimentOut | None = None
+    delivery_status: str | None = None
+    delivery_error: str | None = None
+
+
+class IdentityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    channel: str
+    external_id: str
+    handle: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    display_name: str | None = None
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    channel: str
+    customer_id: int
+    thread_external_id: str
+    title: str | None = None
+    is_group: bool
+    public: bool
+    status: str
+    assignee: str | None = None
+    priority: int
+    tags: list[str] = Field(default_factory=list)
+    opened_at: datetime
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    last_message_at: datetime | None = None
+    last_customer_message_at: datetime | None = None
+    waiting_since: datetime | None = None
+    latest_sentiment: float | None = None
+    worst_sentiment: float | None = None
+
+
+class CustomerOut(BaseModel):
+    id: int
+    display_name: str | None = None
+    language: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    created_at: datetime
+    identities: list[IdentityOut] = Field(default_factory=list)
+    conversations: list[ConversationOut] = Field(default_factory=list)
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    channel: str
+    source: str
+    state: str
+    error: str | None = None
+    received_at: datetime
+    processed_at: datetime | None = None
+    attempts: int
+    events: int
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str
+
+
+class ConversationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["open", "pending", "snoozed", "resolved"] | None = None
+    snoozed_until: datetime | None = None
+    assignee: str | None = None
+    tags: list[str] | None = None
+    priority: int | None = Field(default=None, ge=0, le=3)
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20_000)

@@ -1,0 +1,102 @@
+"""The daemon's services in one place, and their start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from sportello.config.settings import Settings
+from sportello.connectors.base import Connector
+from sportello.connectors.registry import enabled_connectors
+from sportello.inbox.clock import Clock
+from sportello.inbox.db import make_engine, migrate
+from sportello.inbox.ingest import Scorer
+from sportello.inbox.outbox import OutboxSender
+from sportello.inbox.pipeline import JournalWorker
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 8.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        connectors: Mapping[str, Connector] | None = None,
+        scorer: Scorer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.engine = make_engine(
+            settings.database.url,
+            pool_size=settings.database.pool_size,
+            echo=settings.database.echo,
+        )
+        self.connectors = (
+            dict(connectors) if connectors is not None else enabled_connectors(settings)
+        )
+        self.worker = JournalWorker(self.engine, self.connectors, self.clock, scorer=scorer)
+        self.sender = OutboxSender(self.engine, self.connectors, self.clock)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.scheduler = None
+
+    async def start(self) -> None:
+        from sportello.scheduler import build_scheduler
+
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(migrate, self.engine)
+        for connector in self.connectors.values():
+            try:
+                await connector.start()
+            except Exception as exc:  # the platform may be down; sending retries later
+                log.warning("%s connector did not start cleanly: %s", connector.name, exc)
+        self._stop.clear()
+        self._tasks = [
+            asyncio.create_task(self.worker.run(self._stop), name="journal-worker"),
+            asyncio.create_task(self.sender.run(self._stop), name="outbox-sender"),
+        ]
+        self.scheduler = build_scheduler(self)
+        self.scheduler.start()
+        log.info("sportello started with channels: %s", ", ".join(self.connectors) or "none")
+
+    async def stop(self) -> None:
+        """Stop the loops; what is mid-flight finishes, what is queued stays journaled."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
+        for connector in self.connectors.values():
+            try:
+                await connector.aclose()
+            except Exception as exc:
+                log.debug("closing %s: %s", connector.name, exc)
+        self.engine.dispose()
+
+    def wake_worker(self) -> None:
+        self._wake(self.worker.wake)
+
+    def wake_sender(self) -> None:
+        self._wake(self.sender.wake)
+
+    def _wake(self, event: asyncio.Event) -> None:
+        """Set an event of the daemon's loop, from that loop or from a worker thread."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)

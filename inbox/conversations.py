@@ -1,0 +1,110 @@
+"""Finding, opening and changing the state of conversations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sportello.connectors.base import Thread
+from sportello.inbox.models import Conversation, ConversationEvent
+from sqlmodel import Session, select
+
+STATUSES = ("open", "pending", "snoozed", "resolved")
+
+
+def find_or_open(
+    session: Session,
+    *,
+    channel: str,
+    thread: Thread,
+    customer_id: int,
+    recipient_external_id: str,
+    at: datetime,
+) -> Conversation:
+    conversation = session.exec(
+        select(Conversation).where(
+            Conversation.channel == channel, Conversation.thread_external_id == thread.external_id
+        )
+    ).first()
+    if conversation is not None:
+        if thread.title and conversation.title != thread.title:
+            conversation.title = thread.title
+        return conversation
+    conversation = Conversation(
+        channel=channel,
+        thread_external_id=thread.external_id,
+        customer_id=customer_id,
+        recipient_external_id=recipient_external_id,
+        title=thread.title,
+        is_group=thread.is_group,
+        public=thread.public,
+        opened_at=at,
+    )
+    session.add(conversation)
+    session.flush()
+    record(session, conversation, "opened", at)
+    return conversation
+
+
+def record(
+    session: Session,
+    conversation: Conversation,
+    kind: str,
+    at: datetime,
+    actor: str | None = None,
+    **data: Any,
+) -> None:
+    assert conversation.id is not None
+    session.add(
+        ConversationEvent(conversation_id=conversation.id, kind=kind, at=at, actor=actor, data=data)
+    )
+
+
+def set_status(
+    session: Session,
+    conversation: Conversation,
+    status: str,
+    at: datetime,
+    actor: str | None = None,
+    snoozed_until: datetime | None = None,
+) -> None:
+    """Move a conversation to ``status``, recording the change."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+    if status == "snoozed" and snoozed_until is None:
+        raise ValueError("a snoozed conversation needs snoozed_until")
+    previous = conversation.status
+    conversation.status = status
+    conversation.snoozed_until = snoozed_until if status == "snoozed" else None
+    if status == "resolved":
+        conversation.resolved_at = at
+        conversation.waiting_since = None
+    if previous != status:
+        record(session, conversation, status, at, actor, previous=previous)
+
+
+def note_customer_message(session: Session, conversation: Conversation, at: datetime) -> None:
+    """A customer wrote: the clock of waiting starts, a closed conversation comes back."""
+    conversation.last_message_at = max_time(conversation.last_message_at, at)
+    conversation.last_customer_message_at = max_time(conversation.last_customer_message_at, at)
+    if conversation.waiting_since is None:
+        conversation.waiting_since = at
+    if conversation.status in ("resolved", "snoozed", "pending"):
+        event = "reopened" if conversation.status == "resolved" else "open"
+        previous = conversation.status
+        conversation.status = "open"
+        conversation.snoozed_until = None
+        record(session, conversation, event, at, previous=previous)
+
+
+def note_agent_message(conversation: Conversation, at: datetime) -> None:
+    """A human answered (from sportello or from the platform's own app)."""
+    conversation.last_message_at = max_time(conversation.last_message_at, at)
+    conversation.last_agent_message_at = max_time(conversation.last_agent_message_at, at)
+    if conversation.first_response_at is None:
+        conversation.first_response_at = at
+    conversation.waiting_since = None
+
+
+def max_time(current: datetime | None, new: datetime) -> datetime:
+    return new if current is None or new > current else current

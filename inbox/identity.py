@@ -1,0 +1,121 @@
+"""Who is writing: channel identities, and the customer each one belongs to.
+
+An identity is found by (channel, platform user id). A new identity joins an existing
+customer only on strong evidence: the same normalised phone number or e-mail address.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import phonenumbers
+from sportello.connectors.base import Person
+from sportello.inbox.models import Customer, Identity
+from sqlmodel import Session, select
+
+
+def normalise_phone(raw: str | None, default_region: str | None = None) -> str | None:
+    """E.164 form of a phone number, or ``None`` when it is not a valid number."""
+    if not raw:
+        return None
+    text = raw.strip()
+    if not text.startswith("+") and default_region is None:
+        text = "+" + text.lstrip("0")
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str | None) -> str | None:
+    if not raw or "@" not in raw:
+        return None
+    return raw.strip().lower()
+
+
+def find_customer_by_evidence(
+    session: Session, phone: str | None, email: str | None
+) -> Customer | None:
+    """A customer already known by this phone number or e-mail address."""
+    for column, value in ((Identity.phone, phone), (Identity.email, email)):
+        if value is None:
+            continue
+        identity = session.exec(select(Identity).where(column == value).limit(1)).first()
+        if identity is not None:
+            return session.get(Customer, identity.customer_id)
+    for column, value in ((Customer.phone, phone), (Customer.email, email)):
+        if value is None:
+            continue
+        customer = session.exec(select(Customer).where(column == value).limit(1)).first()
+        if customer is not None:
+            return customer
+    return None
+
+
+def resolve_identity(session: Session, channel: str, person: Person, now: datetime) -> Identity:
+    """The identity for ``person`` on ``channel``, created (with its customer) if new."""
+    identity = session.exec(
+        select(Identity).where(
+            Identity.channel == channel, Identity.external_id == person.external_id
+        )
+    ).first()
+    phone = normalise_phone(person.phone)
+    email = normalise_email(person.email)
+    if identity is not None:
+        _refresh(identity, person, phone, email)
+        return identity
+    customer = find_customer_by_evidence(session, phone, email)
+    if customer is None:
+        customer = Customer(
+            display_name=person.display_name or person.handle,
+            language=person.language,
+            phone=phone,
+            email=email,
+            created_at=now,
+        )
+        session.add(customer)
+        session.flush()
+    assert customer.id is not None
+    identity = Identity(
+        customer_id=customer.id,
+        channel=channel,
+        external_id=person.external_id,
+        handle=person.handle,
+        phone=phone,
+        email=email,
+        display_name=person.display_name,
+        language=person.language,
+        created_at=now,
+    )
+    session.add(identity)
+    session.flush()
+    return identity
+
+
+def _refresh(identity: Identity, person: Person, phone: str | None, email: str | None) -> None:
+    """Keep the newest profile data the platform tells us; never erase what we knew."""
+    identity.display_name = person.display_name or identity.display_name
+    identity.handle = person.handle or identity.handle
+    identity.phone = phone or identity.phone
+    identity.email = email or identity.email
+    identity.language = person.language or identity.language
+
+
+def link_shared_contact(session: Session, owner: Identity, contact: Person) -> None:
+    """A contact card a customer shared about themselves proves their phone number.
+
+    Only a card whose platform user id is the sender's own counts (Telegram sets
+    ``user_id`` when the user shares their own number).
+    """
+    if contact.external_id != owner.external_id:
+        return
+    phone = normalise_phone(contact.phone)
+    if phone is None:
+        return
+    owner.phone = phone
+    customer = session.get(Customer, owner.customer_id)
+    if customer is not None and customer.phone is None:
+        customer.phone = phone

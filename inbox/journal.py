@@ -1,0 +1,116 @@
+"""The journal of raw inbound deliveries: written first, parsed after.
+
+A webhook answers 200 only once :func:`append` has committed. Work left here when the
+process dies (state ``pending``) is picked up again on the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sportello.inbox.models import Delivery
+from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+PENDING, PROCESSED, QUARANTINED, FAILED = "pending", "processed", "quarantined", "failed"
+
+# Headers worth keeping with a delivery; signatures are kept for audit, never secrets.
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-hub-signature-256",
+    "x-twitter-webhooks-signature",
+    "x-forwarded-for",
+)
+
+
+def dedup_key(body: bytes, platform_key: str | None) -> str:
+    return platform_key or "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def append(
+    engine: Engine,
+    *,
+    channel: str,
+    body: bytes,
+    received_at: datetime,
+    headers: Mapping[str, str] | None = None,
+    source: str = "webhook",
+    platform_key: str | None = None,
+) -> int | None:
+    """Commit one raw delivery; ``None`` when the same delivery was journaled before."""
+    kept = {k: v for k, v in (headers or {}).items() if k.lower() in KEPT_HEADERS}
+    row = Delivery(
+        channel=channel,
+        source=source,
+        dedup_key=dedup_key(body, platform_key),
+        headers=kept,
+        body=body,
+        received_at=received_at,
+    )
+    with Session(engine) as session:
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return None
+        return row.id
+
+
+def append_many(
+    session: Session,
+    *,
+    channel: str,
+    bodies: Sequence[tuple[bytes, str | None]],
+    received_at: datetime,
+) -> int:
+    """Journal polled deliveries inside the caller's transaction; returns how many were new."""
+    keys = [dedup_key(body, key) for body, key in bodies]
+    seen = set(
+        session.exec(
+            select(Delivery.dedup_key).where(
+                Delivery.channel == channel, Delivery.dedup_key.in_(keys)
+            )
+        )
+    )
+    added = 0
+    for (body, _), key in zip(bodies, keys, strict=True):
+        if key in seen:
+            continue
+        seen.add(key)
+        session.add(
+            Delivery(
+                channel=channel, source="poll", dedup_key=key, body=body, received_at=received_at
+            )
+        )
+        added += 1
+    return added
+
+
+def claim_pending(session: Session, limit: int) -> list[Delivery]:
+    """The oldest pending deliveries, locked for this worker on PostgreSQL (SKIP LOCKED)."""
+    query = (
+        select(Delivery)
+        .where(Delivery.state == PENDING)
+        .order_by(Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.exec(query))
+
+
+def requeue_failed(session: Session) -> int:
+    """Put failed deliveries back in line (after a fix or an outage)."""
+    result = session.exec(  # type: ignore[call-overload]
+        update(Delivery).where(Delivery.state == FAILED).values(state=PENDING, error=None)
+    )
+    return int(result.rowcount or 0)
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Delivery.state, func.count()).group_by(Delivery.state))
+    return {state: count for state, count in rows}

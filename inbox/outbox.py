@@ -1,0 +1,217 @@
+"""The persistent outbox: every outbound message is queued with its message, then sent.
+
+:func:`queue` writes the message and its outbox item in the caller's transaction.
+:class:`OutboxSender` delivers due items through the connectors, retrying with
+exponential backoff (honouring a platform's retry-after) until it succeeds, the
+platform refuses for good, or the item runs out of attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sportello.connectors.base import (
+    Button,
+    Connector,
+    OutboundMessage,
+    SendError,
+    SendResult,
+)
+from sportello.inbox.clock import Clock
+from sportello.inbox.conversations import note_agent_message
+from sportello.inbox.db import session_scope
+from sportello.inbox.models import Conversation, Message, OutboxItem
+from sportello.inbox.waiting import wait_any
+from sqlalchemy import Engine, or_
+from sqlmodel import Session, select
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+MAX_BACKOFF_S = 600.0
+LEASE = timedelta(minutes=2)
+
+
+def queue(
+    session: Session,
+    conversation: Conversation,
+    text: str,
+    *,
+    now: datetime,
+    author: str = "agent",
+    purpose: str = "reply",
+    buttons: tuple[Button, ...] = (),
+    reply_to_external_id: str | None = None,
+) -> Message:
+    """Store an outbound message and its outbox item in the caller's transaction."""
+    assert conversation.id is not None
+    message = Message(
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        channel=conversation.channel,
+        direction="out",
+        author=author,
+        text=text,
+        sent_at=now,
+        received_at=now,
+        delivery_status="queued",
+    )
+    session.add(message)
+    session.flush()
+    assert message.id is not None
+    outbound = OutboundMessage(
+        channel=conversation.channel,  # type: ignore[arg-type]
+        thread_external_id=conversation.thread_external_id,
+        recipient_external_id=conversation.recipient_external_id,
+        text=text,
+        purpose=purpose,  # type: ignore[arg-type]
+        reply_to_external_id=reply_to_external_id,
+        buttons=buttons,
+        last_customer_message_at=conversation.last_customer_message_at,
+        public=conversation.public,
+    )
+    session.add(
+        OutboxItem(
+            message_id=message.id,
+            channel=conversation.channel,
+            payload=_payload(outbound),
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    if author == "agent":
+        note_agent_message(conversation, now)
+    return message
+
+
+def _payload(message: OutboundMessage) -> dict[str, Any]:
+    data = asdict(message)
+    if message.last_customer_message_at is not None:
+        data["last_customer_message_at"] = message.last_customer_message_at.isoformat()
+    return data
+
+
+def _outbound(payload: Mapping[str, Any]) -> OutboundMessage:
+    data = dict(payload)
+    data["buttons"] = tuple(Button(**b) for b in data.get("buttons", ()))
+    if data.get("last_customer_message_at"):
+        data["last_customer_message_at"] = datetime.fromisoformat(data["last_customer_message_at"])
+    return OutboundMessage(**data)
+
+
+def backoff_s(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt: doubling from 1 s with jitter, at least retry-after."""
+    delay = min(MAX_BACKOFF_S, 2.0 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
+    return max(delay, retry_after or 0.0)
+
+
+class OutboxSender:
+    """Sends due outbox items; one instance per daemon, safe beside other replicas."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        connectors: Mapping[str, Connector],
+        clock: Clock,
+        *,
+        batch: int = 20,
+    ) -> None:
+        self.engine = engine
+        self.connectors = connectors
+        self.clock = clock
+        self.batch = batch
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.send_due()
+            except Exception:
+                log.exception("outbox round failed")
+                sent = 0
+            if sent == 0:
+                self.wake.clear()
+                await wait_any(self.wake, stop, timeout=1.0)
+
+    async def send_due(self) -> int:
+        """Send every item due now; returns how many were attempted."""
+        items = await asyncio.to_thread(self._claim)
+        if not items:
+            return 0
+        await asyncio.gather(*(self._send_one(item_id, payload) for item_id, payload in items))
+        return len(items)
+
+    def _claim(self) -> list[tuple[int, dict[str, Any]]]:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            due = session.exec(
+                select(OutboxItem)
+                .where(
+                    OutboxItem.state.in_(("pending", "sending")),  # type: ignore[attr-defined]
+                    OutboxItem.next_attempt_at <= now,
+                    or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),  # type: ignore[union-attr]
+                )
+                .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for item in due:
+                item.state = "sending"
+                item.locked_until = now + LEASE
+            return [(item.id, dict(item.payload)) for item in due if item.id is not None]
+
+    async def _send_one(self, item_id: int, payload: dict[str, Any]) -> None:
+        outbound = _outbound(payload)
+        connector = self.connectors.get(outbound.channel)
+        if connector is None:
+            error: SendError | None = SendError(
+                f"channel {outbound.channel} is not configured", retryable=False
+            )
+            result = None
+        else:
+            try:
+                result, error = await connector.send(outbound), None
+            except SendError as exc:
+                result, error = None, exc
+            except Exception as exc:  # a bug or an unexpected client error: retry, visibly
+                log.exception("sending outbox item %s failed unexpectedly", item_id)
+                result, error = None, SendError(f"unexpected error: {exc}", retryable=True)
+        await asyncio.to_thread(self._record, item_id, result, error)
+
+    def _record(self, item_id: int, result: SendResult | None, error: SendError | None) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            item = session.get(OutboxItem, item_id)
+            if item is None:  # erased meanwhile (a customer's data deleted)
+                return
+            message = session.get(Message, item.message_id)
+            item.attempts += 1
+            item.locked_until = None
+            if result is not None:
+                item.state, item.last_error = "sent", None
+                if message is not None:
+                    message.external_id = result.external_ids[0] if result.external_ids else None
+                    message.sent_at = result.sent_at
+                    message.delivery_status = "sent"
+                    message.delivery_error = None
+                return
+            assert error is not None
+            item.last_error = error.reason
+            if error.retryable and item.attempts < MAX_ATTEMPTS:
+                item.state = "pending"
+                item.next_attempt_at = now + timedelta(
+                    seconds=backoff_s(item.attempts, error.retry_after)
+                )
+                log.warning("outbox item %s: %s; retrying", item_id, error.reason)
+                return
+            item.state = "failed"
+            log.error("outbox item %s failed: %s", item_id, error.reason)
+            if message is not None:
+                message.delivery_status = "failed"
+                message.delivery_error = error.reason

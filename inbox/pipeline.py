@@ -1,0 +1,123 @@
+"""The journal worker: raw deliveries in order, through parse and ingest, to automation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from sportello.connectors.base import Connector, ParseError, RawDelivery
+from sportello.inbox import journal
+from sportello.inbox.clock import Clock
+from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import Ingested, Scorer, ingest
+from sportello.inbox.models import Delivery
+from sportello.inbox.waiting import wait_any
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_LEN = 2000
+
+
+class Hook(Protocol):
+    """Automation run after a delivery is ingested, in the same transaction."""
+
+    def __call__(self, session: Session, ingested: Ingested) -> None: ...
+
+
+class JournalWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        connectors: Mapping[str, Connector],
+        clock: Clock,
+        *,
+        scorer: Scorer | None = None,
+        hooks: Sequence[Hook] = (),
+        on_change: Callable[[Ingested], None] | None = None,
+        batch: int = 50,
+    ) -> None:
+        self.engine = engine
+        self.connectors = connectors
+        self.clock = clock
+        self.scorer = scorer
+        self.hooks = list(hooks)
+        self.on_change = on_change
+        self.batch = batch
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = await asyncio.to_thread(self.process_pending)
+            except Exception:
+                log.exception("journal round failed")
+                done = 0
+            if done == 0:
+                self.wake.clear()
+                await wait_any(self.wake, stop, timeout=1.0)
+
+    def process_pending(self) -> int:
+        """Process one batch of pending deliveries; returns how many were handled."""
+        changes: list[Ingested] = []
+        with session_scope(self.engine) as session:
+            ids = [d.id for d in journal.claim_pending(session, self.batch)]
+            for delivery_id in ids:
+                delivery = session.get(Delivery, delivery_id)
+                assert delivery is not None
+                ingested = self._process(session, delivery)
+                if ingested is not None:
+                    changes.append(ingested)
+        if self.on_change is not None:
+            for ingested in changes:
+                self.on_change(ingested)
+        return len(ids)
+
+    def _process(self, session: Session, delivery: Delivery) -> Ingested | None:
+        delivery.attempts += 1
+        delivery.processed_at = self.clock.now()
+        connector = self.connectors.get(delivery.channel)
+        if connector is None:
+            self._set(delivery, journal.FAILED, f"channel {delivery.channel} is not configured")
+            return None
+        raw = RawDelivery(
+            channel=delivery.channel,  # type: ignore[arg-type]
+            body=delivery.body,
+            headers=delivery.headers,
+            source=delivery.source,  # type: ignore[arg-type]
+            received_at=delivery.received_at,
+        )
+        try:
+            events = connector.parse(raw)
+        except ParseError as exc:
+            self._set(delivery, journal.QUARANTINED, str(exc))
+            return None
+        except Exception as exc:
+            log.exception("parsing delivery %s crashed", delivery.id)
+            self._set(delivery, journal.QUARANTINED, f"parser error: {exc!r}")
+            return None
+        if not events:
+            self._set(delivery, journal.QUARANTINED, "nothing usable in the delivery")
+            return None
+        savepoint = session.begin_nested()
+        try:
+            ingested = ingest(session, events, now=self.clock.now(), scorer=self.scorer)
+            for hook in self.hooks:
+                hook(session, ingested)
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            log.exception("ingesting delivery %s failed", delivery.id)
+            self._set(delivery, journal.FAILED, f"ingest error: {exc!r}")
+            return None
+        delivery.events = len(events)
+        self._set(delivery, journal.PROCESSED, None)
+        return ingested
+
+    @staticmethod
+    def _set(delivery: Delivery, state: str, error: str | None) -> None:
+        delivery.state = state
+        delivery.error = error[:MAX_ERROR_LEN] if error else None

@@ -1,0 +1,127 @@
+"""Shared fixtures: databases (SQLite, and PostgreSQL when configured) and a running daemon."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sportello.api.app import create_app
+from sportello.config.settings import Settings, load_settings
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.daemon import Daemon
+from sqlalchemy import create_engine, text
+
+POSTGRES_ENV = "SPORTELLO_TEST_POSTGRES_URL"
+API_TOKEN = "test-token"
+TELEGRAM_TOKEN = "123456:TEST-token"
+TELEGRAM_SECRET = "telegram-secret"
+
+
+def reset_postgres(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database test runs on SQLite and, where configured, on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/sportello.db"
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/sportello.db"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+@dataclass
+class RunningDaemon:
+    daemon: Daemon
+    server: BackgroundServer
+    api: httpx.Client
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def post_webhook(self, channel: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}/webhooks/{channel}", content=body, headers=headers, timeout=10
+        )
+
+    def messages(self, **filters: Any) -> list[dict[str, Any]]:
+        response = self.api.get("/api/v1/messages", params=filters)
+        response.raise_for_status()
+        return response.json()["items"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def telegram_emulator() -> Iterator[tuple[TelegramEmulator, BackgroundServer]]:
+    emulator = TelegramEmulator(TELEGRAM_TOKEN, secret=TELEGRAM_SECRET)
+    server = BackgroundServer(emulator.app).start()
+    yield emulator, server
+    server.stop()
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Callable[..., RunningDaemon]]:
+    """Start daemons (real uvicorn on loopback); each is stopped at the end of the test."""
+    started: list[RunningDaemon] = []
+
+    def start(settings: Settings, **daemon_kwargs: Any) -> RunningDaemon:
+        daemon = Daemon(settings, **daemon_kwargs)
+        server = BackgroundServer(create_app(daemon)).start(timeout=30)
+        api = httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10
+        )
+        running = RunningDaemon(daemon, server, api)
+        started.append(running)
+        return running
+
+    yield start
+    for running in reversed(started):
+        running.api.close()
+        running.server.stop()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    overrides.setdefault("api", {"tokens": [API_TOKEN]})
+    return load_settings(None, database={"url": database_url}, **overrides)
+
+
+def telegram_channel(api_base_url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "telegram": {
+            "bot_token": TELEGRAM_TOKEN,
+            "webhook_secret": TELEGRAM_SECRET,
+            "api_base_url": api_base_url,
+            **extra,
+        }
+    }

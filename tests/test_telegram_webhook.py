@@ -1,0 +1,170 @@
+"""Telegram end to end: webhook in, journal, inbox, reply out through the outbox."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from conftest import (
+    TELEGRAM_SECRET,
+    make_settings,
+    telegram_channel,
+    wait_for,
+)
+from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.inbox.models import Delivery, Message
+from sqlmodel import Session, func, select
+
+GIULIA = tg.user(5551001, "Giulia", "Rossi", username="giuliar", language_code="it")
+
+
+def _text_update(update_id: int, message_id: int, text: str) -> bytes:
+    message = tg.message(message_id, GIULIA, int(time.time()), text=text)
+    return json.dumps(tg.update(update_id, message=message)).encode()
+
+
+def _headers(secret: str = TELEGRAM_SECRET) -> dict[str, str]:
+    return {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret}
+
+
+def test_update_is_stored_once_however_often_redelivered(
+    database_url, telegram_emulator, start_daemon
+):
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(database_url, channels=telegram_channel(emulator_server.url))
+    )
+    body = _text_update(900001, 42, "Ciao, il mio ordine non è arrivato")
+    for _ in range(3):
+        assert running.post_webhook("telegram", body, _headers()).status_code == 200
+
+    found = wait_for(lambda: running.messages(channel="telegram", external_id="5551001:42"))
+    assert len(found) == 1
+    message = found[0]
+    assert message["text"] == "Ciao, il mio ordine non è arrivato"
+    assert message["direction"] == "in" and message["author"] == "customer"
+    assert message["channel"] == "telegram"
+    time.sleep(0.3)  # give a wrongly duplicated delivery the time to show up
+    assert len(running.messages(channel="telegram", external_id="5551001:42")) == 1
+    with Session(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(Delivery)).one() == 1
+
+    customer = running.api.get(f"/api/v1/customers/{message['customer_id']}").json()
+    assert customer["identities"][0]["external_id"] == "5551001"
+    assert customer["identities"][0]["handle"] == "giuliar"
+    assert customer["display_name"] == "Giulia Rossi"
+
+
+def test_forged_secret_is_refused_and_nothing_stored(sqlite_url, telegram_emulator, start_daemon):
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+    body = _text_update(900002, 43, "forged")
+    assert running.post_webhook("telegram", body, _headers("wrong")).status_code == 403
+    no_secret = {"content-type": "application/json"}
+    assert running.post_webhook("telegram", body, no_secret).status_code == 403
+    with Session(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(Delivery)).one() == 0
+
+
+def test_oversized_and_malformed_bodies(sqlite_url, telegram_emulator, start_daemon):
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+    huge = b'{"update_id": 1, "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    assert running.post_webhook("telegram", huge, _headers()).status_code == 413
+    assert running.post_webhook("telegram", b"{not json", _headers()).status_code == 400
+    assert running.post_webhook("whatsapp", b"{}", _headers()).status_code == 404
+    assert running.post_webhook("nowhere", b"{}", _headers()).status_code == 404
+    with Session(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(Delivery)).one() == 0
+
+
+def test_unusable_delivery_is_quarantined_and_listed(sqlite_url, telegram_emulator, start_daemon):
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+    assert running.post_webhook("telegram", b'{"hello": "world"}', _headers()).status_code == 200
+    assert running.post_webhook("telegram", b"[1, 2, 3]", _headers()).status_code == 200
+
+    def quarantined():
+        items = running.api.get("/api/v1/deliveries", params={"status": "quarantined"}).json()
+        return items["items"] if len(items["items"]) == 2 else None
+
+    items = wait_for(quarantined)
+    assert all("update_id" in item["error"] for item in items)
+    assert {item["body"] for item in items} == {'{"hello": "world"}', "[1, 2, 3]"}
+
+
+def test_disabled_channel_answers_404(sqlite_url, start_daemon):
+    running = start_daemon(make_settings(sqlite_url))
+    assert running.post_webhook("telegram", b"{}", _headers()).status_code == 404
+
+
+def test_api_requires_a_valid_token(sqlite_url, start_daemon):
+    running = start_daemon(make_settings(sqlite_url))
+    import httpx
+
+    assert httpx.get(f"{running.url}/api/v1/messages").status_code == 401
+    bad = {"Authorization": "Bearer nope"}
+    assert httpx.get(f"{running.url}/api/v1/conversations", headers=bad).status_code == 401
+    assert httpx.get(f"{running.url}/healthz").json() == {"status": "ok"}
+    assert "/api/v1/messages" in httpx.get(f"{running.url}/openapi.json").json()["paths"]
+
+
+def test_reply_reaches_the_emulator_through_retries(database_url, telegram_emulator, start_daemon):
+    emulator, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(database_url, channels=telegram_channel(emulator_server.url))
+    )
+    running.post_webhook("telegram", _text_update(900003, 44, "Mi aiutate?"), _headers())
+    inbound = wait_for(lambda: running.messages(channel="telegram", direction="in"))[0]
+
+    emulator.add_fault("sendMessage", 429, count=2, retry_after=1)
+    emulator.add_fault("sendMessage", 500, count=1)
+    response = running.api.post(
+        f"/api/v1/conversations/{inbound['conversation_id']}/messages",
+        json={"text": "Certo Giulia, controlliamo subito."},
+    )
+    assert response.status_code == 201
+    queued = response.json()
+    assert queued["direction"] == "out" and queued["author"] == "agent"
+    assert queued["delivery_status"] == "queued"
+
+    wait_for(lambda: emulator.sent, timeout=20)
+    assert emulator.sent[0]["chat_id"] == 5551001
+    assert emulator.sent[0]["text"] == "Certo Giulia, controlliamo subito."
+
+    def sent_status():
+        found = running.messages(channel="telegram", direction="out")
+        return found if found and found[0]["delivery_status"] == "sent" else None
+
+    out = wait_for(sent_status)[0]
+    assert out["external_id"] == f"5551001:{emulator.sent[0]['message_id']}"
+    assert len(emulator.sent) == 1
+    with Session(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(Message)).one() == 2
+
+
+def test_permanent_refusal_fails_with_the_reason(sqlite_url, telegram_emulator, start_daemon):
+    emulator, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+    running.post_webhook("telegram", _text_update(900004, 45, "ciao"), _headers())
+    inbound = wait_for(lambda: running.messages(channel="telegram", direction="in"))[0]
+    emulator.add_fault("sendMessage", 403, count=1)
+    running.api.post(
+        f"/api/v1/conversations/{inbound['conversation_id']}/messages", json={"text": "ciao"}
+    )
+
+    def failed():
+        found = running.messages(channel="telegram", direction="out")
+        return found if found and found[0]["delivery_status"] == "failed" else None
+
+    out = wait_for(failed)[0]
+    assert "blocked by the user" in out["delivery_error"]
+    assert emulator.sent == []
