@@ -167,9 +167,10 @@ class BusinessCalendar:
         Per PEP 495, ``fold=1`` reads a skipped time with the offset after the switch, giving an
         instant before it, and ``fold=0`` with the offset before, giving one at or after it.
         """
-        before = int(local.replace(tzinfo=self.tz, fold=1).timestamp())
+        read_after = local.replace(tzinfo=self.tz, fold=1)
+        offset_after = read_after.utcoffset()
+        before = int(read_after.timestamp())
         after = int(local.replace(tzinfo=self.tz, fold=0).timestamp())
-        offset_after = local.replace(tzinfo=self.tz, fold=1).utcoffset()
         while after - before > 1:
             middle = (before + after) // 2
             if datetime.fromtimestamp(middle, self.tz).utcoffset() == offset_after:
@@ -237,4 +238,4 @@ def format_next_open(at: datetime, tz: str | tzinfo, language: str) -> str:
         month=months[local.month - 1],
         time=f"{local:%H:%M}",
     )
-    return text.replace("alle 01:", "all'01:")
+    return text.replace("alle 01:", "all'01:")  # Italian elides before "una"
