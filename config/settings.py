@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -140,8 +141,27 @@ class BusinessHoursSettings(_Section):
     @classmethod
     def _periods(cls, value: list[str]) -> list[str]:
         for period in value:
-            if not _PERIOD.match(period):
-                raise ValueError(f"period {period!r} is not HH:MM-HH:MM")
+            parse_period(period)
+        return value
+
+    @field_validator("closures", "openings")
+    @classmethod
+    def _intervals(cls, value: list[str]) -> list[str]:
+        for interval in value:
+            parse_local_interval(interval)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holiday_code(cls, value: str | None) -> str | None:
+        if value is not None:
+            import holidays
+
+            country, _, subdivision = value.partition("-")
+            try:
+                holidays.country_holidays(country, subdiv=subdivision or None)
+            except NotImplementedError as exc:
+                raise ValueError(f"no public holidays known for {value!r}") from exc
         return value
 
     @field_validator("timezone")
@@ -154,6 +174,50 @@ class BusinessHoursSettings(_Section):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    """Start and end of ``HH:MM-HH:MM`` in minutes after the day's local midnight.
+
+    An end at or before the start is on the next day (``21:00-02:00`` gives ``(1260, 1560)``);
+    ``24:00`` is the end of the day. Equal start and end are refused as ambiguous.
+    """
+    if not _PERIOD.match(text):
+        raise ValueError(f"period {text!r} is not HH:MM-HH:MM")
+    start, end = (int(part[:2]) * 60 + int(part[3:]) for part in text.split("-"))
+    if end > 24 * 60:
+        raise ValueError(f"period {text!r} ends after 24:00")
+    if start == end:
+        raise ValueError(f"period {text!r} is empty; write 00:00-24:00 for a whole day")
+    return start, end if end > start else end + 24 * 60
+
+
+def parse_local_interval(text: str) -> tuple[datetime, datetime]:
+    """Naive local start and end of a closure or opening.
+
+    ``2026-12-24T13:00/2026-12-27T00:00`` runs from the first instant to the second,
+    ``2026-08-10/2026-08-21`` covers both whole days inclusive, ``2026-08-14`` that whole day.
+    """
+    start_text, slash, end_text = text.partition("/")
+    if not slash:
+        end_text = start_text
+    message = (
+        f"interval {text!r} is not YYYY-MM-DD, YYYY-MM-DD/YYYY-MM-DD or "
+        "YYYY-MM-DDTHH:MM/YYYY-MM-DDTHH:MM in local time with the start before the end"
+    )
+    try:
+        if slash and "T" in start_text and "T" in end_text:
+            start, end = datetime.fromisoformat(start_text), datetime.fromisoformat(end_text)
+        elif "T" not in start_text + end_text:
+            start = datetime.combine(date.fromisoformat(start_text), time())
+            end = datetime.combine(date.fromisoformat(end_text) + timedelta(days=1), time())
+        else:
+            raise ValueError(message)
+    except ValueError:
+        raise ValueError(message) from None
+    if start.tzinfo is not None or end.tzinfo is not None or end <= start:
+        raise ValueError(message)
+    return start, end
 
 
 class AwayMessageSettings(_Section):
