@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+
 from sportello.config.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(

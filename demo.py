@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from sportello.cli import serve
 from sportello.config.settings import load_settings
 from sportello.connectors.emulators.demo_platforms import DemoCustomer, DemoPlatform, demo_platforms

@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from sportello.inbox.polling import poll_once
 
 if TYPE_CHECKING:

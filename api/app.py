@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+
 from sportello import __version__
 from sportello.api import conversations, customers, deliveries, messages, webhooks
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from sqlmodel import Session, col, delete, select
+
 from sportello.api.deps import Caller, DaemonDep, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import ConversationOut, ConversationPatch, MessageOut, Page, ReplyIn
@@ -13,7 +15,6 @@ from sportello.inbox import outbox
 from sportello.inbox.conversations import record, set_status
 from sportello.inbox.models import Conversation, ConversationTag, Message
 from sportello.inbox.triage import urgency_order
-from sqlmodel import Session, col, delete, select
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
 from sportello.api.deps import Caller, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import CustomerOut, IdentityOut, Page
 from sportello.api.views import conversations_out
 from sportello.inbox.models import Conversation, Customer, Identity
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlmodel import col, select
+
 from sportello.api.deps import Caller, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import DeliveryOut, Page
 from sportello.inbox.models import Delivery
-from sqlmodel import col, select
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
 

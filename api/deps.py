@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sportello.inbox.db import session_scope
 from sqlmodel import Session
+
+from sportello.inbox.db import session_scope
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon

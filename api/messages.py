@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy import and_, or_
+from sqlmodel import select
+
 from sportello.api.deps import Caller, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import MessageOut, Page
 from sportello.api.views import message_out
 from sportello.inbox.clock import ensure_utc
 from sportello.inbox.models import Message
-from sqlalchemy import and_, or_
-from sqlmodel import select
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from sqlmodel import Session, select
+
 from sportello.api.schemas import ConversationOut, MessageOut, SentimentOut
 from sportello.inbox.models import Conversation, ConversationTag, Message
-from sqlmodel import Session, select
 
 
 def message_out(message: Message) -> MessageOut:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
+
 from sportello.api.deps import DaemonDep
 from sportello.connectors.base import CHANNELS, Connector
 from sportello.inbox import journal

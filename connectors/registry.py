@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import entry_points
 
 from sportello.config.settings import Settings
 from sportello.connectors.base import Connector
 
+log = logging.getLogger(__name__)
+
 
 def connector_classes() -> dict[str, type[Connector]]:
-    return {ep.name: ep.load() for ep in entry_points(group="sportello.connectors")}
+    """Every installed connector class; one that fails to import is reported and left out."""
+    found: dict[str, type[Connector]] = {}
+    for entry in entry_points(group="sportello.connectors"):
+        try:
+            found[entry.name] = entry.load()
+        except (ImportError, AttributeError) as exc:
+            log.warning("connector %s cannot be loaded: %s", entry.name, exc)
+    return found
 
 
 def enabled_connectors(settings: Settings) -> dict[str, Connector]:

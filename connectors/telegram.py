@@ -14,23 +14,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sportello.config.settings import Settings, TelegramSettings
-from sportello.connectors.base import (
-    Attachment,
-    Connector,
-    Event,
-    Ignored,
-    InboundMessage,
-    MessageEdited,
-    OutboundMessage,
-    ParseError,
-    Person,
-    PollResult,
-    RawDelivery,
-    SendError,
-    SendResult,
-    Thread,
-)
 from telegram import (
     Bot,
     CallbackQuery,
@@ -52,6 +35,24 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.request import HTTPXRequest
+
+from sportello.config.settings import Settings, TelegramSettings
+from sportello.connectors.base import (
+    Attachment,
+    Connector,
+    Event,
+    Ignored,
+    InboundMessage,
+    MessageEdited,
+    OutboundMessage,
+    ParseError,
+    Person,
+    PollResult,
+    RawDelivery,
+    SendError,
+    SendResult,
+    Thread,
+)
 
 log = logging.getLogger(__name__)
 

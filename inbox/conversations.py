@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session, select
+
 from sportello.connectors.base import Thread
 from sportello.inbox.models import Conversation, ConversationEvent
-from sqlmodel import Session, select
 
 STATUSES = ("open", "pending", "snoozed", "resolved")
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import phonenumbers
+from sqlmodel import Session, select
+
 from sportello.connectors.base import Person
 from sportello.inbox.models import Customer, Identity
-from sqlmodel import Session, select
 
 
 def normalise_phone(raw: str | None, default_region: str | None = None) -> str | None:

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlmodel import Session, select
+
 from sportello.connectors.base import (
     Event,
     Ignored,
@@ -18,7 +20,6 @@ from sportello.connectors.base import (
 from sportello.inbox.conversations import find_or_open, note_agent_message, note_customer_message
 from sportello.inbox.identity import link_shared_contact, resolve_identity
 from sportello.inbox.models import Conversation, Message
-from sqlmodel import Session, select
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sportello.inbox.models import Delivery
 from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+
+from sportello.inbox.models import Delivery
 
 PENDING, PROCESSED, QUARANTINED, FAILED = "pending", "processed", "quarantined", "failed"
 

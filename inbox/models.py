@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sportello.inbox.types import UTCDateTime
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from sportello.inbox.types import UTCDateTime
 
 
 def _ts(nullable: bool = True, index: bool = False) -> Any:

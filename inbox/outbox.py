@@ -16,6 +16,9 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine, or_
+from sqlmodel import Session, select
+
 from sportello.connectors.base import (
     Button,
     Connector,
@@ -28,8 +31,6 @@ from sportello.inbox.conversations import note_agent_message
 from sportello.inbox.db import session_scope
 from sportello.inbox.models import Conversation, Message, OutboxItem
 from sportello.inbox.waiting import wait_any
-from sqlalchemy import Engine, or_
-from sqlmodel import Session, select
 
 log = logging.getLogger(__name__)
 

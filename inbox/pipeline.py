@@ -7,6 +7,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+from sqlalchemy import Engine
+from sqlmodel import Session
+
 from sportello.connectors.base import Connector, ParseError, RawDelivery
 from sportello.inbox import journal
 from sportello.inbox.clock import Clock
@@ -14,8 +17,6 @@ from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import Ingested, Scorer, ingest
 from sportello.inbox.models import Delivery
 from sportello.inbox.waiting import wait_any
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 

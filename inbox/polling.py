@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy import Engine
+from sqlmodel import Session
+
 from sportello.connectors.base import Connector
 from sportello.inbox import journal
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
 from sportello.inbox.models import ChannelCursor
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sportello.inbox.models import Conversation
 from sqlalchemy import case, nulls_last
+
+from sportello.inbox.models import Conversation
 
 
 def urgency_order() -> list[Any]:

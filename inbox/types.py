@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sportello.inbox.clock import ensure_utc
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from sportello.inbox.clock import ensure_utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):

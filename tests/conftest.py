@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+
 from sportello.api.app import create_app
 from sportello.config.settings import Settings, load_settings
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.daemon import Daemon
-from sqlalchemy import create_engine, text
 
 POSTGRES_ENV = "SPORTELLO_TEST_POSTGRES_URL"
 API_TOKEN = "test-token"

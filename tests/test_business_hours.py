@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
+
 from sportello.config.settings import BusinessHoursSettings, parse_local_interval, parse_period
 from sportello.inbox.business_hours import BusinessCalendar, format_next_open
 

@@ -11,9 +11,10 @@ from conftest import (
     telegram_channel,
     wait_for,
 )
+from sqlmodel import Session, func, select
+
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.inbox.models import Delivery, Message
-from sqlmodel import Session, func, select
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", username="giuliar", language_code="it")
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
 from sportello.connectors.emulators.faults import Fault, FaultPlan
 from sportello.connectors.emulators.telegram_payloads import BOT_USER
 

@@ -1,8 +1,9 @@
 """Alembic environment: runs on the connection handed in by ``sportello.inbox.db.migrate``."""
 
-import sportello.inbox.tables  # noqa: F401  (registers every table on the metadata)
 from alembic import context
 from sqlmodel import SQLModel
+
+import sportello.inbox.tables  # noqa: F401  (registers every table on the metadata)
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")

@@ -7,10 +7,11 @@ Create Date: 2026-11-22 08:55:09.203787
 
 from collections.abc import Sequence
 
-import sportello.inbox.types
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
+import sportello.inbox.types
 
 revision: str = "0001"
 down_revision: str | None = None
