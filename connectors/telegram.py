@@ -355,7 +355,7 @@ def _content(
 def _type_of(message: TgMessage) -> str:
     data = message.to_dict()
     skip = {"message_id", "date", "chat", "from", "caption", "entities", "caption_entities"}
-    kinds = [k for k in data if k not in skip]
+    kinds = [k for k, v in data.items() if k not in skip and v]
     return kinds[0] if kinds else "unknown"
 
 
