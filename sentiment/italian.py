@@ -25,21 +25,28 @@ C_INCR = 0.733
 N_SCALAR = -0.74
 NORM_ALPHA = 15.0
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 NEGATORS = frozenset(
-    "non nn n mai nessuno nessuna nessun niente nulla né ne' senza nemmeno neanche neppure "
-    "mica manco affatto".split()
+    _words(
+        "non nn n mai nessuno nessuna nessun niente nulla né ne' senza nemmeno neanche neppure "
+        "mica manco affatto"
+    )
 )
 BOOSTERS = {
     w: B_INCR
-    for w in (
+    for w in _words(
         "molto troppo davvero super veramente proprio tanto tantissimo così cosi assolutamente "
         "estremamente particolarmente incredibilmente totalmente completamente decisamente "
         "parecchio enormemente terribilmente straordinariamente sempre più piu ultra iper "
         "ancora mega stra"
-    ).split()
+    )
 }
 BOOSTERS.update(
-    {w: -B_INCR for w in "abbastanza piuttosto leggermente quasi po' po un_po relativamente".split()}
+    {w: -B_INCR for w in _words("abbastanza piuttosto leggermente quasi po' po relativamente")}
 )
 WEAK_NEGATORS = frozenset(("poco", "scarsamente"))
 CONTRAST = frozenset(("ma", "però", "pero", "tuttavia", "eppure", "invece", "comunque"))
@@ -79,9 +86,7 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-def rules(
-    text: str, lex: dict[str, float] | None = None, lemmas: dict[str, str] | None = None
-):
+def rules(text: str, lex: dict[str, float] | None = None, lemmas: dict[str, str] | None = None):
     """VADER-style scoring. Returns (compound, pos_sum, neg_sum, bag) where ``bag`` is the list
     of lower-case lemma/emoji features, ``NOT_``-prefixed inside a negation scope."""
     if lex is None:

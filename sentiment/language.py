@@ -37,7 +37,7 @@ class LanguageDetector:
         min_confidence: float = MIN_CONFIDENCE,
     ) -> None:
         if default_language not in languages:
-            raise ValueError(f"default_language must be one of {languages}, not {default_language!r}")
+            raise ValueError(f"default_language must be one of {languages}: {default_language!r}")
         self.default_language = default_language
         self.languages = languages
         self.min_confidence = min_confidence

@@ -54,7 +54,7 @@ class SentimentService:
         self._detector = LanguageDetector(default_language, SCORED_LANGUAGES)
 
     def detect_language(self, text: str) -> str:
-        """"en" or "it"; the default language for short, unsure or other-language text."""
+        """ "en" or "it"; the default language for short, unsure or other-language text."""
         return self._detector.detect(text)
 
     def score(self, text: str, language: str | None = None) -> Sentiment | None:

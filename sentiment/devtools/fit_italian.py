@@ -18,7 +18,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
 from sportello.sentiment.italian import dense_features, rules
 from sportello.sentiment.lexicon import LEXICON_DIR, italian_lexicon
 
@@ -227,15 +226,15 @@ def main() -> None:
 def write_lemmas(vocab: dict[str, int]) -> None:
     """Ship the part of simplemma's table the model needs: forms mapping to a modelled lemma."""
     lemmas = {f[4:] if f.startswith("NOT_") else f for f in vocab}
-    rows = sorted((f, l) for f, l in LEMMAS.items() if l in lemmas or f in lemmas)
+    rows = sorted((f, lem) for f, lem in LEMMAS.items() if lem in lemmas or f in lemmas)
     out = LEXICON_DIR / "it_lemmas.tsv"
     with out.open("w", encoding="utf-8", newline="\n") as fh:
         fh.write(
             "# Italian form -> lemma, from simplemma's Italian dictionary (simplemma, MIT,\n"
             "# Adrien Barbaresi), restricted to lemmas used by it_weights.tsv.\n"
         )
-        for f, l in rows:
-            fh.write(f"{f}\t{l}\n")
+        for f, lem in rows:
+            fh.write(f"{f}\t{lem}\n")
     print(f"wrote {out} ({len(rows)} forms)")
 
 
