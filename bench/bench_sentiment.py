@@ -22,8 +22,9 @@ if __package__ in (None, "") and "sportello" not in sys.modules:
     except ImportError:  # running from a checkout: the repo root is the package
         sys.path.insert(0, str(REPO.parent))
 
-from sportello.sentiment import SentimentService  # noqa: E402
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
+
+from sportello.sentiment import SentimentService  # noqa: E402
 
 DATA = Path(os.environ.get("SPORTELLO_SHARED_DATA", REPO.parent / "shared" / "data"))
 SAMPLE = {

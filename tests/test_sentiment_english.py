@@ -2,8 +2,9 @@ import math
 
 import pytest
 from sentiment_data import vader_tweets
-from sportello.sentiment import SentimentService
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from sportello.sentiment import SentimentService
 
 SAMPLES = [
     "I love this product, great service!",

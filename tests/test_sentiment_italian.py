@@ -1,5 +1,6 @@
 import pytest
 from sentiment_data import italian_split
+
 from sportello.sentiment import SentimentService
 
 # Reached 0.632 macro-F1 on the validation split (docs/sentiment.md); fail on a real regression.

@@ -1,6 +1,7 @@
 import dataclasses
 
 import pytest
+
 from sportello.sentiment import Sentiment, SentimentService
 
 

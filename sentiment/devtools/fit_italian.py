@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
 from sportello.sentiment.italian import dense_features, rules
 from sportello.sentiment.lexicon import LEXICON_DIR, italian_lexicon
 
