@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,10 @@ from sportello.connectors.base import (
 )
 
 log = logging.getLogger(__name__)
+
+# Opt in now to PTB's coming timedelta-typed retry_after (read at call time), which
+# also silences its deprecation warning; _retry_after_s accepts both types.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
@@ -256,7 +261,10 @@ class TelegramConnector(Connector):
         if cursor is not None:
             kwargs["offset"] = int(cursor)
         try:
-            updates = await self.bot.do_api_request("getUpdates", api_kwargs=kwargs)
+            with warnings.catch_warnings():
+                # The raw JSON is what the journal keeps; Bot.get_updates would parse it first.
+                warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'")
+                updates = await self.bot.do_api_request("getUpdates", api_kwargs=kwargs)
         except RetryAfter as exc:
             return PollResult(bodies=(), cursor=cursor, wait_s=_retry_after_s(exc))
         except TelegramError as exc:
@@ -385,9 +393,7 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def _retry_after_s(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
-        warnings.simplefilter("ignore")
-        value: int | float | timedelta = exc.retry_after
+    value: int | float | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
