@@ -69,9 +69,7 @@ def _count(running: Any, model: Any) -> int:
         return int(session.exec(select(func.count()).select_from(model)).one())
 
 
-def test_mentions_replies_and_dms_land_once_across_restarts(
-    database_url, x_emulator, start_daemon
-):
+def test_mentions_replies_and_dms_land_once_across_restarts(database_url, x_emulator, start_daemon):
     emulator, server = x_emulator
     mention = emulator.tweet(EMMA_ID, f"@{BRAND} my order 4411 never arrived")
     dm = emulator.dm(EMMA_ID, BRAND_ID, "Here is my order number: 4411")
@@ -262,7 +260,8 @@ def test_rate_limit_slows_the_poller_without_loss(database_url, x_emulator, star
     assert mention_calls[forced + 1][2] - mention_calls[forced][2] >= 1.0
 
     usage = running.api.get("/api/v1/channels/x/usage").json()
-    assert usage["requests_today"] == len(emulator.calls)
+    made = len(emulator.calls)  # a poll may be in flight: its requests are counted on commit
+    assert made - 2 <= usage["requests_today"] <= made
 
 
 def test_daily_budget_caps_requests(sqlite_url, x_emulator, start_daemon):
