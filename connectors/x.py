@@ -232,7 +232,9 @@ class XConnector(Connector):
             return _ignored(event.event_type, "membership notice of a DM conversation")
         sender = str(event.sender_id)
         conversation = event.dm_conversation_id or ""
-        participants = [str(p) for p in event.participant_ids or []] or conversation.split("-")
+        participants = [str(p) for p in event.participant_ids or []] or [
+            p for p in conversation.split("-") if p
+        ]
         ours = sender == self.user_id
         if ours:
             others = [p for p in participants if p != self.user_id]
@@ -241,6 +243,9 @@ class XConnector(Connector):
             customer = _v2_person(others[0], users)
         else:
             customer = _v2_person(sender, users)
+        if not conversation and customer.external_id == sender:
+            others = [p for p in participants if p != sender]
+            conversation = _dm_thread(sender, others[0]) if others else f"dm:{sender}"
         return InboundMessage(
             channel="x",
             external_id=str(event.id),
