@@ -243,13 +243,12 @@ class XConnector(Connector):
             customer = _v2_person(others[0], users)
         else:
             customer = _v2_person(sender, users)
-        if not conversation and customer.external_id == sender:
-            others = [p for p in participants if p != sender]
-            conversation = _dm_thread(sender, others[0]) if others else f"dm:{sender}"
+        # A one-to-one DM conversation is always between the brand and the customer.
+        thread = conversation or _dm_thread(customer.external_id, self.user_id or sender)
         return InboundMessage(
             channel="x",
             external_id=str(event.id),
-            thread=Thread(external_id=conversation or _dm_thread(sender, customer.external_id)),
+            thread=Thread(external_id=thread),
             customer=customer,
             sent_at=event.created_at or self.now(),
             text=event.text or "",

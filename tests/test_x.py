@@ -332,3 +332,17 @@ def test_channel_disabled_without_credentials(sqlite_url, start_daemon):
     assert running.post_webhook("x", b"{}", {}).status_code == 404
     assert running.api.get("/api/v1/channels/x/usage").status_code == 404
     assert XConnector.from_settings(load_settings(None)) is None
+
+
+def test_signed_but_unusable_delivery_is_quarantined(sqlite_url, x_emulator, start_daemon):
+    emulator, server = x_emulator
+    running = start_daemon(_webhook_settings(sqlite_url, server.url))
+    emulator.webhook_url = f"{running.url}/webhooks/x"
+    assert asyncio.run(emulator.deliver({"hello": "world"})) == 200
+
+    def quarantined():
+        page = running.api.get("/api/v1/deliveries", params={"status": "quarantined"}).json()
+        return page["items"] or None
+
+    assert "not an X delivery" in wait_for(quarantined)[0]["error"]
+    assert running.messages(channel="x") == []
