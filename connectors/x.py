@@ -24,7 +24,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -396,6 +396,9 @@ class XConnector(Connector):
 
     def _poll(self, cursor: str | None) -> PollResult:
         state = PollState.load(cursor)
+        early = state.not_yet(self.now())
+        if early > 0:  # a restart does not reset the pace of the request budget
+            return PollResult(bodies=(), cursor=cursor, wait_s=early)
         bodies: list[bytes] = []
         self._sweep(state, state.mentions, self._mentions_page, bodies)
         if self.user_auth:
@@ -408,6 +411,12 @@ class XConnector(Connector):
             self.budget.spacing(state.usage, now, cost=len(sweeps)),
         ]
         wait = max(waits)
+        pace = waits[2]
+        state.next_poll_at = (
+            (now + timedelta(seconds=pace)).isoformat()
+            if pace > self.settings.poll_interval_s
+            else None
+        )
         return PollResult(
             bodies=bodies,
             cursor=state.dump(),

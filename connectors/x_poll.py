@@ -76,6 +76,7 @@ class PollState:
     mentions: Sweep = field(default_factory=Sweep)
     dms: Sweep = field(default_factory=Sweep)
     usage: Usage = field(default_factory=Usage)
+    next_poll_at: str | None = None  # the budget's pace, kept across restarts
 
     @classmethod
     def load(cls, cursor: str | None) -> PollState:
@@ -89,7 +90,14 @@ class PollState:
             mentions=Sweep(**data.get("mentions", {})),
             dms=Sweep(**data.get("dms", {})),
             usage=Usage(**data.get("usage", {})),
+            next_poll_at=data.get("next_poll_at"),
         )
+
+    def not_yet(self, now: datetime) -> float:
+        """Seconds before the budget allows the next poll (0 when it is due)."""
+        if self.next_poll_at is None:
+            return 0.0
+        return max(0.0, (datetime.fromisoformat(self.next_poll_at) - now).total_seconds())
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)

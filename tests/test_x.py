@@ -279,6 +279,13 @@ def test_daily_budget_caps_requests(sqlite_url, x_emulator, start_daemon):
     wait_for(lambda: running.daemon.scheduler is not None)
     asyncio.run(asyncio.sleep(1.0))  # five poll intervals: each one skipped
     assert len(emulator.calls) == 2
+
+    # A restart keeps the pace: the budget's next poll is still hours away.
+    running.server.stop()
+    running = start_daemon(settings)
+    asyncio.run(asyncio.sleep(1.0))
+    assert len(emulator.calls) == 2
+    assert running.api.get("/api/v1/channels/x/usage").json()["requests_today"] == 2
     assert _by_external_id(running, later["id"]) == []
 
 
