@@ -21,16 +21,24 @@ DEMO_TOKEN = "demo"
 CUSTOMERS = {
     "giulia": DemoCustomer("Giulia", "Rossi", "it", {"telegram": "5551001"}, handle="giuliar"),
     "marco": DemoCustomer("Marco", "Bianchi", "it", {"telegram": "5551002"}),
-    "emma": DemoCustomer("Emma", "Clarke", "en", {"telegram": "5551003"}, handle="emmac"),
+    "emma": DemoCustomer(
+        "Emma", "Clarke", "en", {"telegram": "5551003", "x": "2400000001"}, handle="emmac"
+    ),
+    "luca": DemoCustomer("Luca", "Verdi", "it", {"x": "2400000002"}, handle="lucaverdi"),
 }
 
 # (seconds after start, customer, channel, text)
 SCRIPT: list[tuple[float, str, str, str]] = [
+    # On X, a text starting with "@" is a public tweet at the brand, any other a DM.
     (1, "giulia", "telegram", "Ciao! Il mio ordine 4411 non è ancora arrivato, potete aiutarmi?"),
     (3, "emma", "telegram", "Hi, I was charged twice for my subscription. Please fix this asap."),
+    (4, "emma", "x", "@ your app logs me out every time I open it. Annoying!"),
     (5, "marco", "telegram", "Servizio fantastico, grazie mille per la velocità!"),
+    (7, "luca", "x", "@ consegna puntualissima, bravi!"),
     (8, "giulia", "telegram", "Sono passati 10 giorni, è una vergogna. Voglio un rimborso."),
+    (10, "luca", "x", "Ciao, posso cambiare l'indirizzo di consegna dell'ordine 5120?"),
     (12, "emma", "telegram", "Any news? Still waiting for the refund."),
+    (14, "emma", "x", "@ still broken after the update, any fix?"),
 ]
 
 

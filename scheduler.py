@@ -6,6 +6,7 @@ Each job is idempotent for its slot; misfires after downtime coalesce into one r
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,12 +28,23 @@ def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
             continue
         interval = getattr(getattr(connector, "settings", None), "poll_interval_s", 60)
 
-        async def poll(connector=connector) -> None:  # type: ignore[no-untyped-def]
+        # A poll that asks to wait (rate limit, request budget) skips the runs until then.
+        resume_at: dict[str, datetime] = {}
+
+        async def poll(connector=connector, resume_at=resume_at) -> None:  # type: ignore[no-untyped-def]
+            now = daemon.clock.now()
+            if connector.name in resume_at and now < resume_at[connector.name]:
+                return
             try:
-                if await poll_once(daemon.engine, connector, daemon.clock):
-                    daemon.wake_worker()
+                polled = await poll_once(daemon.engine, connector, daemon.clock)
             except Exception as exc:
                 log.warning("polling %s failed: %s", connector.name, exc)
+                return
+            if polled.added:
+                daemon.wake_worker()
+            if polled.wait_s:
+                resume_at[connector.name] = now + timedelta(seconds=polled.wait_s)
+                log.info("%s polling resumes in %.0f s", connector.name, polled.wait_s)
 
         scheduler.add_job(poll, "interval", seconds=interval, id=f"poll:{connector.name}")
     return scheduler

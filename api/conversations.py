@@ -123,7 +123,29 @@ def reply(
     _: Caller,
 ) -> MessageOut:
     conversation = get_conversation(session, conversation_id)
-    message = outbox.queue(session, conversation, body.text, now=daemon.clock.now())
+    message = outbox.queue(
+        session,
+        conversation,
+        body.text,
+        now=daemon.clock.now(),
+        reply_to_external_id=_public_reply_target(session, conversation),
+    )
     session.commit()
     daemon.wake_sender()
     return message_out(message)
+
+
+def _public_reply_target(session: Session, conversation: Conversation) -> str | None:
+    """In a public thread (an X conversation) a reply answers the customer's latest post."""
+    if not conversation.public:
+        return None
+    return session.exec(
+        select(Message.external_id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == "in",
+            col(Message.external_id).is_not(None),
+        )
+        .order_by(col(Message.sent_at).desc(), col(Message.id).desc())
+        .limit(1)
+    ).first()

@@ -83,7 +83,7 @@ def _ingest_message(
     identity = resolve_identity(session, event.channel, event.customer, now)
     for contact in event.shared_contacts:
         link_shared_contact(session, identity, contact)
-    conversation = find_or_open(
+    conversation = _replied_conversation(session, event) or find_or_open(
         session,
         channel=event.channel,
         thread=event.thread,
@@ -118,6 +118,26 @@ def _ingest_message(
     session.add(message)
     session.flush()
     return message, conversation
+
+
+def _replied_conversation(session: Session, event: InboundMessage) -> Conversation | None:
+    """The conversation of the stored message this one answers, when its thread is not known.
+
+    Platforms that name no thread for a reply (X Account Activity tweets) still keep a
+    reply in the conversation it continues.
+    """
+    if event.reply_to_external_id is None:
+        return None
+    known_thread = session.exec(
+        select(Conversation.id).where(
+            Conversation.channel == event.channel,
+            Conversation.thread_external_id == event.thread.external_id,
+        )
+    ).first()
+    if known_thread is not None:
+        return None
+    replied = find_message(session, event.channel, event.reply_to_external_id)
+    return session.get(Conversation, replied.conversation_id) if replied is not None else None
 
 
 def _attachment_json(attachment: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -31,8 +32,15 @@ def write_cursor(session: Session, name: str, value: str, clock: Clock) -> None:
         row.updated_at = clock.now()
 
 
-async def poll_once(engine: Engine, connector: Connector, clock: Clock) -> int:
-    """Poll ``connector`` once; returns how many new deliveries were journaled."""
+class Polled(NamedTuple):
+    """How many new deliveries one poll journaled, and how long the platform asks us to wait."""
+
+    added: int
+    wait_s: float | None = None
+
+
+async def poll_once(engine: Engine, connector: Connector, clock: Clock) -> Polled:
+    """Poll ``connector`` once, journaling what it fetched and moving its cursor."""
     name = f"{connector.name}:updates"
 
     def current() -> str | None:
@@ -57,4 +65,4 @@ async def poll_once(engine: Engine, connector: Connector, clock: Clock) -> int:
     added = await asyncio.to_thread(store)
     if added:
         log.info("%s poll journaled %d deliveries", connector.name, added)
-    return added
+    return Polled(added, result.wait_s)

@@ -1,0 +1,528 @@
+"""A local X API v2: mentions, DM events, posting tweets and DMs, with X's rate limits.
+
+API routes (as X documents them): ``GET /2/users/:id/mentions``, ``GET /2/dm_events``,
+``POST /2/tweets``, ``POST /2/dm_conversations/with/:participant_id/messages``.
+Responses carry ``data``, ``includes.users``/``includes.tweets`` and ``meta``, and
+``x-rate-limit-limit/-remaining/-reset`` headers; a spent window answers 429.
+
+Customers' side: :meth:`XEmulator.tweet`, :meth:`XEmulator.dm` and :meth:`XEmulator.edit`
+add posts; with ``webhook_url`` set they are also delivered as Account Activity events,
+signed with the consumer secret exactly as X signs them. Control routes live under
+``/_emulator/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from sportello.connectors.emulators.faults import Fault, FaultPlan
+
+FIRST_ID = 1_860_000_000_000_000_000
+DEFAULT_LIMITS = {"mentions": 450, "dm_events": 300, "tweets": 100, "dm_send": 200}
+MENTION = re.compile(r"@(\w{1,15})")
+
+
+@dataclass
+class Window:
+    """One endpoint's rate-limit window."""
+
+    limit: int
+    seconds: float
+    used: int = 0
+    reset_at: float = 0.0
+
+    def take(self, now: float) -> tuple[bool, dict[str, str]]:
+        if now >= self.reset_at:
+            self.used, self.reset_at = 0, now + self.seconds
+        allowed = self.used < self.limit
+        if allowed:
+            self.used += 1
+        headers = {
+            "x-rate-limit-limit": str(self.limit),
+            "x-rate-limit-remaining": str(max(0, self.limit - self.used)),
+            "x-rate-limit-reset": str(int(self.reset_at + 0.999)),
+        }
+        return allowed, headers
+
+
+class XEmulator:
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        username: str,
+        name: str = "Brand",
+        bearer_token: str | None = None,
+        consumer_key: str | None = None,
+        consumer_secret: str | None = None,
+        access_token: str | None = None,
+        webhook_url: str | None = None,
+        window_s: float = 900.0,
+    ) -> None:
+        self.user_id = user_id
+        self.bearer_token = bearer_token
+        self.consumer_key = consumer_key
+        self.consumer_secret = consumer_secret
+        self.access_token = access_token
+        self.webhook_url = webhook_url
+        self.users: dict[str, dict[str, str]] = {}
+        self.tweets: dict[str, dict[str, Any]] = {}
+        self.dm_events: dict[str, dict[str, Any]] = {}
+        self.posted_tweets: list[dict[str, Any]] = []
+        self.sent_dms: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, int, float]] = []  # endpoint, status, time
+        self.faults = FaultPlan()
+        self.windows = {name: Window(n, window_s) for name, n in DEFAULT_LIMITS.items()}
+        self._ids = itertools.count(FIRST_ID, 4096)
+        self._lock = threading.RLock()
+        self.add_user(user_id, username, name)
+        self.app = self._build_app()
+
+    # configuration ------------------------------------------------------------------
+
+    def add_user(self, user_id: str, username: str, name: str) -> dict[str, str]:
+        user = {"id": user_id, "username": username, "name": name}
+        self.users[user_id] = user
+        return user
+
+    def set_rate_limit(self, endpoint: str, limit: int, window_s: float) -> None:
+        with self._lock:
+            self.windows[endpoint] = Window(limit, window_s)
+
+    def rate_limited(self) -> int:
+        """How many calls were answered 429."""
+        return sum(1 for _, status, _ in self.calls if status == 429)
+
+    def next_id(self) -> str:
+        with self._lock:
+            return str(next(self._ids))
+
+    # customers' side ----------------------------------------------------------------
+
+    def tweet(
+        self,
+        author_id: str,
+        text: str,
+        *,
+        in_reply_to: str | None = None,
+        quote_of: str | None = None,
+    ) -> dict[str, Any]:
+        """A post by ``author_id`` (a reply when ``in_reply_to`` is given); returns it."""
+        with self._lock:
+            tweet_id = self.next_id()
+            tweet: dict[str, Any] = {
+                "id": tweet_id,
+                "text": text,
+                "author_id": author_id,
+                "conversation_id": tweet_id,
+                "created_at": _iso(datetime.now(UTC)),
+                "lang": "en",
+                "edit_history_tweet_ids": [tweet_id],
+            }
+            references = []
+            if in_reply_to is not None:
+                parent = self.tweets[in_reply_to]
+                tweet["conversation_id"] = parent["conversation_id"]
+                tweet["in_reply_to_user_id"] = parent["author_id"]
+                references.append({"type": "replied_to", "id": in_reply_to})
+            if quote_of is not None:
+                references.append({"type": "quoted", "id": quote_of})
+            if references:
+                tweet["referenced_tweets"] = references
+            self.tweets[tweet_id] = tweet
+        return tweet
+
+    def edit(self, tweet_id: str, text: str) -> dict[str, Any]:
+        """An edit: a new post id whose history starts with the original id."""
+        with self._lock:
+            original = self.tweets[tweet_id]
+            new_id = self.next_id()
+            edited = {
+                **original,
+                "id": new_id,
+                "text": text,
+                "created_at": _iso(datetime.now(UTC)),
+                "edit_history_tweet_ids": [*original["edit_history_tweet_ids"], new_id],
+            }
+            self.tweets[new_id] = edited
+        return edited
+
+    def dm(self, sender_id: str, recipient_id: str, text: str) -> dict[str, Any]:
+        with self._lock:
+            event_id = self.next_id()
+            low, high = sorted((sender_id, recipient_id), key=int)
+            event = {
+                "id": event_id,
+                "event_type": "MessageCreate",
+                "text": text,
+                "sender_id": sender_id,
+                "dm_conversation_id": f"{low}-{high}",
+                "participant_ids": [sender_id, recipient_id],
+                "created_at": _iso(datetime.now(UTC)),
+            }
+            self.dm_events[event_id] = event
+        return event
+
+    # Account Activity ---------------------------------------------------------------
+
+    def sign(self, payload: bytes) -> str:
+        assert self.consumer_secret is not None
+        digest = hmac.new(self.consumer_secret.encode(), payload, hashlib.sha256).digest()
+        return "sha256=" + base64.b64encode(digest).decode()
+
+    def activity_for_tweet(self, tweet: dict[str, Any]) -> dict[str, Any]:
+        return {"for_user_id": self.user_id, "tweet_create_events": [self._v1_tweet(tweet)]}
+
+    def activity_for_dm(self, event: dict[str, Any]) -> dict[str, Any]:
+        recipient = next(p for p in event["participant_ids"] if p != event["sender_id"])
+        created = datetime.strptime(event["created_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
+        return {
+            "for_user_id": self.user_id,
+            "direct_message_events": [
+                {
+                    "type": "message_create",
+                    "id": event["id"],
+                    "created_timestamp": str(int(created.timestamp() * 1000)),
+                    "message_create": {
+                        "target": {"recipient_id": recipient},
+                        "sender_id": event["sender_id"],
+                        "message_data": {"text": event["text"], "entities": {}},
+                    },
+                }
+            ],
+            "users": {
+                uid: self._v1_user(uid)
+                for uid in (event["sender_id"], recipient)
+                if uid in self.users
+            },
+        }
+
+    async def deliver(self, payload: dict[str, Any], *, signature: str | None = None) -> int:
+        """POST an Account Activity payload to the webhook, signed; returns the HTTP status."""
+        assert self.webhook_url is not None
+        body = json.dumps(payload).encode()
+        headers = {
+            "content-type": "application/json",
+            "x-twitter-webhooks-signature": signature or self.sign(body),
+        }
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(self.webhook_url, content=body, headers=headers)
+        return response.status_code
+
+    async def crc_check(self) -> bool:
+        """Challenge the webhook as X does; whether it answered with the right token."""
+        assert self.webhook_url is not None
+        token = base64.urlsafe_b64encode(hashlib.sha256(str(time.time()).encode()).digest())
+        crc = token.decode().rstrip("=")
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(self.webhook_url, params={"crc_token": crc})
+        if response.status_code != 200:
+            return False
+        return bool(response.json().get("response_token") == self.sign(crc.encode()))
+
+    def _v1_user(self, user_id: str) -> dict[str, Any]:
+        user = self.users.get(user_id, {"id": user_id, "username": "", "name": ""})
+        return {
+            "id": int(user_id),
+            "id_str": user_id,
+            "name": user["name"],
+            "screen_name": user["username"],
+            "protected": False,
+        }
+
+    def _v1_tweet(self, tweet: dict[str, Any]) -> dict[str, Any]:
+        created = datetime.strptime(tweet["created_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
+        replied = next(
+            (r["id"] for r in tweet.get("referenced_tweets", []) if r["type"] == "replied_to"),
+            None,
+        )
+        addressed = tweet.get("in_reply_to_user_id")
+        history = tweet["edit_history_tweet_ids"]
+        return {
+            "created_at": created.strftime("%a %b %d %H:%M:%S +0000 %Y"),
+            "id": int(tweet["id"]),
+            "id_str": tweet["id"],
+            "text": tweet["text"],
+            "truncated": False,
+            "user": self._v1_user(tweet["author_id"]),
+            "in_reply_to_status_id": int(replied) if replied else None,
+            "in_reply_to_status_id_str": replied,
+            "in_reply_to_user_id": int(addressed) if addressed else None,
+            "in_reply_to_user_id_str": addressed,
+            "in_reply_to_screen_name": self.users.get(addressed or "", {}).get("username"),
+            "edit_history": {"initial_tweet_id": history[0], "edit_tweet_ids": history},
+            "entities": {"user_mentions": self._mentioned(tweet["text"])},
+            "lang": tweet.get("lang"),
+        }
+
+    def _mentioned(self, text: str) -> list[dict[str, Any]]:
+        by_name = {u["username"].lower(): u for u in self.users.values()}
+        found = [by_name[m.lower()] for m in MENTION.findall(text) if m.lower() in by_name]
+        return [{"id_str": u["id"], "screen_name": u["username"], "name": u["name"]} for u in found]
+
+    # the API ------------------------------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="X API v2 emulator")
+
+        @app.post("/_emulator/tweets")
+        async def add_tweet(request: Request) -> dict[str, Any]:
+            spec = await request.json()
+            tweet = self.tweet(spec["author_id"], spec["text"], in_reply_to=spec.get("in_reply_to"))
+            if self.webhook_url:
+                await self.deliver(self.activity_for_tweet(tweet))
+            return tweet
+
+        @app.post("/_emulator/dms")
+        async def add_dm(request: Request) -> dict[str, Any]:
+            spec = await request.json()
+            event = self.dm(spec["sender_id"], spec.get("recipient_id", self.user_id), spec["text"])
+            if self.webhook_url:
+                await self.deliver(self.activity_for_dm(event))
+            return event
+
+        @app.get("/_emulator/posted")
+        async def posted() -> dict[str, Any]:
+            return {"tweets": self.posted_tweets, "dms": self.sent_dms}
+
+        @app.post("/_emulator/faults")
+        async def add_fault(request: Request) -> dict[str, bool]:
+            spec = await request.json()
+            self.add_fault(spec["endpoint"], spec["status"], spec.get("count", 1))
+            return {"ok": True}
+
+        @app.get("/2/users/{user_id}/mentions")
+        async def mentions(user_id: str, request: Request) -> JSONResponse:
+            return self._answer("mentions", request, lambda: self._mentions(user_id, request))
+
+        @app.get("/2/dm_events")
+        async def dm_events(request: Request) -> JSONResponse:
+            return self._answer("dm_events", request, lambda: self._dm_events(request), user=True)
+
+        @app.post("/2/tweets")
+        async def create_tweet(request: Request) -> JSONResponse:
+            body = await request.json()
+            return self._answer("tweets", request, lambda: self._create_tweet(body), user=True)
+
+        @app.post("/2/dm_conversations/with/{participant_id}/messages")
+        async def send_dm(participant_id: str, request: Request) -> JSONResponse:
+            body = await request.json()
+            return self._answer(
+                "dm_send", request, lambda: self._send_dm(participant_id, body), user=True
+            )
+
+        return app
+
+    def add_fault(
+        self, endpoint: str, status: int, count: int = 1, reset_in_s: float = 2.0
+    ) -> None:
+        """The next ``count`` calls of ``endpoint`` answer ``status`` (429 carries a reset)."""
+        headers: dict[str, str] = {}
+        if status == 429:
+            headers = {
+                "x-rate-limit-limit": "1",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(int(time.time() + reset_in_s + 0.999)),
+            }
+        self.faults.add(
+            endpoint, Fault(status=status, count=count, body=_problem(status), headers=headers)
+        )
+
+    def _answer(
+        self, endpoint: str, request: Request, handler: Any, *, user: bool = False
+    ) -> JSONResponse:
+        auth = self._authenticate(request.headers.get("authorization", ""), user)
+        if auth is not None:
+            self.calls.append((endpoint, auth.status_code, time.time()))
+            return auth
+        fault = self.faults.take(endpoint)
+        if fault is not None:
+            self.calls.append((endpoint, fault.status, time.time()))
+            return JSONResponse(fault.body, status_code=fault.status, headers=fault.headers)
+        with self._lock:
+            allowed, headers = self.windows[endpoint].take(time.time())
+            if not allowed:
+                self.calls.append((endpoint, 429, time.time()))
+                return JSONResponse(_problem(429), status_code=429, headers=headers)
+            status, body = handler()
+            self.calls.append((endpoint, status, time.time()))
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def _authenticate(self, header: str, user: bool) -> JSONResponse | None:
+        if header.startswith("Bearer "):
+            if self.bearer_token is None or header[7:] != self.bearer_token:
+                return JSONResponse(_problem(401), status_code=401)
+            if user:
+                body = _problem(403)
+                body["detail"] = (
+                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
+                    "endpoint.  Supported authentication types are [OAuth 1.0a User Context, "
+                    "OAuth 2.0 User Context]."
+                )
+                return JSONResponse(body, status_code=403)
+            return None
+        if header.startswith("OAuth "):
+            fields = dict(re.findall(r'(\w+)="([^"]*)"', header))
+            if (
+                fields.get("oauth_consumer_key") == self.consumer_key
+                and fields.get("oauth_token") == self.access_token
+                and fields.get("oauth_signature")
+            ):
+                return None
+        return JSONResponse(_problem(401), status_code=401)
+
+    def _mentions(self, user_id: str, request: Request) -> tuple[int, dict[str, Any]]:
+        query = request.query_params
+        username = self.users.get(user_id, {}).get("username", "").lower()
+        since = int(query.get("since_id", 0))
+        found = [
+            t
+            for t in self.tweets.values()
+            if int(t["id"]) > since
+            and t["author_id"] != user_id
+            and (
+                username in (m.lower() for m in MENTION.findall(t["text"]))
+                or t.get("in_reply_to_user_id") == user_id
+            )
+        ]
+        found.sort(key=lambda t: int(t["id"]), reverse=True)
+        page, meta = _page(found, query, default=10)
+        if page:
+            meta = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"], **meta}
+        fields = set(_list(query.get("tweet.fields")))
+        data = [_fields(t, fields) for t in page]
+        return 200, self._document(data, query, meta)
+
+    def _dm_events(self, request: Request) -> tuple[int, dict[str, Any]]:
+        query = request.query_params
+        types = set(_list(query.get("event_types"))) or {"MessageCreate"}
+        found = [
+            e
+            for e in self.dm_events.values()
+            if self.user_id in e["participant_ids"] and e["event_type"] in types
+        ]
+        found.sort(key=lambda e: int(e["id"]), reverse=True)
+        page, meta = _page(found, query, default=100)
+        fields = set(_list(query.get("dm_event.fields"))) | {"id", "event_type", "text"}
+        data = [{k: v for k, v in e.items() if k in fields} for e in page]
+        return 200, self._document(data, query, meta)
+
+    def _document(
+        self, data: list[dict[str, Any]], query: Any, meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        if not data:
+            return {"meta": meta}
+        expansions = set(_list(query.get("expansions")))
+        user_ids: list[str] = []
+        tweet_ids: list[str] = []
+        for item in data:
+            for key in ("author_id", "sender_id", "in_reply_to_user_id"):
+                if key in expansions and item.get(key) and item[key] not in user_ids:
+                    user_ids.append(item[key])
+            if "referenced_tweets.id" in expansions:
+                tweet_ids.extend(r["id"] for r in item.get("referenced_tweets", []))
+        includes: dict[str, Any] = {}
+        users = [self.users[u] for u in user_ids if u in self.users]
+        if users:
+            includes["users"] = users
+        fields = set(_list(query.get("tweet.fields")))
+        tweets = [
+            _fields(self.tweets[t], fields) for t in dict.fromkeys(tweet_ids) if t in self.tweets
+        ]
+        if tweets:
+            includes["tweets"] = tweets
+        document: dict[str, Any] = {"data": data}
+        if includes:
+            document["includes"] = includes
+        document["meta"] = meta
+        return document
+
+    def _create_tweet(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        text = body.get("text") or ""
+        if not text or len(text) > 280:
+            return 400, _invalid("text", "Tweet text must be 1 to 280 characters")
+        if any(t["author_id"] == self.user_id and t["text"] == text for t in self.tweets.values()):
+            body_403 = _problem(403)
+            body_403["detail"] = "You are not allowed to create a Tweet with duplicate content."
+            return 403, body_403
+        reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        if reply_to is not None and reply_to not in self.tweets:
+            return 400, _invalid("reply.in_reply_to_tweet_id", "The Tweet replied to is unknown")
+        tweet = self.tweet(self.user_id, text, in_reply_to=reply_to)
+        self.posted_tweets.append({**body, "id": tweet["id"]})
+        return 201, {
+            "data": {"id": tweet["id"], "text": text, "edit_history_tweet_ids": [tweet["id"]]}
+        }
+
+    def _send_dm(self, participant_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        text = body.get("text") or ""
+        if not text:
+            return 400, _invalid("text", "text or attachments is required")
+        if participant_id not in self.users:
+            return 400, _invalid("participant_id", "The participant is unknown")
+        event = self.dm(self.user_id, participant_id, text)
+        self.sent_dms.append({**body, "participant_id": participant_id, "id": event["id"]})
+        return 201, {
+            "data": {"dm_conversation_id": event["dm_conversation_id"], "dm_event_id": event["id"]}
+        }
+
+
+def _page(
+    items: list[dict[str, Any]], query: Any, *, default: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    size = max(1, min(100, int(query.get("max_results", default))))
+    token = query.get("pagination_token")
+    offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    page = items[offset : offset + size]
+    meta: dict[str, Any] = {"result_count": len(page)}
+    if offset + size < len(items):
+        meta["next_token"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
+    return page, meta
+
+
+def _list(value: str | None) -> list[str]:
+    return [v for v in (value or "").split(",") if v]
+
+
+def _fields(tweet: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    keep = fields | {"id", "text", "edit_history_tweet_ids"}
+    return {k: v for k, v in tweet.items() if k in keep}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _problem(status: int) -> dict[str, Any]:
+    titles = {
+        401: "Unauthorized",
+        403: "Forbidden",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
+    title = titles.get(status, "Error")
+    return {"title": title, "detail": title, "type": "about:blank", "status": status}
+
+
+def _invalid(parameter: str, message: str) -> dict[str, Any]:
+    return {
+        "errors": [{"parameters": {parameter: []}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
