@@ -39,6 +39,8 @@ class Daemon:
         self.connectors = (
             dict(connectors) if connectors is not None else enabled_connectors(settings)
         )
+        for connector in self.connectors.values():
+            connector.use_clock(self.clock.now)
         self.worker = JournalWorker(self.engine, self.connectors, self.clock, scorer=scorer)
         self.sender = OutboxSender(self.engine, self.connectors, self.clock)
         self._stop = asyncio.Event()
