@@ -223,7 +223,7 @@ class MessengerConnector(Connector):
                 content["quick_replies"] = [
                     {
                         "content_type": "text",
-                        "title": button.label[:MAX_QUICK_REPLY_TITLE],
+                        "title": meta.fit(button.label, MAX_QUICK_REPLY_TITLE),
                         "payload": button.payload,
                     }
                     for button in message.buttons

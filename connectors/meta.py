@@ -53,6 +53,12 @@ def handshake(verify_token: str | None, query: Mapping[str, str]) -> HandshakeRe
     return HandshakeReply(403, "verification failed")
 
 
+def fit(label: str, limit: int) -> str:
+    """A button label cut to the platform's limit, with an ellipsis when it is cut."""
+    label = label.strip()
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
 def from_millis(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000, UTC)
 

@@ -239,7 +239,7 @@ def _interactive(text: str, buttons: tuple[Button, ...]) -> dict[str, Any]:
                 "buttons": [
                     {
                         "type": "reply",
-                        "reply": {"id": b.payload, "title": b.label[:MAX_BUTTON_TITLE]},
+                        "reply": {"id": b.payload, "title": meta.fit(b.label, MAX_BUTTON_TITLE)},
                     }
                     for b in buttons
                 ]
@@ -251,7 +251,12 @@ def _interactive(text: str, buttons: tuple[Button, ...]) -> dict[str, Any]:
         "action": {
             "button": LIST_BUTTON,
             "sections": [
-                {"rows": [{"id": b.payload, "title": b.label[:MAX_ROW_TITLE]} for b in buttons]}
+                {
+                    "rows": [
+                        {"id": b.payload, "title": meta.fit(b.label, MAX_ROW_TITLE)}
+                        for b in buttons
+                    ]
+                }
             ],
         },
     }
