@@ -19,9 +19,23 @@ log = logging.getLogger(__name__)
 DEMO_TOKEN = "demo"
 
 CUSTOMERS = {
-    "giulia": DemoCustomer("Giulia", "Rossi", "it", {"telegram": "5551001"}, handle="giuliar"),
-    "marco": DemoCustomer("Marco", "Bianchi", "it", {"telegram": "5551002"}),
-    "emma": DemoCustomer("Emma", "Clarke", "en", {"telegram": "5551003"}, handle="emmac"),
+    "giulia": DemoCustomer(
+        "Giulia",
+        "Rossi",
+        "it",
+        {"telegram": "5551001", "whatsapp": "393331234567"},  # +39 333 1234567
+        handle="giuliar",
+    ),
+    "marco": DemoCustomer(
+        "Marco", "Bianchi", "it", {"telegram": "5551002", "messenger": "6024301887612345"}
+    ),
+    "emma": DemoCustomer(
+        "Emma",
+        "Clarke",
+        "en",
+        {"telegram": "5551003", "messenger": "7135412998723456", "whatsapp": "447700900123"},
+        handle="emmac",
+    ),
 }
 
 # (seconds after start, customer, channel, text)
@@ -31,6 +45,11 @@ SCRIPT: list[tuple[float, str, str, str]] = [
     (5, "marco", "telegram", "Servizio fantastico, grazie mille per la velocità!"),
     (8, "giulia", "telegram", "Sono passati 10 giorni, è una vergogna. Voglio un rimborso."),
     (12, "emma", "telegram", "Any news? Still waiting for the refund."),
+    (14, "giulia", "whatsapp", "Vi scrivo anche qui: ordine 4411, mi mandate il tracking?"),
+    (16, "marco", "messenger", "Buongiorno, avete la taglia M della giacca blu in negozio?"),
+    (18, "emma", "whatsapp", "Hello, can I change the delivery address for order 5120?"),
+    (21, "emma", "messenger", "Love the new collection, great job!"),
+    (24, "giulia", "whatsapp", "Grazie, ho ricevuto il tracking. Gentilissimi!"),
 ]
 
 

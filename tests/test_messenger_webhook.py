@@ -288,3 +288,17 @@ def test_buttons_become_quick_replies(sqlite_url, messenger_emulator):
         {"content_type": "text", "title": "Bene", "payload": "CSAT_5"},
         {"content_type": "text", "title": "Così così, potrebbe…", "payload": "CSAT_3"},
     ]
+
+
+def test_receipts_played_by_the_platform_reach_read(database_url, messenger_emulator, start_daemon):
+    emulator, running = _start(start_daemon, database_url, messenger_emulator)
+    emulator.auto_receipts = True  # echo, delivery and read after each send, as the demo plays
+    _deliver(emulator, mp.text_message(PSID, PAGE_ID, _now_ms(), "C'è la taglia M?", "m_size"))
+    inbound = wait_for(lambda: running.messages(external_id="m_size"))[0]
+    url = f"/api/v1/conversations/{inbound['conversation_id']}/messages"
+    assert running.api.post(url, json={"text": "Sì, disponibile."}).status_code == 201
+    out = wait_for(
+        lambda: (m := running.messages(direction="out")) and m[0]["delivery_status"] == "read" and m
+    )
+    assert len(out) == 1 and out[0]["external_id"] == emulator.sent[0]["message_id"]
+    assert emulator.webhook_statuses[-1] == 200
