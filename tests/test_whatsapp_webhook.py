@@ -345,3 +345,25 @@ def test_survey_outside_the_window_uses_its_template(sqlite_url, whatsapp_emulat
     assert result.external_ids == (emulator.sent[0]["message_id"],)
     template = emulator.sent[0]["body"]["template"]
     assert (template["name"], template["language"]["code"]) == ("csat_v2", "en")
+
+
+def test_the_daemon_clock_times_sends_and_windows(database_url, whatsapp_emulator, start_daemon):
+    from sportello.inbox.clock import FrozenClock
+
+    emulator, server = whatsapp_emulator
+    wrote_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    clock = FrozenClock(wrote_at + timedelta(hours=23))
+    running = start_daemon(
+        make_settings(database_url, channels=whatsapp_channel(server.url)), clock=clock
+    )
+    emulator.webhook_url = f"{running.url}/webhooks/whatsapp"
+    _deliver(emulator, messages=[mp.wa_text(WA_ID, int(wrote_at.timestamp()), "Ciao", "wamid.C")])
+    inbound = wait_for(lambda: running.messages(external_id="wamid.C"))[0]
+    url = f"/api/v1/conversations/{inbound['conversation_id']}/messages"
+    assert running.api.post(url, json={"text": "In tempo"}).status_code == 201
+    out = wait_for(
+        lambda: (m := running.messages(direction="out")) and m[0]["delivery_status"] == "sent" and m
+    )[0]
+    assert datetime.fromisoformat(out["sent_at"]) == clock.now()
+    clock.advance(timedelta(hours=2))  # 25 hours after the customer wrote, by the daemon's clock
+    assert running.api.post(url, json={"text": "Troppo tardi"}).status_code == 409
