@@ -76,6 +76,8 @@ def since_text(last_customer_message_at: datetime | None, now: datetime) -> str:
     if last_customer_message_at is None:
         return "the customer has never written on this channel"
     hours = (now - last_customer_message_at).total_seconds() / 3600
+    if hours >= 48:
+        return f"the customer last wrote {hours / 24:.0f} days ago"
     return f"the customer last wrote {hours:.0f} hours ago"
 
 
