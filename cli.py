@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -32,6 +33,18 @@ def settings_or_exit(config: Path | None, **overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
+class GracefulServer(uvicorn.Server):
+    """Exit 0 after a graceful stop on SIGTERM/SIGINT, as the contract says.
+
+    uvicorn re-raises the captured signal once it has shut down, which would end the
+    process with -15; forgetting the captured signals keeps the clean exit.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
 def serve(
     settings: Settings, host: str, port: int, daemon_kwargs: dict[str, object] | None = None
 ) -> None:
@@ -47,7 +60,7 @@ def serve(
         timeout_graceful_shutdown=5,
         proxy_headers=True,
     )
-    uvicorn.Server(config).run()
+    GracefulServer(config).run()
 
 
 @app.command()
@@ -81,6 +94,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app()
 
 

@@ -14,6 +14,7 @@ from sportello.inbox.db import make_engine, migrate
 from sportello.inbox.ingest import Scorer
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
+from sportello.sentiment import SentimentService
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,10 @@ class Daemon:
         )
         for connector in self.connectors.values():
             connector.use_clock(self.clock.now)
-        self.worker = JournalWorker(self.engine, self.connectors, self.clock, scorer=scorer)
+        self.sentiment = SentimentService(default_language=settings.brand.default_language)
+        self.worker = JournalWorker(
+            self.engine, self.connectors, self.clock, scorer=scorer or self.sentiment.score
+        )
         self.sender = OutboxSender(self.engine, self.connectors, self.clock)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

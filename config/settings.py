@@ -243,7 +243,7 @@ class ServerSettings(_Section):
 
 class BrandSettings(_Section):
     name: str = "sportello"
-    default_language: str = "it"
+    default_language: Literal["it", "en"] = "it"
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,10 @@ from sportello.connectors.base import (
 )
 
 log = logging.getLogger(__name__)
+
+# Opt in now to PTB's coming timedelta-typed retry_after (read at call time), which
+# also silences its deprecation warning; _retry_after_s accepts both types.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
@@ -257,7 +262,10 @@ class TelegramConnector(Connector):
         if cursor is not None:
             kwargs["offset"] = int(cursor)
         try:
-            updates = await self.bot.do_api_request("getUpdates", api_kwargs=kwargs)
+            with warnings.catch_warnings():
+                # The raw JSON is what the journal keeps; Bot.get_updates would parse it first.
+                warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'")
+                updates = await self.bot.do_api_request("getUpdates", api_kwargs=kwargs)
         except RetryAfter as exc:
             return PollResult(bodies=(), cursor=cursor, wait_s=_retry_after_s(exc))
         except TelegramError as exc:
@@ -356,7 +364,7 @@ def _content(
 def _type_of(message: TgMessage) -> str:
     data = message.to_dict()
     skip = {"message_id", "date", "chat", "from", "caption", "entities", "caption_entities"}
-    kinds = [k for k in data if k not in skip]
+    kinds = [k for k, v in data.items() if k not in skip and v]
     return kinds[0] if kinds else "unknown"
 
 
@@ -372,9 +380,7 @@ def _button_label(message: Any, data: str | None) -> str | None:
 
 
 def _retry_after_s(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
-        warnings.simplefilter("ignore")
-        value: int | float | timedelta = exc.retry_after
+    value: int | float | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

@@ -1,1 +1,5 @@
-"""Sentiment scoring (English and Italian), language detection and mention alert rules."""
+"""Sentiment scoring of inbound messages and brand mentions (English and Italian), offline."""
+
+from .service import Sentiment, SentimentService
+
+__all__ = ["Sentiment", "SentimentService"]

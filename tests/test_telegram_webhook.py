@@ -169,3 +169,24 @@ def test_permanent_refusal_fails_with_the_reason(sqlite_url, telegram_emulator, 
     out = wait_for(failed)[0]
     assert "blocked by the user" in out["delivery_error"]
     assert emulator.sent == []
+
+
+def test_inbound_messages_carry_sentiment(sqlite_url, telegram_emulator, start_daemon):
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+    running.post_webhook(
+        "telegram", _text_update(900005, 46, "Servizio pessimo, è una vergogna!"), _headers()
+    )
+    running.post_webhook(
+        "telegram", _text_update(900006, 47, "Thank you so much, great support!"), _headers()
+    )
+    found = wait_for(lambda: len(running.messages(channel="telegram")) == 2 and running.messages())
+    by_text = {m["text"]: m["sentiment"] for m in found}
+    negative = by_text["Servizio pessimo, è una vergogna!"]
+    positive = by_text["Thank you so much, great support!"]
+    assert negative["label"] == "negative" and negative["language"] == "it"
+    assert positive["label"] == "positive" and positive["language"] == "en"
+    conversation = running.api.get(f"/api/v1/conversations/{found[0]['conversation_id']}").json()
+    assert conversation["worst_sentiment"] == negative["compound"]

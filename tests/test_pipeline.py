@@ -1,0 +1,73 @@
+"""The journal worker: ordering, retries after a failed ingest, and what ends as failed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+from sqlmodel import Session, select
+
+from sportello.config.settings import TelegramSettings
+from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.telegram import TelegramConnector
+from sportello.inbox import journal
+from sportello.inbox.clock import FrozenClock
+from sportello.inbox.db import make_engine, migrate
+from sportello.inbox.models import Delivery, Message
+from sportello.inbox.pipeline import MAX_INGEST_ATTEMPTS, JournalWorker
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+PIA = tg.user(5554001, "Pia", "Gallo")
+
+
+def _setup(database_url: str, hook):
+    engine = make_engine(database_url)
+    migrate(engine)
+    connector = TelegramConnector(TelegramSettings(bot_token=SecretStr("1:x")))
+    worker = JournalWorker(engine, {"telegram": connector}, FrozenClock(NOW), hooks=[hook])
+    return engine, worker
+
+
+def _append(engine, n: int) -> None:
+    message = tg.message(n, PIA, int(NOW.timestamp()), text=f"testo {n}")
+    body = json.dumps(tg.update(n, message=message)).encode()
+    journal.append(engine, channel="telegram", body=body, received_at=NOW, platform_key=f"u{n}")
+
+
+def test_a_failed_ingest_is_retried_then_succeeds(database_url):
+    calls = {"n": 0}
+
+    def flaky(session, ingested):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise RuntimeError("conflict with another replica")
+
+    engine, worker = _setup(database_url, flaky)
+    _append(engine, 1)
+    for _ in range(3):
+        worker.process_pending()
+    with Session(engine) as session:
+        delivery = session.exec(select(Delivery)).one()
+        assert (delivery.state, delivery.attempts, delivery.error) == ("processed", 3, None)
+        assert len(session.exec(select(Message)).all()) == 1
+    engine.dispose()
+
+
+def test_a_persistent_failure_ends_as_failed_and_keeps_the_reason(database_url):
+    def broken(session, ingested):
+        raise ValueError("bug in a hook")
+
+    engine, worker = _setup(database_url, broken)
+    _append(engine, 2)
+    _append(engine, 3)
+    for _ in range(MAX_INGEST_ATTEMPTS + 2):
+        worker.process_pending()
+    with Session(engine) as session:
+        deliveries = session.exec(select(Delivery).order_by(Delivery.id)).all()
+        assert [d.state for d in deliveries] == ["failed", "failed"]
+        assert all("bug in a hook" in (d.error or "") for d in deliveries)
+        assert all(d.attempts == MAX_INGEST_ATTEMPTS for d in deliveries)
+        assert session.exec(select(Message)).all() == []  # nothing half-ingested
+        assert journal.requeue_failed(session) == 2
+    engine.dispose()
