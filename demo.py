@@ -19,10 +19,27 @@ log = logging.getLogger(__name__)
 DEMO_TOKEN = "demo"
 
 CUSTOMERS = {
-    "giulia": DemoCustomer("Giulia", "Rossi", "it", {"telegram": "5551001"}, handle="giuliar"),
-    "marco": DemoCustomer("Marco", "Bianchi", "it", {"telegram": "5551002"}),
+    "giulia": DemoCustomer(
+        "Giulia",
+        "Rossi",
+        "it",
+        {"telegram": "5551001", "whatsapp": "393331234567"},  # +39 333 1234567
+        handle="giuliar",
+    ),
+    "marco": DemoCustomer(
+        "Marco", "Bianchi", "it", {"telegram": "5551002", "messenger": "6024301887612345"}
+    ),
     "emma": DemoCustomer(
-        "Emma", "Clarke", "en", {"telegram": "5551003", "x": "2400000001"}, handle="emmac"
+        "Emma",
+        "Clarke",
+        "en",
+        {
+            "telegram": "5551003",
+            "messenger": "7135412998723456",
+            "whatsapp": "447700900123",
+            "x": "2400000001",
+        },
+        handle="emmac",
     ),
     "luca": DemoCustomer("Luca", "Verdi", "it", {"x": "2400000002"}, handle="lucaverdi"),
 }
@@ -39,6 +56,11 @@ SCRIPT: list[tuple[float, str, str, str]] = [
     (10, "luca", "x", "Ciao, posso cambiare l'indirizzo di consegna dell'ordine 5120?"),
     (12, "emma", "telegram", "Any news? Still waiting for the refund."),
     (14, "emma", "x", "@ still broken after the update, any fix?"),
+    (14, "giulia", "whatsapp", "Vi scrivo anche qui: ordine 4411, mi mandate il tracking?"),
+    (16, "marco", "messenger", "Buongiorno, avete la taglia M della giacca blu in negozio?"),
+    (18, "emma", "whatsapp", "Hello, can I change the delivery address for order 5120?"),
+    (21, "emma", "messenger", "Love the new collection, great job!"),
+    (24, "giulia", "whatsapp", "Grazie, ho ricevuto il tracking. Gentilissimi!"),
 ]
 
 

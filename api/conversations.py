@@ -123,11 +123,17 @@ def reply(
     _: Caller,
 ) -> MessageOut:
     conversation = get_conversation(session, conversation_id)
+    now = daemon.clock.now()
+    connector = daemon.connectors.get(conversation.channel)
+    if connector is not None:
+        refusal = connector.can_send_free_form(conversation.last_customer_message_at, now, "reply")
+        if refusal is not None:
+            raise HTTPException(409, f"cannot send on {conversation.channel} now: {refusal}")
     message = outbox.queue(
         session,
         conversation,
         body.text,
-        now=daemon.clock.now(),
+        now=now,
         reply_to_external_id=_public_reply_target(session, conversation),
     )
     session.commit()

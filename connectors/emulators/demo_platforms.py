@@ -9,7 +9,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.connectors.emulators.x import XEmulator
@@ -131,5 +133,87 @@ class XDemo:
         self._last_tweet[user_id] = tweet["id"]
 
 
+class _MetaDemo:
+    """A Graph API emulator that signs webhooks and answers sends with receipts."""
+
+    channel: str
+    node_id: str
+    token: str
+    app_secret = "demo-meta-app-secret"
+    verify_token = "demo-meta-verify-token"
+
+    def __init__(self) -> None:
+        self.emulator = GraphEmulator(
+            self.channel,  # type: ignore[arg-type]
+            self.node_id,
+            self.token,
+            self.app_secret,
+            auto_receipts=True,
+        )
+        self.server: BackgroundServer | None = None
+
+    def _start(self, daemon_url: str) -> str:
+        self.emulator.webhook_url = f"{daemon_url}/webhooks/{self.channel}"
+        self.server = BackgroundServer(self.emulator.app).start()
+        return GraphEmulator.graph_url(self.server.url)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+class MessengerDemo(_MetaDemo):
+    channel = "messenger"
+    node_id = "104345678901234"
+    token = "EAADemoPageToken"
+
+    def start(self, daemon_url: str) -> dict[str, Any]:
+        return {
+            "app_secret": self.app_secret,
+            "verify_token": self.verify_token,
+            "page_access_token": self.token,
+            "page_id": self.node_id,
+            "graph_base_url": self._start(daemon_url),
+            "message_tag": "HUMAN_AGENT",
+        }
+
+    async def say(self, customer: DemoCustomer, text: str) -> None:
+        psid = customer.ids["messenger"]
+        now_ms = int(time.time() * 1000)
+        event = mp.text_message(psid, self.node_id, now_ms, text)
+        await self.emulator.deliver(mp.messenger_webhook(self.node_id, event, time_ms=now_ms))
+
+
+class WhatsAppDemo(_MetaDemo):
+    channel = "whatsapp"
+    node_id = "106540352242922"
+    token = "EAADemoWhatsAppToken"
+
+    def start(self, daemon_url: str) -> dict[str, Any]:
+        return {
+            "app_secret": self.app_secret,
+            "verify_token": self.verify_token,
+            "access_token": self.token,
+            "phone_number_id": self.node_id,
+            "graph_base_url": self._start(daemon_url),
+            "templates": {
+                "reply": "agent_reply",
+                "away": "away_notice",
+                "survey": "csat_survey",
+                "follow_up": "follow_up",
+            },
+        }
+
+    async def say(self, customer: DemoCustomer, text: str) -> None:
+        wa_id = customer.ids["whatsapp"]
+        name = f"{customer.first_name} {customer.last_name}"
+        value = mp.wa_value(
+            self.node_id,
+            contacts=[mp.wa_contact(wa_id, name)],
+            messages=[mp.wa_text(wa_id, int(time.time()), text)],
+        )
+        await self.emulator.deliver(mp.whatsapp_webhook(self.emulator.business_id, value))
+
+
 def demo_platforms() -> list[DemoPlatform]:
-    return [TelegramDemo(), XDemo()]
+    return [TelegramDemo(), MessengerDemo(), WhatsAppDemo(), XDemo()]
