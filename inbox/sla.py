@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from sportello.config.settings import SlaSettings, WindowReminderSettings, parse_duration
 from sportello.inbox import outbox, settings_store
@@ -279,18 +280,15 @@ class SlaClock:
             refresh(conversation, policies, calendar)
 
 
-def list_breaches(
-    session: Session,
+def breaches_query(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     kinds: Iterable[str] = (),
     level: str | None = None,
     conversation_id: int | None = None,
-    after_id: int | None = None,
-    limit: int = 100,
-) -> list[SlaBreach]:
-    """Fired records, oldest first; the alerting side can page with ``after_id``."""
+) -> SelectOfScalar[SlaBreach]:
+    """Fired records matching every filter given (``fired_at`` in ``[since, until)``)."""
     query = select(SlaBreach)
     if since is not None:
         query = query.where(SlaBreach.fired_at >= since)
@@ -303,6 +301,13 @@ def list_breaches(
         query = query.where(SlaBreach.level == level)
     if conversation_id is not None:
         query = query.where(SlaBreach.conversation_id == conversation_id)
+    return query
+
+
+def fired_after(session: Session, after_id: int | None, limit: int = 100) -> list[SlaBreach]:
+    """Records fired after the one with id ``after_id``, oldest first: an alert engine keeps
+    the last id it forwarded and calls this to get what is new."""
+    query = select(SlaBreach)
     if after_id is not None:
         query = query.where(col(SlaBreach.id) > after_id)
     return list(session.exec(query.order_by(col(SlaBreach.id)).limit(limit)))
