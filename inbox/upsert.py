@@ -16,6 +16,11 @@ def insert_ignore(session: Session, table: type[SQLModel], values: dict[str, Any
     """
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table.__table__).values(**values).on_conflict_do_nothing()  # type: ignore[attr-defined]
-    result = session.connection().execute(statement)
-    return bool(result.rowcount)
+    table_ = table.__table__  # type: ignore[attr-defined]
+    statement = (
+        module.insert(table_)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(*table_.primary_key.columns)  # rowcount is unreliable here; RETURNING is not
+    )
+    return session.connection().execute(statement).first() is not None
