@@ -17,7 +17,7 @@ from automation_helpers import (
     migrated,
     rome,
 )
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from sportello.config.settings import AwayMessageSettings
 from sportello.inbox.away import AwayResponder, decide
@@ -241,7 +241,12 @@ def test_two_replicas_at_once_send_one_away_message(database_url):
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 
-        def replica(i: int, round_: int = round_, barrier: threading.Barrier = barrier) -> None:
+        def replica(
+            i: int,
+            round_: int = round_,
+            barrier: threading.Barrier = barrier,
+            errors: list[BaseException] = errors,
+        ) -> None:
             channel, user = (("telegram", "u1"), ("whatsapp", "39333"))[i]
             message = inbound(channel, f"{channel}:{round_}", clock.now(), user=user)
             try:
