@@ -124,5 +124,5 @@ def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
         async def tick(job: PeriodicJob = job) -> None:
             await run_job(daemon, job)
 
-        scheduler.add_job(tick, "interval", seconds=job.interval_s, id=job.name)
+        scheduler.add_job(tick, "interval", seconds=job.interval_s, id=job.name, name=job.name)
     return scheduler
