@@ -123,18 +123,16 @@ def set_(
             err=True,
         )
         raise typer.Exit(2)
+    section = ""
     try:
-        hours = (
-            BusinessHoursSettings.model_validate(data["business_hours"])
-            if "business_hours" in data
-            else None
-        )
-        rules = TypeAdapter(list[AwayMessageSettings]).validate_python(
-            data.get("away_messages", [])
-        )
-        policies = TypeAdapter(list[SlaSettings]).validate_python(data.get("sla", []))
+        section = "business_hours"
+        hours = BusinessHoursSettings.model_validate(data[section]) if section in data else None
+        section = "away_messages"
+        rules = TypeAdapter(list[AwayMessageSettings]).validate_python(data.get(section, []))
+        section = "sla"
+        policies = TypeAdapter(list[SlaSettings]).validate_python(data.get(section, []))
     except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        lines = [f"  {'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors()]
         typer.echo(f"sportello: invalid {file}:\n" + "\n".join(lines), err=True)
         raise typer.Exit(2) from None
     engine = _engine(settings)

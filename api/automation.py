@@ -17,6 +17,7 @@ from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import Page
 from sportello.config.settings import AwayMessageSettings, BusinessHoursSettings, SlaSettings
 from sportello.inbox import settings_store, sla
+from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import format_next_open
 from sportello.inbox.clock import ensure_utc
 
@@ -136,7 +137,7 @@ def list_breaches(
     offset = int((decode_cursor(cursor) or {}).get("offset", 0))
     rows = list(
         session.exec(
-            query.order_by(sla.SlaBreach.id.desc()).offset(offset).limit(limit + 1)  # type: ignore[union-attr]
+            query.order_by(SlaBreach.id.desc()).offset(offset).limit(limit + 1)  # type: ignore[union-attr]
         )
     )
     next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
