@@ -88,6 +88,16 @@ def demo(
     run_demo(port=port, data_dir=data_dir, fresh=fresh)
 
 
+def _add_subcommands() -> None:
+    from sportello.hours_cli import away_app, hours_app
+
+    app.add_typer(hours_app, name="hours")
+    app.add_typer(away_app, name="away")
+
+
+_add_subcommands()
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO,

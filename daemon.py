@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Mapping
 
 from sportello.config.settings import Settings
 from sportello.connectors.base import Connector
 from sportello.connectors.registry import enabled_connectors
+from sportello.inbox import leases, settings_store
+from sportello.inbox.away import AwayResponder
 from sportello.inbox.clock import Clock
-from sportello.inbox.db import make_engine, migrate
+from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.ingest import Scorer
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
+from sportello.inbox.sla import SlaClock
 from sportello.sentiment import SentimentService
 
 log = logging.getLogger(__name__)
@@ -42,9 +48,16 @@ class Daemon:
         )
         for connector in self.connectors.values():
             connector.use_clock(self.clock.now)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.sentiment = SentimentService(default_language=settings.brand.default_language)
+        hooks = [SlaClock(), AwayResponder(self.clock, settings.brand.default_language)]
         self.worker = JournalWorker(
-            self.engine, self.connectors, self.clock, scorer=scorer or self.sentiment.score
+            self.engine,
+            self.connectors,
+            self.clock,
+            scorer=scorer or self.sentiment.score,
+            hooks=hooks,
+            on_change=lambda _: self.wake_sender(),
         )
         self.sender = OutboxSender(self.engine, self.connectors, self.clock)
         self._stop = asyncio.Event()
@@ -57,6 +70,7 @@ class Daemon:
 
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(migrate, self.engine)
+        await asyncio.to_thread(self.seed_settings)
         for connector in self.connectors.values():
             try:
                 await connector.start()
@@ -75,6 +89,7 @@ class Daemon:
         """Stop the loops; what is mid-flight finishes, what is queued stays journaled."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+            await asyncio.to_thread(leases.release_all, self.engine, self.holder)
         self._stop.set()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
@@ -86,6 +101,13 @@ class Daemon:
             except Exception as exc:
                 log.debug("closing %s: %s", connector.name, exc)
         self.engine.dispose()
+
+    def seed_settings(self) -> None:
+        """Copy business hours, away rules and SLAs from the config if the database has none."""
+        with session_scope(self.engine) as session:
+            stored = settings_store.seed(session, self.settings, self.clock.now())
+        if stored:
+            log.info("seeded %s from the configuration", ", ".join(stored))
 
     def wake_worker(self) -> None:
         self._wake(self.worker.wake)

@@ -63,6 +63,37 @@ SCRIPT: list[tuple[float, str, str, str]] = [
     (24, "giulia", "whatsapp", "Grazie, ho ricevuto il tracking. Gentilissimi!"),
 ]
 
+# An Italian office: Monday to Friday, Italian public holidays closed.
+BUSINESS_HOURS = {
+    "timezone": "Europe/Rome",
+    "holidays": "IT",
+    **{day: ["09:00-13:00", "14:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+}
+# The first rule answers on every channel whenever the office is closed (nights, weekends,
+# holidays: a Sunday message gets "we answer from Monday at 09:00"). The demo runs on the real
+# clock, so, to show an automatic answer at any hour, the second rule also acknowledges
+# Telegram messages during office hours. Each customer gets at most one per 12 hours.
+AWAY_MESSAGES = [
+    {
+        "when": "closed",
+        "cooldown": "12h",
+        "text": {
+            "it": "Ciao {name}, ora siamo chiusi: ti rispondiamo da {next_open}.",
+            "en": "Hi {name}, we are closed now: we will answer from {next_open}.",
+        },
+    },
+    {
+        "channels": ["telegram"],
+        "when": "always",
+        "cooldown": "12h",
+        "text": {
+            "it": "Ciao {name}, abbiamo ricevuto il tuo messaggio: un operatore ti risponde qui.",
+            "en": "Hi {name}, we got your message: an agent will answer you here.",
+        },
+    },
+]
+SLA = [{"name": "standard", "first_response": "1h", "resolution": "1d", "warn_before": "15m"}]
+
 
 def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +109,9 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
         database={"url": f"sqlite:///{database}"},
         api={"tokens": [DEMO_TOKEN]},
         channels=channels,
+        business_hours=BUSINESS_HOURS,
+        away_messages=AWAY_MESSAGES,
+        sla=SLA,
     )
     player = threading.Thread(target=_play, args=(daemon_url, platforms), daemon=True)
     player.start()

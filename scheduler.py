@@ -1,16 +1,29 @@
 """APScheduler set-up: the list of periodic jobs the daemon runs.
 
-Each job is idempotent for its slot; misfires after downtime coalesce into one run.
+Every job runs under a database lease (``inbox/leases.py``), so with several replicas on one
+database each job runs on exactly one of them, and a replica that dies hands its jobs over
+once its leases expire. Slotted jobs also claim their slot (the interval of the daemon's
+clock they are for), so a restart or a hand-over never runs a slot twice. After downtime,
+missed runs coalesce into one (``coalesce``) and the jobs simply sweep the present state:
+nothing is replayed slot by slot, so there is no storm.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlmodel import Session
 
+from sportello.connectors.base import Connector
+from sportello.inbox import housekeeping, leases, settings_store, sla
+from sportello.inbox.automation_tables import SlaBreach
+from sportello.inbox.db import session_scope
 from sportello.inbox.polling import poll_once
 
 if TYPE_CHECKING:
@@ -19,32 +32,108 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+SLA_INTERVAL_S = 60.0
+SNOOZE_INTERVAL_S = 30.0
+RETENTION_INTERVAL_S = 3600.0
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    interval_s: float
+    work: Callable[[], Awaitable[object]]
+    slotted: bool = True  # False for pollers: every tick is useful, the cursor dedups
+
+    @property
+    def lease_ttl(self) -> timedelta:
+        return timedelta(seconds=max(3 * self.interval_s, 30.0))
+
+
+async def run_job(daemon: Daemon, job: PeriodicJob) -> bool:
+    """Run ``job`` if this replica holds its lease and its slot is not done; True if it ran."""
+    now = daemon.clock.now()
+    slot = int(now.timestamp() // job.interval_s) if job.slotted else None
+    taken = await asyncio.to_thread(
+        leases.try_run_slot, daemon.engine, job.name, daemon.holder, now, job.lease_ttl, slot
+    )
+    if taken:
+        try:
+            await job.work()
+        except Exception:
+            log.exception("job %s failed", job.name)
+    return taken
+
+
+def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
+    jobs = [
+        _poller(daemon, connector) for connector in daemon.connectors.values() if connector.polls
+    ]
+
+    def in_session(
+        action: Callable[[Session, datetime], object],
+    ) -> Callable[[], Awaitable[object]]:
+        def unit() -> object:
+            with session_scope(daemon.engine) as session:
+                return action(session, daemon.clock.now())
+
+        return lambda: asyncio.to_thread(unit)
+
+    def check_sla(session: Session, now: datetime) -> list[SlaBreach]:
+        policies = settings_store.sla_policies(session)
+        fired = sla.check(session, now, policies, settings_store.calendar(session))
+        fired += sla.check_windows(
+            session,
+            now,
+            daemon.settings.window_reminder,
+            daemon.settings.brand.default_language,
+        )
+        if fired:
+            daemon.wake_sender()
+        return fired
+
+    retention = daemon.settings.retention
+    jobs += [
+        PeriodicJob("sla:check", SLA_INTERVAL_S, in_session(check_sla)),
+        PeriodicJob("snooze:wake", SNOOZE_INTERVAL_S, in_session(housekeeping.wake_snoozed)),
+        PeriodicJob(
+            "retention:deliveries",
+            RETENTION_INTERVAL_S,
+            in_session(lambda s, now: housekeeping.trim_deliveries(s, now, retention)),
+        ),
+    ]
+    return jobs
+
+
+def _poller(daemon: Daemon, connector: Connector) -> PeriodicJob:
+    interval = getattr(getattr(connector, "settings", None), "poll_interval_s", 60)
+    # A poll that asks to wait (rate limit, request budget) skips the runs until then.
+    resume_at: list[datetime] = []
+
+    async def poll() -> None:
+        now = daemon.clock.now()
+        if resume_at and now < resume_at[0]:
+            return
+        try:
+            polled = await poll_once(daemon.engine, connector, daemon.clock)
+        except Exception as exc:
+            log.warning("polling %s failed: %s", connector.name, exc)
+            return
+        if polled.added:
+            daemon.wake_worker()
+        resume_at.clear()
+        if polled.wait_s:
+            resume_at.append(now + timedelta(seconds=polled.wait_s))
+            log.info("%s polling resumes in %.0f s", connector.name, polled.wait_s)
+
+    return PeriodicJob(f"poll:{connector.name}", interval, poll, slotted=False)
 
 
 def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
-    for connector in daemon.connectors.values():
-        if not connector.polls:
-            continue
-        interval = getattr(getattr(connector, "settings", None), "poll_interval_s", 60)
+    for job in periodic_jobs(daemon):
 
-        # A poll that asks to wait (rate limit, request budget) skips the runs until then.
-        resume_at: dict[str, datetime] = {}
+        async def tick(job: PeriodicJob = job) -> None:
+            await run_job(daemon, job)
 
-        async def poll(connector=connector, resume_at=resume_at) -> None:  # type: ignore[no-untyped-def]
-            now = daemon.clock.now()
-            if connector.name in resume_at and now < resume_at[connector.name]:
-                return
-            try:
-                polled = await poll_once(daemon.engine, connector, daemon.clock)
-            except Exception as exc:
-                log.warning("polling %s failed: %s", connector.name, exc)
-                return
-            if polled.added:
-                daemon.wake_worker()
-            if polled.wait_s:
-                resume_at[connector.name] = now + timedelta(seconds=polled.wait_s)
-                log.info("%s polling resumes in %.0f s", connector.name, polled.wait_s)
-
-        scheduler.add_job(poll, "interval", seconds=interval, id=f"poll:{connector.name}")
+        scheduler.add_job(tick, "interval", seconds=job.interval_s, id=job.name, name=job.name)
     return scheduler

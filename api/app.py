@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from sportello import __version__
-from sportello.api import conversations, customers, deliveries, messages, webhooks, x_usage
+from sportello.api import (
+    automation,
+    conversations,
+    customers,
+    deliveries,
+    messages,
+    webhooks,
+    x_usage,
+)
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
@@ -33,4 +41,5 @@ def create_app(daemon: Daemon) -> FastAPI:
 
     for module in (webhooks, messages, conversations, customers, deliveries, x_usage):
         app.include_router(module.router)
+    app.include_router(automation.router)
     return app

@@ -29,6 +29,7 @@ def get_conversation(session: Session, conversation_id: int) -> Conversation:
 @router.get("")
 def list_conversations(
     session: SessionDep,
+    daemon: DaemonDep,
     _: Caller,
     status: str | None = None,
     channel: str | None = None,
@@ -49,7 +50,11 @@ def list_conversations(
         query = query.where(col(Conversation.id).in_(tagged))
     position = decode_cursor(cursor) or {"offset": 0}
     offset = int(position.get("offset", 0))
-    rows = list(session.exec(query.order_by(*urgency_order()).offset(offset).limit(limit + 1)))
+    rows = list(
+        session.exec(
+            query.order_by(*urgency_order(daemon.clock.now())).offset(offset).limit(limit + 1)
+        )
+    )
     next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
     return Page(items=conversations_out(session, rows[:limit]), next_cursor=next_cursor)
 

@@ -77,6 +77,7 @@ class ConversationOut(BaseModel):
     last_message_at: datetime | None = None
     last_customer_message_at: datetime | None = None
     waiting_since: datetime | None = None
+    sla_due_at: datetime | None = None
     latest_sentiment: float | None = None
     worst_sentiment: float | None = None
 

@@ -12,9 +12,17 @@ import os
 import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -220,19 +228,91 @@ def parse_local_interval(text: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-class AwayMessageSettings(_Section):
-    channels: list[Literal["telegram", "whatsapp", "messenger", "x"]] = Field(
-        default_factory=lambda: ["telegram", "whatsapp", "messenger", "x"]
-    )
-    when: Literal["closed", "always"] = "closed"
-    cooldown: str = "12h"
-    text: dict[str, str] = Field(default_factory=dict)
+ChannelName = Literal["telegram", "whatsapp", "messenger", "x"]
 
-    @field_validator("cooldown")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+
+def _all_channels() -> list[ChannelName]:
+    return ["telegram", "whatsapp", "messenger", "x"]
+
+
+def _duration_text(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration_text)]
+
+PLACEHOLDERS = frozenset({"name", "next_open"})
+
+
+def _templates(value: dict[str, str]) -> dict[str, str]:
+    """Texts per language may use only ``{name}`` and ``{next_open}`` (``{{`` for a brace)."""
+    import string
+
+    for language, text in value.items():
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"text.{language}: {exc}") from None
+        unknown = fields - PLACEHOLDERS
+        if unknown:
+            raise ValueError(
+                f"text.{language}: unknown placeholder {{{sorted(unknown)[0]}}}; "
+                "use {name} or {next_open}"
+            )
+    return value
+
+
+Templates = Annotated[dict[str, str], AfterValidator(_templates)]
+
+
+class AwayMessageSettings(_Section):
+    """One ``[[away_messages]]`` rule; the first rule matching a message's channel applies."""
+
+    channels: list[ChannelName] = Field(default_factory=_all_channels)
+    when: Literal["closed", "always"] = "closed"
+    cooldown: Duration = "12h"
+    text: Templates = Field(default_factory=dict)
+    quiet_after_agent: Duration = Field(
+        default="10m", description="no away message when an agent wrote this recently"
+    )
+    max_age: Duration = Field(
+        default="1h", description="never answer a message older than this (a backlog)"
+    )
+    public: bool = Field(default=False, description="also answer public posts (X mentions)")
+
+
+class SlaSettings(_Section):
+    """One ``[[sla]]`` policy; the first whose channels and priorities match applies."""
+
+    name: str = "default"
+    channels: list[ChannelName] = Field(default_factory=list, description="empty: every channel")
+    priorities: list[int] = Field(default_factory=list, description="empty: every priority")
+    first_response: Duration | None = "1h"
+    resolution: Duration | None = None
+    warn_before: Duration | None = "15m"
+    business_time: bool = Field(
+        default=False, description="count only open business hours (default: calendar time)"
+    )
+
+
+class WindowReminderSettings(_Section):
+    """Before a platform's 24-hour window closes on a customer still waiting for us."""
+
+    enabled: bool = True
+    channels: list[ChannelName] = Field(default_factory=lambda: ["whatsapp", "messenger"])
+    before: Duration = "1h"
+    action: Literal["alert", "remind"] = Field(
+        default="alert", description="alert: flag and record only; remind: also message them"
+    )
+    text: Templates = Field(default_factory=dict)
+
+
+class RetentionSettings(_Section):
+    """Clean-up of processed raw deliveries (the journal)."""
+
+    deliveries_after: Duration | None = Field(default="30d", description="None keeps them forever")
+    deliveries_action: Literal["drop_body", "delete"] = "drop_body"
 
 
 class ServerSettings(_Section):
@@ -273,6 +353,9 @@ class Settings(BaseSettings):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     business_hours: BusinessHoursSettings | None = None
     away_messages: list[AwayMessageSettings] = Field(default_factory=list)
+    sla: list[SlaSettings] = Field(default_factory=list)
+    window_reminder: WindowReminderSettings = Field(default_factory=WindowReminderSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

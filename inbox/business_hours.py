@@ -78,6 +78,15 @@ class BusinessCalendar:
         day = at.astimezone(self.tz).date()
         return any(start <= at < end for d in (day - _DAY, day) for start, end in self._day(d))
 
+    def holiday(self, at: datetime) -> str | None:
+        """The name of the public holiday on the local day of ``at``, if it is one."""
+        return self._holidays.name(ensure_utc(at).astimezone(self.tz).date())
+
+    def closure(self, at: datetime) -> Interval | None:
+        """The configured closure containing ``at`` (naive local start and end), if any."""
+        local = ensure_utc(at).astimezone(self.tz).replace(tzinfo=None)
+        return next(((a, b) for a, b in self._closures if a <= local < b), None)
+
     def open_intervals(self, start: datetime, end: datetime) -> list[Interval]:
         """Merged open intervals within ``[start, end)``, clipped to it."""
         start, end = ensure_utc(start), ensure_utc(end)

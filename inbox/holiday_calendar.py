@@ -1,7 +1,7 @@
 """Public holidays by country and optional subdivision, looked up per local date.
 
 The ``holidays`` package computes a whole year at a time and is slow to ask again, so each
-year's dates are fetched once and kept as a frozen set.
+year's dates (and names) are fetched once and kept.
 """
 
 from __future__ import annotations
@@ -19,16 +19,20 @@ class HolidayCalendar:
         country, _, subdivision = (code or "").partition("-")
         self._country = country or None
         self._subdivision = subdivision or None
-        self._years: dict[int, frozenset[date]] = {}
+        self._years: dict[int, dict[date, str]] = {}
         if self._country is not None:  # a bad code fails here rather than on the first lookup
             holidays.country_holidays(self._country, subdiv=self._subdivision)
 
     def is_holiday(self, day: date) -> bool:
         return self._country is not None and day in self._dates(day.year)
 
-    def _dates(self, year: int) -> frozenset[date]:
+    def name(self, day: date) -> str | None:
+        """The holiday's name in the country's own language, or None on a working day."""
+        return self._dates(day.year).get(day) if self._country is not None else None
+
+    def _dates(self, year: int) -> dict[date, str]:
         dates = self._years.get(year)
         if dates is None:
             found = holidays.country_holidays(self._country, subdiv=self._subdivision, years=year)
-            dates = self._years[year] = frozenset(found)
+            dates = self._years[year] = dict(found.items())
         return dates

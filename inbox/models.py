@@ -78,6 +78,7 @@ class Conversation(SQLModel, table=True):
     last_customer_message_at: datetime | None = _ts()
     last_agent_message_at: datetime | None = _ts()
     waiting_since: datetime | None = _ts()
+    sla_due_at: datetime | None = _ts(index=True)  # the next SLA deadline (inbox/sla.py)
     latest_sentiment: float | None = None
     worst_sentiment: float | None = None
 

@@ -1,0 +1,146 @@
+"""``/api/v1/settings/...`` (business hours, away messages, SLA policies) and ``/api/v1/sla``.
+
+The settings are stored in the database (seeded from the configuration file once) and
+edited here; each PUT replaces the whole section, in the shape of the TOML section.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.schemas import Page
+from sportello.config.settings import AwayMessageSettings, BusinessHoursSettings, SlaSettings
+from sportello.inbox import settings_store, sla
+from sportello.inbox.automation_tables import SlaBreach
+from sportello.inbox.business_hours import format_next_open
+from sportello.inbox.clock import ensure_utc
+
+router = APIRouter(prefix="/api/v1", tags=["business hours, away messages, SLA"])
+
+
+class BusinessHoursStatus(BaseModel):
+    at: datetime
+    timezone: str
+    open: bool
+    next_open: datetime | None
+    next_close: datetime | None
+    next_open_text: str | None
+    holiday: str | None
+    closure: bool
+
+
+class SlaBreachOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    conversation_id: int
+    channel: str
+    kind: Literal["first_response", "resolution", "window_closing"]
+    level: Literal["warning", "breach"]
+    policy: str | None
+    due_at: datetime
+    fired_at: datetime
+
+
+@router.get("/settings/business-hours")
+def read_business_hours(session: SessionDep, _: Caller) -> BusinessHoursSettings | None:
+    """The stored business hours; ``null`` means none are set, i.e. always open."""
+    return settings_store.business_hours(session)
+
+
+@router.put("/settings/business-hours")
+def write_business_hours(
+    body: BusinessHoursSettings, session: SessionDep, daemon: DaemonDep, caller: Caller
+) -> BusinessHoursSettings:
+    settings_store.set_business_hours(session, body, daemon.clock.now(), caller)
+    return body
+
+
+@router.get("/settings/business-hours/status")
+def business_hours_status(
+    session: SessionDep,
+    daemon: DaemonDep,
+    _: Caller,
+    at: Annotated[datetime | None, Query(description="ISO 8601 instant; default now")] = None,
+) -> BusinessHoursStatus:
+    """Whether the business is open at ``at`` and when it next opens and closes."""
+    instant = ensure_utc(at) if at is not None else daemon.clock.now()
+    calendar = settings_store.calendar(session)
+    next_open = calendar.next_open(instant)
+    language = daemon.settings.brand.default_language
+    return BusinessHoursStatus(
+        at=instant,
+        timezone=calendar.definition.timezone,
+        open=calendar.is_open(instant),
+        next_open=next_open,
+        next_close=calendar.next_close(instant),
+        next_open_text=format_next_open(next_open, calendar.tz, language) if next_open else None,
+        holiday=calendar.holiday(instant),
+        closure=calendar.closure(instant) is not None,
+    )
+
+
+@router.get("/settings/away-messages")
+def read_away_messages(session: SessionDep, _: Caller) -> list[AwayMessageSettings]:
+    """The away rules, in order: the first rule covering a message's channel applies."""
+    return settings_store.away_rules(session)
+
+
+@router.put("/settings/away-messages")
+def write_away_messages(
+    body: list[AwayMessageSettings], session: SessionDep, daemon: DaemonDep, caller: Caller
+) -> list[AwayMessageSettings]:
+    settings_store.set_away_rules(session, body, daemon.clock.now(), caller)
+    return body
+
+
+@router.get("/settings/sla")
+def read_sla(session: SessionDep, _: Caller) -> list[SlaSettings]:
+    """The SLA policies, in order: the first matching a conversation applies."""
+    return settings_store.sla_policies(session)
+
+
+@router.put("/settings/sla")
+def write_sla(
+    body: list[SlaSettings], session: SessionDep, daemon: DaemonDep, caller: Caller
+) -> list[SlaSettings]:
+    settings_store.set_sla_policies(session, body, daemon.clock.now(), caller)
+    return body
+
+
+@router.get("/sla/breaches")
+def list_breaches(
+    session: SessionDep,
+    _: Caller,
+    kind: Literal["first_response", "resolution", "window_closing"] | None = None,
+    level: Literal["warning", "breach"] | None = None,
+    conversation_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: str | None = None,
+) -> Page[SlaBreachOut]:
+    """SLA warnings and breaches (and 24-hour windows about to close), newest first."""
+    query = sla.breaches_query(
+        since=ensure_utc(since) if since else None,
+        until=ensure_utc(until) if until else None,
+        kinds=[kind] if kind else [],
+        level=level,
+        conversation_id=conversation_id,
+    )
+    offset = int((decode_cursor(cursor) or {}).get("offset", 0))
+    rows = list(
+        session.exec(
+            query.order_by(SlaBreach.id.desc()).offset(offset).limit(limit + 1)  # type: ignore[union-attr]
+        )
+    )
+    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    return Page(
+        items=[SlaBreachOut.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor
+    )

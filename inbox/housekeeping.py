@@ -1,0 +1,54 @@
+"""Periodic upkeep: waking snoozed conversations and trimming the journal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from sportello.config.settings import RetentionSettings, parse_duration
+from sportello.inbox import journal
+from sportello.inbox.conversations import set_status
+from sportello.inbox.models import Conversation, Delivery
+
+BATCH = 1000
+
+
+def wake_snoozed(session: Session, now: datetime) -> int:
+    """Snoozed conversations whose ``snoozed_until`` has passed go back to open."""
+    due = session.exec(
+        select(Conversation)
+        .where(Conversation.status == "snoozed", col(Conversation.snoozed_until) <= now)
+        .limit(BATCH)
+    ).all()
+    for conversation in due:
+        set_status(session, conversation, "open", now, actor="scheduler")
+    return len(due)
+
+
+def trim_deliveries(session: Session, now: datetime, settings: RetentionSettings) -> int:
+    """Processed raw deliveries older than the retention lose their body (or their row).
+
+    Quarantined and failed deliveries are kept whole: someone still has to look at them.
+    """
+    if settings.deliveries_after is None:
+        return 0
+    cutoff = now - timedelta(seconds=parse_duration(settings.deliveries_after))
+    old = (
+        select(Delivery.id)
+        .where(Delivery.state == journal.PROCESSED, col(Delivery.processed_at) < cutoff)
+        .order_by(col(Delivery.id))
+        .limit(BATCH)
+    )
+    if settings.deliveries_action == "drop_body":
+        old = old.where(Delivery.body != b"")
+    ids = list(session.exec(old))
+    if not ids:
+        return 0
+    chosen = col(Delivery.id).in_(ids)
+    if settings.deliveries_action == "delete":
+        session.exec(delete(Delivery).where(chosen))  # type: ignore[call-overload]
+    else:
+        session.exec(update(Delivery).where(chosen).values(body=b"", headers={}))  # type: ignore[call-overload]
+    return len(ids)

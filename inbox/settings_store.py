@@ -1,0 +1,118 @@
+"""Business hours, away rules and SLA policies as stored in the database.
+
+The daemon seeds each of them from the configuration file the first time (when the database
+has none); from then on the API and the CLI edit the stored copy, and the file's section is
+only a starting point. Values are kept in the shape of the TOML sections, as JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Final
+
+from pydantic import TypeAdapter
+from sqlmodel import Session
+
+from sportello.config.settings import (
+    AwayMessageSettings,
+    BusinessHoursSettings,
+    Settings,
+    SlaSettings,
+)
+from sportello.inbox.automation_tables import StoredSetting
+from sportello.inbox.business_hours import BusinessCalendar
+from sportello.inbox.upsert import insert_ignore
+
+BUSINESS_HOURS: Final = "business_hours"
+AWAY_MESSAGES: Final = "away_messages"
+SLA: Final = "sla"
+
+_AWAY = TypeAdapter(list[AwayMessageSettings])
+_SLA = TypeAdapter(list[SlaSettings])
+
+
+def seed(session: Session, settings: Settings, now: datetime) -> list[str]:
+    """Store each configured section the database does not hold yet; returns the keys stored."""
+    sections: dict[str, Any] = {
+        BUSINESS_HOURS: settings.business_hours.model_dump() if settings.business_hours else None,
+        AWAY_MESSAGES: _AWAY.dump_python(settings.away_messages) or None,
+        SLA: _SLA.dump_python(settings.sla) or None,
+    }
+    stored = []
+    for key, value in sections.items():
+        if value is not None and insert_ignore(
+            session,
+            StoredSetting,
+            {"key": key, "value": value, "updated_at": now, "updated_by": "config"},
+        ):
+            stored.append(key)
+    return stored
+
+
+def _read(session: Session, key: str) -> StoredSetting | None:
+    return session.get(StoredSetting, key)
+
+
+def _write(session: Session, key: str, value: Any, now: datetime, actor: str | None) -> None:
+    row = _read(session, key)
+    if row is None:
+        session.add(StoredSetting(key=key, value=value, updated_at=now, updated_by=actor))
+    else:
+        row.value, row.updated_at, row.updated_by = value, now, actor
+    session.flush()
+
+
+def business_hours(
+    session: Session, fallback: Settings | None = None
+) -> BusinessHoursSettings | None:
+    """The stored business hours, else ``fallback``'s section; None means always open."""
+    row = _read(session, BUSINESS_HOURS)
+    if row is not None:
+        return BusinessHoursSettings.model_validate(row.value)
+    return fallback.business_hours if fallback is not None else None
+
+
+def calendar(session: Session, fallback: Settings | None = None) -> BusinessCalendar:
+    """The calendar of the stored hours; built once per distinct definition."""
+    hours = business_hours(session, fallback)
+    return _calendar(None if hours is None else hours.model_dump_json())
+
+
+@lru_cache(maxsize=8)
+def _calendar(definition: str | None) -> BusinessCalendar:
+    if definition is None:
+        return BusinessCalendar.always_open()
+    return BusinessCalendar(BusinessHoursSettings.model_validate_json(definition))
+
+
+def away_rules(session: Session, fallback: Settings | None = None) -> list[AwayMessageSettings]:
+    row = _read(session, AWAY_MESSAGES)
+    if row is not None:
+        return _AWAY.validate_python(row.value)
+    return list(fallback.away_messages) if fallback is not None else []
+
+
+def sla_policies(session: Session, fallback: Settings | None = None) -> list[SlaSettings]:
+    row = _read(session, SLA)
+    if row is not None:
+        return _SLA.validate_python(row.value)
+    return list(fallback.sla) if fallback is not None else []
+
+
+def set_business_hours(
+    session: Session, value: BusinessHoursSettings, now: datetime, actor: str | None
+) -> None:
+    _write(session, BUSINESS_HOURS, value.model_dump(), now, actor)
+
+
+def set_away_rules(
+    session: Session, rules: list[AwayMessageSettings], now: datetime, actor: str | None
+) -> None:
+    _write(session, AWAY_MESSAGES, _AWAY.dump_python(rules), now, actor)
+
+
+def set_sla_policies(
+    session: Session, policies: list[SlaSettings], now: datetime, actor: str | None
+) -> None:
+    _write(session, SLA, _SLA.dump_python(policies), now, actor)

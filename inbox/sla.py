@@ -1,0 +1,347 @@
+"""Service levels: deadlines for a first response and a resolution, warnings and breaches.
+
+A policy (``[[sla]]``) applies to a conversation by channel and priority; the first match wins.
+Deadlines count calendar time (holidays and nights included) unless the policy says
+``business_time = true``. Only ``open`` and ``pending`` conversations run against the clock;
+the first-response deadline runs from the conversation's opening until the first human
+answer, the resolution deadline from the opening (or from the customer's return after a
+resolution) until it is resolved.
+
+Each conversation carries its next deadline in ``sla_due_at`` (the inbox puts the overdue
+ones first). :func:`check` fires a ``warning`` record ``warn_before`` the deadline and a
+``breach`` record at it; the unique key (conversation, kind, level, due_at) makes a repeated
+check harmless. :func:`check_windows` flags conversations whose platform 24-hour window is
+about to close while the customer still waits for us.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from sportello.config.settings import SlaSettings, WindowReminderSettings, parse_duration
+from sportello.inbox import outbox, settings_store
+from sportello.inbox.automation_tables import SlaBreach
+from sportello.inbox.business_hours import BusinessCalendar
+from sportello.inbox.ingest import Ingested
+from sportello.inbox.models import Conversation, ConversationTag
+from sportello.inbox.replies import pick_template, recipient, render
+from sportello.inbox.upsert import insert_ignore
+
+ACTIVE = ("open", "pending")
+WINDOW = timedelta(hours=24)
+WINDOW_TAG = "window-closing"
+FIRST_RESPONSE, RESOLUTION, WINDOW_CLOSING = "first_response", "resolution", "window_closing"
+WARNING, BREACH = "warning", "breach"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    kind: str
+    due_at: datetime
+    warn_at: datetime | None
+    policy: str
+
+
+def policy_for(policies: Sequence[SlaSettings], conversation: Conversation) -> SlaSettings | None:
+    for policy in policies:
+        if policy.channels and conversation.channel not in policy.channels:
+            continue
+        if policy.priorities and conversation.priority not in policy.priorities:
+            continue
+        return policy
+    return None
+
+
+def add_business_time(
+    calendar: BusinessCalendar, start: datetime, seconds: float
+) -> datetime | None:
+    """The instant when ``seconds`` of open time have passed since ``start``."""
+    at, remaining = start, seconds
+    while True:
+        opens = calendar.next_open(at)
+        if opens is None:
+            return None
+        closes = calendar.next_close(opens)
+        if closes is None:
+            return opens + timedelta(seconds=remaining)
+        span = (closes - opens).total_seconds()
+        if span >= remaining:
+            return opens + timedelta(seconds=remaining)
+        remaining -= span
+        at = closes
+
+
+def _due(
+    policy: SlaSettings, calendar: BusinessCalendar, start: datetime, target: str
+) -> datetime | None:
+    seconds = parse_duration(target)
+    if policy.business_time:
+        return add_business_time(calendar, start, seconds)
+    return start + timedelta(seconds=seconds)
+
+
+def deadlines(
+    conversation: Conversation, policy: SlaSettings | None, calendar: BusinessCalendar
+) -> list[Deadline]:
+    """The deadlines now running for ``conversation`` under ``policy``."""
+    if policy is None or conversation.status not in ACTIVE:
+        return []
+    running: list[tuple[str, datetime, str]] = []
+    if policy.first_response and conversation.first_response_at is None:
+        running.append((FIRST_RESPONSE, conversation.opened_at, policy.first_response))
+    if policy.resolution:
+        start = conversation.opened_at
+        if conversation.resolved_at is not None:  # reopened: the clock restarts on the return
+            start = conversation.waiting_since or conversation.resolved_at
+        running.append((RESOLUTION, start, policy.resolution))
+    found = []
+    warn = timedelta(seconds=parse_duration(policy.warn_before)) if policy.warn_before else None
+    for kind, start, target in running:
+        due = _due(policy, calendar, start, target)
+        if due is not None:
+            found.append(Deadline(kind, due, due - warn if warn else None, policy.name))
+    return found
+
+
+def refresh(
+    conversation: Conversation, policies: Sequence[SlaSettings], calendar: BusinessCalendar
+) -> list[Deadline]:
+    """Recompute ``conversation.sla_due_at`` (the earliest running deadline)."""
+    running = deadlines(conversation, policy_for(policies, conversation), calendar)
+    conversation.sla_due_at = min((d.due_at for d in running), default=None)
+    return running
+
+
+def check(
+    session: Session, now: datetime, policies: Sequence[SlaSettings], calendar: BusinessCalendar
+) -> list[SlaBreach]:
+    """Refresh every deadline and record the warnings and breaches due by ``now``.
+
+    Returns the records fired by this call (none for a repeated call at the same instant).
+    """
+    fired: list[SlaBreach] = []
+    stale = select(Conversation).where(
+        col(Conversation.sla_due_at).is_not(None), col(Conversation.status).not_in(ACTIVE)
+    )
+    for conversation in list(session.exec(stale)):
+        conversation.sla_due_at = None
+    if not policies:
+        for conversation in list(
+            session.exec(select(Conversation).where(col(Conversation.sla_due_at).is_not(None)))
+        ):
+            conversation.sla_due_at = None
+        return fired
+    for conversation in list(
+        session.exec(select(Conversation).where(col(Conversation.status).in_(ACTIVE)))
+    ):
+        for deadline in refresh(conversation, policies, calendar):
+            if now >= deadline.due_at:
+                level = BREACH
+            elif deadline.warn_at is not None and now >= deadline.warn_at:
+                level = WARNING
+            else:
+                continue
+            record = _fire(
+                session, conversation, deadline.kind, level, deadline.due_at, now, deadline.policy
+            )
+            if record is not None:
+                fired.append(record)
+    session.flush()
+    return fired
+
+
+def _fire(
+    session: Session,
+    conversation: Conversation,
+    kind: str,
+    level: str,
+    due_at: datetime,
+    now: datetime,
+    policy: str | None,
+) -> SlaBreach | None:
+    assert conversation.id is not None
+    values = {
+        "conversation_id": conversation.id,
+        "channel": conversation.channel,
+        "kind": kind,
+        "level": level,
+        "policy": policy,
+        "due_at": due_at,
+        "fired_at": now,
+    }
+    if not insert_ignore(session, SlaBreach, values):
+        return None
+    return SlaBreach(**values)
+
+
+def check_windows(
+    session: Session, now: datetime, settings: WindowReminderSettings, default_language: str
+) -> list[SlaBreach]:
+    """Flag waiting conversations whose 24-hour window closes within ``settings.before``.
+
+    Each window gets one ``window_closing`` warning record (due at the window's end) and the
+    tag ``window-closing``; with ``action = "remind"`` and a text, the customer also gets a
+    reminder through the outbox while the window still allows it. The tag goes away once
+    the customer writes again or an agent answers.
+    """
+    if not settings.enabled:
+        return []
+    before = timedelta(seconds=parse_duration(settings.before))
+    fired: list[SlaBreach] = []
+    tagged = set(
+        session.exec(
+            select(ConversationTag.conversation_id).where(ConversationTag.tag == WINDOW_TAG)
+        )
+    )
+    candidates = list(
+        session.exec(
+            select(Conversation).where(
+                col(Conversation.channel).in_(settings.channels),
+                col(Conversation.status).in_(ACTIVE),
+                col(Conversation.last_customer_message_at).is_not(None),
+                col(Conversation.last_customer_message_at) > now - WINDOW,
+            )
+        )
+    )
+    closing = set()
+    for conversation in candidates:
+        assert conversation.id is not None and conversation.last_customer_message_at is not None
+        window_end = conversation.last_customer_message_at + WINDOW
+        if conversation.waiting_since is None or now < window_end - before:
+            continue
+        closing.add(conversation.id)
+        record = _fire(session, conversation, WINDOW_CLOSING, WARNING, window_end, now, None)
+        if record is None:
+            continue
+        fired.append(record)
+        if conversation.id not in tagged:
+            session.add(ConversationTag(conversation_id=conversation.id, tag=WINDOW_TAG))
+        if settings.action == "remind":
+            _remind(session, conversation, settings, now, default_language)
+    for conversation_id in tagged - closing:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is not None and _window_renewed_or_answered(conversation, now, before):
+            session.exec(
+                delete(ConversationTag).where(
+                    col(ConversationTag.conversation_id) == conversation_id,
+                    col(ConversationTag.tag) == WINDOW_TAG,
+                )
+            )  # type: ignore[call-overload]
+    session.flush()
+    return fired
+
+
+def _window_renewed_or_answered(
+    conversation: Conversation, now: datetime, before: timedelta
+) -> bool:
+    last = conversation.last_customer_message_at
+    return conversation.waiting_since is None or (last is not None and now < last + WINDOW - before)
+
+
+def _remind(
+    session: Session,
+    conversation: Conversation,
+    settings: WindowReminderSettings,
+    now: datetime,
+    default_language: str,
+) -> None:
+    reader = recipient(session, conversation.customer_id)
+    chosen = pick_template(settings.text, reader.languages, default_language)
+    if chosen is None:
+        return
+    outbox.queue(
+        session,
+        conversation,
+        render(chosen[1], name=reader.name, next_open=""),
+        now=now,
+        author="bot",
+        purpose="follow_up",
+    )
+
+
+class SlaClock:
+    """Pipeline hook: set the deadlines of conversations that just received messages."""
+
+    def __call__(self, session: Session, ingested: Ingested) -> None:
+        conversations = {c.id: c for _, c in ingested.new_messages}
+        if not conversations:
+            return
+        policies = settings_store.sla_policies(session)
+        if not policies:
+            return
+        calendar = settings_store.calendar(session)
+        for conversation in conversations.values():
+            refresh(conversation, policies, calendar)
+
+
+def breaches_query(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kinds: Iterable[str] = (),
+    level: str | None = None,
+    conversation_id: int | None = None,
+) -> SelectOfScalar[SlaBreach]:
+    """Fired records matching every filter given (``fired_at`` in ``[since, until)``)."""
+    query = select(SlaBreach)
+    if since is not None:
+        query = query.where(SlaBreach.fired_at >= since)
+    if until is not None:
+        query = query.where(SlaBreach.fired_at < until)
+    kinds = list(kinds)
+    if kinds:
+        query = query.where(col(SlaBreach.kind).in_(kinds))
+    if level is not None:
+        query = query.where(SlaBreach.level == level)
+    if conversation_id is not None:
+        query = query.where(SlaBreach.conversation_id == conversation_id)
+    return query
+
+
+def fired_after(session: Session, after_id: int | None, limit: int = 100) -> list[SlaBreach]:
+    """Records fired after the one with id ``after_id``, oldest first: an alert engine keeps
+    the last id it forwarded and calls this to get what is new."""
+    query = select(SlaBreach)
+    if after_id is not None:
+        query = query.where(col(SlaBreach.id) > after_id)
+    return list(session.exec(query.order_by(col(SlaBreach.id)).limit(limit)))
+
+
+def breach_counts(
+    session: Session, start: datetime, end: datetime, channel: str | None = None
+) -> dict[str, int]:
+    """For the KPIs: records fired in ``[start, end)``.
+
+    ``first_response`` and ``resolution`` count breaches, ``total`` their sum, ``warnings`` the
+    warnings before them, ``window_closing`` the 24-hour windows that nearly closed on a
+    waiting customer.
+    """
+    query = (
+        select(SlaBreach.kind, SlaBreach.level, func.count())
+        .where(SlaBreach.fired_at >= start, SlaBreach.fired_at < end)
+        .group_by(SlaBreach.kind, SlaBreach.level)
+    )
+    if channel is not None:
+        query = query.where(SlaBreach.channel == channel)
+    counts = dict.fromkeys((FIRST_RESPONSE, RESOLUTION, "total", "warnings", WINDOW_CLOSING), 0)
+    for kind, level, count in session.exec(query):
+        if kind == WINDOW_CLOSING:
+            counts[WINDOW_CLOSING] += count
+        elif level == BREACH:
+            counts[kind] = counts.get(kind, 0) + count
+            counts["total"] += count
+        else:
+            counts["warnings"] += count
+    return counts
+
+
+def forget_conversations(session: Session, conversation_ids: Sequence[int]) -> None:
+    """Drop the SLA records of conversations being erased."""
+    if conversation_ids:
+        session.exec(delete(SlaBreach).where(col(SlaBreach.conversation_id).in_(conversation_ids)))  # type: ignore[call-overload]

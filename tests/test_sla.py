@@ -1,0 +1,146 @@
+"""SLA deadlines, warnings and breaches, the inbox order, and the 24-hour window watch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from automation_helpers import OFFICE, bot_messages, inbound, migrated, rome
+from sqlmodel import Session, select
+
+from sportello.config.settings import SlaSettings, WindowReminderSettings
+from sportello.inbox import sla
+from sportello.inbox.automation_tables import SlaBreach
+from sportello.inbox.business_hours import BusinessCalendar
+from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import ingest
+from sportello.inbox.models import Conversation, ConversationTag
+from sportello.inbox.outbox import queue
+from sportello.inbox.triage import urgency_order
+
+CALENDAR = BusinessCalendar.from_dict(OFFICE)
+POLICY = SlaSettings(first_response="1h", resolution="1d", warn_before="15m")
+
+
+def _opened(session: Session, at, channel: str = "telegram", user: str = "u1") -> Conversation:
+    ingested = ingest(session, [inbound(channel, f"{channel}:{user}:{at}", at, user=user)], now=at)
+    return ingested.new_messages[0][1]
+
+
+def test_calendar_time_counts_weekends_and_business_time_does_not():
+    sunday = rome(2026, 12, 6, 10)
+    conversation = Conversation(
+        channel="telegram", thread_external_id="t", customer_id=1, recipient_external_id="u",
+        opened_at=sunday, status="open",
+    )  # fmt: skip
+    due = {d.kind: d.due_at for d in sla.deadlines(conversation, POLICY, CALENDAR)}
+    assert due == {"first_response": rome(2026, 12, 6, 11), "resolution": rome(2026, 12, 7, 10)}
+    business = POLICY.model_copy(update={"business_time": True})
+    due = {d.kind: d.due_at for d in sla.deadlines(conversation, business, CALENDAR)}
+    # first response: Monday 09:00 + 1h; resolution: "1d" is 24 open hours: Monday 9,
+    # Wednesday 9 (Tuesday 8 is a holiday), Thursday 6
+    assert due == {"first_response": rome(2026, 12, 7, 10), "resolution": rome(2026, 12, 10, 15)}
+
+
+def test_business_time_across_the_spring_dst_switch():
+    friday = rome(2026, 3, 27, 17, 30)
+    due = sla.add_business_time(CALENDAR, friday, 2 * 3600)
+    assert due == rome(2026, 3, 30, 10, 30)  # 30 min Friday + 90 min Monday, now in CEST
+    assert due.hour == 8  # UTC
+
+
+def test_warning_then_breach_once_each_and_cleared_by_an_answer(database_url):
+    engine = migrated(database_url)
+    start = rome(2026, 12, 6, 10)
+    with session_scope(engine) as session:
+        conversation_id = _opened(session, start).id
+    at = {"quiet": start + timedelta(minutes=30), "warn": start + timedelta(minutes=46)}
+    with session_scope(engine) as session:
+        assert sla.check(session, at["quiet"], [POLICY], CALENDAR) == []
+        assert session.get(Conversation, conversation_id).sla_due_at == rome(2026, 12, 6, 11)
+    with session_scope(engine) as session:
+        fired = sla.check(session, at["warn"], [POLICY], CALENDAR)
+        assert [(f.kind, f.level) for f in fired] == [("first_response", "warning")]
+        assert sla.check(session, at["warn"], [POLICY], CALENDAR) == []  # no repeat
+    with session_scope(engine) as session:
+        fired = sla.check(session, start + timedelta(hours=2), [POLICY], CALENDAR)
+        assert [(f.kind, f.level) for f in fired] == [("first_response", "breach")]
+        conversation = session.get(Conversation, conversation_id)
+        queue(session, conversation, "Eccoci!", now=start + timedelta(hours=2))
+    with session_scope(engine) as session:
+        assert sla.check(session, start + timedelta(hours=3), [POLICY], CALENDAR) == []
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation.sla_due_at == rome(2026, 12, 7, 10)  # now the resolution deadline
+        conversation.status = "resolved"
+    with session_scope(engine) as session:
+        sla.check(session, start + timedelta(days=3), [POLICY], CALENDAR)
+        assert session.get(Conversation, conversation_id).sla_due_at is None
+        counts = sla.breach_counts(session, start, start + timedelta(days=1))
+        assert counts == {
+            "first_response": 1, "resolution": 0, "total": 1, "warnings": 1, "window_closing": 0,
+        }  # fmt: skip
+        assert (
+            sla.breach_counts(session, start, start + timedelta(days=1), "whatsapp")["total"] == 0
+        )
+        assert [b.level for b in sla.fired_after(session, None)] == ["warning", "breach"]
+    engine.dispose()
+
+
+def test_overdue_conversations_come_first_in_the_inbox(database_url):
+    engine = migrated(database_url)
+    start = rome(2026, 12, 6, 10)
+    now = start + timedelta(minutes=65)
+    urgent = SlaSettings(name="urgent", priorities=[3], first_response="30m")
+    with session_scope(engine) as session:
+        calm = _opened(session, start, user="calm")  # priority 0, 1h target: overdue at 11:00
+        late = _opened(session, start, user="late")  # priority 3, 30m target: overdue at 10:30
+        hurried = _opened(session, start + timedelta(minutes=50), user="hurried")  # due 11:20
+        late.priority = hurried.priority = 3
+        session.flush()
+        sla.check(session, now, [urgent, POLICY], CALENDAR)
+        ordered = session.exec(select(Conversation).order_by(*urgency_order(now)))
+        assert [c.id for c in ordered] == [late.id, calm.id, hurried.id]
+        breaches = session.exec(sla.breaches_query(level="breach"))
+        assert sorted(b.conversation_id for b in breaches) == sorted([late.id, calm.id])
+    engine.dispose()
+
+
+def test_whatsapp_window_about_to_close_alerts_once_and_can_remind(database_url):
+    engine = migrated(database_url)
+    wrote = rome(2026, 12, 6, 10)
+    settings = WindowReminderSettings(
+        before="1h", action="remind", text={"it": "{name}, ci sei ancora? Rispondi per continuare."}
+    )
+    with session_scope(engine) as session:
+        waiting = _opened(session, wrote, channel="whatsapp", user="39333").id
+        answered = _opened(session, wrote, channel="whatsapp", user="39444")
+        queue(session, answered, "Risolto!", now=wrote + timedelta(hours=1))
+        _opened(session, wrote, channel="telegram", user="tg")  # no 24h window on Telegram
+    with session_scope(engine) as session:
+        assert sla.check_windows(session, wrote + timedelta(hours=22), settings, "it") == []
+    with session_scope(engine) as session:
+        fired = sla.check_windows(session, wrote + timedelta(hours=23, minutes=5), settings, "it")
+        assert [(f.conversation_id, f.kind, f.due_at) for f in fired] == [
+            (waiting, "window_closing", wrote + timedelta(hours=24))
+        ]
+        assert (
+            sla.check_windows(session, wrote + timedelta(hours=23, minutes=30), settings, "it")
+            == []
+        )
+    with Session(engine) as session:
+        tags = session.exec(select(ConversationTag.conversation_id, ConversationTag.tag)).all()
+        assert tags == [(waiting, "window-closing")]
+        reminder = bot_messages(session)
+        assert [(m.conversation_id, m.text) for m in reminder] == [
+            (waiting, "Giulia, ci sei ancora? Rispondi per continuare.")
+        ]
+    with session_scope(engine) as session:  # the customer writes again: a new window
+        ingest(
+            session,
+            [inbound("whatsapp", "again", wrote + timedelta(hours=23, minutes=40), user="39333")],
+            now=wrote,
+        )
+        sla.check_windows(session, wrote + timedelta(hours=23, minutes=45), settings, "it")
+    with Session(engine) as session:
+        assert session.exec(select(ConversationTag)).all() == []
+        assert len(session.exec(select(SlaBreach)).all()) == 1
+    engine.dispose()
