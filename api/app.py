@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from sportello import __version__
-from sportello.api import conversations, customers, deliveries, messages, webhooks
+from sportello.api import (
+    conversations,
+    customer_ops,
+    customers,
+    deliveries,
+    desk,
+    messages,
+    webhooks,
+)
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
@@ -31,6 +39,7 @@ def create_app(daemon: Daemon) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (webhooks, messages, conversations, customers, deliveries):
+    # customer_ops before customers: /customers/suggestions must not be read as an id
+    for module in (webhooks, messages, conversations, desk, customer_ops, customers, deliveries):
         app.include_router(module.router)
     return app
