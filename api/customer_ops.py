@@ -82,6 +82,7 @@ def confirm_suggestion(
         kept = confirm_link(session, link, at=daemon.clock.now(), actor=caller)
     except MergeError as exc:
         raise HTTPException(409, str(exc)) from None
+    session.commit()
     return customer_out(session, kept)
 
 
@@ -94,6 +95,7 @@ def dismiss_suggestion(
         dismiss_link(session, link, at=daemon.clock.now(), actor=caller)
     except MergeError as exc:
         raise HTTPException(409, str(exc)) from None
+    session.commit()
     return SuggestionOut.model_validate(link)
 
 
@@ -107,6 +109,7 @@ def merge(
         merge_customers(session, keep, other, at=daemon.clock.now(), actor=caller)
     except MergeError as exc:
         raise HTTPException(409, str(exc)) from None
+    session.commit()
     return customer_out(session, keep)
 
 
@@ -123,6 +126,7 @@ def unmerge(
         entry = unmerge_identity(session, customer, identity, at=daemon.clock.now(), actor=caller)
     except MergeError as exc:
         raise HTTPException(409, str(exc)) from None
+    session.commit()
     assert entry.other_id is not None
     return customer_out(session, _customer(session, entry.other_id))
 
@@ -199,4 +203,5 @@ def erase(customer_id: int, session: SessionDep, daemon: DaemonDep, caller: Call
     counts = erase_customer(
         session, _customer(session, customer_id), at=daemon.clock.now(), actor=caller
     )
+    session.commit()
     return ErasedOut(customer_id=customer_id, deleted=counts)

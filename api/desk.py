@@ -64,7 +64,7 @@ def add_note(
         created_at=daemon.clock.now(),
     )
     session.add(note)
-    session.flush()
+    session.commit()
     return NoteOut.model_validate(note)
 
 
@@ -105,6 +105,7 @@ def update_canned(
 @router.delete("/canned-replies/{reply_id}", status_code=204)
 def delete_canned(reply_id: int, session: SessionDep, _: Caller) -> Response:
     session.delete(_canned(session, reply_id))
+    session.commit()
     return Response(status_code=204)
 
 
@@ -141,7 +142,8 @@ def _canned(session: SessionDep, reply_id: int) -> CannedReply:
 
 
 def _flush_unique(session: SessionDep, title: str) -> None:
+    """Commit now (the answer reflects stored data); a duplicate title is a 409."""
     try:
-        session.flush()
+        session.commit()
     except IntegrityError:
         raise HTTPException(409, f"a canned reply titled {title!r} exists already") from None

@@ -205,22 +205,32 @@ def _move(session: Session, model: Any, ids: Sequence[int], customer_id: int) ->
 
 
 def _settle_links(session: Session, keep_id: int, other_id: int, at: datetime, actor: str) -> None:
-    """Suggestions between the two are done; the other's open ones now concern ``keep``."""
+    """Suggestions between the two are done; the other's open ones now concern ``keep``.
+
+    A re-pointed suggestion for a pair already suggested (or dismissed) is superseded.
+    """
     links = session.exec(
         select(CustomerLink).where(
-            CustomerLink.status == "suggested",
             or_(
                 col(CustomerLink.customer_id).in_((keep_id, other_id)),
                 col(CustomerLink.other_id).in_((keep_id, other_id)),
             ),
         )
     ).all()
+    pairs = {frozenset((link.customer_id, link.other_id)) for link in links}
     for link in links:
+        if link.status != "suggested":
+            continue
         pair = {link.customer_id, link.other_id}
         if pair == {keep_id, other_id}:
             link.status, link.decided_at, link.decided_by = "merged", at, actor
             continue
-        if link.customer_id == other_id:
-            link.customer_id = keep_id
-        if link.other_id == other_id:
-            link.other_id = keep_id
+        if other_id not in pair:
+            continue
+        moved = frozenset(keep_id if c == other_id else c for c in pair)
+        if moved in pairs:
+            link.status, link.decided_at, link.decided_by = "superseded", at, actor
+            continue
+        pairs.add(moved)
+        link.customer_id = keep_id if link.customer_id == other_id else link.customer_id
+        link.other_id = keep_id if link.other_id == other_id else link.other_id
