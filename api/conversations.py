@@ -89,7 +89,7 @@ def update_conversation(
         )  # type: ignore[call-overload]
         for tag in sorted({t.strip() for t in patch.tags if t.strip()}):
             session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
-    session.flush()
+    session.commit()  # before answering: the dependency's commit may run after the response
     return conversations_out(session, [conversation])[0]
 
 
