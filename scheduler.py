@@ -23,6 +23,7 @@ from sqlmodel import Session
 from sportello.connectors.base import Connector
 from sportello.inbox import housekeeping, leases, settings_store, sla
 from sportello.inbox.automation_tables import SlaBreach
+from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
 from sportello.inbox.polling import poll_once
 
@@ -94,7 +95,7 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
     retention = daemon.settings.retention
     jobs += [
         PeriodicJob("sla:check", SLA_INTERVAL_S, in_session(check_sla)),
-        PeriodicJob("snooze:wake", SNOOZE_INTERVAL_S, in_session(housekeeping.wake_snoozed)),
+        PeriodicJob("snooze:wake", SNOOZE_INTERVAL_S, in_session(wake_snoozed)),
         PeriodicJob(
             "retention:deliveries",
             RETENTION_INTERVAL_S,

@@ -12,8 +12,10 @@ from sportello import __version__
 from sportello.api import (
     automation,
     conversations,
+    customer_ops,
     customers,
     deliveries,
+    desk,
     messages,
     webhooks,
     x_usage,
@@ -39,7 +41,17 @@ def create_app(daemon: Daemon) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (webhooks, messages, conversations, customers, deliveries, x_usage):
+    # customer_ops before customers: /customers/suggestions must not be read as an id
+    for module in (
+        webhooks,
+        messages,
+        conversations,
+        desk,
+        customer_ops,
+        customers,
+        deliveries,
+        x_usage,
+        automation,
+    ):
         app.include_router(module.router)
-    app.include_router(automation.router)
     return app

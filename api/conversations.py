@@ -8,12 +8,15 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlmodel import Session, col, delete, select
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.desk import business_calendar
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import ConversationOut, ConversationPatch, MessageOut, Page, ReplyIn
 from sportello.api.views import conversations_out, message_out
 from sportello.inbox import outbox
+from sportello.inbox.canned import render
 from sportello.inbox.conversations import record, set_status
-from sportello.inbox.models import Conversation, ConversationTag, Message
+from sportello.inbox.desk_models import CannedReply
+from sportello.inbox.models import Conversation, ConversationTag, Customer, Message
 from sportello.inbox.triage import urgency_order
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -91,7 +94,7 @@ def update_conversation(
         )  # type: ignore[call-overload]
         for tag in sorted({t.strip() for t in patch.tags if t.strip()}):
             session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
-    session.flush()
+    session.commit()  # before answering: the dependency's commit may run after the response
     return conversations_out(session, [conversation])[0]
 
 
@@ -134,10 +137,23 @@ def reply(
         refusal = connector.can_send_free_form(conversation.last_customer_message_at, now, "reply")
         if refusal is not None:
             raise HTTPException(409, f"cannot send on {conversation.channel} now: {refusal}")
+    text = body.text
+    if body.canned_reply_id is not None:
+        canned = session.get(CannedReply, body.canned_reply_id)
+        if canned is None:
+            raise HTTPException(404, f"canned reply {body.canned_reply_id} not found")
+        text = render(
+            canned.text,
+            customer=session.get(Customer, conversation.customer_id),
+            calendar=business_calendar(daemon),
+            now=now,
+            language=canned.language,
+        )
+    assert text is not None
     message = outbox.queue(
         session,
         conversation,
-        body.text,
+        text,
         now=now,
         reply_to_external_id=_public_reply_target(session, conversation),
     )

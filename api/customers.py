@@ -1,4 +1,8 @@
-"""``/api/v1/customers``: a customer with every channel identity and conversation."""
+"""``/api/v1/customers``: a customer with every channel identity and conversation.
+
+Customers merged into another are left out of the list; reading one by id still works
+and shows ``merged_into_id``.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,17 @@ from sportello.api.deps import Caller, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import CustomerOut, IdentityOut, Page
 from sportello.api.views import conversations_out
-from sportello.inbox.models import Conversation, Customer, Identity
+from sportello.inbox.models import Conversation, Customer, Identity, Message
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
 
 def customer_out(session: Session, customer: Customer) -> CustomerOut:
     identities = session.exec(select(Identity).where(Identity.customer_id == customer.id)).all()
+    joined = select(Message.conversation_id).where(Message.customer_id == customer.id)
     conversations = session.exec(
         select(Conversation)
-        .where(Conversation.customer_id == customer.id)
+        .where(or_(Conversation.customer_id == customer.id, col(Conversation.id).in_(joined)))
         .order_by(col(Conversation.last_message_at).desc())
     ).all()
     return CustomerOut(
@@ -31,6 +36,7 @@ def customer_out(session: Session, customer: Customer) -> CustomerOut:
         phone=customer.phone,
         email=customer.email,
         created_at=customer.created_at,
+        merged_into_id=customer.merged_into_id,
         identities=[IdentityOut.model_validate(i) for i in identities],
         conversations=conversations_out(session, conversations),
     )
@@ -44,7 +50,7 @@ def list_customers(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[CustomerOut]:
-    query = select(Customer)
+    query = select(Customer).where(col(Customer.merged_into_id).is_(None))
     if q:
         pattern = f"%{q.lower()}%"
         matching = select(Identity.customer_id).where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -89,6 +89,7 @@ class CustomerOut(BaseModel):
     phone: str | None = None
     email: str | None = None
     created_at: datetime
+    merged_into_id: int | None = None
     identities: list[IdentityOut] = Field(default_factory=list)
     conversations: list[ConversationOut] = Field(default_factory=list)
 
@@ -120,6 +121,15 @@ class ConversationPatch(BaseModel):
 
 
 class ReplyIn(BaseModel):
+    """Either ``text`` or ``canned_reply_id`` (its placeholders are filled for this customer)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=20_000)
+    text: str | None = Field(default=None, min_length=1, max_length=20_000)
+    canned_reply_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReplyIn:
+        if (self.text is None) == (self.canned_reply_id is None):
+            raise ValueError("give either text or canned_reply_id")
+        return self

@@ -84,6 +84,23 @@ def set_status(
         record(session, conversation, status, at, actor, previous=previous)
 
 
+def wake_snoozed(session: Session, now: datetime) -> int:
+    """Reopen every snoozed conversation whose ``snoozed_until`` has come; returns how many.
+
+    Idempotent: a second run at the same time finds nothing left to wake.
+    """
+    due = session.exec(
+        select(Conversation).where(
+            Conversation.status == "snoozed",
+            Conversation.snoozed_until <= now,  # type: ignore[operator]
+        )
+    ).all()
+    for conversation in due:
+        set_status(session, conversation, "open", now, "scheduler")
+    session.flush()
+    return len(due)
+
+
 def note_customer_message(session: Session, conversation: Conversation, at: datetime) -> None:
     """A customer wrote: the clock of waiting starts, a closed conversation comes back."""
     conversation.last_message_at = max_time(conversation.last_message_at, at)

@@ -1,4 +1,4 @@
-"""Periodic upkeep: waking snoozed conversations and trimming the journal."""
+"""Periodic upkeep: trimming the journal of old processed deliveries."""
 
 from __future__ import annotations
 
@@ -9,22 +9,9 @@ from sqlmodel import Session, col, select
 
 from sportello.config.settings import RetentionSettings, parse_duration
 from sportello.inbox import journal
-from sportello.inbox.conversations import set_status
-from sportello.inbox.models import Conversation, Delivery
+from sportello.inbox.models import Delivery
 
 BATCH = 1000
-
-
-def wake_snoozed(session: Session, now: datetime) -> int:
-    """Snoozed conversations whose ``snoozed_until`` has passed go back to open."""
-    due = session.exec(
-        select(Conversation)
-        .where(Conversation.status == "snoozed", col(Conversation.snoozed_until) <= now)
-        .limit(BATCH)
-    ).all()
-    for conversation in due:
-        set_status(session, conversation, "open", now, actor="scheduler")
-    return len(due)
 
 
 def trim_deliveries(session: Session, now: datetime, settings: RetentionSettings) -> int:

@@ -2,6 +2,9 @@
 
 An identity is found by (channel, platform user id). A new identity joins an existing
 customer only on strong evidence: the same normalised phone number or e-mail address.
+Evidence that arrives later (a known identity reveals a phone number or e-mail address,
+or shares its own contact card) merges the two customers through the audited merge; weak
+evidence (same name, similar handle) only stores a suggestion (see ``inbox/linking.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import phonenumbers
 from sqlmodel import Session, select
 
 from sportello.connectors.base import Person
+from sportello.inbox.linking import merge_on_evidence, suggest_links
 from sportello.inbox.models import Customer, Identity
 
 
@@ -66,9 +70,13 @@ def resolve_identity(session: Session, channel: str, person: Person, now: dateti
     phone = normalise_phone(person.phone)
     email = normalise_email(person.email)
     if identity is not None:
+        learned = (phone and phone != identity.phone) or (email and email != identity.email)
         _refresh(identity, person, phone, email)
+        if learned:
+            merge_on_evidence(session, identity, now=now, reason="phone or e-mail learned")
         return identity
     customer = find_customer_by_evidence(session, phone, email)
+    is_new = customer is None
     if customer is None:
         customer = Customer(
             display_name=person.display_name or person.handle,
@@ -93,6 +101,8 @@ def resolve_identity(session: Session, channel: str, person: Person, now: dateti
     )
     session.add(identity)
     session.flush()
+    if is_new:
+        suggest_links(session, identity, now)
     return identity
 
 
@@ -105,11 +115,12 @@ def _refresh(identity: Identity, person: Person, phone: str | None, email: str |
     identity.language = person.language or identity.language
 
 
-def link_shared_contact(session: Session, owner: Identity, contact: Person) -> None:
+def link_shared_contact(session: Session, owner: Identity, contact: Person, now: datetime) -> None:
     """A contact card a customer shared about themselves proves their phone number.
 
     Only a card whose platform user id is the sender's own counts (Telegram sets
-    ``user_id`` when the user shares their own number).
+    ``user_id`` when the user shares their own number). When another customer is known
+    by that number (say, on WhatsApp), the two customers are merged (audited).
     """
     if contact.external_id != owner.external_id:
         return
@@ -117,6 +128,9 @@ def link_shared_contact(session: Session, owner: Identity, contact: Person) -> N
     if phone is None:
         return
     owner.phone = phone
+    session.flush()
+    if merge_on_evidence(session, owner, now=now, reason="shared own contact card") is not None:
+        return
     customer = session.get(Customer, owner.customer_id)
     if customer is not None and customer.phone is None:
         customer.phone = phone

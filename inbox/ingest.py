@@ -85,7 +85,7 @@ def _ingest_message(
         return None
     identity = resolve_identity(session, event.channel, event.customer, now)
     for contact in event.shared_contacts:
-        link_shared_contact(session, identity, contact)
+        link_shared_contact(session, identity, contact, now)
     conversation = _replied_conversation(session, event) or find_or_open(
         session,
         channel=event.channel,

@@ -30,6 +30,9 @@ class Customer(SQLModel, table=True):
     email: str | None = Field(default=None, index=True)
     phone: str | None = Field(default=None, index=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Set when an agent (or strong evidence) merged this customer into another; the row and
+    # its history stay so the merge can be undone (see ``inbox/merge.py``).
+    merged_into_id: int | None = Field(default=None, index=True)
 
 
 class Identity(SQLModel, table=True):

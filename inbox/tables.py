@@ -1,3 +1,3 @@
 """Import every module that defines tables, so the metadata (and Alembic) sees them all."""
 
-from sportello.inbox import automation_tables, models  # noqa: F401
+from sportello.inbox import automation_tables, desk_models, models  # noqa: F401

@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import sportello.inbox.tables  # noqa: F401  (registers every table on the metadata)
+from sportello.inbox.search import include_name
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")
@@ -18,6 +19,7 @@ context.configure(
     target_metadata=target_metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_name=include_name,  # full-text search objects are not in the tables
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,149 @@
+"""Agents' tools: private notes on conversations, canned replies, and inbox search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.desk_schemas import (
+    CannedReplyIn,
+    CannedReplyOut,
+    CustomerBrief,
+    NoteIn,
+    NoteOut,
+    SearchOut,
+)
+from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.schemas import Page
+from sportello.api.views import conversations_out, message_out
+from sportello.inbox.business_hours import BusinessCalendar
+from sportello.inbox.desk_models import CannedReply, ConversationNote
+from sportello.inbox.models import Conversation
+from sportello.inbox.search import search_conversations, search_customers, search_messages
+
+router = APIRouter(prefix="/api/v1", tags=["desk"])
+
+
+def business_calendar(daemon: DaemonDep) -> BusinessCalendar | None:
+    """The configured business hours, or ``None`` when there are none.
+
+    Extension point: once business hours live in the database (edited through the API),
+    read them here.
+    """
+    section = daemon.settings.business_hours
+    return None if section is None else BusinessCalendar.from_settings(section)
+
+
+@router.get("/conversations/{conversation_id}/notes")
+def list_notes(conversation_id: int, session: SessionDep, _: Caller) -> Page[NoteOut]:
+    """A conversation's private notes, oldest first (agents only; never sent)."""
+    if session.get(Conversation, conversation_id) is None:
+        raise HTTPException(404, f"conversation {conversation_id} not found")
+    notes = session.exec(
+        select(ConversationNote)
+        .where(ConversationNote.conversation_id == conversation_id)
+        .order_by(col(ConversationNote.created_at), col(ConversationNote.id))
+    ).all()
+    return Page(items=[NoteOut.model_validate(n) for n in notes])
+
+
+@router.post("/conversations/{conversation_id}/notes", status_code=201)
+def add_note(
+    conversation_id: int, body: NoteIn, session: SessionDep, daemon: DaemonDep, caller: Caller
+) -> NoteOut:
+    if session.get(Conversation, conversation_id) is None:
+        raise HTTPException(404, f"conversation {conversation_id} not found")
+    note = ConversationNote(
+        conversation_id=conversation_id,
+        author=body.author or caller,
+        text=body.text,
+        created_at=daemon.clock.now(),
+    )
+    session.add(note)
+    session.commit()
+    return NoteOut.model_validate(note)
+
+
+@router.get("/canned-replies")
+def list_canned(session: SessionDep, _: Caller) -> Page[CannedReplyOut]:
+    rows = session.exec(select(CannedReply).order_by(col(CannedReply.title))).all()
+    return Page(items=[CannedReplyOut.model_validate(r) for r in rows])
+
+
+@router.post("/canned-replies", status_code=201)
+def create_canned(
+    body: CannedReplyIn, session: SessionDep, daemon: DaemonDep, _: Caller
+) -> CannedReplyOut:
+    now = daemon.clock.now()
+    row = CannedReply(**body.model_dump(), created_at=now, updated_at=now)
+    session.add(row)
+    _flush_unique(session, body.title)
+    return CannedReplyOut.model_validate(row)
+
+
+@router.get("/canned-replies/{reply_id}")
+def read_canned(reply_id: int, session: SessionDep, _: Caller) -> CannedReplyOut:
+    return CannedReplyOut.model_validate(_canned(session, reply_id))
+
+
+@router.put("/canned-replies/{reply_id}")
+def update_canned(
+    reply_id: int, body: CannedReplyIn, session: SessionDep, daemon: DaemonDep, _: Caller
+) -> CannedReplyOut:
+    row = _canned(session, reply_id)
+    for key, value in body.model_dump().items():
+        setattr(row, key, value)
+    row.updated_at = daemon.clock.now()
+    _flush_unique(session, body.title)
+    return CannedReplyOut.model_validate(row)
+
+
+@router.delete("/canned-replies/{reply_id}", status_code=204)
+def delete_canned(reply_id: int, session: SessionDep, _: Caller) -> Response:
+    session.delete(_canned(session, reply_id))
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/search")
+def search(
+    session: SessionDep,
+    _: Caller,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    cursor: str | None = None,
+) -> SearchOut:
+    """Customers, conversations and messages matching every word of ``q`` (as prefixes).
+
+    ``cursor`` pages the messages; customers and conversations are the first ``limit``.
+    """
+    offset = int((decode_cursor(cursor) or {}).get("offset", 0))
+    messages = search_messages(session, q, limit=limit + 1, offset=offset)
+    next_cursor = encode_cursor({"offset": offset + limit}) if len(messages) > limit else None
+    return SearchOut(
+        q=q,
+        customers=[
+            CustomerBrief.model_validate(c) for c in search_customers(session, q, limit=limit)
+        ],
+        conversations=conversations_out(session, search_conversations(session, q, limit=limit)),
+        messages=Page(items=[message_out(m) for m in messages[:limit]], next_cursor=next_cursor),
+    )
+
+
+def _canned(session: SessionDep, reply_id: int) -> CannedReply:
+    row = session.get(CannedReply, reply_id)
+    if row is None:
+        raise HTTPException(404, f"canned reply {reply_id} not found")
+    return row
+
+
+def _flush_unique(session: SessionDep, title: str) -> None:
+    """Commit now (the answer reflects stored data); a duplicate title is a 409."""
+    try:
+        session.commit()
+    except IntegrityError:
+        raise HTTPException(409, f"a canned reply titled {title!r} exists already") from None

@@ -1,0 +1,68 @@
+"""Tables of the unified inbox: link suggestions, the customer audit log, notes, canned replies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from sportello.inbox.types import UTCDateTime
+
+
+class CustomerLink(SQLModel, table=True):
+    """A suggested link between two customers on weak evidence, waiting for an agent."""
+
+    __tablename__ = "customer_links"
+    __table_args__ = (Index("ix_customer_links_status_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(index=True)
+    other_id: int = Field(index=True)
+    reason: str
+    score: float
+    status: str = "suggested"  # suggested | confirmed | dismissed | merged
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    decided_by: str | None = None
+
+
+class CustomerAudit(SQLModel, table=True):
+    """Who merged, split or erased which customer, when, and which rows moved (ids only)."""
+
+    __tablename__ = "customer_audit"
+    __table_args__ = (Index("ix_customer_audit_customer_id_id", "customer_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str
+    action: str  # merge | unmerge | erase | link_confirmed | link_dismissed
+    customer_id: int
+    other_id: int | None = Field(default=None, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class ConversationNote(SQLModel, table=True):
+    """A note agents leave on a conversation; never sent to the customer."""
+
+    __tablename__ = "conversation_notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    author: str
+    text: str
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CannedReply(SQLModel, table=True):
+    """A reusable answer; ``{name}`` and ``{next_open}`` are filled in when it is sent."""
+
+    __tablename__ = "canned_replies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(unique=True)
+    text: str
+    language: str | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,195 @@
+"""Linking one person's identities across channels.
+
+Strong evidence (the same normalised phone number or e-mail address, a contact card
+the user shared about themselves, an agent's decision) merges customers through the
+audited :func:`~sportello.inbox.merge.merge_customers`. Weak evidence (the same display
+name, a similar handle on another channel) only stores a :class:`CustomerLink`
+suggestion for an agent to confirm or dismiss: sportello never merges on a guess.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from difflib import SequenceMatcher
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from sportello.inbox.desk_models import CustomerLink
+from sportello.inbox.merge import MergeError, audit, current_customer, merge_customers
+from sportello.inbox.models import Customer, Identity
+
+HANDLE_SIMILARITY = 0.85
+MAX_CANDIDATES = 200
+
+
+@dataclass(frozen=True)
+class Evidence:
+    reason: str
+    score: float
+
+
+def name_key(name: str | None) -> str:
+    """A name without case, accents or extra spaces: ``"Giulia  Rossì"`` -> ``giulia rossi``."""
+    if not name:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[^\W_]+", plain))
+
+
+def handle_key(handle: str | None) -> str:
+    """A handle reduced to its letters and digits: ``@Giulia_Rossi`` -> ``giuliarossi``."""
+    return name_key(handle).replace(" ", "")
+
+
+def weak_evidence(a: Identity, b: Identity) -> Evidence | None:
+    """Why two identities on different channels might be the same person, if they might."""
+    if a.channel == b.channel:
+        return None
+    reasons: list[str] = []
+    score = 0.0
+    names = name_key(a.display_name), name_key(b.display_name)
+    if names[0] and names[0] == names[1]:
+        reasons.append("same display name")
+        score += 0.5 if " " in names[0] else 0.3
+    handles = [h for h in (handle_key(a.handle), handle_key(b.handle)) if h]
+    if len(handles) == 2:
+        similarity = SequenceMatcher(None, handles[0], handles[1]).ratio()
+        if similarity >= HANDLE_SIMILARITY:
+            reasons.append("same handle" if similarity == 1 else "similar handle")
+            score += 0.4 * similarity
+    else:  # one side has no handle: compare the handle with the other's name
+        name_as_handle = (names[1] if a.handle else names[0]).replace(" ", "")
+        if handles and name_as_handle and handles[0] == name_as_handle:
+            reasons.append("handle matches display name")
+            score += 0.3
+    if not reasons:
+        return None
+    return Evidence(", ".join(reasons), round(min(score, 0.95), 2))
+
+
+def suggest_links(session: Session, identity: Identity, now: datetime) -> list[CustomerLink]:
+    """Store suggestions linking ``identity``'s customer to look-alikes on other channels."""
+    key = name_key(identity.display_name)
+    handle = handle_key(identity.handle)
+    conditions = []
+    if identity.display_name:
+        conditions.append(func.lower(Identity.display_name) == identity.display_name.lower())
+    if len(handle) >= 3:
+        conditions.append(func.lower(Identity.handle).like(f"{handle[:3]}%"))
+    if key:
+        conditions.append(func.lower(Identity.handle).like(f"{key.replace(' ', '')[:3]}%"))
+    if not conditions:
+        return []
+    candidates = session.exec(
+        select(Identity)
+        .where(
+            Identity.channel != identity.channel,
+            Identity.customer_id != identity.customer_id,
+            or_(*conditions),
+        )
+        .limit(MAX_CANDIDATES)
+    ).all()
+    made: list[CustomerLink] = []
+    for other in candidates:
+        evidence = weak_evidence(identity, other)
+        if evidence is None or _already_linked(session, identity.customer_id, other.customer_id):
+            continue
+        link = CustomerLink(
+            customer_id=identity.customer_id,
+            other_id=other.customer_id,
+            reason=evidence.reason,
+            score=evidence.score,
+            created_at=now,
+        )
+        session.add(link)
+        made.append(link)
+    session.flush()
+    return made
+
+
+def _already_linked(session: Session, a: int, b: int) -> bool:
+    """Any suggestion for this pair, whatever its status (a dismissed pair stays dismissed)."""
+    return (
+        session.exec(
+            select(CustomerLink.id).where(
+                or_(
+                    (CustomerLink.customer_id == a) & (CustomerLink.other_id == b),
+                    (CustomerLink.customer_id == b) & (CustomerLink.other_id == a),
+                )
+            )
+        ).first()
+        is not None
+    )
+
+
+def merge_on_evidence(
+    session: Session, identity: Identity, *, now: datetime, reason: str
+) -> Customer | None:
+    """Merge ``identity``'s customer with another one known by its phone or e-mail.
+
+    The older customer is kept. Returns the customer kept, or ``None`` when there was
+    nothing to merge.
+    """
+    mine = session.get(Customer, identity.customer_id)
+    if mine is None:
+        return None
+    for column_i, column_c, value in (
+        (Identity.phone, Customer.phone, identity.phone),
+        (Identity.email, Customer.email, identity.email),
+    ):
+        if value is None:
+            continue
+        owner_ids = select(Identity.customer_id).where(column_i == value)
+        other = session.exec(
+            select(Customer)
+            .where(
+                Customer.id != mine.id,
+                or_(column_c == value, col(Customer.id).in_(owner_ids)),
+            )
+            .order_by(col(Customer.id))
+            .limit(1)
+        ).first()
+        if other is None:
+            continue
+        other = current_customer(session, other)
+        if other.id == mine.id:
+            continue
+        keep, gone = (other, mine) if (other.id or 0) < (mine.id or 0) else (mine, other)
+        merge_customers(session, keep, gone, at=now, actor="system", reason=reason)
+        return keep
+    return None
+
+
+def confirm_link(session: Session, link: CustomerLink, *, at: datetime, actor: str) -> Customer:
+    """An agent says the suggestion is right: merge the two (the older customer is kept)."""
+    if link.status != "suggested":
+        raise MergeError(f"suggestion {link.id} is already {link.status}")
+    a = session.get(Customer, link.customer_id)
+    b = session.get(Customer, link.other_id)
+    if a is None or b is None:
+        raise MergeError(f"suggestion {link.id} refers to a customer that no longer exists")
+    a, b = current_customer(session, a), current_customer(session, b)
+    keep, gone = (a, b) if (a.id or 0) < (b.id or 0) else (b, a)
+    merge_customers(session, keep, gone, at=at, actor=actor, reason=f"suggestion {link.id}")
+    link.status, link.decided_at, link.decided_by = "confirmed", at, actor
+    return keep
+
+
+def dismiss_link(session: Session, link: CustomerLink, *, at: datetime, actor: str) -> None:
+    if link.status != "suggested":
+        raise MergeError(f"suggestion {link.id} is already {link.status}")
+    link.status, link.decided_at, link.decided_by = "dismissed", at, actor
+    audit(
+        session,
+        at=at,
+        actor=actor,
+        action="link_dismissed",
+        customer_id=link.customer_id,
+        other_id=link.other_id,
+        suggestion=link.id,
+    )

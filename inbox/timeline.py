@@ -1,0 +1,37 @@
+"""A customer's messages across every channel and conversation, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from sportello.inbox.models import Conversation, Message
+
+
+def customer_timeline(
+    session: Session,
+    customer_id: int,
+    *,
+    limit: int = 50,
+    before: tuple[datetime, int] | None = None,
+) -> list[Message]:
+    """Messages of the customer's own conversations plus what they wrote in groups.
+
+    In a group conversation only the customer's own messages belong to their timeline.
+    ``before`` is the ``(sent_at, id)`` of the last message of the previous page.
+    """
+    own = select(Conversation.id).where(
+        Conversation.customer_id == customer_id, col(Conversation.is_group).is_(False)
+    )
+    query = select(Message).where(
+        or_(Message.customer_id == customer_id, col(Message.conversation_id).in_(own))
+    )
+    if before is not None:
+        at, last_id = before
+        query = query.where(
+            or_(Message.sent_at < at, and_(Message.sent_at == at, col(Message.id) < last_id))  # type: ignore[operator]
+        )
+    query = query.order_by(col(Message.sent_at).desc(), col(Message.id).desc()).limit(limit)
+    return list(session.exec(query))

@@ -1,0 +1,130 @@
+"""Urgency order and full-text search on a generated inbox of realistic size."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from conftest import make_settings
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from sportello.bench.datagen import generate
+from sportello.inbox.models import Conversation, Customer, Identity, Message
+from sportello.inbox.search import PG_MESSAGE_DOC, search_customers, search_messages
+from sportello.inbox.search import _matches as _matches_sql
+
+FAR = datetime.max.replace(tzinfo=UTC)
+
+
+def _words(value: str | None) -> list[str]:
+    return re.findall(r"[^\W_]+", (value or "").lower())
+
+
+def _matches(query: str, *fields: str | None) -> bool:
+    words = [w for f in fields for w in _words(f)]
+    return all(any(w.startswith(term) for w in words) for term in _words(query))
+
+
+@pytest.fixture
+def big_inbox(database_url, start_daemon):
+    running = start_daemon(make_settings(database_url))
+    generate(running.daemon.engine, customers=2_000, conversations=5_000, messages=20_000, seed=7)
+    return running
+
+
+def test_open_conversations_come_most_urgent_first(big_inbox):
+    items: list[dict] = []
+    cursor = None
+    while True:
+        params = {"status": "open", "limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = big_inbox.api.get("/api/v1/conversations", params=params).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    with Session(big_inbox.daemon.engine) as session:
+        rows = session.exec(select(Conversation).where(Conversation.status == "open")).all()
+
+    def spec(c: Conversation) -> tuple:
+        negative = c.latest_sentiment is not None and c.latest_sentiment <= -0.05
+        return (
+            c.waiting_since is None,
+            -c.priority,
+            not negative,
+            c.waiting_since or FAR,
+            -c.last_message_at.timestamp(),
+            -c.id,
+        )
+
+    expected = [c.id for c in sorted(rows, key=spec)]
+    assert len(expected) > 1000
+    assert [i["id"] for i in items] == expected
+    first = items[0]
+    assert first["waiting_since"] is not None and first["priority"] == 3
+
+
+def test_message_search_finds_exactly_the_matching_messages(big_inbox):
+    with Session(big_inbox.daemon.engine) as session:
+        everything = session.exec(
+            select(Message.id, Message.text, Message.sent_at, Message.conversation_id)
+        ).all()
+        for query in ("rimbor", "Ordine RIMBORSO", "parcel damaged", "l'ordine"):
+            found = search_messages(session, query, limit=100_000)
+            expected = sorted(
+                (m for m in everything if _matches(query, m.text)),
+                key=lambda m: (m.sent_at, m.id),
+                reverse=True,
+            )
+            assert len(expected) > 50, query
+            assert [m.id for m in found] == [m.id for m in expected], query
+
+            page = big_inbox.api.get("/api/v1/search", params={"q": query, "limit": 20}).json()
+            assert [m["id"] for m in page["messages"]["items"]] == [m.id for m in expected[:20]]
+            assert page["messages"]["next_cursor"] is not None
+            listed = {c["id"] for c in page["conversations"]}
+            assert listed and listed <= {m.conversation_id for m in expected}
+
+
+def test_customer_search_by_name_handle_and_phone(big_inbox):
+    with Session(big_inbox.daemon.engine) as session:
+        customers = {c.id: c for c in session.exec(select(Customer)).all()}
+        identities = session.exec(select(Identity)).all()
+        by_customer: dict[int, list[Identity]] = {}
+        for identity in identities:
+            by_customer.setdefault(identity.customer_id, []).append(identity)
+
+        def expected(query: str) -> list[int]:
+            hits = [
+                c.id
+                for c in customers.values()
+                if _matches(query, c.display_name, c.email)
+                or any(
+                    _matches(query, i.display_name, i.handle, i.email)
+                    for i in by_customer.get(c.id, [])
+                )
+            ]
+            return sorted(hits, reverse=True)
+
+        for query in ("rossi", "giulia ros", "smith"):
+            found = [c.id for c in search_customers(session, query, limit=10_000)]
+            assert found == expected(query) and found, query
+
+        whatsapp = next(i for i in identities if i.channel == "whatsapp")
+        spaced = f"{whatsapp.phone[:3]} {whatsapp.phone[3:6]} {whatsapp.phone[6:]}"
+        assert [c.id for c in search_customers(session, spaced)] == [whatsapp.customer_id]
+
+
+def test_postgres_search_uses_the_gin_index(big_inbox):
+    engine = big_inbox.daemon.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with Session(engine) as session:
+        condition = _matches_sql(session, "messages_fts", PG_MESSAGE_DOC, ["rimborso"])
+        statement = select(Message.id).where(condition)
+        session.exec(text("SET LOCAL enable_seqscan = off"))
+        compiled = statement.compile(engine)
+        rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        plan = "\n".join(r[0] for r in rows)
+    assert "ix_messages_text_fts" in plan

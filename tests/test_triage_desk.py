@@ -1,0 +1,92 @@
+"""Triage states, snooze wake-up, notes and canned replies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conftest import make_settings
+from sqlmodel import Session
+
+from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.inbox.clock import FrozenClock
+from sportello.inbox.conversations import set_status, wake_snoozed
+from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import ingest
+from sportello.inbox.models import Conversation
+
+T0 = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)  # a Friday, 20:30 in Rome
+GIULIA = Person("5551001", "Giulia Rossi", language="it")
+HOURS = {"timezone": "Europe/Rome", "mon": ["09:00-18:00"], "sat": ["10:00-12:00"]}
+
+
+def _say(engine, external_id: str, text: str, at: datetime) -> int:
+    event = InboundMessage("telegram", external_id, Thread("5551001"), GIULIA, at, text=text)
+    with session_scope(engine) as session:
+        return ingest(session, [event], now=at).new_messages[0][1].id
+
+
+def test_snoozed_wakes_at_its_time_and_resolved_reopens(database_url, start_daemon):
+    running = start_daemon(make_settings(database_url), clock=FrozenClock(T0))
+    engine = running.daemon.engine
+    conv = _say(engine, "5551001:1", "Ciao", T0)
+    until = T0 + timedelta(hours=2)
+    patched = running.api.patch(
+        f"/api/v1/conversations/{conv}",
+        json={"status": "snoozed", "snoozed_until": until.isoformat()},
+    )
+    assert patched.json()["status"] == "snoozed"
+    with session_scope(engine) as session:
+        assert wake_snoozed(session, until - timedelta(seconds=1)) == 0
+    with session_scope(engine) as session:
+        assert wake_snoozed(session, until) == 1
+        assert wake_snoozed(session, until) == 0
+    with Session(engine) as session:
+        woken = session.get(Conversation, conv)
+        assert woken.status == "open" and woken.snoozed_until is None
+        set_status(session, woken, "resolved", until)
+        session.commit()
+    _say(engine, "5551001:2", "Ancora io", until + timedelta(hours=1))
+    assert running.api.get(f"/api/v1/conversations/{conv}").json()["status"] == "open"
+
+
+def test_notes_stay_private_and_canned_replies_fill_placeholders(database_url, start_daemon):
+    running = start_daemon(make_settings(database_url, business_hours=HOURS), clock=FrozenClock(T0))
+    api = running.api
+    conv = _say(running.daemon.engine, "5551001:1", "Quando aprite?", T0)
+    note = api.post(f"/api/v1/conversations/{conv}/notes", json={"text": "cliente storica"})
+    assert note.status_code == 201 and note.json()["author"] == "api"
+    assert [n["text"] for n in api.get(f"/api/v1/conversations/{conv}/notes").json()["items"]] == [
+        "cliente storica"
+    ]
+    messages = api.get(f"/api/v1/conversations/{conv}/messages").json()["items"]
+    assert [m["text"] for m in messages] == ["Quando aprite?"]  # a note is never a message
+
+    created = api.post(
+        "/api/v1/canned-replies",
+        json={"title": "chiusi", "text": "Ciao {name}, riapriamo {next_open}. {altro}"},
+    )
+    assert created.status_code == 201
+    reply_id = created.json()["id"]
+    assert (
+        api.post("/api/v1/canned-replies", json={"title": "chiusi", "text": "x"}).status_code == 409
+    )
+    sent = api.post(f"/api/v1/conversations/{conv}/messages", json={"canned_reply_id": reply_id})
+    assert sent.status_code == 201
+    assert (
+        sent.json()["text"] == "Ciao Giulia Rossi, riapriamo sabato 21 novembre alle 10:00. {altro}"
+    )
+    assert (
+        api.post(f"/api/v1/conversations/{conv}/messages", json={"text": "Ok"}).status_code == 201
+    )
+    both = {"text": "x", "canned_reply_id": reply_id}
+    assert api.post(f"/api/v1/conversations/{conv}/messages", json=both).status_code == 422
+    missing = {"canned_reply_id": 999}
+    assert api.post(f"/api/v1/conversations/{conv}/messages", json=missing).status_code == 404
+
+    updated = api.put(
+        f"/api/v1/canned-replies/{reply_id}", json={"title": "chiusi", "text": "Hi {name}"}
+    )
+    assert updated.json()["text"] == "Hi {name}"
+    assert [r["title"] for r in api.get("/api/v1/canned-replies").json()["items"]] == ["chiusi"]
+    assert api.delete(f"/api/v1/canned-replies/{reply_id}").status_code == 204
+    assert api.get("/api/v1/canned-replies").json()["items"] == []
