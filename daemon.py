@@ -14,6 +14,8 @@ from sportello.inbox.db import make_engine, migrate
 from sportello.inbox.ingest import Scorer
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
+from sportello.listening.mentions import store_public_tweets
+from sportello.listening.service import Listening
 from sportello.sentiment import SentimentService
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Daemon:
         self.worker = JournalWorker(
             self.engine, self.connectors, self.clock, scorer=scorer or self.sentiment.score
         )
+        self.worker.hooks.append(store_public_tweets)
+        self.listening = Listening(self.engine, settings, self.clock, self.sentiment)
         self.sender = OutboxSender(self.engine, self.connectors, self.clock)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -83,6 +87,7 @@ class Daemon:
                 await connector.aclose()
             except Exception as exc:
                 log.debug("closing %s: %s", connector.name, exc)
+        await self.listening.aclose()
         self.engine.dispose()
 
     def wake_worker(self) -> None:

@@ -35,4 +35,5 @@ def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
                 log.warning("polling %s failed: %s", connector.name, exc)
 
         scheduler.add_job(poll, "interval", seconds=interval, id=f"poll:{connector.name}")
+    daemon.listening.add_jobs(scheduler)
     return scheduler

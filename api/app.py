@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from sportello import __version__
 from sportello.api import conversations, customers, deliveries, messages, webhooks
+from sportello.api.alerts import router as alerts_router
+from sportello.api.listening import router as listening_router
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
@@ -33,4 +35,6 @@ def create_app(daemon: Daemon) -> FastAPI:
 
     for module in (webhooks, messages, conversations, customers, deliveries):
         app.include_router(module.router)
+    app.include_router(listening_router)
+    app.include_router(alerts_router)
     return app

@@ -14,7 +14,15 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -306,7 +314,9 @@ class AlertRuleSettings(_Section):
     window: str = "1h"
     cooldown: str = "1h"
     threshold: float = Field(default=0.4, gt=0, le=1, description="negative share")
-    min_volume: int = Field(default=5, ge=1)
+    min_volume: int | None = Field(
+        default=None, ge=1, description="default: 10 negative_share, 5 volume_spike, 1 keyword"
+    )
     baseline_weeks: int = Field(default=4, ge=1, le=52)
     k: float = Field(default=3.0, gt=0, description="spike above median + k * MAD")
     keywords: list[str] = Field(default_factory=list)
@@ -380,6 +390,18 @@ class Settings(BaseSettings):
     away_messages: list[AwayMessageSettings] = Field(default_factory=list)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+
+    @model_validator(mode="after")
+    def _alert_sinks_usable(self) -> Settings:
+        names = {sink.name for sink in self.alerts.sinks}
+        for sink in self.alerts.sinks:
+            if sink.kind == "telegram" and not self.channels.telegram.enabled:
+                raise ValueError(f"alerts.sinks {sink.name}: needs channels.telegram.bot_token")
+        for rule in self.alerts.rules:
+            unknown = sorted(set(rule.sinks) - names)
+            if unknown:
+                raise ValueError(f"alerts.rules {rule.name}: unknown sinks {', '.join(unknown)}")
+        return self
 
     @classmethod
     def settings_customise_sources(
