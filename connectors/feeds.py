@@ -22,6 +22,7 @@ from sportello.connectors.base import ParseError
 from sportello.connectors.mentions import FoundMention
 
 USER_AGENT = "sportello-listening/1.0 (+https://github.com/sportello)"
+_INLINE_TAG = re.compile(r"</?(?:b|i|em|strong|a|span|font|u)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
@@ -59,7 +60,8 @@ async def fetch(
 
 def plain(text: str | None) -> str:
     """Feed HTML (Google Alerts bolds the match) as plain text."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text or ""))).strip()
+    text = _TAG.sub(" ", _INLINE_TAG.sub("", text or ""))
+    return _SPACE.sub(" ", html.unescape(text)).strip()
 
 
 def parse(body: bytes, fetched_at: datetime) -> list[FoundMention]:
