@@ -31,11 +31,14 @@ class TelegramSink:
     def __init__(self, name: str, chat_id: str, token: str, api_base_url: str) -> None:
         self.name = name
         self.chat_id = chat_id
-        base = api_base_url.rstrip("/")
-        self.bot = Bot(token, base_url=base + "/bot", request=HTTPXRequest(read_timeout=TIMEOUT_S))
+        self.token = token
+        self.base_url = api_base_url.rstrip("/") + "/bot"
 
     async def send(self, subject: str, text: str) -> None:
-        await self.bot.send_message(chat_id=self.chat_id, text=text[:4096])
+        # A bot per notification: alerts are rare, and its HTTP client stays on this loop.
+        request = HTTPXRequest(read_timeout=TIMEOUT_S)
+        async with Bot(self.token, base_url=self.base_url, request=request) as bot:
+            await bot.send_message(chat_id=self.chat_id, text=text[:4096])
 
 
 class WebhookSink:
