@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 X_SEARCH, FEED = "x_search", "feed"
 RECEIVED = "received"
+MAX_ATTEMPTS = 5
 TOPIC, QUERY, FEED_NAME = "x-listening-topic", "x-listening-query", "x-listening-feed"
 
 
@@ -227,6 +228,8 @@ class MentionCollector:
             savepoint.rollback()
             log.exception("storing mentions of delivery %s failed", delivery.id)
             delivery.error = f"store error: {exc!r}"[:2000]  # stays received: retried next run
+            if delivery.attempts >= MAX_ATTEMPTS:
+                delivery.state = journal.QUARANTINED
             return 0
         delivery.events = len(found)
         delivery.state, delivery.error = journal.PROCESSED, None
