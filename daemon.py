@@ -16,10 +16,13 @@ from sportello.inbox import leases, settings_store
 from sportello.inbox.away import AwayResponder
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.erasure import EraseHook
 from sportello.inbox.ingest import Scorer
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
 from sportello.inbox.sla import SlaClock
+from sportello.listening.mentions import forget_mentions, store_public_tweets
+from sportello.listening.service import Listening
 from sportello.sentiment import SentimentService
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,9 @@ class Daemon:
             hooks=hooks,
             on_change=lambda _: self.wake_sender(),
         )
+        self.worker.hooks.append(store_public_tweets)
+        self.erase_hooks: list[EraseHook] = [forget_mentions]
+        self.listening = Listening(self.engine, settings, self.clock, self.sentiment)
         self.sender = OutboxSender(self.engine, self.connectors, self.clock)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -100,6 +106,7 @@ class Daemon:
                 await connector.aclose()
             except Exception as exc:
                 log.debug("closing %s: %s", connector.name, exc)
+        await self.listening.aclose()
         self.engine.dispose()
 
     def seed_settings(self) -> None:

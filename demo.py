@@ -12,6 +12,7 @@ import httpx
 
 from sportello.cli import serve
 from sportello.config.settings import load_settings
+from sportello.connectors.emulators.demo_listening import ListeningDemo
 from sportello.connectors.emulators.demo_platforms import DemoCustomer, DemoPlatform, demo_platforms
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ CUSTOMERS = {
     ),
     "luca": DemoCustomer("Luca", "Verdi", "it", {"x": "2400000002"}, handle="lucaverdi"),
 }
+
+LISTENING_BURST_AT_S = 20  # a burst of negative press: the alert rules fire
 
 # (seconds after start, customer, channel, text)
 SCRIPT: list[tuple[float, str, str, str]] = [
@@ -104,6 +107,8 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
     daemon_url = f"http://127.0.0.1:{port}"
     platforms = demo_platforms()
     channels = {p.channel: p.start(daemon_url) for p in platforms}
+    listening = ListeningDemo()
+    listening.start()
     settings = load_settings(
         None,
         database={"url": f"sqlite:///{database}"},
@@ -112,9 +117,13 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
         business_hours=BUSINESS_HOURS,
         away_messages=AWAY_MESSAGES,
         sla=SLA,
+        **listening.settings(telegram_enabled="telegram" in channels),
     )
     player = threading.Thread(target=_play, args=(daemon_url, platforms), daemon=True)
     player.start()
+    burst = threading.Timer(LISTENING_BURST_AT_S, listening.burst)
+    burst.daemon = True
+    burst.start()
     print(
         f"\n  sportello demo on {daemon_url}\n"
         f"  web inbox: {daemon_url}/   API docs: {daemon_url}/docs   API token: {DEMO_TOKEN}\n"
@@ -126,6 +135,7 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
     finally:
         for platform in platforms:
             platform.stop()
+        listening.stop()
 
 
 def _play(daemon_url: str, platforms: list[DemoPlatform]) -> None:

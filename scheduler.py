@@ -102,6 +102,10 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             in_session(lambda s, now: housekeeping.trim_deliveries(s, now, retention)),
         ),
     ]
+    jobs += [
+        PeriodicJob(name, interval_s, work, slotted=False)
+        for name, interval_s, work in daemon.listening.periodic()
+    ]
     return jobs
 
 

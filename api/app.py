@@ -10,12 +10,14 @@ from fastapi import FastAPI
 
 from sportello import __version__
 from sportello.api import (
+    alerts,
     automation,
     conversations,
     customer_ops,
     customers,
     deliveries,
     desk,
+    listening,
     messages,
     webhooks,
     x_usage,
@@ -52,6 +54,8 @@ def create_app(daemon: Daemon) -> FastAPI:
         deliveries,
         x_usage,
         automation,
+        listening,
+        alerts,
     ):
         app.include_router(module.router)
     return app

@@ -201,7 +201,11 @@ def export(customer_id: int, session: SessionDep, _: Caller) -> dict[str, Any]:
 def erase(customer_id: int, session: SessionDep, daemon: DaemonDep, caller: Caller) -> ErasedOut:
     """Erase every trace of the customer; an audit entry keeps only the counts."""
     counts = erase_customer(
-        session, _customer(session, customer_id), at=daemon.clock.now(), actor=caller
+        session,
+        _customer(session, customer_id),
+        at=daemon.clock.now(),
+        actor=caller,
+        hooks=daemon.erase_hooks,
     )
     session.commit()
     return ErasedOut(customer_id=customer_id, deleted=counts)

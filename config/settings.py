@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -338,6 +339,113 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+class FeedSettings(_Section):
+    """One RSS/Atom feed to watch (a Google Alerts feed, a news search)."""
+
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    topic: str = Field(default="brand", description="'brand' or a competitor's name")
+
+
+class ListeningSettings(_Section):
+    """Brand listening: X recent-search queries and feeds, polled by the scheduler."""
+
+    queries: list[str] = Field(default_factory=list, description="X search queries for the brand")
+    competitor_queries: dict[str, str] = Field(
+        default_factory=dict, description="competitor name -> X search query (share of voice)"
+    )
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    x_poll_interval: str = "5m"
+    feed_poll_interval: str = "15m"
+    exclude_retweets: bool = True
+    exclude_own: bool = Field(default=True, description="leave out posts of channels.x.user_id")
+
+    @field_validator("x_poll_interval", "feed_poll_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("competitor_queries")
+    @classmethod
+    def _not_brand(cls, value: dict[str, str]) -> dict[str, str]:
+        if "brand" in value:
+            raise ValueError("'brand' is the topic of the brand queries; name the competitor")
+        return value
+
+
+AlertSource = Literal["x", "feed", "messages"]
+
+
+class AlertRuleSettings(_Section):
+    """One alert rule; ``kind`` picks which of the other keys apply (docs/listening.md)."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["negative_share", "volume_spike", "keyword"]
+    sources: list[AlertSource] = Field(default_factory=lambda: ["x", "feed", "messages"])
+    languages: list[str] = Field(default_factory=list, description="empty: every language")
+    window: str = "1h"
+    cooldown: str = "1h"
+    threshold: float = Field(default=0.4, gt=0, le=1, description="negative share")
+    min_volume: int | None = Field(
+        default=None, ge=1, description="default: 10 negative_share, 5 volume_spike, 1 keyword"
+    )
+    baseline_weeks: int = Field(default=4, ge=1, le=52)
+    k: float = Field(default=3.0, gt=0, description="spike above median + k * MAD")
+    keywords: list[str] = Field(default_factory=list)
+    sinks: list[str] = Field(default_factory=list, description="sink names; empty: all sinks")
+
+    @field_validator("window", "cooldown")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class AlertSinkSettings(_Section):
+    """Where alerts go: a Telegram chat via our bot, a JSON webhook, or e-mail."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["telegram", "webhook", "email"]
+    chat_id: str | None = None
+    url: str | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    email_from: str = "sportello@localhost"
+    email_to: list[str] = Field(default_factory=list)
+
+    @field_validator("email_to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address:
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+    def model_post_init(self, _context: Any) -> None:
+        needed = {"telegram": ("chat_id", self.chat_id), "webhook": ("url", self.url)}
+        if self.kind in needed and not needed[self.kind][1]:
+            raise ValueError(f"a {self.kind} sink needs {needed[self.kind][0]}")
+        if self.kind == "email" and not self.email_to:
+            raise ValueError("an email sink needs email_to")
+
+
+class AlertsSettings(_Section):
+    rules: list[AlertRuleSettings] = Field(default_factory=list)
+    sinks: list[AlertSinkSettings] = Field(default_factory=list)
+    evaluate_interval: str = "1m"
+    deliver_interval: str = "15s"
+
+    @field_validator("evaluate_interval", "deliver_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SPORTELLO_",
@@ -356,6 +464,20 @@ class Settings(BaseSettings):
     sla: list[SlaSettings] = Field(default_factory=list)
     window_reminder: WindowReminderSettings = Field(default_factory=WindowReminderSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    listening: ListeningSettings = Field(default_factory=ListeningSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+
+    @model_validator(mode="after")
+    def _alert_sinks_usable(self) -> Settings:
+        names = {sink.name for sink in self.alerts.sinks}
+        for sink in self.alerts.sinks:
+            if sink.kind == "telegram" and not self.channels.telegram.enabled:
+                raise ValueError(f"alerts.sinks {sink.name}: needs channels.telegram.bot_token")
+        for rule in self.alerts.rules:
+            unknown = sorted(set(rule.sinks) - names)
+            if unknown:
+                raise ValueError(f"alerts.rules {rule.name}: unknown sinks {', '.join(unknown)}")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -15,8 +15,8 @@ this customer's own messages leave it. Limits (also in ``docs/inbox.md``):
 * names or numbers typed in free text by *other* customers are not searched for;
 * backups and log files are outside the database.
 
-Other areas with tables that point at messages or conversations register a function
-in :data:`ERASE_HOOKS`; it runs first, in the same transaction.
+Other areas with tables that point at customers, messages or conversations pass a
+function in ``hooks`` (the daemon keeps the list); each runs first, in the same transaction.
 """
 
 from __future__ import annotations
@@ -67,9 +67,6 @@ def _forget_automation(session: Session, scope: Scope) -> None:
     for customer_id in scope.customer_ids:
         away.forget_customer(session, customer_id)
     sla.forget_conversations(session, scope.conversation_ids)
-
-
-ERASE_HOOKS: list[EraseHook] = [_forget_automation]
 
 
 def scope_of(session: Session, customer: Customer) -> Scope:
@@ -167,7 +164,12 @@ def export_customer(session: Session, customer: Customer) -> dict[str, Any]:
 
 
 def erase_customer(
-    session: Session, customer: Customer, *, at: datetime, actor: str
+    session: Session,
+    customer: Customer,
+    *,
+    at: datetime,
+    actor: str,
+    hooks: Sequence[EraseHook] = (),
 ) -> dict[str, int]:
     """Delete every trace of ``customer``; returns how many rows of each kind went."""
     assert customer.id is not None
@@ -183,7 +185,7 @@ def erase_customer(
         ),
     )
     scope = Scope(scope.customer_ids, scope.identity_ids, conversations, messages, scope.needles)
-    for hook in ERASE_HOOKS:
+    for hook in (_forget_automation, *hooks):
         hook(session, scope)
     deliveries = [d.id for d in _deliveries(session, scope.needles) if d.id is not None]
     counts = {

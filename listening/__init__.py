@@ -1,0 +1,1 @@
+"""Brand listening: mentions from X search, feeds and public tweets; sentiment; alerts."""

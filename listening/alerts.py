@@ -1,0 +1,79 @@
+"""Alerts: one per episode of a condition, fired once and resolved once.
+
+:func:`raise_alert` and :func:`resolve_alert` are the whole lifecycle; any code may call
+them (the rule evaluator below, SLA checks). Notifications to the sinks are made later
+by :mod:`sportello.listening.dispatch`, from the alert rows alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sportello.listening.models import Alert
+
+FIRING, RESOLVED = "firing", "resolved"
+
+
+def _latest(session: Session, kind: str, key: str) -> Alert | None:
+    return session.exec(
+        select(Alert)
+        .where(Alert.kind == kind, Alert.key == key)
+        .order_by(col(Alert.fired_at).desc(), col(Alert.id).desc())
+        .limit(1)
+    ).first()
+
+
+def raise_alert(
+    session: Session,
+    kind: str,
+    key: str,
+    title: str,
+    details: dict[str, Any],
+    now: datetime,
+    *,
+    cooldown: timedelta = timedelta(0),
+    rule: str | None = None,
+) -> Alert | None:
+    """Fire an alert of ``kind`` for ``key`` (e.g. ``"sla_breach"``, a conversation id).
+
+    Returns the new alert, or ``None`` when this episode already fired (the alert is
+    still firing: its details and ``last_seen_at`` are refreshed) or when the previous
+    episode fired less than ``cooldown`` ago (a flapping condition notifies once).
+    """
+    latest = _latest(session, kind, key)
+    if latest is not None and latest.state == FIRING:
+        latest.last_seen_at = now
+        latest.details = details
+        return None
+    if latest is not None and now - latest.fired_at < cooldown:
+        return None
+    alert = Alert(
+        kind=kind,
+        key=key,
+        rule=rule,
+        title=title,
+        details=details,
+        state=FIRING,
+        fired_at=now,
+        last_seen_at=now,
+    )
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+def resolve_alert(
+    session: Session, kind: str, key: str, now: datetime, details: dict[str, Any] | None = None
+) -> Alert | None:
+    """Close the firing episode of ``kind``/``key``, if any; returns it."""
+    latest = _latest(session, kind, key)
+    if latest is None or latest.state != FIRING:
+        return None
+    latest.state = RESOLVED
+    latest.resolved_at = now
+    if details is not None:
+        latest.details = {**latest.details, "at_resolution": details}
+    return latest

@@ -1,0 +1,249 @@
+"""Alert rules on a controlled clock, once-per-episode semantics, and delivery to every sink."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message as MessageHandler
+from conftest import make_settings, telegram_channel
+from fastapi import FastAPI, Request, Response
+from sqlmodel import Session, select
+
+from sportello.config.settings import ConfigError
+from sportello.connectors.emulators.server import BackgroundServer, free_port
+from sportello.inbox.clock import FrozenClock
+from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.listening.alerts import raise_alert, resolve_alert
+from sportello.listening.dispatch import AlertDispatcher
+from sportello.listening.models import Alert, AlertNotification, Mention
+from sportello.listening.rules import evaluate_all, spike_limit
+from sportello.listening.sinks import build_sinks
+
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def add_mentions(engine, at: datetime, compounds: list[float], source: str = "x", text: str = ""):
+    with session_scope(engine) as session:
+        for compound in compounds:
+            n = next(_ids)
+            session.add(
+                Mention(
+                    source=source,
+                    external_id=str(n),
+                    text=text or f"post {n}",
+                    language="it",
+                    published_at=at,
+                    fetched_at=at,
+                    sentiment_compound=compound,
+                    sentiment_label="negative" if compound <= -0.05 else "neutral",
+                )
+            )
+
+
+def rules(*specs):
+    return make_settings("sqlite://", alerts={"rules": list(specs)}).alerts.rules
+
+
+def evaluate(engine, rule_list, now) -> list[tuple[str, str]]:
+    with session_scope(engine) as session:
+        return [(a.key, a.state) for a in evaluate_all(session, rule_list, now)]
+
+
+def alerts(engine) -> list[Alert]:
+    with Session(engine) as session:
+        return list(session.exec(select(Alert).order_by(Alert.id)))
+
+
+def test_negative_share_fires_once_resolves_and_respects_the_cooldown(engine):
+    rule = rules(
+        {
+            "name": "neg",
+            "kind": "negative_share",
+            "window": "1h",
+            "threshold": 0.6,
+            "min_volume": 4,
+            "cooldown": "3h",
+            "languages": ["it"],
+        }
+    )
+    clock = FrozenClock(MONDAY_10)
+    add_mentions(engine, MONDAY_10 - timedelta(minutes=30), [-0.7, -0.6, 0.3])
+    assert evaluate(engine, rule, clock.now()) == []  # 3 items: under the minimum volume
+    add_mentions(engine, MONDAY_10 - timedelta(minutes=10), [-0.2])  # negative, not clearly
+    assert evaluate(engine, rule, clock.now()) == []  # 2 of 4 clearly negative: 0.5 < 0.6
+    add_mentions(engine, MONDAY_10 - timedelta(minutes=5), [-0.9])
+    clock.advance(60)
+    assert evaluate(engine, rule, clock.now()) == [("neg", "firing")]
+    assert evaluate(engine, rule, clock.now()) == []  # same episode: nothing new
+    (alert,) = alerts(engine)
+    assert alert.details["negative"] == 3 and alert.details["total"] == 5
+
+    clock.advance(timedelta(hours=1))  # the burst left the window
+    assert evaluate(engine, rule, clock.now()) == [("neg", "resolved")]
+    add_mentions(engine, clock.now() - timedelta(minutes=1), [-0.8] * 5)
+    assert evaluate(engine, rule, clock.now()) == []  # back within the 3h cooldown: quiet
+    clock.advance(timedelta(hours=2))
+    add_mentions(engine, clock.now() - timedelta(minutes=1), [-0.8] * 5)
+    assert evaluate(engine, rule, clock.now()) == [("neg", "firing")]  # a new episode
+    assert [a.state for a in alerts(engine)] == ["resolved", "firing"]
+
+
+def test_negative_share_counts_only_the_rule_sources_and_languages(engine):
+    rule = rules(
+        {"name": "feeds-en", "kind": "negative_share", "sources": ["feed"], "languages": ["en"]}
+    )
+    add_mentions(engine, MONDAY_10 - timedelta(minutes=5), [-0.9] * 12, source="x")
+    assert evaluate(engine, rule, MONDAY_10) == []  # x mentions, Italian: out of scope
+
+
+def test_volume_spike_against_the_same_hour_of_past_weeks(engine):
+    rule = rules(
+        {"name": "spike", "kind": "volume_spike", "window": "1h", "baseline_weeks": 4, "k": 3}
+    )
+    for week, volume in zip(range(1, 5), [4, 6, 5, 5], strict=True):
+        add_mentions(engine, MONDAY_10 - timedelta(weeks=week, minutes=20), [0.0] * volume)
+    # busy days at other hours are not "usual" for Monday 10:00
+    add_mentions(engine, MONDAY_10 - timedelta(hours=5), [0.0] * 40)
+    median, mad, limit = spike_limit([4, 6, 5, 5], 3)
+    assert (median, mad) == (5, 0.5) and limit == pytest.approx(5 + 3 * 1.4826)
+
+    add_mentions(engine, MONDAY_10 - timedelta(minutes=30), [0.0] * 9)
+    assert evaluate(engine, rule, MONDAY_10) == []  # 9 is within the usual spread
+    add_mentions(engine, MONDAY_10 - timedelta(minutes=10), [0.0] * 3)
+    assert evaluate(engine, rule, MONDAY_10) == [("spike", "firing")]  # 12 > 9.45
+    (alert,) = alerts(engine)
+    assert alert.details["history"] == [4, 6, 5, 5] and alert.details["count"] == 12
+    assert evaluate(engine, rule, MONDAY_10 + timedelta(hours=1)) == [("spike", "resolved")]
+
+
+def test_keywords_fire_one_episode_each(engine):
+    rule = rules({"name": "kw", "kind": "keyword", "keywords": ["truffa", "data breach"]})
+    add_mentions(engine, MONDAY_10 - timedelta(minutes=3), [0.0], text="Sportello è una TRUFFA!")
+    add_mentions(engine, MONDAY_10 - timedelta(minutes=2), [0.0], text="truffatori? no")
+    assert evaluate(engine, rule, MONDAY_10) == [("kw:truffa", "firing")]
+    assert alerts(engine)[0].details["count"] == 1  # "truffatori" is another word
+
+
+def test_raise_alert_is_once_per_episode(engine):
+    with session_scope(engine) as session:
+        first = raise_alert(session, "sla_breach", "conv:7", "SLA", {"late_s": 60}, MONDAY_10)
+        assert first is not None
+        again = raise_alert(
+            session, "sla_breach", "conv:7", "SLA", {"late_s": 120}, MONDAY_10 + timedelta(1)
+        )
+        assert again is None and first.details == {"late_s": 120}
+        assert resolve_alert(session, "sla_breach", "conv:7", MONDAY_10) is first
+        assert resolve_alert(session, "sla_breach", "conv:7", MONDAY_10) is None
+        later = MONDAY_10 + timedelta(hours=1)
+        assert raise_alert(session, "sla_breach", "conv:7", "SLA", {}, later) is not None
+
+
+# sinks -------------------------------------------------------------------------------
+
+
+class Receiver:
+    """A generic JSON webhook receiver that fails its first ``failures`` calls."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.received: list[dict] = []
+        self.app = FastAPI()
+
+        @self.app.post("/hook")
+        async def hook(request: Request) -> Response:
+            if self.failures > 0:
+                self.failures -= 1
+                return Response("busy", status_code=503)
+            self.received.append(await request.json())
+            return Response("ok")
+
+
+def test_every_sink_gets_the_alert_and_failures_retry(sqlite_url, telegram_emulator):
+    telegram, telegram_server = telegram_emulator
+    receiver = Receiver(failures=1)
+    hook_server = BackgroundServer(receiver.app).start()
+    smtp_port = free_port()
+    mailbox = _Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    try:
+        settings = make_settings(
+            sqlite_url,
+            channels=telegram_channel(telegram_server.url),
+            alerts={
+                "sinks": [
+                    {"name": "ops-chat", "kind": "telegram", "chat_id": "-1001234567890"},
+                    {"name": "slack", "kind": "webhook", "url": hook_server.url + "/hook"},
+                    {
+                        "name": "mail",
+                        "kind": "email",
+                        "smtp_host": "127.0.0.1",
+                        "smtp_port": smtp_port,
+                        "email_to": ["marketing@example.com"],
+                    },
+                ]
+            },
+        )
+        engine = make_engine(sqlite_url)
+        migrate(engine)
+        clock = FrozenClock(MONDAY_10)
+        dispatcher = AlertDispatcher(engine, build_sinks(settings), [], clock)
+        with session_scope(engine) as session:
+            raise_alert(
+                session, "negative_share", "neg", "neg: 80% negative", {"n": 10}, clock.now()
+            )
+
+        assert asyncio.run(dispatcher.run_once()) == 2  # the webhook answered 503
+        assert telegram.sent[0]["chat_id"] == -1001234567890
+        assert "ALERT: neg: 80% negative" in telegram.sent[0]["text"]
+        assert mailbox.messages[0]["Subject"] == "[sportello] ALERT: neg: 80% negative"
+        assert mailbox.messages[0]["To"] == "marketing@example.com"
+        with Session(engine) as session:
+            failed = session.exec(
+                select(AlertNotification).where(AlertNotification.sink == "slack")
+            ).one()
+        assert failed.state == "pending" and failed.attempts == 1
+        assert "503" in failed.last_error and failed.next_attempt_at > clock.now()
+
+        assert asyncio.run(dispatcher.run_once()) == 0  # not due yet
+        clock.advance(timedelta(minutes=5))
+        assert asyncio.run(dispatcher.run_once()) == 1
+        assert receiver.received[0]["text"].startswith("[sportello] ALERT: neg: 80% negative")
+
+        with session_scope(engine) as session:
+            resolve_alert(session, "negative_share", "neg", clock.now())
+        assert asyncio.run(dispatcher.run_once()) == 3
+        assert "RESOLVED" in receiver.received[1]["text"] and len(telegram.sent) == 2
+        engine.dispose()
+    finally:
+        smtp.stop()
+        hook_server.stop()
+
+
+class _Mailbox(MessageHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list = []
+
+    def handle_message(self, message) -> None:  # type: ignore[no-untyped-def]
+        self.messages.append(message)
+
+
+def test_a_telegram_sink_needs_the_bot(sqlite_url):
+    with pytest.raises(ConfigError, match=r"alerts\.sinks t: needs channels\.telegram\.bot_token"):
+        make_settings(
+            sqlite_url, alerts={"sinks": [{"name": "t", "kind": "telegram", "chat_id": "1"}]}
+        )
