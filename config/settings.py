@@ -235,6 +235,40 @@ class AwayMessageSettings(_Section):
         return value
 
 
+class SurveySettings(_Section):
+    """``[surveys]``: the satisfaction question asked in the chat after a resolution."""
+
+    enabled: bool = False
+    kind: Literal["csat", "nps", "ces"] = "csat"
+    delay: str = "10m"
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    answer_window: str = "24h"
+    channels: list[Literal["telegram", "whatsapp", "messenger", "x"]] = Field(
+        default_factory=lambda: ["telegram", "whatsapp", "messenger", "x"]
+    )
+    text: dict[str, str] = Field(default_factory=dict, description="question per language")
+    thanks: dict[str, str] = Field(default_factory=dict, description="thanks per language")
+    reask: dict[str, str] = Field(default_factory=dict, description="re-ask per language")
+
+    @field_validator("delay", "answer_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class KpiSettings(_Section):
+    """``[kpis]``: knobs of the customer-care figures."""
+
+    fcr_window: str = "7d"
+
+    @field_validator("fcr_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -273,6 +307,8 @@ class Settings(BaseSettings):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     business_hours: BusinessHoursSettings | None = None
     away_messages: list[AwayMessageSettings] = Field(default_factory=list)
+    surveys: SurveySettings = Field(default_factory=SurveySettings)
+    kpis: KpiSettings = Field(default_factory=KpiSettings)
 
     @classmethod
     def settings_customise_sources(
