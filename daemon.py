@@ -14,6 +14,7 @@ from sportello.inbox.db import make_engine, migrate
 from sportello.inbox.ingest import Scorer
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
+from sportello.inbox.surveys import SurveyAnswers
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,13 @@ class Daemon:
         self.connectors = (
             dict(connectors) if connectors is not None else enabled_connectors(settings)
         )
-        self.worker = JournalWorker(self.engine, self.connectors, self.clock, scorer=scorer)
+        self.worker = JournalWorker(
+            self.engine,
+            self.connectors,
+            self.clock,
+            scorer=scorer,
+            hooks=[SurveyAnswers(settings, self.clock)],
+        )
         self.sender = OutboxSender(self.engine, self.connectors, self.clock)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

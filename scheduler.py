@@ -5,18 +5,21 @@ Each job is idempotent for its slot; misfires after downtime coalesce into one r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from sportello.inbox.polling import poll_once
+from sportello.inbox.surveys import run_surveys
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
+SURVEY_INTERVAL_S = 5
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
@@ -35,4 +38,15 @@ def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
                 log.warning("polling %s failed: %s", connector.name, exc)
 
         scheduler.add_job(poll, "interval", seconds=interval, id=f"poll:{connector.name}")
+    if daemon.settings.surveys.enabled:
+
+        async def surveys() -> None:
+            now = daemon.clock.now()
+            try:
+                if await asyncio.to_thread(run_surveys, daemon.engine, daemon.settings, now):
+                    daemon.wake_sender()
+            except Exception:
+                log.exception("survey round failed")
+
+        scheduler.add_job(surveys, "interval", seconds=SURVEY_INTERVAL_S, id="surveys")
     return scheduler

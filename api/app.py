@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from sportello import __version__
-from sportello.api import conversations, customers, deliveries, messages, webhooks
+from sportello.api import conversations, customers, deliveries, messages, reports, webhooks
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
@@ -31,6 +31,6 @@ def create_app(daemon: Daemon) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (webhooks, messages, conversations, customers, deliveries):
+    for module in (webhooks, messages, conversations, customers, deliveries, reports):
         app.include_router(module.router)
     return app

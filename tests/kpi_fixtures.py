@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from sportello.inbox.ingest import Ingested, ingest
 from sportello.inbox.models import Conversation
 
 ROME = ZoneInfo("Europe/Rome")
+_MESSAGE_IDS = itertools.count(1)
 
 
 def rome(month: int, day: int, hour: int, minute: int = 0, year: int = 2026) -> datetime:
@@ -36,7 +38,6 @@ class Inbox:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._ids = 0
 
     def customer(
         self,
@@ -50,10 +51,9 @@ class Inbox:
         language: str | None = "it",
         direction: str = "in",
     ) -> Ingested:
-        self._ids += 1
         event = InboundMessage(
             channel=channel,  # type: ignore[arg-type]
-            external_id=f"{user}:{self._ids}",
+            external_id=f"{user}:{next(_MESSAGE_IDS)}",
             thread=Thread(external_id=user),
             customer=Person(external_id=user, display_name=name, language=language),
             sent_at=at,
