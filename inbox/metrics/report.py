@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, cast, distinct, func, or_
+from sqlalchemy import BigInteger, ColumnElement, Float, cast, distinct, func, or_
 from sqlmodel import Session, col, select
 
 from sportello.inbox.metrics.query import KpiQuery
@@ -124,10 +124,19 @@ def _message_filters(query: KpiQuery) -> list[ColumnElement[bool]]:
 # volumes ---------------------------------------------------------------------------------
 
 
+def _epoch(session: Session, column: Any) -> Any:
+    """A timestamp column as POSIX seconds (float), in SQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        # whole seconds, plus the stored microseconds ("YYYY-MM-DD HH:MM:SS.ffffff")
+        seconds = cast(func.strftime("%s", column), Float)
+        return seconds + func.coalesce(cast(func.substr(column, 20), Float), 0.0)
+    return cast(func.extract("epoch", column), Float)
+
+
 def _bucket(session: Session, column: Any) -> Any:
     """The 15-minute UTC slot of a timestamp column, as an integer, in SQL."""
     if session.get_bind().dialect.name == "sqlite":
-        return cast(func.strftime("%s", column), BigInteger) / BUCKET_S
+        return cast(func.strftime("%s", column), BigInteger) // BUCKET_S
     return cast(func.floor(func.extract("epoch", column) / BUCKET_S), BigInteger)
 
 
@@ -236,8 +245,9 @@ def _relevant_conversations(query: KpiQuery) -> Any:
 
 def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator[Timeline]:
     relevant = _relevant_conversations(query)
-    messages = session.exec(
-        select(Message.conversation_id, Message.sent_at, Message.direction)
+    connection = session.connection().execution_options(yield_per=_STREAM_BATCH)
+    messages = connection.execute(
+        select(Message.conversation_id, _epoch(session, Message.sent_at), Message.direction)
         .outerjoin(SurveyResponse, col(SurveyResponse.message_id) == col(Message.id))
         .where(
             col(Message.conversation_id).in_(relevant),
@@ -247,11 +257,13 @@ def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator
             or_(col(Message.delivery_status).is_(None), col(Message.delivery_status) != "failed"),
         )
         .order_by(col(Message.conversation_id), col(Message.sent_at), col(Message.id))
-        .execution_options(yield_per=_STREAM_BATCH)
     )
-    events = session.exec(
-        select(ConversationEvent.conversation_id, ConversationEvent.at, ConversationEvent.kind)
-        .add_columns(ConversationEvent.data)
+    events = connection.execute(
+        select(
+            ConversationEvent.conversation_id,
+            _epoch(session, ConversationEvent.at),
+            ConversationEvent.kind,
+        )
         .where(
             col(ConversationEvent.conversation_id).in_(relevant),
             col(ConversationEvent.at) < horizon,
@@ -262,7 +274,6 @@ def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator
             col(ConversationEvent.at),
             col(ConversationEvent.id),
         )
-        .execution_options(yield_per=_STREAM_BATCH)
     )
     message_groups = groupby(messages, key=lambda row: row[0])
     event_groups = groupby(events, key=lambda row: row[0])
@@ -277,7 +288,7 @@ def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator
             message_rows = [MessageRow(r[1], r[2] == "in") for r in next_messages[1]]
             next_messages = next(message_groups, None)
         if next_events is not None and next_events[0] == current:
-            event_rows = [EventRow(r[1], r[2], r[3]) for r in next_events[1]]
+            event_rows = [EventRow(r[1], r[2]) for r in next_events[1]]
             next_events = next(event_groups, None)
         yield walk(current, message_rows, event_rows)
 
@@ -295,11 +306,12 @@ def _stopwatch(session: Session, query: KpiQuery, horizon: datetime) -> Stopwatc
 
 
 def _timing(session: Session, query: KpiQuery) -> dict[str, Any]:
-    start, end, as_of = query.start, query.end, query.as_of
-    horizon = end + query.fcr_window
+    horizon = query.end + query.fcr_window
     watch = _stopwatch(session, query, horizon)
+    start, end, as_of = query.start.timestamp(), query.end.timestamp(), query.as_of.timestamp()
+    fcr_window = query.fcr_window.total_seconds()
 
-    def within(at: datetime | None) -> bool:
+    def within(at: float | None) -> bool:
         return at is not None and start <= at < end
 
     first_response: list[float] = []
@@ -341,8 +353,7 @@ def _timing(session: Session, query: KpiQuery) -> dict[str, Any]:
                 if case.human_replies > 0:
                     fcr_base += 1
                     reopened = (
-                        case.reopened_at is not None
-                        and case.reopened_at - case.end <= query.fcr_window
+                        case.reopened_at is not None and case.reopened_at - case.end <= fcr_window
                     )
                     fcr += case.human_replies == 1 and not reopened
             elif case.end is None or case.end >= end:
@@ -378,7 +389,7 @@ def _timing(session: Session, query: KpiQuery) -> dict[str, Any]:
     }
 
 
-def _status_at(timeline: Timeline, at: datetime) -> str:
+def _status_at(timeline: Timeline, at: float) -> str:
     for pause_start, pause_end in timeline.pauses:
         if pause_start <= at and (pause_end is None or at < pause_end):
             return "paused"
@@ -399,12 +410,9 @@ def _retention(session: Session, query: KpiQuery) -> dict[str, Any]:
             *_message_filters(query),
         )
 
-    at_start = session.exec(
-        select(func.count(distinct(Message.customer_id))).where(
-            col(Message.customer_id).in_(active(query.start - length, query.start))
-        )
-    ).one()
+    previous = active(query.start - length, query.start).subquery()
     current = active(query.start, query.end).subquery()
+    at_start = session.exec(select(func.count(distinct(previous.c.customer_id)))).one()
     at_end = session.exec(select(func.count(distinct(current.c.customer_id)))).one()
     new = session.exec(
         select(func.count(distinct(current.c.customer_id)))

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sportello.inbox.metrics.timing import Pause
 
-RESOLVE_GRACE = timedelta(minutes=5)
+RESOLVE_GRACE = timedelta(minutes=5).total_seconds()
 PAUSED = frozenset({"pending", "snoozed"})
 _STATUS_OF = {
     "opened": "open",
@@ -38,20 +37,20 @@ _RANK_FIRST, _RANK_MESSAGE, _RANK_LAST = 0, 1, 2
 class Wait:
     """``end``: the human reply; ``cut``: the resolution that ended it unanswered."""
 
-    start: datetime
-    end: datetime | None = None
-    cut: datetime | None = None
+    start: float
+    end: float | None = None
+    cut: float | None = None
 
 
 @dataclass
 class Case:
-    start: datetime
-    end: datetime | None = None
-    first_customer_at: datetime | None = None
-    first_reply_at: datetime | None = None
+    start: float
+    end: float | None = None
+    first_customer_at: float | None = None
+    first_reply_at: float | None = None
     first_wait: Wait | None = None
     human_replies: int = 0
-    reopened_at: datetime | None = None
+    reopened_at: float | None = None
 
 
 @dataclass
@@ -64,15 +63,14 @@ class Timeline:
 
 @dataclass(frozen=True)
 class MessageRow:
-    at: datetime
+    at: float
     inbound: bool
 
 
 @dataclass(frozen=True)
 class EventRow:
-    at: datetime
+    at: float
     kind: str
-    data: dict[str, Any] | None
 
 
 class _Walker:
@@ -82,7 +80,7 @@ class _Walker:
         self.case: Case | None = None
         self.wait: Wait | None = None
         self.cut_wait: Wait | None = None  # ended unanswered by a resolution, within grace
-        self.pause_start: datetime | None = None
+        self.pause_start: float | None = None
 
     def event(self, row: EventRow) -> None:
         status = _STATUS_OF.get(row.kind)
@@ -130,7 +128,7 @@ class _Walker:
             self.wait.end = row.at
             self.wait = None
 
-    def _late_reply(self, at: datetime) -> None:
+    def _late_reply(self, at: float) -> None:
         """A human reply just after a resolution belongs to the resolved case."""
         case = self.case
         if case is None or case.end is None or at - case.end > RESOLVE_GRACE:
@@ -142,13 +140,13 @@ class _Walker:
             self.cut_wait.end = at
             self.cut_wait = None
 
-    def _start_case(self, at: datetime) -> None:
+    def _start_case(self, at: float) -> None:
         if self.case is not None and self.case.end is not None:
             self.case.reopened_at = at
         self.case = Case(start=at)
         self.timeline.cases.append(self.case)
 
-    def _resolve(self, at: datetime) -> None:
+    def _resolve(self, at: float) -> None:
         if self.case is None:
             self._start_case(at)
         assert self.case is not None
@@ -167,7 +165,7 @@ def walk(
     conversation_id: int, messages: Iterable[MessageRow], events: Iterable[EventRow]
 ) -> Timeline:
     """The timeline of one conversation; ``messages`` and ``events`` each in time order."""
-    items: list[tuple[datetime, int, int, MessageRow | EventRow]] = []
+    items: list[tuple[float, int, int, MessageRow | EventRow]] = []
     for index, message in enumerate(messages):
         items.append((message.at, _RANK_MESSAGE, index, message))
     for index, event in enumerate(events):
