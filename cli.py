@@ -88,6 +88,56 @@ def demo(
     run_demo(port=port, data_dir=data_dir, fresh=fresh)
 
 
+@app.command()
+def report(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) or instant.")],
+    end: Annotated[str, typer.Option("--to", help="Last day, inclusive (YYYY-MM-DD), or instant.")],
+    config: ConfigOption = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only conversations assigned to them.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only conversations with this tag.")] = None,
+    business_time: Annotated[
+        bool, typer.Option("--business-time", help="Count times in business hours only.")
+    ] = False,
+    output: Annotated[
+        str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
+    ] = "table",
+) -> None:
+    """The customer-care KPIs of a period (definitions in docs/kpis.md)."""
+    from rich.console import Console
+
+    from sportello.api.reports import build_query
+    from sportello.inbox.clock import Clock
+    from sportello.inbox.db import make_engine, migrate, session_scope
+    from sportello.inbox.metrics import compute_kpis
+    from sportello.report_output import print_tables, to_csv, to_json
+
+    if output.lower() not in ("table", "csv", "json"):
+        raise typer.BadParameter("must be table, csv or json", param_hint="--format")
+    settings = settings_or_exit(config)
+    try:
+        query = build_query(
+            settings, Clock().now(), start, end,
+            business_time=business_time, channel=channel, agent=agent, tag=tag,
+        )  # fmt: skip
+    except ValueError as exc:
+        typer.echo(f"sportello: {exc}", err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(settings.database.url)
+    try:
+        migrate(engine)
+        with session_scope(engine) as session:
+            figures = compute_kpis(session, query)
+    finally:
+        engine.dispose()
+    if output.lower() == "json":
+        typer.echo(to_json(figures))
+    elif output.lower() == "csv":
+        typer.echo(to_csv(figures), nl=False)
+    else:
+        print_tables(figures, Console())
+
+
 def _add_subcommands() -> None:
     from sportello.hours_cli import away_app, hours_app
 

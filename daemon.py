@@ -21,6 +21,7 @@ from sportello.inbox.ingest import Scorer
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
 from sportello.inbox.sla import SlaClock
+from sportello.inbox.surveys import SurveyAnswers
 from sportello.listening.mentions import forget_mentions, store_public_tweets
 from sportello.listening.service import Listening
 from sportello.sentiment import SentimentService
@@ -53,7 +54,11 @@ class Daemon:
             connector.use_clock(self.clock.now)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.sentiment = SentimentService(default_language=settings.brand.default_language)
-        hooks = [SlaClock(), AwayResponder(self.clock, settings.brand.default_language)]
+        hooks = [
+            SurveyAnswers(settings, self.clock),
+            SlaClock(),
+            AwayResponder(self.clock, settings.brand.default_language),
+        ]
         self.worker = JournalWorker(
             self.engine,
             self.connectors,

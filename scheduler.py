@@ -26,12 +26,14 @@ from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
 from sportello.inbox.polling import poll_once
+from sportello.inbox.surveys import run_surveys
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
+SURVEY_INTERVAL_S = 5
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 SLA_INTERVAL_S = 60.0
 SNOOZE_INTERVAL_S = 30.0
@@ -102,6 +104,15 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             in_session(lambda s, now: housekeeping.trim_deliveries(s, now, retention)),
         ),
     ]
+    if daemon.settings.surveys.enabled:
+
+        def surveys() -> object:
+            queued = run_surveys(daemon.engine, daemon.settings, daemon.clock.now())
+            if queued:
+                daemon.wake_sender()
+            return queued
+
+        jobs.append(PeriodicJob("surveys", SURVEY_INTERVAL_S, lambda: asyncio.to_thread(surveys)))
     jobs += [
         PeriodicJob(name, interval_s, work, slotted=False)
         for name, interval_s, work in daemon.listening.periodic()

@@ -19,6 +19,7 @@ from sportello.api import (
     desk,
     listening,
     messages,
+    reports,
     webhooks,
     x_usage,
 )
@@ -56,6 +57,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         automation,
         listening,
         alerts,
+        reports,
     ):
         app.include_router(module.router)
     return app

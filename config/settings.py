@@ -316,6 +316,40 @@ class RetentionSettings(_Section):
     deliveries_action: Literal["drop_body", "delete"] = "drop_body"
 
 
+class SurveySettings(_Section):
+    """``[surveys]``: the satisfaction question asked in the chat after a resolution."""
+
+    enabled: bool = False
+    kind: Literal["csat", "nps", "ces"] = "csat"
+    delay: str = "10m"
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    answer_window: str = "24h"
+    channels: list[Literal["telegram", "whatsapp", "messenger", "x"]] = Field(
+        default_factory=lambda: ["telegram", "whatsapp", "messenger", "x"]
+    )
+    text: dict[str, str] = Field(default_factory=dict, description="question per language")
+    thanks: dict[str, str] = Field(default_factory=dict, description="thanks per language")
+    reask: dict[str, str] = Field(default_factory=dict, description="re-ask per language")
+
+    @field_validator("delay", "answer_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class KpiSettings(_Section):
+    """``[kpis]``: knobs of the customer-care figures."""
+
+    fcr_window: str = "7d"
+
+    @field_validator("fcr_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -478,6 +512,9 @@ class Settings(BaseSettings):
             if unknown:
                 raise ValueError(f"alerts.rules {rule.name}: unknown sinks {', '.join(unknown)}")
         return self
+
+    surveys: SurveySettings = Field(default_factory=SurveySettings)
+    kpis: KpiSettings = Field(default_factory=KpiSettings)
 
     @classmethod
     def settings_customise_sources(

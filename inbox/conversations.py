@@ -101,10 +101,18 @@ def wake_snoozed(session: Session, now: datetime) -> int:
     return len(due)
 
 
-def note_customer_message(session: Session, conversation: Conversation, at: datetime) -> None:
-    """A customer wrote: the clock of waiting starts, a closed conversation comes back."""
+def note_customer_message(
+    session: Session, conversation: Conversation, at: datetime, *, needs_reply: bool = True
+) -> None:
+    """A customer wrote: the clock of waiting starts, a closed conversation comes back.
+
+    A message that needs no reply (an answer to a satisfaction survey) only moves the
+    last-message times (it still opens the platform's messaging window).
+    """
     conversation.last_message_at = max_time(conversation.last_message_at, at)
     conversation.last_customer_message_at = max_time(conversation.last_customer_message_at, at)
+    if not needs_reply:
+        return
     if conversation.waiting_since is None:
         conversation.waiting_since = at
     if conversation.status in ("resolved", "snoozed", "pending"):

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, or_
 from sqlmodel import Session, SQLModel, col, select
 
-from sportello.inbox import away, sla
+from sportello.inbox import away, sla, surveys
 from sportello.inbox.desk_models import ConversationNote, CustomerAudit, CustomerLink
 from sportello.inbox.merge import audit, merged_family
 from sportello.inbox.models import (
@@ -63,10 +63,11 @@ EraseHook = Callable[[Session, Scope], None]
 
 
 def _forget_automation(session: Session, scope: Scope) -> None:
-    """Away-message cooldowns and SLA records of the erased customer."""
+    """Away-message cooldowns, SLA records and surveys of the erased customer."""
     for customer_id in scope.customer_ids:
         away.forget_customer(session, customer_id)
     sla.forget_conversations(session, scope.conversation_ids)
+    surveys.forget(session, scope.customer_ids, scope.conversation_ids, scope.message_ids)
 
 
 def scope_of(session: Session, customer: Customer) -> Scope:

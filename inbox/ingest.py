@@ -21,6 +21,7 @@ from sportello.connectors.base import (
 from sportello.inbox.conversations import find_or_open, note_agent_message, note_customer_message
 from sportello.inbox.identity import link_shared_contact, resolve_identity
 from sportello.inbox.models import Conversation, Message
+from sportello.inbox.survey_replies import is_survey_reply
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,10 @@ def _ingest_message(
     )
     if inbound:
         _score(message, conversation, scorer)
-        note_customer_message(session, conversation, event.sent_at)
+        survey_reply = is_survey_reply(
+            session, conversation.id, event.text, event.button_payload, event.sent_at
+        )
+        note_customer_message(session, conversation, event.sent_at, needs_reply=not survey_reply)
     else:
         note_agent_message(conversation, event.sent_at)
     session.add(message)

@@ -1,6 +1,6 @@
 """business hours, away messages, SLAs, job leases
 
-Revision ID: 0002_away
+Revision ID: 0002
 Revises: 0001
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 import sportello.inbox.types
 
-revision: str = "0002_away"
+revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

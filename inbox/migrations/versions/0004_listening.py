@@ -1,7 +1,7 @@
 """listening tables
 
-Revision ID: 0002_listen
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-22 09:02:52.723390
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import sportello.inbox.types
 
-revision: str = "0002_listen"
-down_revision: str | None = "0002_inbox"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,8 +4,8 @@ Adds ``customers.merged_into_id`` (a core table) and the full-text search struct
 FTS5 tables with triggers on SQLite, GIN expression indexes on PostgreSQL (both are
 described in ``sportello.inbox.search``).
 
-Revision ID: 0002_inbox
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ from alembic import op
 
 import sportello.inbox.types
 
-revision: str = "0002_inbox"
-down_revision: str | None = "0002_away"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

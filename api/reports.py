@@ -1,0 +1,86 @@
+"""``/api/v1/reports``: the customer-care KPIs (definitions in ``docs/kpis.md``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.config.settings import Settings, parse_duration
+from sportello.inbox.business_hours import BusinessCalendar
+from sportello.inbox.metrics import KpiQuery, compute_kpis, parse_bound
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+DEFAULT_DAYS = 7
+
+
+def report_calendar(settings: Settings) -> BusinessCalendar:
+    """The calendar business time is counted in: the one the away messages use."""
+    return BusinessCalendar.from_settings(settings.business_hours)
+
+
+def build_query(
+    settings: Settings,
+    now: datetime,
+    start: str | None,
+    end: str | None,
+    *,
+    business_time: bool = False,
+    channel: str | None = None,
+    agent: str | None = None,
+    tag: str | None = None,
+    calendar: BusinessCalendar | None = None,
+) -> KpiQuery:
+    """A query from textual bounds; without them, the last 7 local days including today.
+
+    Raises ValueError with a readable message on bad bounds."""
+    calendar = calendar or report_calendar(settings)
+    today = now.astimezone(calendar.tz).date()
+    end_at = parse_bound(end or today.isoformat(), calendar.tz, end=True)
+    default_start = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+    start_at = parse_bound(start or default_start, calendar.tz, end=False)
+    return KpiQuery(
+        start=start_at,
+        end=end_at,
+        now=now,
+        calendar=calendar,
+        business_time=business_time,
+        channel=channel,
+        agent=agent,
+        tag=tag,
+        fcr_window=timedelta(seconds=parse_duration(settings.kpis.fcr_window)),
+    )
+
+
+@router.get("/kpis")
+def kpis(
+    session: SessionDep,
+    daemon: DaemonDep,
+    _: Caller,
+    start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD or ISO")] = None,
+    end: Annotated[str | None, Query(alias="to", description="inclusive date, or ISO")] = None,
+    channel: str | None = None,
+    agent: Annotated[str | None, Query(description="the conversations' assignee")] = None,
+    tag: str | None = None,
+    business_time: bool = False,
+) -> dict[str, Any]:
+    try:
+        query = build_query(
+            daemon.settings,
+            daemon.clock.now(),
+            start,
+            end,
+            business_time=business_time,
+            channel=channel,
+            agent=agent,
+            tag=tag,
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return compute_kpis(session, query)

@@ -1,0 +1,304 @@
+"""Satisfaction surveys asked in the chat after a resolution, and their answers.
+
+:func:`run_surveys` (a scheduler job, idempotent) first gives every new resolution its one
+:class:`Survey` row (unique per resolution event), sampled or skipped, then asks those due
+through the outbox as an automatic (``bot``) message with the channel's native buttons, or
+asking for a typed number where the channel has none. :class:`SurveyAnswers` is the
+pipeline hook that stores the answers, thanks the customer, and re-asks once after an
+answer off the scale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, delete, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from sportello.config.settings import Settings, SurveySettings, parse_duration
+from sportello.connectors.base import Button
+from sportello.inbox import outbox
+from sportello.inbox.clock import Clock
+from sportello.inbox.db import session_scope
+from sportello.inbox.models import Conversation, ConversationEvent, Customer, Message
+from sportello.inbox.survey_replies import SCALES, button_payload, classify
+from sportello.inbox.survey_tables import Survey, SurveyResponse
+
+if TYPE_CHECKING:
+    from sportello.inbox.ingest import Ingested
+
+log = logging.getLogger(__name__)
+
+BUTTON_CHANNELS = frozenset({"telegram", "whatsapp", "messenger"})
+WINDOW_CHANNELS = frozenset({"whatsapp", "messenger"})  # free-form only 24h after the customer
+MESSAGING_WINDOW = timedelta(hours=24)
+LOOKBACK = timedelta(days=1)  # resolutions older than delay + this are never surveyed
+
+QUESTIONS: dict[str, dict[str, str]] = {
+    "csat": {
+        "it": "Come valuti l'assistenza che hai ricevuto? Rispondi da 1 (pessima) a 5 (ottima).",
+        "en": "How would you rate the help you received? Answer from 1 (poor) to 5 (excellent).",
+    },
+    "nps": {
+        "it": "Quanto è probabile che ci consigli a un amico? Rispondi da 0 (per nulla) "
+        "a 10 (certamente).",
+        "en": "How likely are you to recommend us to a friend? Answer from 0 (not at all) "
+        "to 10 (extremely likely).",
+    },
+    "ces": {
+        "it": "Quanto è stato facile risolvere il tuo problema? Rispondi da 1 (molto difficile) "
+        "a 7 (molto facile).",
+        "en": "How easy was it to get your problem solved? Answer from 1 (very difficult) "
+        "to 7 (very easy).",
+    },
+}
+THANKS = {"it": "Grazie per la tua risposta!", "en": "Thank you for your answer!"}
+REASK = {
+    "it": "Non ho capito il voto: rispondi con un numero da {low} a {high}.",
+    "en": "Sorry, I did not get that: please answer with a number from {low} to {high}.",
+}
+
+
+# asking ----------------------------------------------------------------------------------
+
+
+def run_surveys(engine: Engine, settings: Settings, now: datetime) -> int:
+    """One round of the scheduler job; returns how many surveys were sent."""
+    with session_scope(engine) as session:
+        schedule(session, settings.surveys, now)
+        return ask_due(session, settings, now)
+
+
+def sampled(resolution_event_id: int, rate: float) -> bool:
+    """A stable draw per resolution, so a second run of the job decides the same."""
+    digest = hashlib.sha256(f"survey:{resolution_event_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+def schedule(session: Session, config: SurveySettings, now: datetime) -> int:
+    """Give each recent resolution without one its survey row; returns how many were added."""
+    delay = timedelta(seconds=parse_duration(config.delay))
+    rows = session.exec(
+        select(ConversationEvent, Conversation)
+        .join(Conversation, col(Conversation.id) == col(ConversationEvent.conversation_id))
+        .outerjoin(Survey, col(Survey.resolution_event_id) == col(ConversationEvent.id))
+        .where(
+            ConversationEvent.kind == "resolved",
+            col(ConversationEvent.at) >= now - delay - LOOKBACK,
+            col(Survey.id).is_(None),
+        )
+        .order_by(col(ConversationEvent.id))
+    ).all()
+    added = 0
+    for event, conversation in rows:
+        assert event.id is not None and conversation.id is not None
+        survey = Survey(
+            conversation_id=conversation.id,
+            resolution_event_id=event.id,
+            customer_id=conversation.customer_id,
+            channel=conversation.channel,
+            assignee=conversation.assignee,
+            kind=config.kind,
+            resolved_at=event.at,
+            due_at=event.at + delay,
+        )
+        reason = _not_surveyed(conversation, config, event.id)
+        if reason is not None:
+            survey.state, survey.skip_reason = "skipped", reason
+        try:
+            with session.begin_nested():
+                session.add(survey)
+        except IntegrityError:  # another replica wrote it first
+            continue
+        added += 1
+    return added
+
+
+def _not_surveyed(conversation: Conversation, config: SurveySettings, event_id: int) -> str | None:
+    if conversation.channel not in config.channels:
+        return "channel not surveyed"
+    if conversation.is_group or conversation.public:
+        return "not a private conversation"
+    if not sampled(event_id, config.sample_rate):
+        return "not sampled"
+    return None
+
+
+def ask_due(session: Session, settings: Settings, now: datetime) -> int:
+    """Send the surveys that are due, or skip them with the reason; returns how many sent."""
+    config = settings.surveys
+    window = timedelta(seconds=parse_duration(config.answer_window))
+    due = session.exec(
+        select(Survey, Conversation, Customer)
+        .join(Conversation, col(Conversation.id) == col(Survey.conversation_id))
+        .join(Customer, col(Customer.id) == col(Survey.customer_id))
+        .where(Survey.state == "scheduled", col(Survey.due_at) <= now)
+        .order_by(col(Survey.due_at), col(Survey.id))
+    ).all()
+    sent = 0
+    for survey, conversation, customer in due:
+        reason = _cannot_ask(survey, conversation, now)
+        if reason is not None:
+            survey.state, survey.skip_reason = "skipped", reason
+            continue
+        language = _language(customer, settings)
+        text = _text(config.text, QUESTIONS[survey.kind], language, customer)
+        message = outbox.queue(
+            session,
+            conversation,
+            text,
+            now=now,
+            author="bot",
+            purpose="survey",
+            buttons=_buttons(survey),
+        )
+        survey.state = "sent"
+        survey.asked_at, survey.expires_at = now, now + window
+        survey.question_message_id = message.id
+        sent += 1
+    return sent
+
+
+def _cannot_ask(survey: Survey, conversation: Conversation, now: datetime) -> str | None:
+    if conversation.status != "resolved" or conversation.resolved_at != survey.resolved_at:
+        return "conversation reopened before asking"
+    if survey.channel in WINDOW_CHANNELS:
+        last = conversation.last_customer_message_at
+        if last is None or now - last > MESSAGING_WINDOW:
+            return "messaging window closed (24h after the customer's last message)"
+    return None
+
+
+def _buttons(survey: Survey) -> tuple[Button, ...]:
+    if survey.channel not in BUTTON_CHANNELS:
+        return ()
+    assert survey.id is not None
+    low, high = SCALES[survey.kind]
+    return tuple(Button(str(n), button_payload(survey.id, n)) for n in range(low, high + 1))
+
+
+def _language(customer: Customer, settings: Settings) -> str:
+    return (customer.language or settings.brand.default_language or "en")[:2].lower()
+
+
+def _text(
+    configured: dict[str, str], defaults: dict[str, str], language: str, customer: Customer
+) -> str:
+    text = (
+        configured.get(language)
+        or defaults.get(language)
+        or next(iter(configured.values()), None)
+        or defaults["en"]
+    )
+    return text.replace("{name}", customer.display_name or "")
+
+
+# answers ---------------------------------------------------------------------------------
+
+
+class SurveyAnswers:
+    """The pipeline hook: recognise survey replies among the new customer messages."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    def __call__(self, session: Session, ingested: Ingested) -> None:
+        for message, conversation in ingested.new_messages:
+            if message.direction != "in":
+                continue
+            try:
+                with session.begin_nested():
+                    self._handle(session, message, conversation)
+            except Exception:  # a bad reply must never lose the customer's message
+                log.exception("survey reply in message %s could not be handled", message.id)
+
+    def _handle(self, session: Session, message: Message, conversation: Conversation) -> None:
+        assert conversation.id is not None and message.id is not None
+        reply = classify(
+            session, conversation.id, message.text, message.button_payload, message.sent_at
+        )
+        if reply is None:
+            return
+        survey = reply.survey
+        if survey is not None and survey.conversation_id != conversation.id:
+            survey = None
+        outcome = self._outcome(survey, reply.score, message.sent_at)
+        session.add(
+            SurveyResponse(
+                message_id=message.id,
+                survey_id=survey.id if survey is not None else None,
+                score=reply.score,
+                outcome=outcome,
+            )
+        )
+        if survey is None:
+            return
+        customer = session.get(Customer, conversation.customer_id)
+        assert customer is not None
+        language = _language(customer, self.settings)
+        config = self.settings.surveys
+        now = self.clock.now()
+        if outcome == "stored":
+            survey.state, survey.score = "answered", reply.score
+            survey.answered_at, survey.answer_message_id = message.sent_at, message.id
+            text = _text(config.thanks, THANKS, language, customer)
+            outbox.queue(session, conversation, text, now=now, author="bot", purpose="survey")
+        elif outcome == "off the scale" and not survey.reasked:
+            survey.reasked = True
+            low, high = SCALES[survey.kind]
+            text = _text(config.reask, REASK, language, customer)
+            text = text.replace("{low}", str(low)).replace("{high}", str(high))
+            outbox.queue(
+                session,
+                conversation,
+                text,
+                now=now,
+                author="bot",
+                purpose="survey",
+                buttons=_buttons(survey),
+            )
+
+    @staticmethod
+    def _outcome(survey: Survey | None, score: int | None, at: datetime) -> str:
+        if survey is None:
+            return "unknown survey"
+        if survey.state == "answered":
+            return "already answered"
+        if survey.state != "sent" or survey.expires_at is None:
+            return "not asked"
+        if at > survey.expires_at:
+            return "late"
+        low, high = SCALES[survey.kind]
+        if score is None or not low <= score <= high:
+            return "off the scale"
+        return "stored"
+
+
+def forget(
+    session: Session,
+    customer_ids: Sequence[int],
+    conversation_ids: Sequence[int],
+    message_ids: Sequence[int],
+) -> None:
+    """Erasure: the surveys and answers of these customers, conversations and messages."""
+    surveys = select(Survey.id).where(
+        or_(
+            col(Survey.customer_id).in_(customer_ids),
+            col(Survey.conversation_id).in_(conversation_ids),
+        )
+    )
+    session.exec(  # type: ignore[call-overload]
+        delete(SurveyResponse).where(
+            or_(
+                col(SurveyResponse.message_id).in_(message_ids),
+                col(SurveyResponse.survey_id).in_(surveys),
+            )
+        )
+    )
+    session.exec(delete(Survey).where(col(Survey.id).in_(surveys)))  # type: ignore[call-overload]

@@ -1,0 +1,143 @@
+"""Surveys and reports end to end: a Telegram survey round trip, the API and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+from conftest import TELEGRAM_SECRET, make_settings, telegram_channel, wait_for
+from kpi_fixtures import Inbox, rome
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from sportello.cli import app
+from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.survey_tables import Survey
+
+MARIA = tg.user(5552001, "Maria", "Verdi", language_code="it")
+HEADERS = {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+
+
+def _post(running, update: dict) -> None:
+    assert running.post_webhook("telegram", json.dumps(update).encode(), HEADERS).status_code == 200
+
+
+def test_survey_round_trip_on_telegram(database_url, telegram_emulator, start_daemon):
+    emulator, emulator_server = telegram_emulator
+    settings = make_settings(
+        database_url,
+        channels=telegram_channel(emulator_server.url),
+        surveys={"enabled": True, "delay": "0s", "kind": "csat"},
+    )
+    running = start_daemon(settings)
+    message = tg.message(7, MARIA, int(time.time()), text="Il pacco è arrivato rotto")
+    _post(running, tg.update(910001, message=message))
+    inbound = wait_for(lambda: running.messages(channel="telegram", direction="in"))[0]
+    conversation_id = inbound["conversation_id"]
+    running.api.post(
+        f"/api/v1/conversations/{conversation_id}/messages", json={"text": "Lo sostituiamo!"}
+    )
+    wait_for(lambda: emulator.sent)
+    patch = running.api.patch(
+        f"/api/v1/conversations/{conversation_id}", json={"status": "resolved"}
+    )
+    assert patch.status_code == 200
+
+    question = wait_for(lambda: [s for s in emulator.sent if "reply_markup" in s], timeout=20)[0]
+    keyboard = question["reply_markup"]["inline_keyboard"]
+    payloads = [row[0]["callback_data"] for row in keyboard]
+    assert [row[0]["text"] for row in keyboard] == ["1", "2", "3", "4", "5"]
+    assert payloads[4].startswith("survey:") and payloads[4].endswith(":5")
+
+    bot_message = tg.message(
+        question["message_id"],
+        tg.BOT_USER,
+        int(time.time()),
+        chat=tg.private_chat(MARIA),
+        text=question["text"],
+        reply_markup=question["reply_markup"],
+    )
+    press = tg.callback_query("4419112233", MARIA, bot_message, payloads[4])
+    _post(running, tg.update(910002, callback_query=press))
+
+    def answered():
+        with Session(running.daemon.engine) as session:
+            survey = session.exec(select(Survey)).first()
+            return survey if survey is not None and survey.state == "answered" else None
+
+    survey = wait_for(answered)
+    assert survey.score == 5 and survey.conversation_id == conversation_id
+    wait_for(lambda: any(s["text"] == "Grazie per la tua risposta!" for s in emulator.sent))
+    conversation = running.api.get(f"/api/v1/conversations/{conversation_id}").json()
+    assert conversation["status"] == "resolved"
+    press_message = running.messages(external_id="callback:4419112233")[0]
+    assert press_message["text"] == "5" and press_message["direction"] == "in"
+
+    report = running.api.get("/api/v1/reports/kpis", params={"channel": "telegram"}).json()
+    assert report["csat"] == {
+        "avg": 5.0, "satisfied_pct": 100.0, "responses": 1, "asked": 1, "response_rate": 100.0,
+    }  # fmt: skip
+    assert report["messages_in"] == 2 and report["messages_out_bot"] == 2
+    assert report["reply_time"]["count"] == 1 and report["backlog"] == 0
+    assert report["resolution_rate"] == 100.0
+
+
+def test_reports_api_shape_and_errors(sqlite_url, start_daemon):
+    running = start_daemon(make_settings(sqlite_url))
+    response = running.api.get(
+        "/api/v1/reports/kpis",
+        params={"from": "2026-11-01", "to": "2026-11-30", "business_time": "true"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    for key in (
+        "from", "to", "conversations", "messages_in", "messages_out", "backlog",
+        "first_response_time", "reply_time", "resolution_time", "resolution_rate",
+        "first_contact_resolution_rate", "csat", "nps", "ces", "volume_by_hour",
+    ):  # fmt: skip
+        assert key in body
+    assert body["reply_time"] == {"avg_s": None, "median_s": None, "p90_s": None, "count": 0}
+    assert body["nps"]["score"] is None and body["csat"]["responses"] == 0
+    assert len(body["volume_by_hour"]) == 168 and body["business_time"] is True
+    assert len(body["volume_by_day"]) == 30
+    bad = running.api.get("/api/v1/reports/kpis", params={"from": "ieri"})
+    assert bad.status_code == 422 and "not a date" in bad.json()["detail"]
+    backwards = running.api.get(
+        "/api/v1/reports/kpis", params={"from": "2026-12-02", "to": "2026-12-01"}
+    )
+    assert backwards.status_code == 422
+
+
+def test_report_command_formats(sqlite_url, monkeypatch):
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        inbox = Inbox(session)
+        conversation = inbox.conversation("telegram", "6001", rome(11, 3, 10))
+        inbox.reply(conversation, rome(11, 3, 10, 30))
+        inbox.status(conversation, "resolved", rome(11, 3, 11))
+    engine.dispose()
+    monkeypatch.setenv("SPORTELLO_DATABASE__URL", sqlite_url)
+    runner = CliRunner()
+    period = ["report", "--from", "2026-11-01", "--to", "2026-11-30"]
+
+    result = runner.invoke(app, [*period, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["reply_time"]["avg_s"] == 1800 and figures["resolution_rate"] == 100.0
+
+    result = runner.invoke(app, [*period, "--format", "csv", "--channel", "telegram"])
+    assert result.exit_code == 0, result.output
+    rows = dict(csv.reader(io.StringIO(result.output)))
+    assert rows["reply_time.avg_s"] == "1800.0" and rows["messages_in"] == "1"
+    assert rows["volume_by_day.2026-11-03.messages_out"] == "1"
+
+    result = runner.invoke(app, [*period, "--business-time"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "First response" in result.output and "0:30:00" in result.output
+
+    result = runner.invoke(app, ["report", "--from", "nope", "--to", "2026-11-30"])
+    assert result.exit_code == 2 and "not a date" in result.output

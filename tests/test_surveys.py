@@ -1,0 +1,218 @@
+"""Surveys in the chat: scheduling, asking, recognising answers, and their KPIs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from kpi_fixtures import Inbox, office_hours, rome
+from sqlmodel import col, func, select
+
+from sportello.config.settings import load_settings
+from sportello.inbox.clock import FrozenClock
+from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.metrics import KpiQuery, compute_kpis
+from sportello.inbox.models import Conversation, ConversationEvent, Message, OutboxItem
+from sportello.inbox.survey_tables import Survey, SurveyResponse
+from sportello.inbox.surveys import SurveyAnswers, run_surveys
+
+
+def _settings(database_url: str, **surveys):
+    config = {"enabled": True, "kind": "csat", "delay": "10m", **surveys}
+    return load_settings(None, database={"url": database_url}, surveys=config)
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def _resolved(engine, channel: str, user: str, *, at=None, language="it") -> int:
+    """A conversation answered and resolved at 10:00 on Wed 9 Dec; returns its id."""
+    at = at or rome(12, 9, 9, 50)
+    with session_scope(engine) as session:
+        inbox = Inbox(session)
+        conversation = inbox.customer(channel, user, at, language=language).new_messages[0][1]
+        inbox.reply(conversation, at + timedelta(minutes=5))
+        inbox.status(conversation, "resolved", at + timedelta(minutes=10))
+        assert conversation.id is not None
+        return conversation.id
+
+
+def _answer(engine, settings, channel, user, at, text="", payload=None):
+    with session_scope(engine) as session:
+        ingested = Inbox(session).customer(channel, user, at, text, button_payload=payload)
+        SurveyAnswers(settings, FrozenClock(at))(session, ingested)
+        return ingested.new_messages[0][0].id
+
+
+def _survey(engine, conversation_id) -> Survey:
+    with session_scope(engine) as session:
+        return session.exec(select(Survey).where(Survey.conversation_id == conversation_id)).one()
+
+
+def _bot_texts(engine, conversation_id) -> list[str]:
+    with session_scope(engine) as session:
+        return list(
+            session.exec(
+                select(Message.text)
+                .where(Message.conversation_id == conversation_id, Message.author == "bot")
+                .order_by(col(Message.id))
+            )
+        )
+
+
+def test_asked_once_after_the_delay_with_buttons(engine, database_url):
+    settings = _settings(database_url)
+    conversation_id = _resolved(engine, "telegram", "2001")
+    assert run_surveys(engine, settings, rome(12, 9, 10, 5)) == 0  # not due yet
+    assert _survey(engine, conversation_id).state == "scheduled"
+    assert run_surveys(engine, settings, rome(12, 9, 10, 10)) == 1
+    assert run_surveys(engine, settings, rome(12, 9, 10, 11)) == 0  # idempotent
+    survey = _survey(engine, conversation_id)
+    assert survey.state == "sent" and survey.asked_at == rome(12, 9, 10, 10)
+    assert survey.expires_at == rome(12, 10, 10, 10)
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(Survey)).one() == 1
+        item = session.exec(select(OutboxItem)).all()[-1]
+        question = session.get(Message, item.message_id)
+    assert question.author == "bot" and question.text.startswith("Come valuti")
+    assert item.payload["purpose"] == "survey"
+    assert [b["payload"] for b in item.payload["buttons"]] == [
+        f"survey:{survey.id}:{n}" for n in range(1, 6)
+    ]
+
+
+def test_button_answer_is_stored_thanked_and_reopens_nothing(engine, database_url):
+    settings = _settings(database_url)
+    conversation_id = _resolved(engine, "telegram", "2002")
+    run_surveys(engine, settings, rome(12, 9, 10, 10))
+    survey = _survey(engine, conversation_id)
+    message_id = _answer(
+        engine, settings, "telegram", "2002", rome(12, 9, 10, 12), "4", f"survey:{survey.id}:4"
+    )
+    survey = _survey(engine, conversation_id)
+    assert (survey.state, survey.score, survey.answer_message_id) == ("answered", 4, message_id)
+    assert survey.assignee is None and survey.channel == "telegram"
+    with session_scope(engine) as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation.status == "resolved" and conversation.waiting_since is None
+        kinds = session.exec(
+            select(ConversationEvent.kind).where(
+                ConversationEvent.conversation_id == conversation_id
+            )
+        ).all()
+        assert kinds == ["opened", "resolved"]
+        assert session.get(SurveyResponse, message_id).outcome == "stored"
+    assert _bot_texts(engine, conversation_id)[-1] == "Grazie per la tua risposta!"
+    # the same button pressed again: kept as a response, not as a second score
+    again = _answer(
+        engine, settings, "telegram", "2002", rome(12, 9, 10, 13), "5", f"survey:{survey.id}:5"
+    )
+    with session_scope(engine) as session:
+        assert session.get(SurveyResponse, again).outcome == "already answered"
+    assert _survey(engine, conversation_id).score == 4
+
+
+def test_typed_number_on_x_with_one_gentle_reask(engine, database_url):
+    settings = _settings(database_url, kind="nps")
+    conversation_id = _resolved(engine, "x", "3001", language="en")
+    run_surveys(engine, settings, rome(12, 9, 10, 10))
+    assert "0 (not at all)" in _bot_texts(engine, conversation_id)[0]
+    with session_scope(engine) as session:
+        assert session.exec(select(OutboxItem)).all()[-1].payload["buttons"] == []
+    _answer(engine, settings, "x", "3001", rome(12, 9, 11), "12")
+    _answer(engine, settings, "x", "3001", rome(12, 9, 11, 1), "11")
+    texts = _bot_texts(engine, conversation_id)
+    assert len(texts) == 2 and texts[1].startswith("Sorry") and "0 to 10" in texts[1]
+    _answer(engine, settings, "x", "3001", rome(12, 9, 11, 2), " 9/10 ")
+    survey = _survey(engine, conversation_id)
+    assert (survey.state, survey.score) == ("answered", 9)
+    with session_scope(engine) as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation.status == "resolved"
+        outcomes = session.exec(select(SurveyResponse.outcome).order_by("message_id")).all()
+    assert outcomes == ["off the scale", "off the scale", "stored"]
+    # words are a real message: the conversation comes back
+    _answer(engine, settings, "x", "3001", rome(12, 9, 11, 5), "actually I have another issue")
+    with session_scope(engine) as session:
+        assert session.get(Conversation, conversation_id).status == "open"
+
+
+def test_late_answers_are_not_scores(engine, database_url):
+    settings = _settings(database_url, answer_window="1h")
+    conversation_id = _resolved(engine, "telegram", "2003")
+    run_surveys(engine, settings, rome(12, 9, 10, 10))
+    survey = _survey(engine, conversation_id)
+    late = _answer(
+        engine, settings, "telegram", "2003", rome(12, 9, 12), "5", f"survey:{survey.id}:5"
+    )
+    nonsense = _answer(engine, settings, "telegram", "2003", rome(12, 9, 12, 1), "x", "survey:zz")
+    with session_scope(engine) as session:
+        assert session.get(SurveyResponse, late).outcome == "late"
+        assert session.get(SurveyResponse, nonsense).outcome == "unknown survey"
+        assert session.get(Conversation, conversation_id).status == "resolved"
+    assert _survey(engine, conversation_id).score is None
+    # a typed number after the window is an ordinary message
+    _answer(engine, settings, "telegram", "2003", rome(12, 9, 12, 5), "3")
+    with session_scope(engine) as session:
+        assert session.get(Conversation, conversation_id).status == "open"
+
+
+def test_skips_are_recorded_with_their_reason(engine, database_url):
+    settings = _settings(database_url, delay="2d")
+    # WhatsApp: asked two days after the customer's last message, outside the 24h window
+    whatsapp = _resolved(engine, "whatsapp", "393330000001")
+    reopened = _resolved(engine, "telegram", "2004")
+    with session_scope(engine) as session:
+        Inbox(session).customer("telegram", "2004", rome(12, 10, 9), "ancora io")
+    run_surveys(engine, settings, rome(12, 11, 10, 0))
+    assert _survey(engine, whatsapp).skip_reason.startswith("messaging window closed")
+    assert _survey(engine, reopened).skip_reason == "conversation reopened before asking"
+    unsampled = _resolved(engine, "telegram", "2005")
+    run_surveys(engine, _settings(database_url, sample_rate=0.0), rome(12, 9, 10, 30))
+    assert _survey(engine, unsampled).skip_reason == "not sampled"
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(OutboxItem)).one() == 3  # replies
+
+
+def test_survey_kpis_and_answers_are_not_waits(engine, database_url):
+    """CSAT 5, 4, 2 -> 3.67, 2 of 3 satisfied; NPS 10, 9, 7, 3 -> (2 - 1) / 4 = 25;
+    CES 6 of 2 asked -> 50% response rate."""
+    plan = [
+        ("csat", [5, 4, 2]),
+        ("nps", [10, 9, 7, 3]),
+        ("ces", [6, None]),
+    ]
+    user = 4000
+    for kind, scores in plan:
+        settings = _settings(database_url, kind=kind)
+        for score in scores:
+            user += 1
+            conversation_id = _resolved(engine, "telegram", str(user))
+            run_surveys(engine, settings, rome(12, 9, 10, 10))
+            if score is not None:
+                survey = _survey(engine, conversation_id)
+                payload = f"survey:{survey.id}:{score}"
+                _answer(engine, settings, "telegram", str(user), rome(12, 9, 10, 20), "", payload)
+    calendar = office_hours()
+    query = KpiQuery(
+        start=rome(12, 9, 0), end=rome(12, 10, 0), now=rome(12, 20, 0), calendar=calendar
+    )
+    with session_scope(engine) as session:
+        report = compute_kpis(session, query)
+    assert report["csat"]["avg"] == pytest.approx(11 / 3)
+    assert report["csat"]["satisfied_pct"] == pytest.approx(200 / 3)
+    assert (report["csat"]["responses"], report["csat"]["asked"]) == (3, 3)
+    assert report["nps"]["score"] == 25.0
+    assert (report["nps"]["promoters"], report["nps"]["detractors"]) == (2, 1)
+    assert report["ces"] == {"avg": 6.0, "responses": 1, "asked": 2, "response_rate": 50.0}
+    # nine conversations, each one 5-minute wait; the survey answers add none
+    assert report["reply_time"]["count"] == 9 and report["reply_time"]["avg_s"] == 300
+    assert report["waiting_for_reply"] == 0 and report["backlog"] == 0
+    assert report["first_contact_resolution_rate"] == 100.0
+    days = {d["date"]: d for d in report["volume_by_day"]}
+    assert days["2026-12-09"]["csat_responses"] == 3
