@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from sportello.cli_users import users_app
 from sportello.config.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(users_app, name="users")
 
 ConfigOption = Annotated[
     Path | None,

@@ -12,6 +12,7 @@ from sportello.connectors.registry import enabled_connectors
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import make_engine, migrate
 from sportello.inbox.ingest import Scorer
+from sportello.inbox.live import Broadcaster
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
 
@@ -39,8 +40,13 @@ class Daemon:
         self.connectors = (
             dict(connectors) if connectors is not None else enabled_connectors(settings)
         )
-        self.worker = JournalWorker(self.engine, self.connectors, self.clock, scorer=scorer)
-        self.sender = OutboxSender(self.engine, self.connectors, self.clock)
+        self.live = Broadcaster()
+        self.worker = JournalWorker(
+            self.engine, self.connectors, self.clock, scorer=scorer, on_change=self.live.ingested
+        )
+        self.sender = OutboxSender(
+            self.engine, self.connectors, self.clock, on_change=self.live.sent
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,6 +56,7 @@ class Daemon:
         from sportello.scheduler import build_scheduler
 
         self._loop = asyncio.get_running_loop()
+        self.live.attach(self._loop)
         await asyncio.to_thread(migrate, self.engine)
         for connector in self.connectors.values():
             try:
@@ -70,6 +77,7 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         self._stop.set()
+        self.live.close()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
             for task in pending:

@@ -5,6 +5,7 @@ Each job is idempotent for its slot; misfires after downtime coalesce into one r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+LIVE_POLL_S = 5
 
 
 def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
@@ -35,4 +37,9 @@ def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
                 log.warning("polling %s failed: %s", connector.name, exc)
 
         scheduler.add_job(poll, "interval", seconds=interval, id=f"poll:{connector.name}")
+
+    async def live_poll() -> None:  # changes made by other replicas reach this one's streams
+        await asyncio.to_thread(daemon.live.poll_database, daemon.engine)
+
+    scheduler.add_job(live_poll, "interval", seconds=LIVE_POLL_S, id="live:poll")
     return scheduler

@@ -7,9 +7,19 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from sportello import __version__
-from sportello.api import conversations, customers, deliveries, messages, webhooks
+from sportello.api import (
+    accounts,
+    conversations,
+    customers,
+    deliveries,
+    events,
+    messages,
+    web,
+    webhooks,
+)
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
@@ -33,4 +43,7 @@ def create_app(daemon: Daemon) -> FastAPI:
 
     for module in (webhooks, messages, conversations, customers, deliveries):
         app.include_router(module.router)
+    for module in (accounts, events, web):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

@@ -86,7 +86,8 @@ def update_conversation(
         )  # type: ignore[call-overload]
         for tag in sorted({t.strip() for t in patch.tags if t.strip()}):
             session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
-    session.flush()
+    session.commit()
+    daemon.live.publish("conversation.updated", conversation_id=conversation_id, actor=caller)
     return conversations_out(session, [conversation])[0]
 
 
@@ -126,4 +127,5 @@ def reply(
     message = outbox.queue(session, conversation, body.text, now=daemon.clock.now())
     session.commit()
     daemon.wake_sender()
+    daemon.live.publish("message.created", conversation_id=conversation_id, message_id=message.id)
     return message_out(message)
