@@ -44,7 +44,8 @@ def get_session(daemon: DaemonDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# Committed before the response leaves: a client that got its 2xx sees its own write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False)
 
