@@ -49,7 +49,7 @@ function el(tag, attrs = {}, ...children) {
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -58,7 +58,8 @@ function el(tag, attrs = {}, ...children) {
 
 const channelLabel = (c) => ({ telegram: "Telegram", whatsapp: "WhatsApp", messenger: "Messenger", x: "X" })[c] || c;
 const channelBadge = (c) => el("span", { class: `channel channel-${c}` }, channelLabel(c));
-const dateTime = new Intl.DateTimeFormat(boot.lang, { dateStyle: "short", timeStyle: "short" });
+const locale = navigator.language?.startsWith(boot.lang) ? navigator.language : boot.lang;
+const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short" });
 const formatTime = (iso) => (iso ? dateTime.format(new Date(iso)) : "");
 
 function waited(iso) {
