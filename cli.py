@@ -49,7 +49,16 @@ def serve(
         timeout_graceful_shutdown=5,
         proxy_headers=True,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    handle_exit = server.handle_exit
+
+    def close_streams_then_exit(sig: int, frame: object) -> None:
+        # Open event streams would otherwise hold the graceful shutdown to its timeout.
+        daemon.live.close()
+        handle_exit(sig, frame)  # type: ignore[arg-type]
+
+    server.handle_exit = close_streams_then_exit  # type: ignore[method-assign]
+    server.run()
 
 
 @app.command()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sportello.daemon import Daemon
 
 log = logging.getLogger(__name__)
+logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # a line per run
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 LIVE_POLL_S = 5

@@ -1,4 +1,4 @@
-"""The FastAPI application: webhooks, REST API, health."""
+"""The FastAPI application: webhooks, REST API, live events, the web inbox, health."""
 
 from __future__ import annotations
 
