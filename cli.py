@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -11,6 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from sportello.cli_users import users_app
 from sportello.config.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(
@@ -18,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(users_app, name="users")
 
 ConfigOption = Annotated[
     Path | None,
@@ -40,7 +43,13 @@ class GracefulServer(uvicorn.Server):
     process with -15; forgetting the captured signals keeps the clean exit.
     """
 
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_exit = on_exit
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Open event streams would otherwise hold the graceful shutdown to its timeout.
+        self.on_exit()
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
 
@@ -60,7 +69,7 @@ def serve(
         timeout_graceful_shutdown=5,
         proxy_headers=True,
     )
-    GracefulServer(config).run()
+    GracefulServer(config, on_exit=daemon.live.close).run()
 
 
 @app.command()

@@ -17,7 +17,8 @@ from sportello.inbox.away import AwayResponder
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.erasure import EraseHook
-from sportello.inbox.ingest import Scorer
+from sportello.inbox.ingest import Ingested, Scorer
+from sportello.inbox.live import Broadcaster
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
 from sportello.inbox.sla import SlaClock
@@ -50,6 +51,7 @@ class Daemon:
         self.connectors = (
             dict(connectors) if connectors is not None else enabled_connectors(settings)
         )
+        self.live = Broadcaster()
         for connector in self.connectors.values():
             connector.use_clock(self.clock.now)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -65,12 +67,14 @@ class Daemon:
             self.clock,
             scorer=scorer or self.sentiment.score,
             hooks=hooks,
-            on_change=lambda _: self.wake_sender(),
+            on_change=self._ingested,
         )
         self.worker.hooks.append(store_public_tweets)
         self.erase_hooks: list[EraseHook] = [forget_mentions]
         self.listening = Listening(self.engine, settings, self.clock, self.sentiment)
-        self.sender = OutboxSender(self.engine, self.connectors, self.clock)
+        self.sender = OutboxSender(
+            self.engine, self.connectors, self.clock, on_change=self.live.sent
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -80,6 +84,7 @@ class Daemon:
         from sportello.scheduler import build_scheduler
 
         self._loop = asyncio.get_running_loop()
+        self.live.attach(self._loop)
         await asyncio.to_thread(migrate, self.engine)
         await asyncio.to_thread(self.seed_settings)
         for connector in self.connectors.values():
@@ -102,6 +107,7 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
             await asyncio.to_thread(leases.release_all, self.engine, self.holder)
         self._stop.set()
+        self.live.close()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
             for task in pending:
@@ -120,6 +126,11 @@ class Daemon:
             stored = settings_store.seed(session, self.settings, self.clock.now())
         if stored:
             log.info("seeded %s from the configuration", ", ".join(stored))
+
+    def _ingested(self, ingested: Ingested) -> None:
+        """After a delivery is committed: automation may have queued replies; streams learn."""
+        self.wake_sender()
+        self.live.ingested(ingested)
 
     def wake_worker(self) -> None:
         self._wake(self.worker.wake)

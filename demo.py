@@ -14,10 +14,14 @@ from sportello.cli import serve
 from sportello.config.settings import load_settings
 from sportello.connectors.emulators.demo_listening import ListeningDemo
 from sportello.connectors.emulators.demo_platforms import DemoCustomer, DemoPlatform, demo_platforms
+from sportello.inbox import accounts
+from sportello.inbox.clock import Clock
+from sportello.inbox.db import make_engine, migrate, session_scope
 
 log = logging.getLogger(__name__)
 
 DEMO_TOKEN = "demo"
+DEMO_USER = ("demo", "demo")  # an admin of the web inbox: name, password
 
 CUSTOMERS = {
     "giulia": DemoCustomer(
@@ -119,6 +123,7 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
         sla=SLA,
         **listening.settings(telegram_enabled="telegram" in channels),
     )
+    _add_demo_user(settings.database.url)
     player = threading.Thread(target=_play, args=(daemon_url, platforms), daemon=True)
     player.start()
     burst = threading.Timer(LISTENING_BURST_AT_S, listening.burst)
@@ -126,7 +131,8 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
     burst.start()
     print(
         f"\n  sportello demo on {daemon_url}\n"
-        f"  web inbox: {daemon_url}/   API docs: {daemon_url}/docs   API token: {DEMO_TOKEN}\n"
+        f"  web inbox: {daemon_url}/   login: {DEMO_USER[0]} / password: {DEMO_USER[1]}\n"
+        f"  API docs: {daemon_url}/docs   API token: {DEMO_TOKEN}\n"
         f"  try: curl -H 'Authorization: Bearer {DEMO_TOKEN}' {daemon_url}/api/v1/conversations\n",
         flush=True,
     )
@@ -136,6 +142,16 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
         for platform in platforms:
             platform.stop()
         listening.stop()
+
+
+def _add_demo_user(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        with session_scope(engine) as session:
+            accounts.ensure_user(session, *DEMO_USER, role="admin", now=Clock().now())
+    finally:
+        engine.dispose()
 
 
 def _play(daemon_url: str, platforms: list[DemoPlatform]) -> None:

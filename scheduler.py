@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sportello.daemon import Daemon
 
 log = logging.getLogger(__name__)
+logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # a line per run
 
 SURVEY_INTERVAL_S = 5
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
@@ -144,6 +145,9 @@ def _poller(daemon: Daemon, connector: Connector) -> PeriodicJob:
     return PeriodicJob(f"poll:{connector.name}", interval, poll, slotted=False)
 
 
+LIVE_POLL_S = 5
+
+
 def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
     for job in periodic_jobs(daemon):
@@ -152,4 +156,10 @@ def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
             await run_job(daemon, job)
 
         scheduler.add_job(tick, "interval", seconds=job.interval_s, id=job.name, name=job.name)
+
+    async def live_poll() -> None:  # changes made by other replicas reach this one's streams
+        await asyncio.to_thread(daemon.live.poll_database, daemon.engine)
+
+    # Not leased: every replica feeds its own event streams.
+    scheduler.add_job(live_poll, "interval", seconds=LIVE_POLL_S, id="live:poll")
     return scheduler

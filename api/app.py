@@ -1,4 +1,4 @@
-"""The FastAPI application: webhooks, REST API, health."""
+"""The FastAPI application: webhooks, REST API, live events, the web inbox, health."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from sportello import __version__
 from sportello.api import (
+    accounts,
     alerts,
     automation,
     conversations,
@@ -17,9 +19,11 @@ from sportello.api import (
     customers,
     deliveries,
     desk,
+    events,
     listening,
     messages,
     reports,
+    web,
     webhooks,
     x_usage,
 )
@@ -60,4 +64,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         reports,
     ):
         app.include_router(module.router)
+    for module in (accounts, events, web):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

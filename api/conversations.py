@@ -95,6 +95,7 @@ def update_conversation(
         for tag in sorted({t.strip() for t in patch.tags if t.strip()}):
             session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
     session.commit()  # before answering: the dependency's commit may run after the response
+    daemon.live.publish("conversation.updated", conversation_id=conversation_id, actor=caller)
     return conversations_out(session, [conversation])[0]
 
 
@@ -159,6 +160,7 @@ def reply(
     )
     session.commit()
     daemon.wake_sender()
+    daemon.live.publish("message.created", conversation_id=conversation_id, message_id=message.id)
     return message_out(message)
 
 

@@ -80,6 +80,8 @@ class ConversationOut(BaseModel):
     sla_due_at: datetime | None = None
     latest_sentiment: float | None = None
     worst_sentiment: float | None = None
+    customer_name: str | None = None
+    last_message: str | None = Field(default=None, description="the newest message's text")
 
 
 class CustomerOut(BaseModel):

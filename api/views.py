@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from sportello.api.schemas import ConversationOut, MessageOut, SentimentOut
-from sportello.inbox.models import Conversation, ConversationTag, Message
+from sportello.inbox.models import Conversation, ConversationTag, Customer, Message
+
+PREVIEW_CHARS = 140
 
 
 def message_out(message: Message) -> MessageOut:
@@ -34,11 +37,37 @@ def tags_of(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
     return found
 
 
+def customer_names(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.exec(select(Customer).where(col(Customer.id).in_(wanted)))
+    return {c.id or 0: c.display_name for c in rows}
+
+
+def last_texts(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The newest message's text of each conversation, for list previews."""
+    if not ids:
+        return {}
+    newest = (
+        select(func.max(Message.id))
+        .where(col(Message.conversation_id).in_(ids))
+        .group_by(col(Message.conversation_id))
+    )
+    rows = session.exec(select(Message).where(col(Message.id).in_(newest)))
+    return {m.conversation_id: m.text[:PREVIEW_CHARS] for m in rows}
+
+
 def conversations_out(session: Session, rows: Sequence[Conversation]) -> list[ConversationOut]:
-    tags = tags_of(session, [c.id for c in rows if c.id is not None])
+    ids = [c.id for c in rows if c.id is not None]
+    tags = tags_of(session, ids)
+    names = customer_names(session, (c.customer_id for c in rows))
+    previews = last_texts(session, ids)
     result = []
     for conversation in rows:
         out = ConversationOut.model_validate(conversation)
         out.tags = sorted(tags.get(conversation.id or 0, []))
+        out.customer_name = names.get(conversation.customer_id)
+        out.last_message = previews.get(conversation.id or 0)
         result.append(out)
     return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,11 +122,13 @@ class OutboxSender:
         clock: Clock,
         *,
         batch: int = 20,
+        on_change: Callable[[Message], None] | None = None,
     ) -> None:
         self.engine = engine
         self.connectors = connectors
         self.clock = clock
         self.batch = batch
+        self.on_change = on_change
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -183,14 +185,19 @@ class OutboxSender:
             except Exception as exc:  # a bug or an unexpected client error: retry, visibly
                 log.exception("sending outbox item %s failed unexpectedly", item_id)
                 result, error = None, SendError(f"unexpected error: {exc}", retryable=True)
-        await asyncio.to_thread(self._record, item_id, result, error)
+        message = await asyncio.to_thread(self._record, item_id, result, error)
+        if message is not None and self.on_change is not None:
+            self.on_change(message)
 
-    def _record(self, item_id: int, result: SendResult | None, error: SendError | None) -> None:
+    def _record(
+        self, item_id: int, result: SendResult | None, error: SendError | None
+    ) -> Message | None:
+        """Store the outcome; returns the message when its delivery status changed."""
         now = self.clock.now()
         with session_scope(self.engine) as session:
             item = session.get(OutboxItem, item_id)
             if item is None:  # erased meanwhile (a customer's data deleted)
-                return
+                return None
             message = session.get(Message, item.message_id)
             item.attempts += 1
             item.locked_until = None
@@ -201,7 +208,7 @@ class OutboxSender:
                     message.sent_at = result.sent_at
                     message.delivery_status = "sent"
                     message.delivery_error = None
-                return
+                return message
             assert error is not None
             item.last_error = error.reason
             if error.retryable and item.attempts < MAX_ATTEMPTS:
@@ -210,9 +217,10 @@ class OutboxSender:
                     seconds=backoff_s(item.attempts, error.retry_after)
                 )
                 log.warning("outbox item %s: %s; retrying", item_id, error.reason)
-                return
+                return None
             item.state = "failed"
             log.error("outbox item %s failed: %s", item_id, error.reason)
             if message is not None:
                 message.delivery_status = "failed"
                 message.delivery_error = error.reason
+            return message

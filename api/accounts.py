@@ -1,0 +1,113 @@
+"""``/api/v1/me``, ``/api/v1/tokens`` (personal API tokens) and ``/api/v1/users`` (admins)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+
+from sportello.api.deps import Admin, CurrentUser, DaemonDep, Principal, SessionDep
+from sportello.inbox import accounts
+from sportello.inbox.users import User
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+class MeOut(BaseModel):
+    name: str
+    role: Literal["agent", "admin"]
+    via: Literal["config", "token", "session"]
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    role: Literal["agent", "admin"]
+    created_at: datetime
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    password: str
+    role: Literal["agent", "admin"] = "agent"
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    label: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(description="the secret; shown only in this answer")
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+
+
+def _user_of(session: Session, principal: Principal) -> User:
+    user = session.get(User, principal.user_id) if principal.user_id is not None else None
+    if user is None:
+        raise HTTPException(403, "personal tokens belong to users; log in as one")
+    return user
+
+
+@router.get("/me")
+def me(principal: CurrentUser) -> MeOut:
+    return MeOut(name=principal.name, role=principal.role, via=principal.via)
+
+
+@router.get("/tokens")
+def list_tokens(session: SessionDep, principal: CurrentUser) -> list[TokenOut]:
+    user = _user_of(session, principal)
+    return [TokenOut.model_validate(t) for t in accounts.api_tokens_of(session, user)]
+
+
+@router.post("/tokens", status_code=201)
+def create_token(
+    body: TokenIn, session: SessionDep, daemon: DaemonDep, principal: CurrentUser
+) -> NewTokenOut:
+    user = _user_of(session, principal)
+    try:
+        secret, row = accounts.create_api_token(session, user, body.label, daemon.clock.now())
+    except accounts.AccountError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return NewTokenOut(token=secret, **TokenOut.model_validate(row).model_dump())
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, session: SessionDep, principal: CurrentUser) -> Response:
+    if not accounts.revoke_api_token(session, _user_of(session, principal), token_id):
+        raise HTTPException(404, f"token {token_id} not found")
+    return Response(status_code=204)
+
+
+@router.get("/users")
+def list_users(session: SessionDep, _: Admin) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in accounts.list_users(session)]
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserIn, session: SessionDep, daemon: DaemonDep, _: Admin) -> UserOut:
+    try:
+        accounts.check_new_password(body.password)
+        user = accounts.create_user(
+            session, body.name, body.password, body.role, daemon.clock.now()
+        )
+    except accounts.AccountError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return UserOut.model_validate(user)

@@ -1,0 +1,205 @@
+"""The web inbox's words in Italian and English, and which language a request gets.
+
+Order of choice: the ``sportello_lang`` cookie (set by the language switch), then the
+browser's ``Accept-Language``, then ``brand.default_language``.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGUAGES = ("it", "en")
+LANG_COOKIE = "sportello_lang"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "app.title": "sportello inbox",
+        "login.title": "Sign in",
+        "login.name": "User name",
+        "login.password": "Password",
+        "login.submit": "Sign in",
+        "login.failed": "Wrong user name or password.",
+        "login.expired": "The form expired; please try again.",
+        "nav.logout": "Sign out",
+        "nav.help": "Keyboard shortcuts",
+        "nav.language": "Language",
+        "nav.live": "live",
+        "nav.offline": "reconnecting…",
+        "filter.label": "Filters",
+        "filter.status": "Status",
+        "filter.channel": "Channel",
+        "filter.assignee": "Assignee",
+        "filter.tag": "Tag",
+        "filter.any": "Any",
+        "filter.mine": "Assigned to me",
+        "search.label": "Search customers",
+        "search.placeholder": "Name, handle, phone…",
+        "search.none": "No customer found.",
+        "list.title": "Conversations",
+        "list.empty": "No conversations match.",
+        "list.waiting": "waiting",
+        "list.more": "Load more",
+        "status.open": "Open",
+        "status.pending": "Pending",
+        "status.snoozed": "Snoozed",
+        "status.resolved": "Resolved",
+        "conv.none": "Select a conversation (j/k to move).",
+        "conv.status": "Status",
+        "conv.assignee": "Assignee",
+        "conv.unassigned": "unassigned",
+        "conv.assign_me": "Assign to me",
+        "conv.unassign": "Unassign",
+        "conv.resolve": "Resolve",
+        "conv.reopen": "Reopen",
+        "conv.tags": "Tags",
+        "conv.tags_hint": "comma separated; Enter saves",
+        "conv.priority": "Priority",
+        "conv.messages": "Messages",
+        "msg.edited": "edited",
+        "reply.label": "Reply",
+        "reply.placeholder": "Write a reply… (Ctrl+Enter sends)",
+        "reply.send": "Send",
+        "reply.failed": "The reply could not be queued:",
+        "reply.group": "This conversation is public: the reply will be visible to everyone.",
+        "author.customer": "customer",
+        "author.agent": "agent",
+        "author.bot": "automatic",
+        "delivery.queued": "queued",
+        "delivery.sent": "sent",
+        "delivery.delivered": "delivered",
+        "delivery.read": "read",
+        "delivery.failed": "not delivered",
+        "sentiment.positive": "positive",
+        "sentiment.neutral": "neutral",
+        "sentiment.negative": "negative",
+        "customer.title": "Customer",
+        "customer.identities": "Channels",
+        "customer.history": "All conversations",
+        "customer.current": "this one",
+        "customer.language": "Language",
+        "customer.phone": "Phone",
+        "customer.email": "Email",
+        "help.title": "Keyboard shortcuts",
+        "help.next": "next conversation",
+        "help.prev": "previous conversation",
+        "help.reply": "write a reply",
+        "help.resolve": "resolve the conversation",
+        "help.search": "search customers",
+        "help.help": "this help",
+        "help.escape": "leave the text box, close this help",
+        "help.send": "send the reply",
+        "help.close": "Close",
+        "error.generic": "Something went wrong:",
+        "time.now": "now",
+    },
+    "it": {
+        "app.title": "sportello posta in arrivo",
+        "login.title": "Accedi",
+        "login.name": "Nome utente",
+        "login.password": "Password",
+        "login.submit": "Accedi",
+        "login.failed": "Nome utente o password errati.",
+        "login.expired": "Il modulo è scaduto; riprova.",
+        "nav.logout": "Esci",
+        "nav.help": "Scorciatoie da tastiera",
+        "nav.language": "Lingua",
+        "nav.live": "in diretta",
+        "nav.offline": "riconnessione…",
+        "filter.label": "Filtri",
+        "filter.status": "Stato",
+        "filter.channel": "Canale",
+        "filter.assignee": "Assegnatario",
+        "filter.tag": "Etichetta",
+        "filter.any": "Tutti",
+        "filter.mine": "Assegnate a me",
+        "search.label": "Cerca clienti",
+        "search.placeholder": "Nome, handle, telefono…",
+        "search.none": "Nessun cliente trovato.",
+        "list.title": "Conversazioni",
+        "list.empty": "Nessuna conversazione corrisponde.",
+        "list.waiting": "in attesa",
+        "list.more": "Carica altre",
+        "status.open": "Aperta",
+        "status.pending": "In sospeso",
+        "status.snoozed": "Posticipata",
+        "status.resolved": "Risolta",
+        "conv.none": "Scegli una conversazione (j/k per spostarti).",
+        "conv.status": "Stato",
+        "conv.assignee": "Assegnatario",
+        "conv.unassigned": "non assegnata",
+        "conv.assign_me": "Assegna a me",
+        "conv.unassign": "Togli assegnazione",
+        "conv.resolve": "Risolvi",
+        "conv.reopen": "Riapri",
+        "conv.tags": "Etichette",
+        "conv.tags_hint": "separate da virgole; Invio salva",
+        "conv.priority": "Priorità",
+        "conv.messages": "Messaggi",
+        "msg.edited": "modificato",
+        "reply.label": "Risposta",
+        "reply.placeholder": "Scrivi una risposta… (Ctrl+Invio invia)",
+        "reply.send": "Invia",
+        "reply.failed": "Non è stato possibile accodare la risposta:",
+        "reply.group": "Questa conversazione è pubblica: la risposta sarà visibile a tutti.",
+        "author.customer": "cliente",
+        "author.agent": "operatore",
+        "author.bot": "automatico",
+        "delivery.queued": "in coda",
+        "delivery.sent": "inviato",
+        "delivery.delivered": "consegnato",
+        "delivery.read": "letto",
+        "delivery.failed": "non consegnato",
+        "sentiment.positive": "positivo",
+        "sentiment.neutral": "neutro",
+        "sentiment.negative": "negativo",
+        "customer.title": "Cliente",
+        "customer.identities": "Canali",
+        "customer.history": "Tutte le conversazioni",
+        "customer.current": "questa",
+        "customer.language": "Lingua",
+        "customer.phone": "Telefono",
+        "customer.email": "Email",
+        "help.title": "Scorciatoie da tastiera",
+        "help.next": "conversazione successiva",
+        "help.prev": "conversazione precedente",
+        "help.reply": "scrivi una risposta",
+        "help.resolve": "risolvi la conversazione",
+        "help.search": "cerca clienti",
+        "help.help": "questo aiuto",
+        "help.escape": "esci dal campo di testo, chiudi l'aiuto",
+        "help.send": "invia la risposta",
+        "help.close": "Chiudi",
+        "error.generic": "Qualcosa è andato storto:",
+        "time.now": "ora",
+    },
+}
+
+
+def choose_language(request: Request, default: str = "it") -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    for code in _accepted(request.headers.get("accept-language", "")):
+        if code in LANGUAGES:
+            return code
+    return default if default in LANGUAGES else LANGUAGES[0]
+
+
+def _accepted(header: str) -> list[str]:
+    """Primary language codes of an Accept-Language header, most wanted first."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, position, tag.split("-")[0].lower()))
+    return [code for _, _, code in sorted(ranked)]
+
+
+def translator(language: str) -> dict[str, str]:
+    return MESSAGES[language]

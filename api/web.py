@@ -1,0 +1,156 @@
+"""The web inbox: login, logout, the language switch and the inbox page.
+
+Login and logout are plain HTML forms protected by a CSRF token (a double-submit cookie
+before login, the session's own token after); the session cookie is HttpOnly,
+SameSite=Lax, and Secure whenever the inbox is reached over HTTPS.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from sportello import __version__
+from sportello.api.deps import SESSION_COOKIE, DaemonDep, web_principal
+from sportello.api.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from sportello.connectors.base import CHANNELS
+from sportello.inbox import accounts
+from sportello.inbox.conversations import STATUSES
+from sportello.inbox.db import session_scope
+
+if TYPE_CHECKING:
+    from sportello.daemon import Daemon
+
+STATIC_DIR = Path(__file__).with_name("static")
+LOGIN_CSRF_COOKIE = "sportello_login_csrf"
+YEAR_S = 365 * 24 * 3600
+# Scripts and styles only from /static: injected markup could not run even if it got in.
+CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def _secure(request: Request, daemon: Daemon) -> bool:
+    public = daemon.settings.server.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
+def _render(
+    request: Request, daemon: Daemon, template: str, status: int = 200, **context: Any
+) -> Response:
+    language = choose_language(request, daemon.settings.brand.default_language)
+    context.update(
+        lang=language,
+        languages=LANGUAGES,
+        t=translator(language),
+        brand=daemon.settings.brand.name,
+        version=__version__,
+    )
+    response = templates.TemplateResponse(request, template, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def _redirect(to: str) -> RedirectResponse:
+    return RedirectResponse(to, status_code=303)
+
+
+@router.get("/")
+def inbox_page(request: Request, daemon: DaemonDep) -> Response:
+    principal = web_principal(request, daemon)
+    if principal is None:
+        return _redirect("/login")
+    return _render(
+        request,
+        daemon,
+        "inbox.html",
+        user=principal,
+        channels=[c for c in CHANNELS if c in daemon.connectors] or list(CHANNELS),
+        statuses=STATUSES,
+    )
+
+
+def _login_form(request: Request, daemon: Daemon, status: int = 200, error: str | None = None):
+    token = secrets.token_urlsafe(24)
+    response = _render(request, daemon, "login.html", status, csrf=token, error=error)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request, daemon),
+        path="/login",
+    )
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, daemon: DaemonDep) -> Response:
+    if web_principal(request, daemon) is not None:
+        return _redirect("/")
+    return _login_form(request, daemon)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    daemon: DaemonDep,
+    name: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), csrf.encode()):
+        return _login_form(request, daemon, 403, "login.expired")
+    with session_scope(daemon.engine) as session:
+        user = accounts.authenticate(session, name.strip(), password)
+        if user is None:
+            return _login_form(request, daemon, 401, "login.failed")
+        token, _ = accounts.open_session(session, user, daemon.clock.now())
+    response = _redirect("/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(accounts.SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, daemon),
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, daemon: DaemonDep, csrf: Annotated[str, Form()]) -> Response:
+    principal = web_principal(request, daemon)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if principal is None or not hmac.compare_digest(
+        (principal.csrf_token or "").encode(), csrf.encode()
+    ):
+        return _redirect("/login")
+    with session_scope(daemon.engine) as session:
+        accounts.close_session(session, token)
+    response = _redirect("/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/language/{code}")
+def switch_language(code: str, request: Request, daemon: DaemonDep, next: str = "/") -> Response:
+    """Remember the chosen language; ``next`` must be a path on this site."""
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = _redirect(target)
+    if code in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE, code, max_age=YEAR_S, samesite="lax", secure=_secure(request, daemon)
+        )
+    return response

@@ -1,0 +1,123 @@
+"""``sportello users``: add users, list them, change passwords, issue personal API tokens."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from sportello.inbox import accounts
+from sportello.inbox.clock import Clock
+from sportello.inbox.db import make_engine, migrate, session_scope
+
+users_app = typer.Typer(help="Users of the web inbox and the API.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML configuration file (default: $SPORTELLO_CONFIG)."),
+]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+]
+
+
+class Role(StrEnum):
+    agent = "agent"
+    admin = "admin"
+
+
+@contextmanager
+def _database(config: Path | None) -> Iterator[Session]:
+    from sportello.cli import settings_or_exit
+
+    settings = settings_or_exit(config)
+    engine = make_engine(settings.database.url)
+    try:
+        migrate(engine)
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"sportello: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.check_new_password(password)
+    except accounts.AccountError as exc:
+        raise _fail(str(exc)) from None
+    return password
+
+
+@users_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    role: Annotated[Role, typer.Option(help="agent, or admin (may change settings).")] = Role.agent,
+    password_stdin: PasswordStdin = False,
+    config: ConfigOption = None,
+) -> None:
+    """Add a user; asks for the password unless --password-stdin."""
+    password = _read_password(password_stdin)
+    with _database(config) as session:
+        try:
+            accounts.create_user(session, name, password, role.value, Clock().now())
+        except accounts.AccountError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(f"added {role.value} {name}")
+
+
+@users_app.command("list")
+def list_(config: ConfigOption = None) -> None:
+    """Every user with role and creation date."""
+    with _database(config) as session:
+        users = accounts.list_users(session)
+    for user in users:
+        typer.echo(f"{user.name}\t{user.role}\t{user.created_at:%Y-%m-%d}")
+
+
+@users_app.command("passwd")
+def passwd(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    password_stdin: PasswordStdin = False,
+    config: ConfigOption = None,
+) -> None:
+    """Set a user's password; the user's web sessions end."""
+    password = _read_password(password_stdin)
+    with _database(config) as session:
+        user = accounts.find_user(session, name)
+        if user is None:
+            raise _fail(f"no user {name!r}")
+        accounts.set_password(session, user, password)
+    typer.echo(f"password of {name} changed")
+
+
+@users_app.command("token")
+def token(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    config: ConfigOption = None,
+) -> None:
+    """Issue a personal API token for scripts; it is printed once and stored only hashed."""
+    with _database(config) as session:
+        user = accounts.find_user(session, name)
+        if user is None:
+            raise _fail(f"no user {name!r}")
+        try:
+            secret, _ = accounts.create_api_token(session, user, label, Clock().now())
+        except accounts.AccountError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(secret)

@@ -1,0 +1,244 @@
+"""The web inbox in a real headless Chromium (Debian's, never a downloaded one).
+
+An agent logs in; a customer writes on a platform (a signed webhook to the running
+daemon); the message appears without a reload; the agent opens it, sees the same
+customer's earlier conversation on another channel, replies from the keyboard, and
+the reply reaches the platform's emulator.
+
+A platform joins this test by adding a :class:`Platform` to ``PLATFORMS``: how its
+customer writes to the daemon and what the emulator received back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import pytest
+from conftest import TELEGRAM_SECRET, make_settings, telegram_channel, wait_for
+
+from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.inbox import accounts
+from sportello.inbox.conversations import set_status
+from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import ingest
+from sportello.inbox.models import Conversation
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(tempfile.gettempdir()) / "sportello-web-inbox.png"
+PHONE = "+393331234567"
+
+pytestmark = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK),
+    reason="no Chromium binary (install Debian's with `make browser` or apt-get install chromium)",
+)
+
+
+class Platform(Protocol):
+    """One platform as seen from the customer's side, for the browser test."""
+
+    channel: str
+
+    def settings(self) -> dict[str, Any]:
+        """The ``channels`` settings that point the daemon at the emulator."""
+
+    def share_phone(self, daemon_url: str, phone: str) -> None:
+        """The customer proves their phone number (so other channels can join them)."""
+
+    def say(self, daemon_url: str, text: str) -> None:
+        """The customer writes; delivered as a signed webhook."""
+
+    def received(self) -> list[str]:
+        """Texts the platform got from the business."""
+
+
+class TelegramCustomer:
+    channel = "telegram"
+    user_id = 5551001
+
+    def __init__(self, emulator: TelegramEmulator, server: BackgroundServer) -> None:
+        self.emulator, self.server = emulator, server
+        self.sender = tg.user(self.user_id, "Giulia", "Rossi", username="giuliar")
+
+    def settings(self) -> dict[str, Any]:
+        return telegram_channel(self.server.url)
+
+    def _post(self, daemon_url: str, **content: Any) -> None:
+        message_id = self.emulator.next_message_id(self.user_id)
+        message = tg.message(message_id, self.sender, int(time.time()), **content)
+        response = httpx.post(
+            f"{daemon_url}/webhooks/telegram",
+            content=json.dumps(tg.update(self.emulator.next_update_id(), message=message)),
+            headers={
+                "content-type": "application/json",
+                "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
+            },
+        )
+        assert response.status_code == 200
+
+    def share_phone(self, daemon_url: str, phone: str) -> None:
+        contact = {"phone_number": phone, "first_name": "Giulia", "user_id": self.user_id}
+        self._post(daemon_url, contact=contact)
+
+    def say(self, daemon_url: str, text: str) -> None:
+        self._post(daemon_url, text=text)
+
+    def received(self) -> list[str]:
+        return [sent["text"] for sent in self.emulator.sent]
+
+
+@pytest.fixture(params=["telegram"])
+def platform(request, telegram_emulator) -> Platform:
+    if request.param == "telegram":
+        return TelegramCustomer(*telegram_emulator)
+    raise AssertionError(request.param)
+
+
+@dataclass
+class Browser:
+    page: Any
+    errors: list[str]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = chromium.new_context(
+            viewport={"width": 1366, "height": 768}, locale="en-GB", timezone_id="Europe/Rome"
+        )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield Browser(page, errors)
+        context.close()  # closes the event stream before the daemon stops
+        chromium.close()
+
+
+def _earlier_conversation_elsewhere(running, customer_phone: str, channel: str) -> int:
+    """A resolved conversation three days ago on ``channel``, ingested as a connector would."""
+    days_ago = datetime.now(UTC) - timedelta(days=3)
+    person = Person("393331234567", display_name="Giulia Rossi", phone=customer_phone)
+    event = InboundMessage(
+        channel=channel,  # type: ignore[arg-type]
+        external_id="wamid.HBgMMzkzMzMxMjM0NTY3FQIAEhggQTY0",
+        thread=Thread(person.external_id),
+        customer=person,
+        sent_at=days_ago,
+        text="Buongiorno, vorrei cambiare l'indirizzo di consegna.",
+    )
+    with session_scope(running.daemon.engine) as session:
+        (_message, conversation), *_ = ingest(session, [event], now=days_ago).new_messages
+        set_status(session, conversation, "resolved", days_ago, "ada")
+        return conversation.customer_id
+
+
+def test_agent_answers_a_live_message_with_the_customers_history(
+    sqlite_url, platform, start_daemon, browser
+):
+    running = start_daemon(make_settings(sqlite_url, channels=platform.settings()))
+    with session_scope(running.daemon.engine) as session:
+        accounts.create_user(session, "bob", "bob-password", "agent", datetime.now(UTC))
+
+    # The customer proved her phone on this platform; an older chat on another channel
+    # (same phone) joins her; both conversations are closed before the test starts.
+    platform.share_phone(running.url, PHONE)
+    first = wait_for(lambda: running.messages(channel=platform.channel))[0]
+    other = "whatsapp" if platform.channel != "whatsapp" else "telegram"
+    assert _earlier_conversation_elsewhere(running, PHONE, other) == first["customer_id"]
+    running.api.patch(
+        f"/api/v1/conversations/{first['conversation_id']}", json={"status": "resolved"}
+    )
+
+    page = browser.page
+    page.goto(f"{running.url}/")
+    assert page.url.endswith("/login")
+    page.get_by_label("User name").fill("bob")
+    page.get_by_label("Password").fill("bob-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{running.url}/")
+    page.locator("#live-status[data-state='live']").wait_for()
+    page.locator("#conversation-list .empty").wait_for()  # nothing open yet
+    page.evaluate("window.__notReloaded = true")
+
+    platform.say(running.url, "Il pacco 4411 non è ancora arrivato, mi aiutate?")
+    item = page.locator("#conversation-list button.conversation", has_text="Giulia Rossi")
+    item.wait_for(timeout=8_000)  # live: well before the 15 s ping
+    assert "4411" in item.inner_text() and "waiting" in item.inner_text()
+    assert page.evaluate("window.__notReloaded") is True
+
+    page.keyboard.press("j")
+    messages = page.locator("#messages li.message")
+    messages.last.wait_for()
+    assert "4411" in messages.last.inner_text()
+    assert "customer" in messages.last.inner_text()
+    history = page.locator("#customer .history-item")
+    assert history.count() == 2
+    earlier = page.locator("#customer .history-item", has_text="indirizzo di consegna")
+    assert earlier.locator(f".channel-{other}").count() == 1
+    identities = page.locator("#customer .identities li")
+    assert identities.count() == 2
+    details = page.locator("#customer .details").inner_text()
+    assert PHONE in details and "[object" not in details
+
+    page.keyboard.press("r")
+    assert page.evaluate("document.activeElement.id") == "reply-text"
+    reply = "Ciao Giulia, verifico subito la spedizione 4411."
+    page.keyboard.type(reply)
+    page.keyboard.press("Control+Enter")
+    wait_for(lambda: reply in platform.received(), timeout=20)
+    outbound = page.locator("#messages li.message.out", has_text=reply)
+    outbound.locator(".ticks-sent").wait_for()  # the tick follows the sender, live
+    assert page.evaluate("document.getElementById('reply-text').value") == ""
+
+    page.keyboard.press("Escape")  # leave the reply box; the shortcuts work again
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+
+    page.keyboard.press("/")
+    page.keyboard.type("giulia")
+    found = page.locator("#conversation-list button.conversation", has_text="Giulia Rossi")
+    found.locator(f".channel-{other}").wait_for()  # one customer, both channels
+    page.keyboard.press("Escape")
+    page.locator("#list-title", has_text="Conversations").wait_for()
+    page.screenshot(path=str(SCREENSHOT))
+
+    page.keyboard.press("e")
+    conversation_id = first["conversation_id"]
+
+    def resolved() -> bool:
+        return running.api.get(f"/api/v1/conversations/{conversation_id}").json()["status"] == (
+            "resolved"
+        )
+
+    wait_for(resolved)
+    with session_scope(running.daemon.engine) as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.first_response_at is not None
+    assert browser.errors == []
