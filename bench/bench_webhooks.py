@@ -215,8 +215,16 @@ def daemon_run(
                 nonlocal next_id
                 base_delivery = max_delivery_id(database_url)
                 poller = CountPoller(database_url).start()
-                report = load({"url": url, "kind": kind, "secret": SECRETS[kind], **spec,
-                               "first_id": next_id, "duplicate_every": 20})
+                report = load(
+                    {
+                        "url": url,
+                        "kind": kind,
+                        "secret": SECRETS[kind],
+                        **spec,
+                        "first_id": next_id,
+                        "duplicate_every": 20,
+                    }
+                )
                 next_id = (report["last_id"] or next_id) + 1
                 drained = poller.wait_for(report["accepted_distinct"], timeout=120)
                 poller.stop()
