@@ -40,6 +40,8 @@ class Daemon:
         self.connectors = (
             dict(connectors) if connectors is not None else enabled_connectors(settings)
         )
+        for connector in self.connectors.values():
+            connector.use_clock(self.clock.now)
         self.sentiment = SentimentService(default_language=settings.brand.default_language)
         self.worker = JournalWorker(
             self.engine, self.connectors, self.clock, scorer=scorer or self.sentiment.score

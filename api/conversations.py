@@ -123,7 +123,13 @@ def reply(
     _: Caller,
 ) -> MessageOut:
     conversation = get_conversation(session, conversation_id)
-    message = outbox.queue(session, conversation, body.text, now=daemon.clock.now())
+    now = daemon.clock.now()
+    connector = daemon.connectors.get(conversation.channel)
+    if connector is not None:
+        refusal = connector.can_send_free_form(conversation.last_customer_message_at, now, "reply")
+        if refusal is not None:
+            raise HTTPException(409, f"cannot send on {conversation.channel} now: {refusal}")
+    message = outbox.queue(session, conversation, body.text, now=now)
     session.commit()
     daemon.wake_sender()
     return message_out(message)

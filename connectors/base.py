@@ -7,9 +7,9 @@ nothing past this module reads a platform's dict. Nothing here knows the databas
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from sportello.config.settings import Settings
@@ -99,6 +99,20 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True)
+class StatusWatermark:
+    """A platform's word on every outbound message of a thread sent up to ``up_to``.
+
+    Messenger reports reads (and sometimes deliveries) as a watermark instead of per
+    message: everything the business sent in the thread before it has that status.
+    """
+
+    channel: Channel
+    thread_external_id: str
+    status: Literal["delivered", "read"]
+    up_to: datetime
+
+
+@dataclass(frozen=True)
 class Ignored:
     """Something deliberately not stored as a message (a reaction, typing, a notice)."""
 
@@ -107,7 +121,7 @@ class Ignored:
     reason: str
 
 
-Event = InboundMessage | MessageEdited | StatusUpdate | Ignored
+Event = InboundMessage | MessageEdited | StatusUpdate | StatusWatermark | Ignored
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,20 @@ class RawDelivery:
     headers: Mapping[str, str] = field(default_factory=dict)
     source: Literal["webhook", "poll"] = "webhook"
     received_at: datetime | None = None
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut a long text into chunks of at most ``limit`` characters, at line or word breaks."""
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit))
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    chunks.append(rest)
+    return chunks
 
 
 class ParseError(Exception):
@@ -184,11 +212,30 @@ class PollResult:
     wait_s: float | None = None
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Connector(abc.ABC):
     """One platform. Subclasses are registered as ``sportello.connectors`` entry points."""
 
     name: ClassVar[Channel]
     max_text_length: ClassVar[int] = 4096
+    # The daemon hands its clock over (``use_clock``) so sends are timed like everything else.
+    now: Callable[[], datetime] = staticmethod(_utc_now)
+
+    def use_clock(self, now: Callable[[], datetime]) -> None:
+        self.now = now  # type: ignore[method-assign]
+
+    def can_send_free_form(
+        self, last_customer_message_at: datetime | None, now: datetime, purpose: str
+    ) -> str | None:
+        """Why a message with this ``purpose`` cannot be sent now, or ``None`` when it can.
+
+        Platforms with a customer-service window (Messenger, WhatsApp) refuse free-form
+        messages outside it unless a template or message tag applies. Default: always allowed.
+        """
+        return None
 
     @classmethod
     @abc.abstractmethod

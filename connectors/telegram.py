@@ -52,6 +52,7 @@ from sportello.connectors.base import (
     SendError,
     SendResult,
     Thread,
+    split_text,
 )
 
 log = logging.getLogger(__name__)
@@ -368,20 +369,6 @@ def _button_label(message: Any, data: str | None) -> str | None:
             if button.callback_data == data:
                 return button.text
     return None
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut a long text into chunks of at most ``limit`` characters, at line or word breaks."""
-    chunks: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = max(rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit))
-        if cut <= 0:
-            cut = limit
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    chunks.append(rest)
-    return chunks
 
 
 def _retry_after_s(exc: RetryAfter) -> float:

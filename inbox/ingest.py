@@ -16,6 +16,7 @@ from sportello.connectors.base import (
     InboundMessage,
     MessageEdited,
     StatusUpdate,
+    StatusWatermark,
 )
 from sportello.inbox.conversations import find_or_open, note_agent_message, note_customer_message
 from sportello.inbox.identity import link_shared_contact, resolve_identity
@@ -63,6 +64,8 @@ def ingest(
                 result.edited.append(edited)
         elif isinstance(item, StatusUpdate):
             result.statuses += _apply_status(session, item)
+        elif isinstance(item, StatusWatermark):
+            result.statuses += _apply_watermark(session, item)
         elif isinstance(item, Ignored):
             log.debug("ignored %s event: %s", item.kind, item.reason)
             result.ignored.append(item)
@@ -163,3 +166,27 @@ def _apply_status(session: Session, event: StatusUpdate) -> int:
     elif _STATUS_RANK.get(event.status, 0) > _STATUS_RANK.get(message.delivery_status or "", -1):
         message.delivery_status = event.status
     return 1
+
+
+def _apply_watermark(session: Session, event: StatusWatermark) -> int:
+    """Raise every sent outbound message of the thread up to the watermark to its status."""
+    conversation = session.exec(
+        select(Conversation).where(
+            Conversation.channel == event.channel,
+            Conversation.thread_external_id == event.thread_external_id,
+        )
+    ).first()
+    if conversation is None:
+        return 0
+    lower = [s for s, rank in _STATUS_RANK.items() if 0 < rank < _STATUS_RANK[event.status]]
+    messages = session.exec(
+        select(Message).where(
+            Message.conversation_id == conversation.id,
+            Message.direction == "out",
+            Message.sent_at <= event.up_to,
+            Message.delivery_status.in_(lower),  # type: ignore[union-attr]
+        )
+    ).all()
+    for message in messages:
+        message.delivery_status = event.status
+    return len(messages)

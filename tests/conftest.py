@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from sportello.api.app import create_app
 from sportello.config.settings import Settings, load_settings
+from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.daemon import Daemon
@@ -23,6 +24,12 @@ POSTGRES_ENV = "SPORTELLO_TEST_POSTGRES_URL"
 API_TOKEN = "test-token"
 TELEGRAM_TOKEN = "123456:TEST-token"
 TELEGRAM_SECRET = "telegram-secret"
+META_APP_SECRET = "meta-app-secret"
+META_VERIFY_TOKEN = "meta-verify-token"
+PAGE_ID = "104345678901234"
+PAGE_TOKEN = "EAAPageToken"
+PHONE_NUMBER_ID = "106540352242922"
+WHATSAPP_TOKEN = "EAAWhatsAppToken"
 
 
 def reset_postgres(url: str) -> None:
@@ -92,6 +99,22 @@ def telegram_emulator() -> Iterator[tuple[TelegramEmulator, BackgroundServer]]:
 
 
 @pytest.fixture
+def messenger_emulator() -> Iterator[tuple[GraphEmulator, BackgroundServer]]:
+    emulator = GraphEmulator("messenger", PAGE_ID, PAGE_TOKEN, META_APP_SECRET)
+    server = BackgroundServer(emulator.app).start()
+    yield emulator, server
+    server.stop()
+
+
+@pytest.fixture
+def whatsapp_emulator() -> Iterator[tuple[GraphEmulator, BackgroundServer]]:
+    emulator = GraphEmulator("whatsapp", PHONE_NUMBER_ID, WHATSAPP_TOKEN, META_APP_SECRET)
+    server = BackgroundServer(emulator.app).start()
+    yield emulator, server
+    server.stop()
+
+
+@pytest.fixture
 def start_daemon() -> Iterator[Callable[..., RunningDaemon]]:
     """Start daemons (real uvicorn on loopback); each is stopped at the end of the test."""
     started: list[RunningDaemon] = []
@@ -123,6 +146,32 @@ def telegram_channel(api_base_url: str, **extra: Any) -> dict[str, Any]:
             "bot_token": TELEGRAM_TOKEN,
             "webhook_secret": TELEGRAM_SECRET,
             "api_base_url": api_base_url,
+            **extra,
+        }
+    }
+
+
+def messenger_channel(server_url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "messenger": {
+            "app_secret": META_APP_SECRET,
+            "verify_token": META_VERIFY_TOKEN,
+            "page_access_token": PAGE_TOKEN,
+            "page_id": PAGE_ID,
+            "graph_base_url": GraphEmulator.graph_url(server_url),
+            **extra,
+        }
+    }
+
+
+def whatsapp_channel(server_url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "whatsapp": {
+            "app_secret": META_APP_SECRET,
+            "verify_token": META_VERIFY_TOKEN,
+            "access_token": WHATSAPP_TOKEN,
+            "phone_number_id": PHONE_NUMBER_ID,
+            "graph_base_url": GraphEmulator.graph_url(server_url),
             **extra,
         }
     }

@@ -1,0 +1,335 @@
+"""A local Graph API for Messenger's Send API and WhatsApp's Cloud API ``/messages``.
+
+``POST /{version}/{node}/messages`` answers as Meta documents (Messenger
+``{"recipient_id", "message_id"}``; WhatsApp ``{"messaging_product", "contacts",
+"messages": [{"id": "wamid…"}]}``) or with Graph error bodies
+``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``. It also plays
+Meta's side of the webhook: :meth:`GraphEmulator.deliver` POSTs a payload signed with
+``X-Hub-Signature-256`` exactly as Meta signs it, and, with ``auto_receipts``, answers every
+send with the echo/delivery/read (Messenger) or sent/delivered/read statuses (WhatsApp)
+the platform would send. Control routes live under ``/_emulator/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from typing import Any, Literal
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from sportello.connectors.emulators import meta_payloads as mp
+from sportello.connectors.emulators.faults import Fault, FaultPlan
+
+Platform = Literal["messenger", "whatsapp"]
+API_VERSION = "v21.0"
+ENDPOINT = "messages"
+MESSAGING_TYPES = ("RESPONSE", "UPDATE", "MESSAGE_TAG")
+WHATSAPP_TYPES = (
+    "text",
+    "interactive",
+    "template",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "reaction",
+)
+FAULT_MESSAGES = {
+    4: "(#4) Application request limit reached",
+    10: "(#10) This message is sent outside of allowed window.",
+    100: "(#100) Invalid parameter",
+    130429: "Rate limit hit",
+    131026: "Message undeliverable",
+    131047: "Re-engagement message",
+    190: "Error validating access token: Session has expired.",
+    613: "(#613) Calls to this api have exceeded the rate limit.",
+    80007: "(#80007) There have been too many messages sent to this WhatsApp Business Account.",
+}
+
+
+class GraphEmulator:
+    """One Messenger page or one WhatsApp phone number on an emulated Graph API."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        node_id: str,
+        token: str,
+        app_secret: str,
+        webhook_url: str | None = None,
+        *,
+        business_id: str = "102290129340398",
+        auto_receipts: bool = False,
+    ) -> None:
+        self.platform = platform
+        self.node_id = node_id
+        self.token = token
+        self.app_secret = app_secret
+        self.webhook_url = webhook_url
+        self.business_id = business_id
+        self.auto_receipts = auto_receipts
+        self.sent: list[dict[str, Any]] = []
+        self.webhook_statuses: list[int] = []
+        self.faults = FaultPlan()
+        self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.app = self._build_app()
+
+    @staticmethod
+    def graph_url(server_url: str) -> str:
+        """The ``graph_base_url`` to configure for an emulator served at ``server_url``."""
+        return f"{server_url}/{API_VERSION}"
+
+    # Meta's side of the webhook ---------------------------------------------------
+
+    def sign(self, body: bytes) -> str:
+        return "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+    async def deliver(self, payload: dict[str, Any]) -> int:
+        """POST a webhook payload to the daemon signed as Meta signs; returns the HTTP status."""
+        if self.webhook_url is None:
+            raise RuntimeError("no webhook_url to deliver to")
+        body = json.dumps(payload).encode()
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "facebookexternalua",
+            "X-Hub-Signature-256": self.sign(body),
+        }
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(self.webhook_url, content=body, headers=headers)
+        with self._lock:
+            self.webhook_statuses.append(response.status_code)
+        return response.status_code
+
+    def add_fault(
+        self,
+        status: int,
+        code: int | None = None,
+        *,
+        subcode: int | None = None,
+        count: int = 1,
+        message: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """The next ``count`` sends answer ``status`` with a Graph error body."""
+        if code is None:
+            code = 4 if status == 429 else 1 if status >= 500 else 100
+        error: dict[str, Any] = {
+            "message": message or FAULT_MESSAGES.get(code, "An unknown error has occurred."),
+            "type": "OAuthException",
+            "code": code,
+            "fbtrace_id": "A" + secrets.token_hex(10),
+        }
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        if self.platform == "whatsapp" and code >= 130000:
+            error["error_data"] = {"messaging_product": "whatsapp", "details": error["message"]}
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.faults.add(
+            ENDPOINT, Fault(status=status, count=count, body={"error": error}, headers=headers)
+        )
+
+    # the Graph API ----------------------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title=f"Graph API emulator ({self.platform})")
+
+        @app.post("/_emulator/faults")
+        async def add_fault(request: Request) -> dict[str, Any]:
+            spec = await request.json()
+            self.add_fault(
+                spec["status"],
+                spec.get("code"),
+                subcode=spec.get("subcode"),
+                count=spec.get("count", 1),
+                message=spec.get("message"),
+                retry_after=spec.get("retry_after"),
+            )
+            return {"ok": True}
+
+        @app.get("/_emulator/sent")
+        async def sent() -> list[dict[str, Any]]:
+            return self.sent
+
+        @app.post("/_emulator/webhook")
+        async def inject(request: Request) -> dict[str, Any]:
+            return {"ok": True, "webhook_status": await self.deliver(await request.json())}
+
+        @app.post("/{version}/{node}/messages")
+        async def messages(version: str, node: str, request: Request) -> JSONResponse:
+            if not _authorised(request, self.token):
+                return _graph_error(
+                    401, 190, "Invalid OAuth access token - Cannot parse access token"
+                )
+            fault = self.faults.take(ENDPOINT)
+            if fault is not None:
+                return JSONResponse(fault.body, status_code=fault.status, headers=fault.headers)
+            if node not in (self.node_id, "me") or (node == "me" and self.platform != "messenger"):
+                return _graph_error(
+                    400, 100, f"Unsupported post request. Object with ID '{node}' does not exist"
+                )
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                return _graph_error(400, 100, "(#100) The request body is not JSON")
+            if self.platform == "messenger":
+                return self._messenger_send(body)
+            return self._whatsapp_send(body)
+
+        return app
+
+    def _messenger_send(self, body: dict[str, Any]) -> JSONResponse:
+        problem = _messenger_problem(body)
+        if problem is not None:
+            return _graph_error(400, 100, f"(#100) {problem}")
+        psid = str(body["recipient"]["id"])
+        mid = mp.new_mid()
+        self._record(body, mid)
+        if self.auto_receipts:
+            now_ms = int(time.time() * 1000)
+            message = body["message"]
+            self._later(
+                mp.messenger_webhook(
+                    self.node_id,
+                    mp.echo(
+                        self.node_id,
+                        psid,
+                        now_ms,
+                        message.get("text", ""),
+                        mid,
+                        metadata=message.get("metadata"),
+                    ),
+                    mp.delivery(psid, self.node_id, now_ms + 1, [mid], now_ms),
+                    mp.read(psid, self.node_id, now_ms + 2, now_ms + 1),
+                    time_ms=now_ms + 2,
+                )
+            )
+        return JSONResponse({"recipient_id": psid, "message_id": mid})
+
+    def _whatsapp_send(self, body: dict[str, Any]) -> JSONResponse:
+        problem = _whatsapp_problem(body)
+        if problem is not None:
+            return _graph_error(400, 100, f"(#100) {problem}")
+        to = str(body["to"]).lstrip("+")
+        wamid = mp.new_wamid()
+        self._record(body, wamid)
+        if self.auto_receipts:
+            now = int(time.time())
+            statuses = [mp.wa_status(wamid, s, now, to) for s in ("sent", "delivered", "read")]
+            self._later(
+                mp.whatsapp_webhook(self.business_id, mp.wa_value(self.node_id, statuses=statuses))
+            )
+        message: dict[str, Any] = {"id": wamid}
+        if body.get("type") == "template":
+            message["message_status"] = "accepted"
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": str(body["to"]), "wa_id": to}],
+                "messages": [message],
+            }
+        )
+
+    def _record(self, body: dict[str, Any], message_id: str) -> None:
+        with self._lock:
+            self.sent.append({"body": body, "message_id": message_id})
+
+    def _later(self, payload: dict[str, Any]) -> None:
+        """Deliver receipts after the send's answer, as Meta does."""
+        if self.webhook_url is None:
+            return
+
+        async def send() -> None:
+            await asyncio.sleep(0.2)
+            with contextlib.suppress(httpx.HTTPError):  # the daemon may have stopped
+                await self.deliver(payload)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _authorised(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    given = given or request.query_params.get("access_token", "")
+    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def _messenger_problem(body: dict[str, Any]) -> str | None:
+    recipient = body.get("recipient")
+    if not isinstance(recipient, dict) or not recipient.get("id"):
+        return "param recipient[id] must be non-empty"
+    messaging_type = body.get("messaging_type")
+    if messaging_type not in MESSAGING_TYPES:
+        return "param messaging_type must be one of RESPONSE, UPDATE, MESSAGE_TAG"
+    if messaging_type == "MESSAGE_TAG" and not body.get("tag"):
+        return "param tag is required with messaging_type MESSAGE_TAG"
+    message = body.get("message")
+    if not isinstance(message, dict) or not (message.get("text") or message.get("attachment")):
+        return "param message must contain text or attachment"
+    if len(message.get("text") or "") > 2000:
+        return "param message[text] must be UTF-8 encoded and have at most 2000 characters"
+    replies = message.get("quick_replies") or []
+    if len(replies) > 13:
+        return "param message[quick_replies] must have at most 13 elements"
+    if any(len(r.get("title", "")) > 20 for r in replies):
+        return "param title must be at most 20 characters"
+    return None
+
+
+def _whatsapp_problem(body: dict[str, Any]) -> str | None:
+    if body.get("messaging_product") != "whatsapp":
+        return "The parameter messaging_product is required."
+    if not body.get("to"):
+        return "The parameter to is required."
+    kind = body.get("type", "text")
+    if kind not in WHATSAPP_TYPES:
+        return f"Param type must be one of {', '.join(WHATSAPP_TYPES)}"
+    if kind == "text":
+        text = (body.get("text") or {}).get("body") or ""
+        if not text or len(text) > 4096:
+            return "Param text['body'] must be between 1 and 4096 characters"
+    if kind == "interactive":
+        interactive = body.get("interactive") or {}
+        action = interactive.get("action") or {}
+        if len((interactive.get("body") or {}).get("text") or "") > 1024:
+            return "Param interactive['body']['text'] must be at most 1024 characters"
+        if interactive.get("type") == "button":
+            buttons = action.get("buttons") or []
+            if not 1 <= len(buttons) <= 3:
+                return "Param interactive['action']['buttons'] must have 1 to 3 elements"
+            if any(len(b["reply"]["title"]) > 20 for b in buttons):
+                return "Param title must be at most 20 characters"
+        elif interactive.get("type") == "list":
+            rows = [r for s in action.get("sections") or [] for r in s.get("rows") or []]
+            if not 1 <= len(rows) <= 10 or not action.get("button"):
+                return "Param interactive['action'] needs a button and 1 to 10 rows"
+        else:
+            return "Param interactive['type'] is invalid"
+    if kind == "template":
+        template = body.get("template") or {}
+        if not template.get("name") or not (template.get("language") or {}).get("code"):
+            return "Param template['name'] and template['language']['code'] are required"
+    return None
+
+
+def _graph_error(status: int, code: int, message: str) -> JSONResponse:
+    error = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "A" + secrets.token_hex(10),
+    }
+    return JSONResponse({"error": error}, status_code=status)

@@ -1,0 +1,297 @@
+"""Facebook Messenger through the Graph API: page webhooks in, the Send API out.
+
+``external_id`` of a message is its ``mid``; a conversation's thread and the customer's
+identity are the Page-scoped ID (PSID). The page's own messages come back as echoes:
+those typed in Meta Business Suite are stored as outbound agent messages; those we sent
+through the Send API carry our ``metadata`` marker and are ignored (the message is already
+stored with the same ``mid`` from the Send API's answer, and the (channel, external_id)
+dedup would drop them anyway).
+
+Read receipts (and deliveries without ``mids``) are watermarks: every message the page
+sent in the thread before that instant; they become :class:`StatusWatermark` events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sportello.config.settings import MessengerSettings, Settings
+from sportello.connectors import meta
+from sportello.connectors.base import (
+    Attachment,
+    Connector,
+    Event,
+    HandshakeReply,
+    Ignored,
+    InboundMessage,
+    MessageEdited,
+    OutboundMessage,
+    ParseError,
+    Person,
+    RawDelivery,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    StatusWatermark,
+    Thread,
+    WindowClosedError,
+    split_text,
+)
+
+MAX_TEXT = 2000
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
+HUMAN_AGENT = "HUMAN_AGENT"
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+# Sent as ``message.metadata`` and returned in the echo, so our own echoes are recognised.
+ECHO_MARKER = "sportello"
+MEDIA = {"image": "image", "video": "video", "audio": "audio", "file": "file"}
+IGNORED_EVENTS = {
+    "reaction": "a reaction is not a message",
+    "referral": "the customer arrived through a link or an ad; nothing said yet",
+    "optin": "a plugin or notification opt-in, not a message",
+    "account_linking": "account linking, not a message",
+    "policy_enforcement": "a policy notice from Meta",
+    "pass_thread_control": "handover protocol notice",
+    "take_thread_control": "handover protocol notice",
+    "request_thread_control": "handover protocol notice",
+    "app_roles": "handover protocol notice",
+    "game_play": "a game event, not a message",
+}
+
+
+class MessengerConnector(Connector):
+    name = "messenger"
+    max_text_length = MAX_TEXT
+
+    def __init__(self, settings: MessengerSettings) -> None:
+        assert settings.page_access_token is not None and settings.page_id is not None
+        self.settings = settings
+        self.page_id = settings.page_id
+        self._app_secret = settings.app_secret.get_secret_value() if settings.app_secret else None
+        self._verify_token = (
+            settings.verify_token.get_secret_value() if settings.verify_token else None
+        )
+        self.graph = meta.GraphClient(
+            "Messenger", settings.graph_base_url, settings.page_access_token.get_secret_value()
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MessengerConnector | None:
+        channel = settings.channels.messenger
+        return cls(channel) if channel.enabled else None
+
+    # inbound -------------------------------------------------------------------------
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return meta.verify_signature(self._app_secret, headers, body)
+
+    def handshake(self, query: Mapping[str, str]) -> HandshakeReply:
+        return meta.handshake(self._verify_token, query)
+
+    def parse(self, delivery: RawDelivery) -> list[Event]:
+        try:
+            data = json.loads(delivery.body)
+        except ValueError as exc:
+            raise ParseError(f"not JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("object") != "page":
+            raise ParseError('not a Messenger webhook: "object" is not "page"')
+        entries = data.get("entry")
+        if not isinstance(entries, list):
+            raise ParseError('not a Messenger webhook: no "entry" list')
+        events: list[Event] = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise ParseError("an entry is not an object")
+            if entry.get("changes"):
+                events.append(_ignored("changes", "a Page feed change, not a conversation"))
+            # ``standby`` carries the same events while another app owns the thread.
+            for item in [*(entry.get("messaging") or []), *(entry.get("standby") or [])]:
+                try:
+                    events.extend(self._events(item))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise ParseError(f"malformed messaging event {item!r:.300}: {exc!r}") from None
+        return events
+
+    def _events(self, item: dict[str, Any]) -> list[Event]:
+        sender = str(item["sender"]["id"])
+        recipient = str(item["recipient"]["id"])
+        at = meta.from_millis(item["timestamp"])
+        if "message" in item:
+            return [self._message(item["message"], sender, recipient, at)]
+        if "postback" in item:
+            return [_postback(item["postback"], sender, at)]
+        if "message_edit" in item:
+            edit = item["message_edit"]
+            return [MessageEdited("messenger", str(edit["mid"]), str(edit.get("text") or ""), at)]
+        if "delivery" in item:
+            delivery = item["delivery"]
+            events: list[Event] = [
+                StatusUpdate("messenger", str(mid), "delivered", at, recipient_id=sender)
+                for mid in delivery.get("mids") or []
+            ]
+            if delivery.get("watermark"):
+                up_to = meta.from_millis(delivery["watermark"])
+                events.append(StatusWatermark("messenger", sender, "delivered", up_to))
+            return events or [_ignored("delivery", "a delivery receipt naming no message")]
+        if "read" in item:
+            up_to = meta.from_millis(item["read"]["watermark"])
+            return [StatusWatermark("messenger", sender, "read", up_to)]
+        for kind, reason in IGNORED_EVENTS.items():
+            if kind in item:
+                return [_ignored(kind, reason)]
+        kinds = sorted(k for k in item if k not in ("sender", "recipient", "timestamp"))
+        return [_ignored(",".join(kinds) or "empty", "Messenger event type not handled")]
+
+    def _message(self, message: dict[str, Any], sender: str, recipient: str, at: datetime) -> Event:
+        echo = bool(message.get("is_echo"))
+        if echo and message.get("metadata") == ECHO_MARKER:
+            return _ignored("echo", "echo of a message sportello sent; already stored")
+        customer = recipient if echo else sender
+        kind, text, attachments = _content(message)
+        quick_reply = message.get("quick_reply") or {}
+        if quick_reply and not echo:
+            kind = "button"
+        reply_to = (message.get("reply_to") or {}).get("mid")
+        return InboundMessage(
+            channel="messenger",
+            external_id=str(message["mid"]),
+            thread=Thread(customer),
+            customer=Person(customer),
+            sent_at=at,
+            text=text,
+            kind=kind,
+            direction="out" if echo else "in",
+            attachments=attachments,
+            reply_to_external_id=str(reply_to) if reply_to else None,
+            button_payload=quick_reply.get("payload") if quick_reply else None,
+        )
+
+    # outbound ------------------------------------------------------------------------
+
+    def can_send_free_form(
+        self, last_customer_message_at: datetime | None, now: datetime, purpose: str
+    ) -> str | None:
+        if meta.window_open(last_customer_message_at, now):
+            return None
+        since = meta.since_text(last_customer_message_at, now)
+        tag = self.settings.message_tag
+        if tag is None:
+            return (
+                "Messenger allows free-form messages only within 24 hours of the customer's "
+                f"last message and {since}; set channels.messenger.message_tag "
+                "(e.g. HUMAN_AGENT) to reply later"
+            )
+        if tag == HUMAN_AGENT:
+            if purpose != "reply":
+                return (
+                    f"the HUMAN_AGENT tag covers only a person's reply, not an automatic "
+                    f"{purpose} message, and {since}"
+                )
+            if last_customer_message_at is None or (
+                now - last_customer_message_at >= HUMAN_AGENT_WINDOW
+            ):
+                return (
+                    "Messenger's HUMAN_AGENT tag allows replies only within 7 days of the "
+                    f"customer's last message and {since}"
+                )
+        return None
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        now = self.now()
+        refusal = self.can_send_free_form(message.last_customer_message_at, now, message.purpose)
+        if refusal is not None:
+            raise WindowClosedError(refusal)
+        if meta.window_open(message.last_customer_message_at, now):
+            messaging: dict[str, Any] = {"messaging_type": "RESPONSE"}
+        else:
+            messaging = {"messaging_type": "MESSAGE_TAG", "tag": self.settings.message_tag}
+        if len(message.buttons) > MAX_QUICK_REPLIES:
+            raise SendError(
+                f"Messenger shows at most {MAX_QUICK_REPLIES} quick replies, "
+                f"not {len(message.buttons)}",
+                retryable=False,
+            )
+        chunks = split_text(message.text, MAX_TEXT)
+        ids: list[str] = []
+        for index, chunk in enumerate(chunks):
+            content: dict[str, Any] = {"text": chunk, "metadata": ECHO_MARKER}
+            if index == len(chunks) - 1 and message.buttons:
+                content["quick_replies"] = [
+                    {
+                        "content_type": "text",
+                        "title": meta.fit(button.label, MAX_QUICK_REPLY_TITLE),
+                        "payload": button.payload,
+                    }
+                    for button in message.buttons
+                ]
+            body = {"recipient": {"id": message.recipient_external_id}, **messaging}
+            body["message"] = content
+            answer = await self.graph.post(f"{self.page_id}/messages", body)
+            if not answer.get("message_id"):
+                raise SendError(
+                    f"Messenger answered without a message_id: {answer}", retryable=False
+                )
+            ids.append(str(answer["message_id"]))
+        return SendResult(external_ids=tuple(ids), sent_at=now)
+
+    async def aclose(self) -> None:
+        await self.graph.aclose()
+
+
+def _ignored(kind: str, reason: str) -> Ignored:
+    return Ignored(channel="messenger", kind=kind, reason=reason)
+
+
+def _postback(postback: dict[str, Any], sender: str, at: datetime) -> Event:
+    mid = postback.get("mid") or f"postback:{sender}:{int(at.timestamp() * 1000)}"
+    return InboundMessage(
+        channel="messenger",
+        external_id=str(mid),
+        thread=Thread(sender),
+        customer=Person(sender),
+        sent_at=at,
+        text=str(postback.get("title") or ""),
+        kind="button",
+        button_payload=postback.get("payload"),
+    )
+
+
+def _content(message: dict[str, Any]) -> tuple[Any, str, tuple[Attachment, ...]]:
+    """Kind, text and attachments of a Messenger ``message`` object."""
+    text = str(message.get("text") or "")
+    attachments = tuple(_attachment(a) for a in message.get("attachments") or [])
+    if not attachments:
+        return "text", text, ()
+    kinds = {a.kind for a in attachments}
+    if kinds == {"location"}:
+        return "location", text, attachments
+    if kinds == {"sticker"}:
+        return "sticker", text, attachments
+    if kinds <= {"image", "video", "audio", "file", "link", "sticker"}:
+        return "media", text, attachments
+    return "unsupported", text, attachments
+
+
+def _attachment(attachment: dict[str, Any]) -> Attachment:
+    kind = attachment.get("type")
+    payload = attachment.get("payload") or {}
+    if kind in MEDIA:
+        if kind == "image" and payload.get("sticker_id"):
+            return Attachment(
+                "sticker", url=payload.get("url"), platform_id=str(payload["sticker_id"])
+            )
+        return Attachment(MEDIA[kind], url=payload.get("url"))
+    if kind == "location":
+        point = payload.get("coordinates") or {}
+        extra = {"latitude": point.get("lat"), "longitude": point.get("long")}
+        return Attachment(
+            "location", url=attachment.get("url"), name=attachment.get("title"), extra=extra
+        )
+    if kind == "fallback":
+        url = attachment.get("url") or payload.get("url")
+        return Attachment("link", url=url, name=attachment.get("title") or payload.get("title"))
+    return Attachment("unsupported", url=payload.get("url"), extra={"type": str(kind)})

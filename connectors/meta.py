@@ -1,0 +1,162 @@
+"""What Messenger and WhatsApp share: webhook signatures, the subscription handshake,
+the Graph API client with its error codes, and the 24-hour customer-service window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from sportello.connectors.base import HandshakeReply, SendError, WindowClosedError
+
+SIGNATURE_HEADER = "x-hub-signature-256"
+WINDOW = timedelta(hours=24)
+
+# Graph error codes (https://developers.facebook.com/docs/graph-api/guides/error-handling,
+# WhatsApp Cloud API error codes): throttling is worth retrying later.
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80007, 130429, 131048, 131056})
+TEMPORARY_CODES = frozenset({1, 2, 131000, 131016})
+WINDOW_CODES = frozenset({131047})
+# Messenger: code 10 / 2018278 "message sent outside of allowed window"
+WINDOW_SUBCODES = frozenset({2018278})
+TOKEN_EXPIRED = 190
+
+
+def signature(app_secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value Meta sends with ``body``."""
+    digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_signature(app_secret: str | None, headers: Mapping[str, str], body: bytes) -> bool:
+    given = headers.get(SIGNATURE_HEADER)
+    if not app_secret or not given:
+        return False
+    return hmac.compare_digest(given.strip().lower().encode(), signature(app_secret, body).encode())
+
+
+def handshake(verify_token: str | None, query: Mapping[str, str]) -> HandshakeReply:
+    """Answer Meta's subscription check: the challenge when the token matches, else 403."""
+    token = query.get("hub.verify_token")
+    if (
+        query.get("hub.mode") == "subscribe"
+        and verify_token
+        and token is not None
+        and hmac.compare_digest(token.encode(), verify_token.encode())
+    ):
+        return HandshakeReply(200, query.get("hub.challenge", ""))
+    return HandshakeReply(403, "verification failed")
+
+
+def fit(label: str, limit: int) -> str:
+    """A button label cut to the platform's limit, with an ellipsis when it is cut."""
+    label = label.strip()
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+def from_millis(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000, UTC)
+
+
+def from_seconds(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def window_open(last_customer_message_at: datetime | None, now: datetime) -> bool:
+    """Whether the 24-hour customer-service window is open at ``now``."""
+    return last_customer_message_at is not None and now - last_customer_message_at < WINDOW
+
+
+def since_text(last_customer_message_at: datetime | None, now: datetime) -> str:
+    if last_customer_message_at is None:
+        return "the customer has never written on this channel"
+    hours = (now - last_customer_message_at).total_seconds() / 3600
+    return f"the customer last wrote {hours:.0f} hours ago"
+
+
+class GraphClient:
+    """POSTs to the Graph API with a bearer token; errors become :class:`SendError`."""
+
+    def __init__(self, platform: str, base_url: str, token: str, timeout: float = 15.0) -> None:
+        self.platform = platform
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url + "/",
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=self._timeout,
+            )
+        return self._client
+
+    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self._http().post(path, json=body)
+        except httpx.TimeoutException as exc:
+            raise SendError(f"{self.platform} timed out: {exc!r}", retryable=True) from exc
+        except httpx.TransportError as exc:
+            raise SendError(f"{self.platform} unreachable: {exc!r}", retryable=True) from exc
+        if response.status_code == 200:
+            try:
+                data = response.json()
+            except ValueError as exc:
+                raise SendError(
+                    f"{self.platform} answered 200 without JSON", retryable=True
+                ) from exc
+            if isinstance(data, dict):
+                return data
+        raise graph_error(self.platform, response)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def graph_error(platform: str, response: httpx.Response) -> SendError:
+    """The :class:`SendError` for a Graph API error answer, with the platform's own reason."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    if not isinstance(error, dict):
+        error = {}
+    code = error.get("code")
+    subcode = error.get("error_subcode")
+    error_data = error.get("error_data")
+    details = error_data.get("details") if isinstance(error_data, dict) else None
+    text = error.get("message") or response.reason_phrase or "no reason given"
+    if details:
+        text = f"{text} ({details})"
+    reason = f"{platform} error {code if code is not None else response.status_code}: {text}"
+    retry_after = _retry_after(response)
+    if response.status_code == 429 or code in RATE_LIMIT_CODES:
+        return SendError(f"{platform} rate limit: {text}", retryable=True, retry_after=retry_after)
+    if code in WINDOW_CODES or subcode in WINDOW_SUBCODES:
+        return WindowClosedError(
+            f"{platform} refused: the 24-hour customer-service window is closed ({text})"
+        )
+    if code == TOKEN_EXPIRED:
+        return SendError(
+            f"{platform} access token expired or invalid: {text}; renew the token", retryable=False
+        )
+    if response.status_code >= 500 or code in TEMPORARY_CODES or error.get("is_transient"):
+        return SendError(reason, retryable=True, retry_after=retry_after)
+    return SendError(reason, retryable=False)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,349 @@
+"""WhatsApp Business through the Cloud API: ``messages`` webhooks in, ``/messages`` out.
+
+``external_id`` of a message is its ``wamid.…`` id; a conversation's thread and the
+customer's identity are the ``wa_id``, and the identity's phone is ``+<wa_id>`` so the
+same person is recognised on other channels by number.
+
+Outside the 24-hour customer-service window only an approved template may be sent:
+``channels.whatsapp.templates`` names one per purpose (``reply``, ``away``, ``survey``,
+``follow_up``); each template has one body variable ``{{1}}`` that receives the text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sportello.config.settings import Settings, WhatsAppSettings
+from sportello.connectors import meta
+from sportello.connectors.base import (
+    Attachment,
+    Button,
+    Connector,
+    Event,
+    HandshakeReply,
+    Ignored,
+    InboundMessage,
+    OutboundMessage,
+    ParseError,
+    Person,
+    RawDelivery,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    Thread,
+    WindowClosedError,
+    split_text,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_INTERACTIVE_BODY = 1024
+MAX_REPLY_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+MAX_LIST_ROWS = 10
+MAX_ROW_TITLE = 24
+LIST_BUTTON = "Menu"
+MEDIA = {
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "document": "file",
+    "sticker": "sticker",
+}
+STATUSES = ("sent", "delivered", "read", "failed")
+IGNORED_TYPES = {
+    "reaction": "a reaction is not a message",
+    "system": "a system notice (e.g. the customer changed number)",
+    "request_welcome": "the customer opened the chat; nothing said yet",
+}
+
+
+class WhatsAppConnector(Connector):
+    name = "whatsapp"
+    max_text_length = MAX_TEXT
+
+    def __init__(self, settings: WhatsAppSettings) -> None:
+        assert settings.access_token is not None and settings.phone_number_id is not None
+        self.settings = settings
+        self.phone_number_id = settings.phone_number_id
+        self._app_secret = settings.app_secret.get_secret_value() if settings.app_secret else None
+        self._verify_token = (
+            settings.verify_token.get_secret_value() if settings.verify_token else None
+        )
+        self.graph = meta.GraphClient(
+            "WhatsApp", settings.graph_base_url, settings.access_token.get_secret_value()
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WhatsAppConnector | None:
+        channel = settings.channels.whatsapp
+        return cls(channel) if channel.enabled else None
+
+    # inbound -------------------------------------------------------------------------
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return meta.verify_signature(self._app_secret, headers, body)
+
+    def handshake(self, query: Mapping[str, str]) -> HandshakeReply:
+        return meta.handshake(self._verify_token, query)
+
+    def parse(self, delivery: RawDelivery) -> list[Event]:
+        try:
+            data = json.loads(delivery.body)
+        except ValueError as exc:
+            raise ParseError(f"not JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
+            raise ParseError('not a WhatsApp webhook: "object" is not "whatsapp_business_account"')
+        entries = data.get("entry")
+        if not isinstance(entries, list):
+            raise ParseError('not a WhatsApp webhook: no "entry" list')
+        events: list[Event] = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise ParseError("an entry is not an object")
+            for change in entry.get("changes") or []:
+                try:
+                    events.extend(self._change(change))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise ParseError(f"malformed change {change!r:.300}: {exc!r}") from None
+        return events
+
+    def _change(self, change: dict[str, Any]) -> list[Event]:
+        field = change.get("field")
+        if field != "messages":
+            return [_ignored(str(field), "an account or template notice, not a conversation")]
+        value = change["value"]
+        number = (value.get("metadata") or {}).get("phone_number_id")
+        if number is not None and str(number) != self.phone_number_id:
+            return [_ignored("other_number", f"for phone number {number}, not ours")]
+        names = {
+            str(c["wa_id"]): (c.get("profile") or {}).get("name")
+            for c in value.get("contacts") or []
+        }
+        events: list[Event] = [self._message(m, names) for m in value.get("messages") or []]
+        events.extend(_status(s) for s in value.get("statuses") or [])
+        for error in value.get("errors") or []:
+            log.warning("WhatsApp reported an error: %s", _error_text([error]))
+            events.append(_ignored("error", f"WhatsApp reported {_error_text([error])}"))
+        return events
+
+    def _message(self, message: dict[str, Any], names: Mapping[str, str | None]) -> Event:
+        kind_name = str(message.get("type") or "unknown")
+        if kind_name in IGNORED_TYPES:
+            return _ignored(kind_name, IGNORED_TYPES[kind_name])
+        wa_id = str(message["from"])
+        kind, text, attachments, contacts, payload = _content(message, kind_name)
+        context = message.get("context") or {}
+        return InboundMessage(
+            channel="whatsapp",
+            external_id=str(message["id"]),
+            thread=Thread(wa_id),
+            customer=Person(wa_id, display_name=names.get(wa_id), phone=f"+{wa_id}"),
+            sent_at=meta.from_seconds(message["timestamp"]),
+            text=text,
+            kind=kind,
+            attachments=attachments,
+            reply_to_external_id=str(context["id"]) if context.get("id") else None,
+            button_payload=payload,
+            shared_contacts=contacts,
+        )
+
+    # outbound ------------------------------------------------------------------------
+
+    def can_send_free_form(
+        self, last_customer_message_at: datetime | None, now: datetime, purpose: str
+    ) -> str | None:
+        if meta.window_open(last_customer_message_at, now) or self.settings.templates.get(purpose):
+            return None
+        since = meta.since_text(last_customer_message_at, now)
+        return (
+            "WhatsApp allows free-form messages only within 24 hours of the customer's last "
+            f"message and {since}; configure an approved template as "
+            f"channels.whatsapp.templates.{purpose} to send it anyway"
+        )
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        now = self.now()
+        refusal = self.can_send_free_form(message.last_customer_message_at, now, message.purpose)
+        if refusal is not None:
+            raise WindowClosedError(refusal)
+        if meta.window_open(message.last_customer_message_at, now):
+            bodies = _free_form(message)
+        else:
+            bodies = [self._template(message)]
+        ids: list[str] = []
+        for index, content in enumerate(bodies):
+            body: dict[str, Any] = {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": message.recipient_external_id,
+                **content,
+            }
+            if index == 0 and message.reply_to_external_id:
+                body["context"] = {"message_id": message.reply_to_external_id}
+            answer = await self.graph.post(f"{self.phone_number_id}/messages", body)
+            try:
+                ids.append(str(answer["messages"][0]["id"]))
+            except (KeyError, IndexError, TypeError):
+                raise SendError(
+                    f"WhatsApp answered without a message id: {answer}", retryable=False
+                ) from None
+        return SendResult(external_ids=tuple(ids), sent_at=now)
+
+    def _template(self, message: OutboundMessage) -> dict[str, Any]:
+        name = self.settings.templates[message.purpose]
+        # Template parameters may not hold new lines, tabs or runs of spaces.
+        parameter = " ".join(message.text.split())
+        return {
+            "type": "template",
+            "template": {
+                "name": name,
+                "language": {"code": self.settings.template_language},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": parameter}]}
+                ],
+            },
+        }
+
+    async def aclose(self) -> None:
+        await self.graph.aclose()
+
+
+def _free_form(message: OutboundMessage) -> list[dict[str, Any]]:
+    """Message bodies for a text, the buttons (≤3 reply buttons, else a list) on the last."""
+    chunks = split_text(message.text, MAX_TEXT)
+    if not message.buttons:
+        return [{"type": "text", "text": {"preview_url": False, "body": c}} for c in chunks]
+    if len(message.buttons) > MAX_LIST_ROWS:
+        raise SendError(
+            f"WhatsApp lists hold at most {MAX_LIST_ROWS} options, not {len(message.buttons)}",
+            retryable=False,
+        )
+    chunks = chunks[:-1] + split_text(chunks[-1], MAX_INTERACTIVE_BODY)
+    bodies = [{"type": "text", "text": {"preview_url": False, "body": c}} for c in chunks[:-1]]
+    bodies.append({"type": "interactive", "interactive": _interactive(chunks[-1], message.buttons)})
+    return bodies
+
+
+def _interactive(text: str, buttons: tuple[Button, ...]) -> dict[str, Any]:
+    if len(buttons) <= MAX_REPLY_BUTTONS:
+        return {
+            "type": "button",
+            "body": {"text": text},
+            "action": {
+                "buttons": [
+                    {
+                        "type": "reply",
+                        "reply": {"id": b.payload, "title": meta.fit(b.label, MAX_BUTTON_TITLE)},
+                    }
+                    for b in buttons
+                ]
+            },
+        }
+    return {
+        "type": "list",
+        "body": {"text": text},
+        "action": {
+            "button": LIST_BUTTON,
+            "sections": [
+                {
+                    "rows": [
+                        {"id": b.payload, "title": meta.fit(b.label, MAX_ROW_TITLE)}
+                        for b in buttons
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def _ignored(kind: str, reason: str) -> Ignored:
+    return Ignored(channel="whatsapp", kind=kind, reason=reason)
+
+
+def _status(status: dict[str, Any]) -> Event:
+    state = status.get("status")
+    if state not in STATUSES:
+        return _ignored(f"status:{state}", "a status sportello does not track")
+    errors = status.get("errors") or []
+    return StatusUpdate(
+        channel="whatsapp",
+        external_id=str(status["id"]),
+        status=state,
+        at=meta.from_seconds(status["timestamp"]),
+        error=_error_text(errors) if errors else None,
+        recipient_id=status.get("recipient_id"),
+    )
+
+
+def _error_text(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for error in errors:
+        details = (error.get("error_data") or {}).get("details")
+        title = error.get("title") or error.get("message") or "error"
+        parts.append(f"{error.get('code')} {title}" + (f": {details}" if details else ""))
+    return "; ".join(parts)
+
+
+def _content(
+    message: dict[str, Any], kind_name: str
+) -> tuple[Any, str, tuple[Attachment, ...], tuple[Person, ...], str | None]:
+    """Kind, text, attachments, shared contacts and button payload of a customer's message."""
+    body = message.get(kind_name) or {}
+    if kind_name == "text":
+        return "text", str(body.get("body") or ""), (), (), None
+    if kind_name in MEDIA:
+        attachment = Attachment(
+            MEDIA[kind_name],
+            platform_id=body.get("id"),
+            mime_type=body.get("mime_type"),
+            name=body.get("filename"),
+        )
+        kind = "sticker" if kind_name == "sticker" else "media"
+        return kind, str(body.get("caption") or ""), (attachment,), (), None
+    if kind_name == "location":
+        extra = {k: body[k] for k in ("latitude", "longitude", "name", "address") if k in body}
+        text = ", ".join(str(body[k]) for k in ("name", "address") if body.get(k))
+        return (
+            "location",
+            text,
+            (Attachment("location", url=body.get("url"), extra=extra),),
+            (),
+            None,
+        )
+    if kind_name == "contacts":
+        return "contact", "", *_contacts(message.get("contacts") or []), None
+    if kind_name == "interactive":
+        reply = body.get("button_reply") or body.get("list_reply")
+        if reply:
+            return "button", str(reply.get("title") or ""), (), (), reply.get("id")
+    if kind_name == "button":
+        return "button", str(body.get("text") or ""), (), (), body.get("payload")
+    errors = message.get("errors") or []
+    extra: dict[str, Any] = {"type": kind_name}
+    if errors:
+        extra["error"] = _error_text(errors)
+    return "unsupported", "", (Attachment("unsupported", extra=extra),), (), None
+
+
+def _contacts(cards: list[dict[str, Any]]) -> tuple[tuple[Attachment, ...], tuple[Person, ...]]:
+    attachments: list[Attachment] = []
+    people: list[Person] = []
+    for card in cards:
+        name = (card.get("name") or {}).get("formatted_name")
+        phones = [p for p in card.get("phones") or [] if p.get("phone") or p.get("wa_id")]
+        attachments.append(
+            Attachment("contact", name=name, extra={"phones": [p.get("phone") for p in phones]})
+        )
+        for phone in phones:
+            wa_id = phone.get("wa_id")
+            number = phone.get("phone") or f"+{wa_id}"
+            people.append(
+                Person(str(wa_id) if wa_id else f"phone:{number}", display_name=name, phone=number)
+            )
+    return tuple(attachments), tuple(people)
