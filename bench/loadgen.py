@@ -143,16 +143,23 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     accepted_ids: set[int] = set()
     rng = random.Random(7)
 
+    bodies: dict[int, tuple[bytes, dict[str, str]]] = {}
+    issued = [0]
+
     def next_delivery() -> tuple[int, bool]:
-        if duplicate_every and sent_ids and (len(sent_ids) + 1) % duplicate_every == 0:
+        """A new delivery, or every ``duplicate_every``-th time the same bytes as an earlier one,
+        as a platform re-sends after a timeout."""
+        issued[0] += 1
+        if duplicate_every and sent_ids and issued[0] % duplicate_every == 0:
             return rng.choice(sent_ids), True
         n = next(counter)
         sent_ids.append(n)
+        bodies[n] = make(n, secret)
         return n, False
 
     async def one(connection: Connection, started: float) -> None:
         n, duplicate = next_delivery()
-        body, headers = make(n, secret)
+        body, headers = bodies[n]
         try:
             status = await connection.post(path, body, headers)
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
