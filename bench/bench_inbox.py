@@ -27,8 +27,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-from common import (  # noqa: E402
+import httpx
+from common import (
     DaemonProcess,
     daemon_config,
     latency_summary,
@@ -38,13 +38,18 @@ from common import (  # noqa: E402
     table,
     write_results,
 )
-from datagen import postgres_dataset, sqlite_dataset  # noqa: E402
-from sqlalchemy import create_engine, func, select  # noqa: E402
+from datagen import postgres_dataset, sqlite_dataset
+from sqlalchemy import create_engine, func, select
 
-from sportello.inbox.models import Message  # noqa: E402
+from sportello.inbox.models import Message
 
-TARGETS_MS = {"inbox_page": 20.0, "customer": 20.0, "timeline": 20.0, "search": 100.0,
-              "kpis_30d": 500.0}
+TARGETS_MS = {
+    "inbox_page": 20.0,
+    "customer": 20.0,
+    "timeline": 20.0,
+    "search": 100.0,
+    "kpis_30d": 500.0,
+}
 SEARCH_WORDS = ["rimborso", "ordine", "refund", "consegna", "giacca", "pessimo", "tracking"]
 MISSING = "not measured: feature missing"
 
@@ -189,7 +194,7 @@ def main() -> None:
     if pg is None:
         results["postgres"] = "not measured: no PostgreSQL (or --no-postgres / --quick)"
     print_table(results["runs"])
-    write_results("inbox", results)
+    write_results("inbox", results, quick=args.quick)
 
 
 def print_table(runs: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,
     VAR,
@@ -41,12 +41,12 @@ from common import (  # noqa: E402
     table,
     write_results,
 )
-from pgschema import reset_schema  # noqa: E402
-from sqlalchemy import create_engine, func, select  # noqa: E402
+from pgschema import reset_schema
+from sqlalchemy import create_engine, func, select
 
-from sportello.connectors.emulators.server import BackgroundServer  # noqa: E402
-from sportello.connectors.emulators.telegram import TelegramEmulator  # noqa: E402
-from sportello.inbox.models import Delivery, Message  # noqa: E402
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.inbox.models import Delivery, Message
 
 HERE = Path(__file__).resolve().parent
 SECRETS = {"telegram": TELEGRAM_SECRET, "whatsapp": WHATSAPP_SECRET}
@@ -80,6 +80,8 @@ def bare_ceiling(kind: str, levels: list[int], duration: float) -> dict[str, Any
     argv = [sys.executable, str(HERE / "bare_app.py"), "--kind", kind, "--secret", SECRETS[kind]]
     rows = {}
     with spawn(argv, f"bare-{kind}") as server:
+        base = {"url": f"{server.url}/webhooks/{kind}", "kind": kind, "secret": SECRETS[kind]}
+        load({**base, "mode": "closed", "concurrency": 4, "duration": 0.3, "first_id": 1})
         for concurrency in levels:
             report = load(
                 {
@@ -273,7 +275,7 @@ def main() -> None:
     levels = [1, 4] if args.quick else [1, 4, 16, 64]
     kinds = args.kind or (
         ["telegram", "whatsapp"]
-        if importlib.util.find_spec("sportello.connectors.whatsapp")
+        if importlib.util.find_spec("sportello.connectors.whatsapp") and not args.quick
         else ["telegram"]
     )
     backends: dict[str, str] = {}
@@ -310,7 +312,7 @@ def main() -> None:
         print_tables(kind, ceiling, per_backend)
     if pg is None:
         results["postgres"] = "not measured: no PostgreSQL (or --no-postgres / --quick)"
-    write_results("webhooks", results)
+    write_results("webhooks", results, quick=args.quick)
 
 
 def print_tables(kind: str, ceiling: dict[int, Any], per_backend: dict[str, Any]) -> None:

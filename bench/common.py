@@ -110,8 +110,9 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def write_results(name: str, payload: dict[str, Any]) -> Path:
-    out = RESULTS / f"{name}.json"
+def write_results(name: str, payload: dict[str, Any], *, quick: bool = False) -> Path:
+    """``bench/results/<name>.json``; a ``--quick`` smoke run writes under var/bench/quick."""
+    out = (VAR / "quick" if quick else RESULTS) / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     body = {"benchmark": name, "machine": machine(), **payload}
     out.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")

@@ -23,12 +23,12 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import VAR  # noqa: E402
-from pgschema import reset_schema, schema_comment, schema_url, set_schema_comment  # noqa: E402
-from sqlalchemy import Engine, text  # noqa: E402
+from common import VAR
+from pgschema import reset_schema, schema_comment, schema_url, set_schema_comment
+from sqlalchemy import Engine, text
 
-from sportello.inbox.db import make_engine, migrate  # noqa: E402
-from sportello.inbox.models import (  # noqa: E402
+from sportello.inbox.db import make_engine, migrate
+from sportello.inbox.models import (
     Conversation,
     ConversationTag,
     Customer,
