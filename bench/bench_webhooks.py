@@ -19,6 +19,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -56,14 +57,15 @@ TARGET_P99_MS = 25.0
 
 def load(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one load process to completion and return its report."""
-    done = subprocess.run(
-        [sys.executable, str(HERE / "loadgen.py"), json.dumps(spec)],
-        capture_output=True,
-        env=python_env(),
-        check=True,
-        timeout=float(spec["duration"]) + 120,
-    )
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    with tempfile.TemporaryDirectory(prefix="sportello-load-") as tmp:
+        out = Path(tmp) / "report.json"
+        subprocess.run(
+            [sys.executable, str(HERE / "loadgen.py"), json.dumps({**spec, "out": str(out)})],
+            env=python_env(),
+            check=True,
+            timeout=float(spec["duration"]) + 120,
+        )
+        return json.loads(out.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def rate_row(report: dict[str, Any]) -> dict[str, Any]:

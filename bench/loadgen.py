@@ -9,8 +9,8 @@ requests always in flight; ``open``: ``rate`` requests per second on a schedule,
 from the scheduled instant so a stalled server cannot hide its queue), ``duration`` (s),
 ``first_id`` (the first update number; each request is a new delivery), ``duplicate_every``
 (every n-th request re-sends an earlier delivery, to check that it adds nothing).
-Prints one JSON object: status counts, latencies of the answered requests, the monotonic
-instant each new delivery was accepted, and how many distinct deliveries were accepted.
+Writes one JSON object to the file ``out``: status counts, latencies of the answered requests,
+the monotonic instant each new delivery was accepted, and how many distinct ones were accepted.
 """
 
 from __future__ import annotations
@@ -230,7 +230,9 @@ def main() -> None:
         result = asyncio.run(run(spec))
     else:
         result = uvloop.run(run(spec))
-    sys.stdout.write(json.dumps(result))
+    # a file, not stdout: the event loop may leave a pipe non-blocking and cut a long write
+    with open(spec["out"], "w", encoding="utf-8") as out:
+        json.dump(result, out)
 
 
 if __name__ == "__main__":
