@@ -1,0 +1,215 @@
+"""Inbox at scale, memory, and growth: API latency of a running daemon on generated data.
+
+For each size (messages: 10k and 100k by default, 1M with ``--full``) and each database
+(SQLite, and PostgreSQL when it answers), a ``sportello run`` daemon serves a cached dataset
+from ``bench/cached_data.py`` and this script measures, one request at a time through HTTP:
+``/healthz`` (the baseline: our server stack with no database work), the unified inbox's first
+page, a customer's cross-channel view (and ``/timeline`` when it exists), full-text search and
+the 30-day KPI report when those routes exist (else "not measured: feature missing"). Then the
+daemon's resident size idle and under a concurrent mixed read load (RSS from /proc).
+
+``python bench/bench_inbox.py [--quick] [--full] [--sizes 10000,100000] [--no-postgres]``
+Writes ``bench/results/inbox.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+from cached_data import postgres_dataset, sqlite_dataset
+from common import (
+    DaemonProcess,
+    daemon_config,
+    latency_summary,
+    postgres_url,
+    rss_kib,
+    sportello_run,
+    table,
+    write_results,
+)
+from sqlalchemy import create_engine, func, select
+
+from sportello.inbox.models import Message
+
+TARGETS_MS = {
+    "inbox_page": 20.0,
+    "customer": 20.0,
+    "timeline": 20.0,
+    "search": 100.0,
+    "kpis_30d": 500.0,
+}
+SEARCH_WORDS = ["rimborso", "ordine", "refund", "consegna", "giacca", "pessimo", "tracking"]
+MISSING = "not measured: feature missing"
+
+
+def last_message_at(database_url: str) -> datetime:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        found = connection.execute(select(func.max(Message.sent_at))).scalar()
+    engine.dispose()
+    assert found is not None
+    return found if isinstance(found, datetime) else datetime.fromisoformat(str(found))
+
+
+def requests_for(
+    daemon: DaemonProcess, size: int, database_url: str, rng: random.Random
+) -> dict[str, Any]:
+    """For each measured endpoint: a function giving the next (path, params), or MISSING."""
+    paths = httpx.get(f"{daemon.url}/openapi.json", timeout=30).json()["paths"]
+    customers = max(1, size // 10)
+
+    def customer_id() -> int:
+        return rng.randint(1, customers)
+
+    end = last_message_at(database_url)
+    start = end - timedelta(days=30)
+    found: dict[str, Any] = {
+        "healthz": lambda: ("/healthz", {}),
+        "inbox_page": lambda: ("/api/v1/conversations", {}),
+        "customer": lambda: (f"/api/v1/customers/{customer_id()}", {}),
+        "timeline": MISSING,
+        "search": MISSING,
+        "kpis_30d": MISSING,
+    }
+    if "/api/v1/customers/{customer_id}/timeline" in paths:
+        found["timeline"] = lambda: (f"/api/v1/customers/{customer_id()}/timeline", {})
+    if "/api/v1/search" in paths:
+        found["search"] = lambda: ("/api/v1/search", {"q": rng.choice(SEARCH_WORDS)})
+    if "/api/v1/reports/kpis" in paths:
+        window = {"from": start.isoformat(), "to": end.isoformat()}
+        found["kpis_30d"] = lambda: ("/api/v1/reports/kpis", window)
+    return found
+
+
+def measure(client: httpx.Client, make: Any, n: int) -> dict[str, Any]:
+    path, params = make()
+    client.get(path, params=params).raise_for_status()  # warm: first-use costs apart
+    seconds = []
+    for _ in range(n):
+        path, params = make()
+        started = time.perf_counter()
+        response = client.get(path, params=params)
+        seconds.append(time.perf_counter() - started)
+        response.raise_for_status()
+    return latency_summary(seconds)
+
+
+def memory_under_load(
+    daemon: DaemonProcess, makers: dict[str, Any], seconds: float, workers: int = 8
+) -> dict[str, Any]:
+    """Peak RSS while ``workers`` clients fire the measured requests for ``seconds``."""
+    measured = [m for name, m in makers.items() if callable(m) and name != "healthz"]
+    stop = threading.Event()
+    peak = {"rss": 0}
+    served = [0]
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak["rss"] = max(peak["rss"], rss_kib(daemon.pid)["VmRSS"])
+            time.sleep(0.05)
+
+    def client_loop(seed: int) -> None:
+        rng = random.Random(seed)
+        with daemon.client() as client:
+            while not stop.is_set():
+                path, params = rng.choice(measured)()
+                client.get(path, params=params).raise_for_status()
+                served[0] += 1
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(client_loop, i) for i in range(workers)]
+        time.sleep(seconds)
+        stop.set()
+        for future in futures:
+            future.result()
+    sampler.join()
+    after = rss_kib(daemon.pid)
+    return {
+        "workers": workers,
+        "seconds": seconds,
+        "requests": served[0],
+        "peak_rss_mib": round(peak["rss"] / 1024, 1),
+        "hwm_rss_mib": round(after["VmHWM"] / 1024, 1),
+    }
+
+
+def run_one(database_url: str, size: int, n: int, load_s: float, label: str) -> dict[str, Any]:
+    rng = random.Random(size)
+    with sportello_run(daemon_config(database_url), f"inbox-{label}-{size}") as daemon:
+        time.sleep(1.0)
+        idle = rss_kib(daemon.pid)["VmRSS"]
+        makers = requests_for(daemon, size, database_url, rng)
+        latencies: dict[str, Any] = {}
+        with daemon.client() as client:
+            for name, make in makers.items():
+                latencies[name] = measure(client, make, n) if callable(make) else MISSING
+        memory = {"idle_rss_mib": round(idle / 1024, 1)}
+        memory.update(memory_under_load(daemon, makers, load_s))
+    targets = {}
+    for name, limit in TARGETS_MS.items():
+        row = latencies[name]
+        targets[name] = row if isinstance(row, str) else (row["p95_ms"] or 1e9) < limit
+    return {"latency": latencies, "memory": memory, "targets_met": targets}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--full", action="store_true", help="add the 1M-message size")
+    parser.add_argument("--sizes", help="comma-separated message counts")
+    parser.add_argument("--requests", type=int, help="requests per endpoint (default 200)")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    elif args.quick:
+        sizes = [2000]
+    else:
+        sizes = [10_000, 100_000] + ([1_000_000] if args.full else [])
+    n = args.requests or (5 if args.quick else 200)
+    load_s = 1.0 if args.quick else 10.0
+    pg = None if args.no_postgres or args.quick else postgres_url()
+
+    results: dict[str, Any] = {"requests_per_endpoint": n, "sizes": sizes, "runs": {}}
+    for size in sizes:
+        backends = {"sqlite": sqlite_dataset(size)}
+        if pg is not None:
+            backends["postgres"] = postgres_dataset(pg, size)
+        for label, url in backends.items():
+            results["runs"][f"{label}-{size}"] = run_one(url, size, n, load_s, label)
+    if pg is None:
+        results["postgres"] = "not measured: no PostgreSQL (or --no-postgres / --quick)"
+    print_table(results["runs"])
+    write_results("inbox", results, quick=args.quick)
+
+
+def print_table(runs: dict[str, Any]) -> None:
+    names = ["healthz", "inbox_page", "customer", "timeline", "search", "kpis_30d"]
+    rows = []
+    for key, run in runs.items():
+        row: list[Any] = [key]
+        for name in names:
+            cell = run["latency"][name]
+            row.append("n/a" if isinstance(cell, str) else f"{cell['p50_ms']}/{cell['p95_ms']}")
+        row += [run["memory"]["idle_rss_mib"], run["memory"]["peak_rss_mib"]]
+        rows.append(row)
+    print("\nAPI latency p50/p95 in ms (n/a: feature missing), daemon RSS in MiB")
+    print(table(["run", *names, "idle RSS", "load RSS"], rows))
+
+
+if __name__ == "__main__":
+    main()

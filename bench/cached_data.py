@@ -1,0 +1,102 @@
+"""Generated inbox databases for the benchmarks, built once per size and cached.
+
+For ``messages`` = N: N/10 customers and N/5 conversations over the last 60 days, made by
+:func:`datagen.generate`. SQLite files live in ``var/bench/``; PostgreSQL datasets in a
+schema ``inbox_<N>`` of the bench database, tagged so a stale one is rebuilt.
+
+``python bench/cached_data.py 100000 [--postgres]`` builds (or reuses) one and prints where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import VAR
+from datagen import generate as generate_inbox
+from pgschema import reset_schema, schema_comment, schema_url, set_schema_comment
+from sqlalchemy import Engine
+
+from sportello.inbox.db import make_engine, migrate
+
+VERSION = 2
+
+
+def generate(engine: Engine, messages: int) -> dict[str, int]:
+    """A dataset of ``messages`` messages, ending now, in an empty migrated database."""
+    made = generate_inbox(
+        engine,
+        customers=max(1, messages // 10),
+        conversations=max(1, messages // 5),
+        messages=max(1, messages),
+        now=datetime.now(UTC).replace(microsecond=0),
+        batch=10_000,
+    )
+    return {
+        "customers": made.customers,
+        "identities": made.identities,
+        "conversations": made.conversations,
+        "messages": made.messages,
+    }
+
+
+def _tag(messages: int) -> str:
+    return f"sportello-bench-datagen v{VERSION} messages={messages}"
+
+
+def sqlite_dataset(messages: int) -> str:
+    """A cached SQLite file with ``messages`` messages (built on first use); its URL."""
+    path = VAR / f"inbox-v{VERSION}-{messages}.db"
+    if not path.exists():
+        building = path.with_suffix(".building")
+        for stale in VAR.glob(building.name + "*"):
+            stale.unlink()
+        started = time.monotonic()
+        engine = make_engine(f"sqlite:///{building}")
+        migrate(engine)
+        counts = generate(engine, messages)
+        engine.dispose()
+        building.rename(path)
+        print(f"generated {counts} in {time.monotonic() - started:.1f}s -> {path}")
+    return f"sqlite:///{path}"
+
+
+def postgres_dataset(base_url: str, messages: int) -> str:
+    """A cached schema ``inbox_<messages>`` of the bench database; a URL that uses it."""
+    schema = f"inbox_{messages}"
+    if schema_comment(base_url, schema) != _tag(messages):
+        started = time.monotonic()
+        url = reset_schema(base_url, schema)
+        engine = make_engine(url)
+        migrate(engine)
+        counts = generate(engine, messages)
+        engine.dispose()
+        set_schema_comment(base_url, schema, _tag(messages))
+        print(f"generated {counts} in {time.monotonic() - started:.1f}s -> {schema}")
+    return schema_url(base_url, schema)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("messages", type=int)
+    parser.add_argument("--postgres", action="store_true", help="build in the bench database")
+    args = parser.parse_args()
+    if args.postgres:
+        from common import postgres_url
+
+        base = postgres_url()
+        if base is None:
+            raise SystemExit("PostgreSQL does not answer")
+        print(postgres_dataset(base, args.messages))
+    else:
+        print(sqlite_dataset(args.messages))
+
+
+if __name__ == "__main__":
+    main()

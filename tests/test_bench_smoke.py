@@ -1,0 +1,77 @@
+"""Every benchmark still runs: each script's ``--quick`` mode at tiny sizes (no timing asserted).
+
+Speed belongs in ``bench/`` (``make bench``); this only keeps the scripts from rotting: they
+start real daemons, post real deliveries and write their JSON with the expected shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = REPO / "var" / "bench" / "quick"
+
+
+def run_quick() -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO.parent), env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run_all.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=180,
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run() -> subprocess.CompletedProcess[str]:
+    for stale in QUICK.glob("*.json"):
+        stale.unlink()
+    return run_quick()
+
+
+def result(name: str) -> dict:
+    return json.loads((QUICK / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def test_every_script_runs(quick_run):
+    assert quick_run.returncode == 0, quick_run.stdout[-3000:] + quick_run.stderr[-3000:]
+
+
+def test_webhooks_counts_every_delivery_once(quick_run):
+    run = result("webhooks")["kinds"]["telegram"]
+    assert run["bare_max_per_s"] > 0
+    sqlite = run["daemon"]["sqlite"]
+    for row in [*sqlite["closed_loop"].values(), sqlite["half_max_open_loop"]]:
+        assert row["statuses"] == {"200": row["requests"]}
+        assert row["stored"]["messages"] == row["accepted_distinct"] > 0
+    assert sqlite["targets"]["exactly_once"] is True
+
+
+def test_e2e_reports_the_reply_path_and_the_away_status(quick_run):
+    data = result("e2e")
+    assert data["reply"]["webhook_to_reply_at_emulator"]["n"] == data["n"]
+    assert data["away"]["status"] == "measured" or "feature missing" in data["away"]["status"]
+
+
+def test_inbox_measures_the_api_and_memory(quick_run):
+    data = result("inbox")
+    (run,) = data["runs"].values()
+    assert run["latency"]["inbox_page"]["n"] == data["requests_per_endpoint"]
+    assert run["memory"]["idle_rss_mib"] > 0 and run["memory"]["requests"] > 0
+    for name in ("search", "kpis_30d", "timeline"):
+        cell = run["latency"][name]
+        assert isinstance(cell, dict) or cell == "not measured: feature missing"
+
+
+def test_sentiment_compares_with_vader(quick_run):
+    data = result("sentiment")
+    assert data["results"]["en"]["vader"] > 0
