@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUTTON_CHANNELS = frozenset({"telegram", "whatsapp", "messenger"})
+# How many native answer buttons each channel can show (Telegram inline keyboard rows,
+# WhatsApp list rows, Messenger quick replies); a scale that does not fit is typed instead.
+BUTTON_LIMITS = {"telegram": 100, "whatsapp": 10, "messenger": 13}
 WINDOW_CHANNELS = frozenset({"whatsapp", "messenger"})  # free-form only 24h after the customer
 MESSAGING_WINDOW = timedelta(hours=24)
 LOOKBACK = timedelta(days=1)  # resolutions older than delay + this are never surveyed
@@ -175,10 +177,10 @@ def _cannot_ask(survey: Survey, conversation: Conversation, now: datetime) -> st
 
 
 def _buttons(survey: Survey) -> tuple[Button, ...]:
-    if survey.channel not in BUTTON_CHANNELS:
-        return ()
     assert survey.id is not None
     low, high = SCALES[survey.kind]
+    if high - low + 1 > BUTTON_LIMITS.get(survey.channel, 0):
+        return ()
     return tuple(Button(str(n), button_payload(survey.id, n)) for n in range(low, high + 1))
 
 

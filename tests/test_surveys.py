@@ -216,3 +216,19 @@ def test_survey_kpis_and_answers_are_not_waits(engine, database_url):
     assert report["first_contact_resolution_rate"] == 100.0
     days = {d["date"]: d for d in report["volume_by_day"]}
     assert days["2026-12-09"]["csat_responses"] == 3
+
+
+@pytest.mark.parametrize(
+    ("channel", "kind", "buttons"),
+    [("whatsapp", "nps", 0), ("messenger", "nps", 11), ("whatsapp", "ces", 7), ("x", "csat", 0)],
+)
+def test_buttons_only_where_the_scale_fits_the_channel(
+    engine, database_url, channel, kind, buttons
+):
+    """WhatsApp lists hold 10 rows: an 11-point NPS is asked as a typed number there."""
+    settings = _settings(database_url, kind=kind)
+    _resolved(engine, channel, "2101")
+    assert run_surveys(engine, settings, rome(12, 9, 10, 10)) == 1
+    with session_scope(engine) as session:
+        item = session.exec(select(OutboxItem)).all()[-1]
+    assert len(item.payload["buttons"]) == buttons
