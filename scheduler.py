@@ -104,6 +104,11 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             RETENTION_INTERVAL_S,
             in_session(lambda s, now: housekeeping.trim_deliveries(s, now, retention)),
         ),
+        PeriodicJob(
+            "retention:early-statuses",
+            RETENTION_INTERVAL_S,
+            in_session(housekeeping.trim_early_statuses),
+        ),
     ]
     if daemon.settings.surveys.enabled:
 

@@ -1,4 +1,4 @@
-"""Periodic upkeep: trimming the journal of old processed deliveries."""
+"""Periodic upkeep: trimming the journal and statuses that never found their message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from sportello.config.settings import RetentionSettings, parse_duration
 from sportello.inbox import journal
-from sportello.inbox.models import Delivery
+from sportello.inbox.models import Delivery, EarlyStatus
 
 BATCH = 1000
 
@@ -39,3 +39,14 @@ def trim_deliveries(session: Session, now: datetime, settings: RetentionSettings
     else:
         session.exec(update(Delivery).where(chosen).values(body=b"", headers={}))  # type: ignore[call-overload]
     return len(ids)
+
+
+EARLY_STATUS_TTL = timedelta(days=2)
+
+
+def trim_early_statuses(session: Session, now: datetime) -> int:
+    """Statuses about ids we never sent (another system's messages) are dropped after a while."""
+    result = session.exec(  # type: ignore[call-overload]
+        delete(EarlyStatus).where(col(EarlyStatus.at) < now - EARLY_STATUS_TTL)
+    )
+    return int(result.rowcount or 0)

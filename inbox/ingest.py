@@ -20,7 +20,7 @@ from sportello.connectors.base import (
 )
 from sportello.inbox.conversations import find_or_open, note_agent_message, note_customer_message
 from sportello.inbox.identity import link_shared_contact, resolve_identity
-from sportello.inbox.models import Conversation, Message
+from sportello.inbox.models import Conversation, EarlyStatus, Message
 from sportello.inbox.survey_replies import is_survey_reply
 
 log = logging.getLogger(__name__)
@@ -183,13 +183,29 @@ def _apply_edit(session: Session, event: MessageEdited, scorer: Scorer | None) -
 def _apply_status(session: Session, event: StatusUpdate) -> int:
     message = find_message(session, event.channel, event.external_id)
     if message is None:
+        # The platform may report on our message before the outbox has stored the id the
+        # send returned: keep the word until then (``outbox`` applies it).
+        session.add(
+            EarlyStatus(
+                channel=event.channel,
+                external_id=event.external_id,
+                status=event.status,
+                error=event.error,
+                at=event.at,
+            )
+        )
         return 0
-    if event.status == "failed":
-        message.delivery_status = "failed"
-        message.delivery_error = event.error
-    elif _STATUS_RANK.get(event.status, 0) > _STATUS_RANK.get(message.delivery_status or "", -1):
-        message.delivery_status = event.status
+    apply_status(message, event.status, event.error)
     return 1
+
+
+def apply_status(message: Message, status: str, error: str | None = None) -> None:
+    """Move a message's delivery status forward (never back); a failure always wins."""
+    if status == "failed":
+        message.delivery_status = "failed"
+        message.delivery_error = error
+    elif _STATUS_RANK.get(status, 0) > _STATUS_RANK.get(message.delivery_status or "", -1):
+        message.delivery_status = status
 
 
 def _apply_watermark(session: Session, event: StatusWatermark) -> int:

@@ -187,3 +187,17 @@ class ConversationEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     actor: str | None = None
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class EarlyStatus(SQLModel, table=True):
+    """A platform's status for a message id we have not recorded yet (sent, not yet stored)."""
+
+    __tablename__ = "early_statuses"
+    __table_args__ = (Index("ix_early_statuses_channel_external", "channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str
+    status: str
+    error: str | None = None
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

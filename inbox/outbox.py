@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sportello.connectors.base import (
     Button,
@@ -29,7 +29,8 @@ from sportello.connectors.base import (
 from sportello.inbox.clock import Clock
 from sportello.inbox.conversations import note_agent_message
 from sportello.inbox.db import session_scope
-from sportello.inbox.models import Conversation, Message, OutboxItem
+from sportello.inbox.ingest import apply_status, find_message
+from sportello.inbox.models import Conversation, EarlyStatus, Message, OutboxItem
 from sportello.inbox.waiting import wait_any
 
 log = logging.getLogger(__name__)
@@ -204,10 +205,14 @@ class OutboxSender:
             if result is not None:
                 item.state, item.last_error = "sent", None
                 if message is not None:
-                    message.external_id = result.external_ids[0] if result.external_ids else None
+                    external_id = result.external_ids[0] if result.external_ids else None
                     message.sent_at = result.sent_at
                     message.delivery_status = "sent"
                     message.delivery_error = None
+                    if external_id is not None:
+                        _absorb_echo(session, message, external_id)
+                    message.external_id = external_id
+                    _apply_early_statuses(session, message, result.external_ids)
                 return message
             assert error is not None
             item.last_error = error.reason
@@ -224,3 +229,25 @@ class OutboxSender:
                 message.delivery_status = "failed"
                 message.delivery_error = error.reason
             return message
+
+
+def _absorb_echo(session: Session, message: Message, external_id: str) -> None:
+    """The platform's echo of this very message may have been ingested first: keep ours."""
+    echo = find_message(session, message.channel, external_id)
+    if echo is None or echo.id == message.id:
+        return
+    if echo.delivery_status is not None:
+        apply_status(message, echo.delivery_status, echo.delivery_error)
+    session.delete(echo)
+    session.flush()
+
+
+def _apply_early_statuses(session: Session, message: Message, ids: tuple[str, ...]) -> None:
+    early = session.exec(
+        select(EarlyStatus)
+        .where(EarlyStatus.channel == message.channel, col(EarlyStatus.external_id).in_(ids))
+        .order_by(col(EarlyStatus.at))
+    ).all()
+    for status in early:
+        apply_status(message, status.status, status.error)
+        session.delete(status)

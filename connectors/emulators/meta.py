@@ -82,6 +82,7 @@ class GraphEmulator:
         self.auto_receipts = auto_receipts
         self.sent: list[dict[str, Any]] = []
         self.webhook_statuses: list[int] = []
+        self.next_ids: list[str] = []  # ids the next sends return (tests replay races with them)
         self.faults = FaultPlan()
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -195,7 +196,7 @@ class GraphEmulator:
         if problem is not None:
             return _graph_error(400, 100, f"(#100) {problem}")
         psid = str(body["recipient"]["id"])
-        mid = mp.new_mid()
+        mid = self._next_id() or mp.new_mid()
         self._record(body, mid)
         if self.auto_receipts:
             now_ms = int(time.time() * 1000)
@@ -223,7 +224,7 @@ class GraphEmulator:
         if problem is not None:
             return _graph_error(400, 100, f"(#100) {problem}")
         to = str(body["to"]).lstrip("+")
-        wamid = mp.new_wamid()
+        wamid = self._next_id() or mp.new_wamid()
         self._record(body, wamid)
         if self.auto_receipts:
             now = int(time.time())
@@ -241,6 +242,10 @@ class GraphEmulator:
                 "messages": [message],
             }
         )
+
+    def _next_id(self) -> str | None:
+        with self._lock:
+            return self.next_ids.pop(0) if self.next_ids else None
 
     def _record(self, body: dict[str, Any], message_id: str) -> None:
         with self._lock:
