@@ -128,9 +128,17 @@ class Daemon:
             log.info("seeded %s from the configuration", ", ".join(stored))
 
     def _ingested(self, ingested: Ingested) -> None:
-        """After a delivery is committed: automation may have queued replies; streams learn."""
+        """After a delivery is committed: automation may have queued replies; streams learn;
+        the platform hears that button presses are stored (called from the worker thread)."""
         self.wake_sender()
         self.live.ingested(ingested)
+        loop = self._loop
+        if loop is None:
+            return
+        for message, _ in ingested.new_messages:
+            connector = self.connectors.get(message.channel)
+            if connector is not None and message.kind == "button" and message.external_id:
+                asyncio.run_coroutine_threadsafe(connector.acknowledge(message.external_id), loop)
 
     def wake_worker(self) -> None:
         self._wake(self.worker.wake)

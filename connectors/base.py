@@ -262,6 +262,9 @@ class Connector(abc.ABC):
     async def send(self, message: OutboundMessage) -> SendResult:
         """Send one message; raise :class:`SendError` on failure."""
 
+    async def acknowledge(self, external_id: str) -> None:  # noqa: B027 (optional hook)
+        """Tell the platform an inbound message is safely stored (e.g. stop a button's spinner)."""
+
     @property
     def polls(self) -> bool:
         """Whether the scheduler should call :meth:`poll` for this connector."""

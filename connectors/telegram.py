@@ -247,9 +247,14 @@ class TelegramConnector(Connector):
         assert sent_at is not None
         return SendResult(external_ids=tuple(ids), sent_at=sent_at)
 
-    async def answer_callback(self, callback_id: str, text: str | None = None) -> None:
-        """Stop the spinner on a pressed inline button."""
-        await self.bot.answer_callback_query(callback_id, text=text)
+    async def acknowledge(self, external_id: str) -> None:
+        """A pressed inline button spins until answered: answer it once the press is stored."""
+        if not external_id.startswith("callback:"):
+            return
+        try:
+            await self.bot.answer_callback_query(external_id.removeprefix("callback:"))
+        except TelegramError as exc:  # too late (over 15 s) or already answered: harmless
+            log.info("answering %s: %s", external_id, exc)
 
     # polling -------------------------------------------------------------------------
 

@@ -70,6 +70,9 @@ def test_survey_round_trip_on_telegram(database_url, telegram_emulator, start_da
 
     survey = wait_for(answered)
     assert survey.score == 5 and survey.conversation_id == conversation_id
+    # The press is acknowledged to Telegram, so the button stops spinning.
+    acknowledged = wait_for(lambda: emulator.answered_callbacks)
+    assert acknowledged[0]["callback_query_id"] == "4419112233"
     wait_for(lambda: any(s["text"] == "Grazie per la tua risposta!" for s in emulator.sent))
     conversation = running.api.get(f"/api/v1/conversations/{conversation_id}").json()
     assert conversation["status"] == "resolved"
