@@ -10,11 +10,19 @@ from sqlmodel import Session, func, select
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.inbox import outbox
+from sportello.inbox.automation_tables import AwayCooldown
+from sportello.inbox.away import claim_cooldown
 from sportello.inbox.clock import FrozenClock
+from sportello.inbox.conversations import set_status
 from sportello.inbox.db import session_scope
 from sportello.inbox.desk_models import CustomerAudit
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import Customer, Delivery, Message
+from sportello.inbox.survey_tables import Survey
+from sportello.inbox.surveys import run_surveys
+from sportello.listening.mentions import store_public_tweets
+from sportello.listening.models import Mention
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 GIULIA_WA = Person("393331234567", "Giulia Rossi", phone="393331234567", language="it")
@@ -203,3 +211,44 @@ def test_erase_and_export_a_customer(database_url, telegram_emulator, start_daem
         assert session.exec(select(func.count()).select_from(Delivery)).one() == 1
         entry = session.exec(select(CustomerAudit).where(CustomerAudit.action == "erase")).one()
     assert "Giulia" not in json.dumps(entry.data) and "5551001" not in json.dumps(entry.data)
+
+
+def test_erase_reaches_mentions_surveys_and_away_cooldowns(database_url, start_daemon):
+    """Areas beyond the core keep customer data too; erasing a customer clears them."""
+    running = _daemon(
+        database_url, start_daemon, surveys={"enabled": True, "delay": "0s", "kind": "csat"}
+    )
+    engine = running.daemon.engine
+    tweet = InboundMessage(
+        channel="x",
+        external_id="1860000000000000001",
+        thread=Thread("1860000000000000001", public=True),
+        customer=GIULIA_X,
+        sent_at=T0,
+        text="@acme il mio ordine è in ritardo",
+    )
+    dm = InboundMessage(
+        channel="x",
+        external_id="1860000000000000002",
+        thread=Thread("1400000000000000001-1500000000"),
+        customer=GIULIA_X,
+        sent_at=T0,
+        text="Vi scrivo anche in privato: ordine 4411",
+    )
+    with session_scope(engine) as session:
+        ingested = ingest(session, [tweet, dm], now=T0)
+        store_public_tweets(session, ingested)
+        customer_id = ingested.new_messages[0][0].customer_id
+        conversation = ingested.new_messages[1][1]  # surveys go to private threads only
+        outbox.queue(session, conversation, "Ci scusiamo, controlliamo subito.", now=T0)
+        set_status(session, conversation, "resolved", T0 + timedelta(minutes=5))
+        claim_cooldown(session, customer_id, T0, timedelta(hours=12))
+    assert run_surveys(engine, running.daemon.settings, T0 + timedelta(minutes=6)) == 1
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Mention)).one() == 1
+        assert session.exec(select(func.count()).select_from(Survey)).one() == 1
+
+    assert running.api.delete(f"/api/v1/customers/{customer_id}").status_code == 200
+    with Session(engine) as session:
+        for table in (Mention, Survey, AwayCooldown, Message, Customer):
+            assert session.exec(select(func.count()).select_from(table)).one() == 0, table
