@@ -51,6 +51,11 @@ CUSTOMERS = {
 
 LISTENING_BURST_AT_S = 20  # a burst of negative press: the alert rules fire
 
+# In the script, this text on Telegram means: the customer shares their own contact card.
+# Giulia does, and her phone number proves she is the WhatsApp customer +39 333 1234567:
+# the two become one customer with one history.
+SHARE_CONTACT = "<shares her phone number>"
+
 # (seconds after start, customer, channel, text)
 SCRIPT: list[tuple[float, str, str, str]] = [
     # On X, a text starting with "@" is a public tweet at the brand, any other a DM.
@@ -68,6 +73,7 @@ SCRIPT: list[tuple[float, str, str, str]] = [
     (18, "emma", "whatsapp", "Hello, can I change the delivery address for order 5120?"),
     (21, "emma", "messenger", "Love the new collection, great job!"),
     (24, "giulia", "whatsapp", "Grazie, ho ricevuto il tracking. Gentilissimi!"),
+    (26, "giulia", "telegram", SHARE_CONTACT),
 ]
 
 # An Italian office: Monday to Friday, Italian public holidays closed.
@@ -170,7 +176,11 @@ async def _play_script(by_channel: dict[str, DemoPlatform]) -> None:
             continue
         await asyncio.sleep(max(0.0, at - (time.monotonic() - start)))
         try:
-            await platform.say(CUSTOMERS[customer], text)
+            if text == SHARE_CONTACT:
+                person = CUSTOMERS[customer]
+                await platform.share_contact(person, person.ids["whatsapp"])  # type: ignore[attr-defined]
+            else:
+                await platform.say(CUSTOMERS[customer], text)
         except Exception as exc:  # the demo goes on if one delivery fails
             log.warning("demo delivery on %s failed: %s", channel, exc)
 

@@ -77,6 +77,16 @@ class TelegramDemo:
         )
         await self.emulator.deliver(tg.update(self.emulator.next_update_id(), message=message))
 
+    async def share_contact(self, customer: DemoCustomer, phone: str) -> None:
+        """The customer shares their own contact card (Telegram's "share my phone number")."""
+        user_id = int(customer.ids["telegram"])
+        sender = tg.user(user_id, customer.first_name, customer.last_name, username=customer.handle)
+        contact = {"phone_number": phone, "first_name": customer.first_name, "user_id": user_id}
+        message = tg.message(
+            self.emulator.next_message_id(user_id), sender, int(time.time()), contact=contact
+        )
+        await self.emulator.deliver(tg.update(self.emulator.next_update_id(), message=message))
+
 
 class XDemo:
     """X in polling mode against the emulator: a text starting with ``@`` is a public tweet

@@ -1,0 +1,71 @@
+"""`sportello demo` (what `make run` starts) shows every feature working together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+from conftest import wait_for
+
+from sportello.connectors.emulators.server import free_port
+
+
+def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sportello.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    api = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer demo"}, timeout=10
+    )
+
+    def get(path: str, **params) -> list[dict] | None:
+        try:
+            response = api.get(path, params={"limit": 100, **params})
+        except httpx.HTTPError:
+            return None
+        return response.json()["items"] if response.status_code == 200 else None
+
+    try:
+        conversations = wait_for(
+            lambda: (
+                (found := get("/api/v1/conversations"))
+                and {c["channel"] for c in found} == {"telegram", "whatsapp", "messenger", "x"}
+                and found
+            ),
+            timeout=60,
+            interval=0.5,
+        )
+        assert len(conversations) >= 8
+
+        def giulia_is_one_customer() -> bool:
+            customers = get("/api/v1/customers", q="Giulia") or []
+            return any(
+                {i["channel"] for i in c["identities"]} == {"telegram", "whatsapp"}
+                for c in customers
+            )
+
+        wait_for(giulia_is_one_customer, timeout=45, interval=0.5)
+        bot_messages = [m for m in get("/api/v1/messages", direction="out") if m["author"] == "bot"]
+        assert bot_messages, "an automatic answer was sent"
+        assert wait_for(lambda: get("/api/v1/alerts"), timeout=30, interval=0.5)
+        assert api.get("/login").status_code == 200
+    finally:
+        api.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
