@@ -17,6 +17,7 @@ from sportello.inbox.away import AwayResponder
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.erasure import EraseHook
+from sportello.inbox.identity import fill_profile, needs_profile
 from sportello.inbox.ingest import Ingested, Scorer
 from sportello.inbox.live import Broadcaster
 from sportello.inbox.outbox import OutboxSender
@@ -137,8 +138,35 @@ class Daemon:
             return
         for message, _ in ingested.new_messages:
             connector = self.connectors.get(message.channel)
-            if connector is not None and message.kind == "button" and message.external_id:
+            if connector is None:
+                continue
+            if message.kind == "button" and message.external_id:
                 asyncio.run_coroutine_threadsafe(connector.acknowledge(message.external_id), loop)
+            if connector.has_profiles and message.direction == "in" and message.identity_id:
+                asyncio.run_coroutine_threadsafe(
+                    self._fill_profile(connector, message.identity_id), loop
+                )
+
+    async def _fill_profile(self, connector: Connector, identity_id: int) -> None:
+        """Ask the platform for the name of a customer whose messages carry none."""
+
+        def missing() -> str | None:
+            with session_scope(self.engine) as session:
+                return needs_profile(session, identity_id)
+
+        external_id = await asyncio.to_thread(missing)
+        if external_id is None:
+            return
+        person = await connector.profile(external_id)
+        if person is None:
+            return
+
+        def store() -> bool:
+            with session_scope(self.engine) as session:
+                return fill_profile(session, identity_id, person)
+
+        if await asyncio.to_thread(store):
+            self.live.publish("customer.updated", identity_id=identity_id)
 
     def wake_worker(self) -> None:
         self._wake(self.worker.wake)

@@ -221,6 +221,8 @@ class Connector(abc.ABC):
 
     name: ClassVar[Channel]
     max_text_length: ClassVar[int] = 4096
+    # Whether :meth:`profile` can name users whose messages carry no name.
+    has_profiles: ClassVar[bool] = False
     # The daemon hands its clock over (``use_clock``) so sends are timed like everything else.
     now: Callable[[], datetime] = staticmethod(_utc_now)
 
@@ -261,6 +263,10 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def send(self, message: OutboundMessage) -> SendResult:
         """Send one message; raise :class:`SendError` on failure."""
+
+    async def profile(self, external_id: str) -> Person | None:
+        """The platform's profile of a user whose messages carry no name (e.g. Messenger)."""
+        return None
 
     async def acknowledge(self, external_id: str) -> None:  # noqa: B027 (optional hook)
         """Tell the platform an inbound message is safely stored (e.g. stop a button's spinner)."""

@@ -14,6 +14,7 @@ sent in the thread before that instant; they become :class:`StatusWatermark` eve
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,8 @@ from sportello.connectors.base import (
     split_text,
 )
 
+log = logging.getLogger(__name__)
+
 MAX_TEXT = 2000
 MAX_QUICK_REPLIES = 13
 MAX_QUICK_REPLY_TITLE = 20
@@ -66,6 +69,7 @@ IGNORED_EVENTS = {
 class MessengerConnector(Connector):
     name = "messenger"
     max_text_length = MAX_TEXT
+    has_profiles = True
 
     def __init__(self, settings: MessengerSettings) -> None:
         assert settings.page_access_token is not None and settings.page_id is not None
@@ -237,6 +241,16 @@ class MessengerConnector(Connector):
                 )
             ids.append(str(answer["message_id"]))
         return SendResult(external_ids=tuple(ids), sent_at=now)
+
+    async def profile(self, external_id: str) -> Person | None:
+        """Messenger webhooks carry no names: ask the User Profile API for them."""
+        try:
+            data = await self.graph.get(external_id, {"fields": "first_name,last_name"})
+        except SendError as exc:  # no permission, user gone: the inbox shows the PSID
+            log.info("Messenger profile of %s: %s", external_id, exc.reason)
+            return None
+        name = " ".join(str(data[k]) for k in ("first_name", "last_name") if data.get(k))
+        return Person(external_id=external_id, display_name=name or None)
 
     async def aclose(self) -> None:
         await self.graph.aclose()

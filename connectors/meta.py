@@ -100,9 +100,15 @@ class GraphClient:
             )
         return self._client
 
+    async def get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        return await self._call("GET", path, params=params)
+
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", path, json=body)
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = await self._http().post(path, json=body)
+            response = await self._http().request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise SendError(f"{self.platform} timed out: {exc!r}", retryable=True) from exc
         except httpx.TransportError as exc:

@@ -134,3 +134,23 @@ def link_shared_contact(session: Session, owner: Identity, contact: Person, now:
     customer = session.get(Customer, owner.customer_id)
     if customer is not None and customer.phone is None:
         customer.phone = phone
+
+
+def fill_profile(session: Session, identity_id: int, person: Person) -> bool:
+    """Names a platform gave on request, for an identity (and customer) that had none."""
+    identity = session.get(Identity, identity_id)
+    if identity is None or identity.display_name or not person.display_name:
+        return False
+    identity.display_name = person.display_name
+    customer = session.get(Customer, identity.customer_id)
+    if customer is not None and not customer.display_name:
+        customer.display_name = person.display_name
+    return True
+
+
+def needs_profile(session: Session, identity_id: int) -> str | None:
+    """The platform user id of an identity still without a name, else None."""
+    identity = session.get(Identity, identity_id)
+    if identity is None or identity.display_name:
+        return None
+    return identity.external_id

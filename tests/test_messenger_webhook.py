@@ -302,3 +302,24 @@ def test_receipts_played_by_the_platform_reach_read(database_url, messenger_emul
     )
     assert len(out) == 1 and out[0]["external_id"] == emulator.sent[0]["message_id"]
     assert emulator.webhook_statuses[-1] == 200
+
+
+def test_customers_are_named_through_the_user_profile_api(
+    database_url, messenger_emulator, start_daemon
+):
+    """Messenger webhooks carry no names: the daemon asks the User Profile API once."""
+    emulator, running = _start(start_daemon, database_url, messenger_emulator)
+    emulator.profiles[PSID] = {"first_name": "Marco", "last_name": "Bianchi"}
+    _deliver(emulator, mp.text_message(PSID, PAGE_ID, _now_ms(), "Ciao!", "m_named"))
+    _deliver(emulator, mp.text_message(OTHER_PSID, PAGE_ID, _now_ms(), "Hi", "m_unknown"))
+
+    def names() -> dict[str, str | None] | None:
+        found = {
+            m["external_id"]: running.api.get(f"/api/v1/customers/{m['customer_id']}").json()
+            for m in running.messages(channel="messenger")
+        }
+        if len(found) < 2 or found["m_named"]["display_name"] is None:
+            return None
+        return {k: v["display_name"] for k, v in found.items()}
+
+    assert wait_for(names) == {"m_named": "Marco Bianchi", "m_unknown": None}

@@ -189,6 +189,10 @@ class MessengerDemo(_MetaDemo):
 
     async def say(self, customer: DemoCustomer, text: str) -> None:
         psid = customer.ids["messenger"]
+        self.emulator.profiles[psid] = {
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+        }
         now_ms = int(time.time() * 1000)
         event = mp.text_message(psid, self.node_id, now_ms, text)
         await self.emulator.deliver(mp.messenger_webhook(self.node_id, event, time_ms=now_ms))

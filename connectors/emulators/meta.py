@@ -83,6 +83,7 @@ class GraphEmulator:
         self.sent: list[dict[str, Any]] = []
         self.webhook_statuses: list[int] = []
         self.next_ids: list[str] = []  # ids the next sends return (tests replay races with them)
+        self.profiles: dict[str, dict[str, str]] = {}  # Messenger PSID -> User Profile fields
         self.faults = FaultPlan()
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -167,6 +168,21 @@ class GraphEmulator:
         @app.post("/_emulator/webhook")
         async def inject(request: Request) -> dict[str, Any]:
             return {"ok": True, "webhook_status": await self.deliver(await request.json())}
+
+        @app.get("/{version}/{node}")
+        async def user_profile(version: str, node: str, request: Request) -> JSONResponse:
+            """Messenger's User Profile API: ``GET /{psid}?fields=first_name,last_name``."""
+            if not _authorised(request, self.token):
+                return _graph_error(
+                    401, 190, "Invalid OAuth access token - Cannot parse access token"
+                )
+            profile = self.profiles.get(node)
+            if self.platform != "messenger" or profile is None:
+                return _graph_error(
+                    400, 100, f"Unsupported get request. Object with ID '{node}' does not exist"
+                )
+            fields = request.query_params.get("fields", "first_name,last_name").split(",")
+            return JSONResponse({**{f: profile[f] for f in fields if f in profile}, "id": node})
 
         @app.post("/{version}/{node}/messages")
         async def messages(version: str, node: str, request: Request) -> JSONResponse:
