@@ -18,6 +18,7 @@ from sportello.config.settings import Settings, load_settings
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.connectors.emulators.x import XEmulator
 from sportello.daemon import Daemon
 
 POSTGRES_ENV = "SPORTELLO_TEST_POSTGRES_URL"
@@ -172,6 +173,49 @@ def whatsapp_channel(server_url: str, **extra: Any) -> dict[str, Any]:
             "access_token": WHATSAPP_TOKEN,
             "phone_number_id": PHONE_NUMBER_ID,
             "graph_base_url": GraphEmulator.graph_url(server_url),
+            **extra,
+        }
+    }
+
+
+# X: our account, two customers, and an emulator of the X API v2 ---------------------
+
+BRAND_ID, BRAND = "100", "sportello_it"
+EMMA_ID, MARCO_ID = "2001", "2002"
+SECRETS = {
+    "bearer_token": "x-bearer",
+    "consumer_key": "x-consumer-key",
+    "consumer_secret": "x-consumer-secret",
+    "access_token": "100-x-access-token",
+    "access_token_secret": "x-access-secret",
+}
+
+
+@pytest.fixture
+def x_emulator() -> Iterator[tuple[XEmulator, BackgroundServer]]:
+    emulator = XEmulator(
+        user_id=BRAND_ID,
+        username=BRAND,
+        name="Sportello",
+        bearer_token=SECRETS["bearer_token"],
+        consumer_key=SECRETS["consumer_key"],
+        consumer_secret=SECRETS["consumer_secret"],
+        access_token=SECRETS["access_token"],
+    )
+    emulator.add_user(EMMA_ID, "emmac", "Emma Clarke")
+    emulator.add_user(MARCO_ID, "marcob", "Marco Bianchi")
+    server = BackgroundServer(emulator.app).start()
+    yield emulator, server
+    server.stop()
+
+
+def x_channel(api_base_url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "x": {
+            **SECRETS,
+            "user_id": BRAND_ID,
+            "api_base_url": api_base_url,
+            "poll_interval_s": 0.2,
             **extra,
         }
     }

@@ -4,60 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from conftest import make_settings, wait_for
+from conftest import BRAND, BRAND_ID, EMMA_ID, MARCO_ID, make_settings, wait_for, x_channel
 from sqlmodel import Session, func, select
 
 from sportello.config.settings import load_settings
-from sportello.connectors.emulators.server import BackgroundServer
-from sportello.connectors.emulators.x import XEmulator
 from sportello.connectors.x import XConnector, thread_chunks
 from sportello.inbox.clock import Clock
 from sportello.inbox.models import Conversation, Delivery, Message
 from sportello.inbox.polling import poll_once
-
-BRAND_ID, BRAND = "100", "sportello_it"
-EMMA_ID, MARCO_ID = "2001", "2002"
-SECRETS = {
-    "bearer_token": "x-bearer",
-    "consumer_key": "x-consumer-key",
-    "consumer_secret": "x-consumer-secret",
-    "access_token": "100-x-access-token",
-    "access_token_secret": "x-access-secret",
-}
-
-
-@pytest.fixture
-def x_emulator() -> Iterator[tuple[XEmulator, BackgroundServer]]:
-    emulator = XEmulator(
-        user_id=BRAND_ID,
-        username=BRAND,
-        name="Sportello",
-        bearer_token=SECRETS["bearer_token"],
-        consumer_key=SECRETS["consumer_key"],
-        consumer_secret=SECRETS["consumer_secret"],
-        access_token=SECRETS["access_token"],
-    )
-    emulator.add_user(EMMA_ID, "emmac", "Emma Clarke")
-    emulator.add_user(MARCO_ID, "marcob", "Marco Bianchi")
-    server = BackgroundServer(emulator.app).start()
-    yield emulator, server
-    server.stop()
-
-
-def x_channel(api_base_url: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "x": {
-            **SECRETS,
-            "user_id": BRAND_ID,
-            "api_base_url": api_base_url,
-            "poll_interval_s": 0.2,
-            **extra,
-        }
-    }
 
 
 def _by_external_id(running: Any, external_id: str) -> list[dict[str, Any]]:
