@@ -13,9 +13,7 @@ sent in the thread before that instant; they become :class:`StatusWatermark` eve
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,9 +21,7 @@ from sportello.config.settings import MessengerSettings, Settings
 from sportello.connectors import meta
 from sportello.connectors.base import (
     Attachment,
-    Connector,
     Event,
-    HandshakeReply,
     Ignored,
     InboundMessage,
     MessageEdited,
@@ -66,8 +62,10 @@ IGNORED_EVENTS = {
 }
 
 
-class MessengerConnector(Connector):
+class MessengerConnector(meta.MetaConnector):
     name = "messenger"
+    platform = "Messenger"
+    webhook_object = "page"
     max_text_length = MAX_TEXT
     has_profiles = True
 
@@ -75,13 +73,10 @@ class MessengerConnector(Connector):
         assert settings.page_access_token is not None and settings.page_id is not None
         self.settings = settings
         self.page_id = settings.page_id
-        self._app_secret = settings.app_secret.get_secret_value() if settings.app_secret else None
-        self._verify_token = (
-            settings.verify_token.get_secret_value() if settings.verify_token else None
-        )
-        self.graph = meta.GraphClient(
+        graph = meta.GraphClient(
             "Messenger", settings.graph_base_url, settings.page_access_token.get_secret_value()
         )
+        super().__init__(settings.app_secret, settings.verify_token, graph)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MessengerConnector | None:
@@ -90,26 +85,9 @@ class MessengerConnector(Connector):
 
     # inbound -------------------------------------------------------------------------
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return meta.verify_signature(self._app_secret, headers, body)
-
-    def handshake(self, query: Mapping[str, str]) -> HandshakeReply:
-        return meta.handshake(self._verify_token, query)
-
     def parse(self, delivery: RawDelivery) -> list[Event]:
-        try:
-            data = json.loads(delivery.body)
-        except ValueError as exc:
-            raise ParseError(f"not JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("object") != "page":
-            raise ParseError('not a Messenger webhook: "object" is not "page"')
-        entries = data.get("entry")
-        if not isinstance(entries, list):
-            raise ParseError('not a Messenger webhook: no "entry" list')
         events: list[Event] = []
-        for entry in entries:
-            if not isinstance(entry, dict):
-                raise ParseError("an entry is not an object")
+        for entry in self.entries(delivery.body):
             if entry.get("changes"):
                 events.append(_ignored("changes", "a Page feed change, not a conversation"))
             # ``standby`` carries the same events while another app owns the thread.
@@ -251,9 +229,6 @@ class MessengerConnector(Connector):
             return None
         name = " ".join(str(data[k]) for k in ("first_name", "last_name") if data.get(k))
         return Person(external_id=external_id, display_name=name or None)
-
-    async def aclose(self) -> None:
-        await self.graph.aclose()
 
 
 def _ignored(kind: str, reason: str) -> Ignored:

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
-from sportello.connectors.base import HandshakeReply, SendError, WindowClosedError
+from sportello.connectors.base import (
+    Connector,
+    HandshakeReply,
+    ParseError,
+    SendError,
+    WindowClosedError,
+)
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 WINDOW = timedelta(hours=24)
@@ -168,3 +176,49 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class MetaConnector(Connector):
+    """What Messenger and WhatsApp share: Meta's signature, handshake, webhook envelope and
+    Graph API client."""
+
+    webhook_object: str  # the ``object`` of this platform's webhook deliveries
+    platform: str  # the platform's name in messages
+
+    def __init__(
+        self, app_secret: SecretStr | None, verify_token: SecretStr | None, graph: GraphClient
+    ) -> None:
+        self._app_secret = _secret(app_secret)
+        self._verify_token = _secret(verify_token)
+        self.graph = graph
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return verify_signature(self._app_secret, headers, body)
+
+    def handshake(self, query: Mapping[str, str]) -> HandshakeReply:
+        return handshake(self._verify_token, query)
+
+    def entries(self, body: bytes) -> list[dict[str, Any]]:
+        """The ``entry`` objects of a webhook delivery; :class:`ParseError` if it is not one."""
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise ParseError(f"not JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("object") != self.webhook_object:
+            raise ParseError(
+                f'not a {self.platform} webhook: "object" is not "{self.webhook_object}"'
+            )
+        entries = data.get("entry")
+        if not isinstance(entries, list):
+            raise ParseError(f'not a {self.platform} webhook: no "entry" list')
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise ParseError("an entry is not an object")
+        return entries
+
+    async def aclose(self) -> None:
+        await self.graph.aclose()

@@ -11,7 +11,6 @@ Outside the 24-hour customer-service window only an approved template may be sen
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -22,9 +21,7 @@ from sportello.connectors import meta
 from sportello.connectors.base import (
     Attachment,
     Button,
-    Connector,
     Event,
-    HandshakeReply,
     Ignored,
     InboundMessage,
     OutboundMessage,
@@ -63,21 +60,20 @@ IGNORED_TYPES = {
 }
 
 
-class WhatsAppConnector(Connector):
+class WhatsAppConnector(meta.MetaConnector):
     name = "whatsapp"
+    platform = "WhatsApp"
+    webhook_object = "whatsapp_business_account"
     max_text_length = MAX_TEXT
 
     def __init__(self, settings: WhatsAppSettings) -> None:
         assert settings.access_token is not None and settings.phone_number_id is not None
         self.settings = settings
         self.phone_number_id = settings.phone_number_id
-        self._app_secret = settings.app_secret.get_secret_value() if settings.app_secret else None
-        self._verify_token = (
-            settings.verify_token.get_secret_value() if settings.verify_token else None
-        )
-        self.graph = meta.GraphClient(
+        graph = meta.GraphClient(
             "WhatsApp", settings.graph_base_url, settings.access_token.get_secret_value()
         )
+        super().__init__(settings.app_secret, settings.verify_token, graph)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WhatsAppConnector | None:
@@ -86,26 +82,9 @@ class WhatsAppConnector(Connector):
 
     # inbound -------------------------------------------------------------------------
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return meta.verify_signature(self._app_secret, headers, body)
-
-    def handshake(self, query: Mapping[str, str]) -> HandshakeReply:
-        return meta.handshake(self._verify_token, query)
-
     def parse(self, delivery: RawDelivery) -> list[Event]:
-        try:
-            data = json.loads(delivery.body)
-        except ValueError as exc:
-            raise ParseError(f"not JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
-            raise ParseError('not a WhatsApp webhook: "object" is not "whatsapp_business_account"')
-        entries = data.get("entry")
-        if not isinstance(entries, list):
-            raise ParseError('not a WhatsApp webhook: no "entry" list')
         events: list[Event] = []
-        for entry in entries:
-            if not isinstance(entry, dict):
-                raise ParseError("an entry is not an object")
+        for entry in self.entries(delivery.body):
             for change in entry.get("changes") or []:
                 try:
                     events.extend(self._change(change))
@@ -209,9 +188,6 @@ class WhatsAppConnector(Connector):
                 ],
             },
         }
-
-    async def aclose(self) -> None:
-        await self.graph.aclose()
 
 
 def _free_form(message: OutboundMessage) -> list[dict[str, Any]]:
