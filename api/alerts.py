@@ -6,11 +6,11 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from sportello.api.deps import Caller, SessionDep
+from sportello.api.deps import Caller, SessionDep, get_or_404
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import Page
 from sportello.listening.models import Alert, AlertNotification
@@ -88,7 +88,5 @@ def list_alerts(
 
 @router.get("/{alert_id}")
 def get_alert(alert_id: int, session: SessionDep, _: Caller) -> AlertOut:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise HTTPException(404, "no such alert")
+    alert = get_or_404(session, Alert, alert_id, "alert")
     return alerts_out(session, [alert])[0]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from sqlmodel import Session, col, delete, select
 
-from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk import business_calendar
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import ConversationOut, ConversationPatch, MessageOut, Page, ReplyIn
@@ -23,10 +23,7 @@ router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
 
 def get_conversation(session: Session, conversation_id: int) -> Conversation:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HTTPException(404, f"conversation {conversation_id} not found")
-    return conversation
+    return get_or_404(session, Conversation, conversation_id, "conversation")
 
 
 @router.get("")
@@ -140,9 +137,7 @@ def reply(
             raise HTTPException(409, f"cannot send on {conversation.channel} now: {refusal}")
     text = body.text
     if body.canned_reply_id is not None:
-        canned = session.get(CannedReply, body.canned_reply_id)
-        if canned is None:
-            raise HTTPException(404, f"canned reply {body.canned_reply_id} not found")
+        canned = get_or_404(session, CannedReply, body.canned_reply_id, "canned reply")
         text = render(
             canned.text,
             customer=session.get(Customer, conversation.customer_id),

@@ -13,7 +13,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from sportello.api.customers import customer_out
-from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk_schemas import AuditOut, ErasedOut, MergeIn, SuggestionOut, UnmergeIn
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import CustomerOut, MessageOut, Page
@@ -30,17 +30,11 @@ router = APIRouter(prefix="/api/v1", tags=["customers"])
 
 
 def _customer(session: Session, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise HTTPException(404, f"customer {customer_id} not found")
-    return customer
+    return get_or_404(session, Customer, customer_id, "customer")
 
 
 def _link(session: Session, link_id: int) -> CustomerLink:
-    link = session.get(CustomerLink, link_id)
-    if link is None:
-        raise HTTPException(404, f"suggestion {link_id} not found")
-    return link
+    return get_or_404(session, CustomerLink, link_id, "suggestion")
 
 
 @router.get("/customers/suggestions")
@@ -119,9 +113,7 @@ def unmerge(
 ) -> CustomerOut:
     """Split one identity off; answers the customer it now belongs to."""
     customer = _customer(session, customer_id)
-    identity = session.get(Identity, body.identity_id)
-    if identity is None:
-        raise HTTPException(404, f"identity {body.identity_id} not found")
+    identity = get_or_404(session, Identity, body.identity_id, "identity")
     try:
         entry = unmerge_identity(session, customer, identity, at=daemon.clock.now(), actor=caller)
     except MergeError as exc:

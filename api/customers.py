@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from sportello.api.deps import Caller, SessionDep
+from sportello.api.deps import Caller, SessionDep, get_or_404
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import CustomerOut, IdentityOut, Page
 from sportello.api.views import conversations_out
@@ -75,7 +75,4 @@ def list_customers(
 
 @router.get("/{customer_id}")
 def read_customer(customer_id: int, session: SessionDep, _: Caller) -> CustomerOut:
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise HTTPException(404, f"customer {customer_id} not found")
-    return customer_out(session, customer)
+    return customer_out(session, get_or_404(session, Customer, customer_id, "customer"))

@@ -13,11 +13,11 @@ import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from sportello.inbox import accounts
 from sportello.inbox.db import session_scope
@@ -137,3 +137,14 @@ def require_admin(principal: CurrentUser) -> str:
 
 
 Admin = Annotated[str, Depends(require_admin)]
+
+
+ModelT = TypeVar("ModelT", bound=SQLModel)
+
+
+def get_or_404(session: Session, model: type[ModelT], row_id: int, what: str) -> ModelT:
+    """The row ``row_id`` of ``model``, or a 404 that names what was not found."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise HTTPException(404, f"{what} {row_id} not found")
+    return row

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk_schemas import (
     CannedReplyIn,
     CannedReplyOut,
@@ -41,8 +41,7 @@ def business_calendar(daemon: DaemonDep) -> BusinessCalendar | None:
 @router.get("/conversations/{conversation_id}/notes")
 def list_notes(conversation_id: int, session: SessionDep, _: Caller) -> Page[NoteOut]:
     """A conversation's private notes, oldest first (agents only; never sent)."""
-    if session.get(Conversation, conversation_id) is None:
-        raise HTTPException(404, f"conversation {conversation_id} not found")
+    get_or_404(session, Conversation, conversation_id, "conversation")
     notes = session.exec(
         select(ConversationNote)
         .where(ConversationNote.conversation_id == conversation_id)
@@ -55,8 +54,7 @@ def list_notes(conversation_id: int, session: SessionDep, _: Caller) -> Page[Not
 def add_note(
     conversation_id: int, body: NoteIn, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> NoteOut:
-    if session.get(Conversation, conversation_id) is None:
-        raise HTTPException(404, f"conversation {conversation_id} not found")
+    get_or_404(session, Conversation, conversation_id, "conversation")
     note = ConversationNote(
         conversation_id=conversation_id,
         author=body.author or caller,
@@ -135,10 +133,7 @@ def search(
 
 
 def _canned(session: SessionDep, reply_id: int) -> CannedReply:
-    row = session.get(CannedReply, reply_id)
-    if row is None:
-        raise HTTPException(404, f"canned reply {reply_id} not found")
-    return row
+    return get_or_404(session, CannedReply, reply_id, "canned reply")
 
 
 def _flush_unique(session: SessionDep, title: str) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import ConversationOut, MessageOut, Page, SentimentOut
 from sportello.api.views import conversations_out, message_out
@@ -255,10 +255,7 @@ def share_of_voice(
 
 
 def _mention(session: Session, mention_id: int) -> Mention:
-    mention = session.get(Mention, mention_id)
-    if mention is None:
-        raise HTTPException(404, "no such mention")
-    return mention
+    return get_or_404(session, Mention, mention_id, "mention")
 
 
 @router.get("/mentions/{mention_id}")
@@ -283,9 +280,7 @@ def correct_mention(
 def correct_message(
     message_id: int, body: SentimentPatch, session: SessionDep, _: Caller
 ) -> MessageOut:
-    message = session.get(Message, message_id)
-    if message is None:
-        raise HTTPException(404, "no such message")
+    message = get_or_404(session, Message, message_id, "message")
     try:
         relabel_message(session, message, body.label, body.compound)
     except ValueError as exc:
