@@ -109,9 +109,10 @@ class TelegramConnector(Connector):
     name = "telegram"
     max_text_length = MAX_TEXT
 
-    def __init__(self, settings: TelegramSettings) -> None:
+    def __init__(self, settings: TelegramSettings, public_url: str | None = None) -> None:
         assert settings.bot_token is not None
         self.settings = settings
+        self.public_url = public_url
         self._token = settings.bot_token.get_secret_value()
         self._secret = (
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
@@ -126,7 +127,9 @@ class TelegramConnector(Connector):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TelegramConnector | None:
-        return cls(settings.channels.telegram) if settings.channels.telegram.enabled else None
+        if not settings.channels.telegram.enabled:
+            return None
+        return cls(settings.channels.telegram, settings.server.public_url)
 
     # inbound -------------------------------------------------------------------------
 
@@ -280,7 +283,17 @@ class TelegramConnector(Connector):
         return PollResult(bodies=bodies, cursor=next_cursor)
 
     async def start(self) -> None:
+        """Connect; in polling mode drop any webhook (Telegram refuses getUpdates beside one),
+        in webhook mode register ours when the daemon knows its public URL."""
         await self.bot.initialize()
+        if self.polls:
+            await self.bot.delete_webhook()
+        elif self.public_url is not None and self._secret is not None:
+            await self.bot.set_webhook(
+                url=f"{self.public_url.rstrip('/')}/webhooks/telegram",
+                secret_token=self._secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
 
     async def aclose(self) -> None:
         await self.bot.shutdown()

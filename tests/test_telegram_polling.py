@@ -26,6 +26,7 @@ def test_polling_survives_restarts_and_rate_limits(database_url, telegram_emulat
     )
     for n in range(1, 4):
         _queue(emulator, n)
+    emulator.webhook_url = "https://old.example.invalid/hook"  # left over: polling drops it
     first = start_daemon(settings)
     wait_for(lambda: len(first.messages(channel="telegram")) == 3)
     with Session(first.daemon.engine) as session:

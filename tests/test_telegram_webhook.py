@@ -190,3 +190,19 @@ def test_inbound_messages_carry_sentiment(sqlite_url, telegram_emulator, start_d
     assert positive["label"] == "positive" and positive["language"] == "en"
     conversation = running.api.get(f"/api/v1/conversations/{found[0]['conversation_id']}").json()
     assert conversation["worst_sentiment"] == negative["compound"]
+
+
+def test_webhook_is_registered_with_the_secret_when_the_public_url_is_known(
+    sqlite_url, telegram_emulator, start_daemon
+):
+    emulator, emulator_server = telegram_emulator
+    emulator.secret = None
+    start_daemon(
+        make_settings(
+            sqlite_url,
+            channels=telegram_channel(emulator_server.url),
+            server={"public_url": "https://desk.example.com"},
+        )
+    )
+    assert emulator.webhook_url == "https://desk.example.com/webhooks/telegram"
+    assert emulator.secret == TELEGRAM_SECRET

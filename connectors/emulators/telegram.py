@@ -148,6 +148,12 @@ class TelegramEmulator:
         return _ok(message)
 
     async def _api_getUpdates(self, params: dict[str, Any]) -> JSONResponse:
+        if self.webhook_url is not None:
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset", 0))
         limit = int(params.get("limit", 100))
         with self._lock:
