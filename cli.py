@@ -147,6 +147,33 @@ def report(
         print_tables(figures, Console())
 
 
+@app.command()
+def requeue(
+    config: ConfigOption = None,
+    state: Annotated[
+        str, typer.Option(help="failed or quarantined: which deliveries to parse again.")
+    ] = "failed",
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+) -> None:
+    """Parse failed or quarantined raw deliveries again (after a fix); a running daemon
+    picks them up within a second."""
+    from sportello.inbox import journal
+    from sportello.inbox.db import make_engine, migrate, session_scope
+
+    settings = settings_or_exit(config)
+    engine = make_engine(settings.database.url)
+    try:
+        migrate(engine)
+        with session_scope(engine) as session:
+            count = journal.requeue(session, state, channel)
+    except ValueError as exc:
+        typer.echo(f"sportello: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"{count} deliveries requeued")
+
+
 def _add_subcommands() -> None:
     from sportello.hours_cli import away_app, hours_app
 

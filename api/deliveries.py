@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from sportello.api.deps import Caller, SessionDep
+from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import DeliveryOut, Page
+from sportello.inbox import journal
 from sportello.inbox.models import Delivery
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
@@ -44,3 +46,19 @@ def list_deliveries(
         for d in rows
     ]
     return Page(items=items, next_cursor=next_cursor)
+
+
+class RequeueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["failed", "quarantined"] = "failed"
+    channel: str | None = None
+
+
+@router.post("/requeue")
+def requeue(body: RequeueIn, session: SessionDep, daemon: DaemonDep, _: Admin) -> dict[str, int]:
+    """Parse failed or quarantined deliveries again (after a fix); admins only."""
+    count = journal.requeue(session, body.state, body.channel)
+    session.commit()
+    daemon.wake_worker()
+    return {"requeued": count}

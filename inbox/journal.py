@@ -104,11 +104,14 @@ def claim_pending(session: Session, limit: int) -> list[Delivery]:
     return list(session.exec(query))
 
 
-def requeue_failed(session: Session) -> int:
-    """Put failed deliveries back in line (after a fix or an outage)."""
-    result = session.exec(  # type: ignore[call-overload]
-        update(Delivery).where(Delivery.state == FAILED).values(state=PENDING, error=None)
-    )
+def requeue(session: Session, state: str = FAILED, channel: str | None = None) -> int:
+    """Put failed (or quarantined) deliveries back in line, e.g. after a fix or an outage."""
+    if state not in (FAILED, QUARANTINED):
+        raise ValueError(f"only {FAILED} or {QUARANTINED} deliveries can be requeued")
+    query = update(Delivery).where(Delivery.state == state)
+    if channel is not None:
+        query = query.where(Delivery.channel == channel)
+    result = session.exec(query.values(state=PENDING, error=None, attempts=0))  # type: ignore[call-overload]
     return int(result.rowcount or 0)
 
 

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
+from sportello.cli import app
 from sportello.config.settings import TelegramSettings
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.telegram import TelegramConnector
@@ -69,5 +71,22 @@ def test_a_persistent_failure_ends_as_failed_and_keeps_the_reason(database_url):
         assert all("bug in a hook" in (d.error or "") for d in deliveries)
         assert all(d.attempts == MAX_INGEST_ATTEMPTS for d in deliveries)
         assert session.exec(select(Message)).all() == []  # nothing half-ingested
-        assert journal.requeue_failed(session) == 2
+        assert journal.requeue(session) == 2
+    engine.dispose()
+
+
+def test_requeue_from_the_command_line(sqlite_url, tmp_path):
+    engine, worker = _setup(sqlite_url, lambda session, ingested: None)
+    worker.connectors.clear()  # the channel is not configured: deliveries fail
+    _append(engine, 4)
+    worker.process_pending()
+    config = tmp_path / "s.toml"
+    config.write_text(f'[database]\nurl = "{sqlite_url}"\n')
+    runner = CliRunner()
+    result = runner.invoke(app, ["requeue", "--config", str(config)])
+    assert result.exit_code == 0 and "1 deliveries requeued" in result.output
+    with Session(engine) as session:
+        assert session.exec(select(Delivery)).one().state == "pending"
+    bad = runner.invoke(app, ["requeue", "--config", str(config), "--state", "processed"])
+    assert bad.exit_code == 2
     engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 from conftest import (
     TELEGRAM_SECRET,
@@ -14,6 +15,7 @@ from conftest import (
 from sqlmodel import Session, func, select
 
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.inbox import journal
 from sportello.inbox.models import Delivery, Message
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", username="giuliar", language_code="it")
@@ -206,3 +208,33 @@ def test_webhook_is_registered_with_the_secret_when_the_public_url_is_known(
     )
     assert emulator.webhook_url == "https://desk.example.com/webhooks/telegram"
     assert emulator.secret == TELEGRAM_SECRET
+
+
+def test_failed_deliveries_are_parsed_again_after_a_fix(
+    sqlite_url, telegram_emulator, start_daemon
+):
+    """Deliveries journaled while Telegram was misconfigured are kept, and requeued later."""
+    _, emulator_server = telegram_emulator
+    broken = start_daemon(make_settings(sqlite_url))  # the bot token went missing
+    journal.append(
+        broken.daemon.engine,
+        channel="telegram",
+        body=_text_update(900010, 60, "Ci siete?"),
+        received_at=datetime.now(UTC),
+    )
+    broken.daemon.wake_worker()
+
+    def failed():
+        items = broken.api.get("/api/v1/deliveries", params={"status": "failed"}).json()["items"]
+        return items or None
+
+    assert "not configured" in wait_for(failed)[0]["error"]
+    broken.server.stop()
+
+    fixed = start_daemon(make_settings(sqlite_url, channels=telegram_channel(emulator_server.url)))
+    response = fixed.api.post("/api/v1/deliveries/requeue", json={"state": "failed"})
+    assert response.json() == {"requeued": 1}
+    assert wait_for(lambda: fixed.messages(external_id="5551001:60"))[0]["text"] == "Ci siete?"
+    assert (
+        fixed.api.post("/api/v1/deliveries/requeue", json={"state": "pending"}).status_code == 422
+    )
