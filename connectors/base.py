@@ -77,6 +77,13 @@ class InboundMessage:
     button_payload: str | None = None
     shared_contacts: tuple[Person, ...] = ()
 
+    def __post_init__(self) -> None:
+        _require_text(self.external_id, "external_id", empty=False)
+        _require_text(self.text, "text")
+        _require_text(self.thread.external_id, "thread id", empty=False)
+        _require_text(self.customer.external_id, "user id", empty=False)
+        _require_time(self.sent_at)
+
 
 @dataclass(frozen=True)
 class MessageEdited:
@@ -84,6 +91,11 @@ class MessageEdited:
     external_id: str
     text: str
     edited_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_text(self.external_id, "external_id", empty=False)
+        _require_text(self.text, "text")
+        _require_time(self.edited_at)
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,19 @@ class Ignored:
     channel: Channel
     kind: str
     reason: str
+
+
+def _require_text(value: object, what: str, *, empty: bool = True) -> None:
+    """Parsers build events straight from platform data: a wrong type is a malformed payload."""
+    if not isinstance(value, str) or (not empty and not value):
+        raise TypeError(
+            f"{what} must be a {'' if empty else 'non-empty '}string, not {value!r:.50}"
+        )
+
+
+def _require_time(value: object) -> None:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise TypeError(f"a message time must be an aware datetime, not {value!r:.50}")
 
 
 Event = InboundMessage | MessageEdited | StatusUpdate | StatusWatermark | Ignored

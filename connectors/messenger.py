@@ -94,7 +94,7 @@ class MessengerConnector(meta.MetaConnector):
             for item in [*(entry.get("messaging") or []), *(entry.get("standby") or [])]:
                 try:
                     events.extend(self._events(item))
-                except (KeyError, TypeError, ValueError) as exc:
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
                     raise ParseError(f"malformed messaging event {item!r:.300}: {exc!r}") from None
         return events
 

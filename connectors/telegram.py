@@ -153,12 +153,11 @@ class TelegramConnector(Connector):
             raise ParseError(f"not JSON: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             raise ParseError("not a Telegram update: no integer update_id")
-        try:
-            update = Update.de_json(data, None)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(f"malformed Telegram update: {exc!r}") from None
         received = delivery.received_at or datetime.now(UTC)
-        return self._events(update, data, received)
+        try:
+            return self._events(Update.de_json(data, None), data, received)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ParseError(f"malformed Telegram update: {exc!r}") from None
 
     def _events(self, update: Update, data: dict[str, Any], received: datetime) -> list[Event]:
         if update.message is not None:

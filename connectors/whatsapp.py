@@ -88,7 +88,7 @@ class WhatsAppConnector(meta.MetaConnector):
             for change in entry.get("changes") or []:
                 try:
                     events.extend(self._change(change))
-                except (KeyError, TypeError, ValueError) as exc:
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
                     raise ParseError(f"malformed change {change!r:.300}: {exc!r}") from None
         return events
 
