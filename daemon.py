@@ -15,10 +15,11 @@ from sportello.connectors.registry import enabled_connectors
 from sportello.inbox import leases, settings_store
 from sportello.inbox.away import AwayResponder
 from sportello.inbox.clock import Clock
-from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.db import make_engine, migrate, session_scope, write_lock
 from sportello.inbox.erasure import EraseHook
 from sportello.inbox.identity import fill_profile, needs_profile
 from sportello.inbox.ingest import Ingested, Scorer
+from sportello.inbox.journal_writer import JournalWriter
 from sportello.inbox.live import Broadcaster
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import JournalWorker
@@ -62,6 +63,8 @@ class Daemon:
             SlaClock(),
             AwayResponder(self.clock, settings.brand.default_language),
         ]
+        self.write_lock = write_lock(self.engine)
+        self.journal = JournalWriter(self.engine, self.write_lock)
         self.worker = JournalWorker(
             self.engine,
             self.connectors,
@@ -69,6 +72,7 @@ class Daemon:
             scorer=scorer or self.sentiment.score,
             hooks=hooks,
             on_change=self._ingested,
+            write_lock=self.write_lock,
         )
         self.worker.hooks.append(store_public_tweets)
         self.erase_hooks: list[EraseHook] = [forget_mentions]
@@ -88,6 +92,9 @@ class Daemon:
         self.live.attach(self._loop)
         await asyncio.to_thread(migrate, self.engine)
         await asyncio.to_thread(self.seed_settings)
+        # Loaded now, not inside the first delivery's transaction.
+        await asyncio.to_thread(self.sentiment.preload)
+        self.journal.start()
         for connector in self.connectors.values():
             try:
                 await connector.start()
@@ -107,6 +114,7 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             await asyncio.to_thread(leases.release_all, self.engine, self.holder)
+        await self.journal.stop()
         self._stop.set()
         self.live.close()
         if self._tasks:

@@ -6,12 +6,10 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from sportello.api.deps import DaemonDep
 from sportello.connectors.base import CHANNELS, Connector
-from sportello.inbox import journal
 
 MAX_BODY = 1024 * 1024
 
@@ -44,15 +42,16 @@ async def receive(channel: str, request: Request, daemon: DaemonDep) -> dict[str
         json.loads(body)
     except ValueError:
         raise HTTPException(400, "body is not JSON") from None
-    await run_in_threadpool(
-        journal.append,
-        daemon.engine,
-        channel=channel,
-        body=body,
-        headers=headers,
-        received_at=daemon.clock.now(),
-        platform_key=connector.dedup_key(body),
-    )
+    try:
+        await daemon.journal.append(
+            channel=channel,
+            body=body,
+            headers=headers,
+            received_at=daemon.clock.now(),
+            platform_key=connector.dedup_key(body),
+        )
+    except Exception:  # nothing was stored: the platform retries later
+        raise HTTPException(503, "the delivery could not be stored; try again") from None
     daemon.wake_worker()
     return {"ok": True}
 

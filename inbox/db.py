@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,13 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """A process-wide lock for the hot writers of a SQLite file (the journal writer and the
+    worker): they queue for each other instead of sleeping in SQLite's busy handler.
+    PostgreSQL needs none."""
+    return threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
 
 @contextmanager

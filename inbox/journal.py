@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +33,28 @@ def dedup_key(body: bytes, platform_key: str | None) -> str:
     return platform_key or "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def delivery_row(
+    channel: str,
+    body: bytes,
+    received_at: datetime,
+    headers: Mapping[str, str] | None = None,
+    platform_key: str | None = None,
+    source: str = "webhook",
+) -> dict[str, Any]:
+    """The journal row of one raw delivery, with only the headers worth keeping."""
+    return {
+        "channel": channel,
+        "source": source,
+        "dedup_key": dedup_key(body, platform_key),
+        "headers": {k: v for k, v in (headers or {}).items() if k.lower() in KEPT_HEADERS},
+        "body": body,
+        "received_at": received_at,
+        "state": PENDING,
+        "attempts": 0,
+        "events": 0,
+    }
+
+
 def append(
     engine: Engine,
     *,
@@ -43,15 +66,7 @@ def append(
     platform_key: str | None = None,
 ) -> int | None:
     """Commit one raw delivery; ``None`` when the same delivery was journaled before."""
-    kept = {k: v for k, v in (headers or {}).items() if k.lower() in KEPT_HEADERS}
-    row = Delivery(
-        channel=channel,
-        source=source,
-        dedup_key=dedup_key(body, platform_key),
-        headers=kept,
-        body=body,
-        received_at=received_at,
-    )
+    row = Delivery(**delivery_row(channel, body, received_at, headers, platform_key, source))
     with Session(engine) as session:
         session.add(row)
         try:

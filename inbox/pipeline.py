@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from sportello.connectors.base import Connector, ParseError, RawDelivery
+from sportello.connectors.base import (
+    Connector,
+    Event,
+    InboundMessage,
+    MessageEdited,
+    ParseError,
+    RawDelivery,
+)
 from sportello.inbox import journal
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
@@ -30,6 +39,15 @@ class Hook(Protocol):
     def __call__(self, session: Session, ingested: Ingested) -> None: ...
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A delivery's parse: its events, or the state and reason it ends in."""
+
+    state: str
+    error: str | None
+    events: list[Event] | None = None
+
+
 class JournalWorker:
     def __init__(
         self,
@@ -41,6 +59,7 @@ class JournalWorker:
         hooks: Sequence[Hook] = (),
         on_change: Callable[[Ingested], None] | None = None,
         batch: int = 50,
+        write_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.engine = engine
         self.connectors = connectors
@@ -49,6 +68,7 @@ class JournalWorker:
         self.hooks = list(hooks)
         self.on_change = on_change
         self.batch = batch
+        self.write_lock = write_lock if write_lock is not None else nullcontext()
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -63,28 +83,31 @@ class JournalWorker:
                 await wait_any(self.wake, stop, timeout=1.0)
 
     def process_pending(self) -> int:
-        """Process one batch of pending deliveries; returns how many were handled."""
+        """Process one batch of pending deliveries; returns how many were handled.
+
+        Parsing and sentiment scoring (pure CPU work) happen before the first write, so the
+        database's write lock is held only while the results are stored.
+        """
         changes: list[Ingested] = []
         with session_scope(self.engine) as session:
-            ids = [d.id for d in journal.claim_pending(session, self.batch)]
-            for delivery_id in ids:
-                delivery = session.get(Delivery, delivery_id)
-                assert delivery is not None
-                ingested = self._process(session, delivery)
-                if ingested is not None:
-                    changes.append(ingested)
+            claimed = journal.claim_pending(session, self.batch)
+            parsed = [(delivery, self._parse(delivery)) for delivery in claimed]
+            scorer = self._prescored([e for _, p in parsed if p.events for e in p.events])
+            with self.write_lock:
+                for delivery, outcome in parsed:
+                    ingested = self._store(session, delivery, outcome, scorer)
+                    if ingested is not None:
+                        changes.append(ingested)
+                session.commit()
         if self.on_change is not None:
             for ingested in changes:
                 self.on_change(ingested)
-        return len(ids)
+        return len(parsed)
 
-    def _process(self, session: Session, delivery: Delivery) -> Ingested | None:
-        delivery.attempts += 1
-        delivery.processed_at = self.clock.now()
+    def _parse(self, delivery: Delivery) -> Parsed:
         connector = self.connectors.get(delivery.channel)
         if connector is None:
-            self._set(delivery, journal.FAILED, f"channel {delivery.channel} is not configured")
-            return None
+            return Parsed(journal.FAILED, f"channel {delivery.channel} is not configured")
         raw = RawDelivery(
             channel=delivery.channel,  # type: ignore[arg-type]
             body=delivery.body,
@@ -95,18 +118,38 @@ class JournalWorker:
         try:
             events = connector.parse(raw)
         except ParseError as exc:
-            self._set(delivery, journal.QUARANTINED, str(exc))
-            return None
+            return Parsed(journal.QUARANTINED, str(exc))
         except Exception as exc:
             log.exception("parsing delivery %s crashed", delivery.id)
-            self._set(delivery, journal.QUARANTINED, f"parser error: {exc!r}")
-            return None
+            return Parsed(journal.QUARANTINED, f"parser error: {exc!r}")
         if not events:
-            self._set(delivery, journal.QUARANTINED, "nothing usable in the delivery")
+            return Parsed(journal.QUARANTINED, "nothing usable in the delivery")
+        return Parsed(journal.PROCESSED, None, events)
+
+    def _prescored(self, events: list[Event]) -> Scorer | None:
+        """The scores of every text in the batch, computed before the write lock is taken."""
+        if self.scorer is None:
+            return None
+        scorer = self.scorer
+        texts = {
+            event.text
+            for event in events
+            if isinstance(event, InboundMessage | MessageEdited) and event.text.strip()
+        }
+        scores = {text: scorer(text) for text in texts}
+        return lambda text: scores[text] if text in scores else scorer(text)
+
+    def _store(
+        self, session: Session, delivery: Delivery, parsed: Parsed, scorer: Scorer | None
+    ) -> Ingested | None:
+        delivery.attempts += 1
+        delivery.processed_at = self.clock.now()
+        if parsed.events is None:
+            self._set(delivery, parsed.state, parsed.error)
             return None
         savepoint = session.begin_nested()
         try:
-            ingested = ingest(session, events, now=self.clock.now(), scorer=self.scorer)
+            ingested = ingest(session, parsed.events, now=self.clock.now(), scorer=scorer)
             for hook in self.hooks:
                 hook(session, ingested)
             savepoint.commit()
@@ -125,7 +168,7 @@ class JournalWorker:
             state = journal.FAILED if final else journal.PENDING
             self._set(delivery, state, f"ingest error: {exc!r}")
             return None
-        delivery.events = len(events)
+        delivery.events = len(parsed.events)
         self._set(delivery, journal.PROCESSED, None)
         return ingested
 

@@ -53,6 +53,12 @@ class SentimentService:
         self.default_language = default_language
         self._detector = LanguageDetector(default_language, SCORED_LANGUAGES)
 
+    def preload(self) -> None:
+        """Load the language model and every lexicon now (they load lazily otherwise)."""
+        self._detector.detect("buongiorno a tutti, come state oggi")
+        for language in SCORED_LANGUAGES:
+            analyzer_for(language)
+
     def detect_language(self, text: str) -> str:
         """ "en" or "it"; the default language for short, unsure or other-language text."""
         return self._detector.detect(text)

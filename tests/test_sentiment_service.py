@@ -77,3 +77,11 @@ def test_other_languages_fall_back_to_default():
 def test_unsupported_default_language():
     with pytest.raises(ValueError):
         SentimentService(default_language="fr")
+
+
+def test_preload_loads_every_analyzer():
+    from sportello.sentiment import service
+
+    service._ANALYZERS.clear()
+    SentimentService().preload()
+    assert set(service._ANALYZERS) == set(SentimentService.languages)
