@@ -17,7 +17,7 @@ from sportello.inbox.canned import render
 from sportello.inbox.conversations import record, set_status
 from sportello.inbox.desk_models import CannedReply
 from sportello.inbox.models import Conversation, ConversationTag, Customer, Message
-from sportello.inbox.triage import urgency_order
+from sportello.inbox.triage import inbox_page
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -50,11 +50,7 @@ def list_conversations(
         query = query.where(col(Conversation.id).in_(tagged))
     position = decode_cursor(cursor) or {"offset": 0}
     offset = int(position.get("offset", 0))
-    rows = list(
-        session.exec(
-            query.order_by(*urgency_order(daemon.clock.now())).offset(offset).limit(limit + 1)
-        )
-    )
+    rows = inbox_page(session, query, daemon.clock.now(), offset, limit + 1)
     next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
     return Page(items=conversations_out(session, rows[:limit]), next_cursor=next_cursor)
 

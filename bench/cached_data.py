@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from sportello.inbox.db import make_engine, migrate
 
-VERSION = 2
+VERSION = 3
 
 
 def generate(engine: Engine, messages: int) -> dict[str, int]:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, text
 
 from sportello.inbox.models import Conversation, ConversationTag, Customer, Identity, Message
+from sportello.inbox.triage_key import triage_key
 
 CHANNELS = ("telegram", "whatsapp", "messenger", "x")
 FIRST_IT = [
@@ -275,6 +276,7 @@ def generate(
             message_id += 1
             at = min(at + timedelta(minutes=rng.expovariate(1 / 90)), now)
         status = "open" if state.waiting_since else rng.choice(("resolved", "resolved", "pending"))
+        priority = rng.choices((0, 1, 2, 3), weights=(80, 12, 6, 2))[0]
         writer.add(
             Conversation.__table__,
             id=conversation_id,
@@ -287,7 +289,7 @@ def generate(
             public=identity["channel"] == "x" and rng.random() < 0.3,
             status=status,
             assignee=rng.choice((None, None, *AGENTS)),
-            priority=rng.choices((0, 1, 2, 3), weights=(80, 12, 6, 2))[0],
+            priority=priority,
             opened_at=opened,
             first_response_at=state.first_response_at,
             resolved_at=state.last_at if status == "resolved" else None,
@@ -298,6 +300,13 @@ def generate(
             waiting_since=state.waiting_since,
             latest_sentiment=state.latest,
             worst_sentiment=state.worst,
+            triage_key=triage_key(
+                waiting_since=state.waiting_since,
+                priority=priority,
+                sla_due_at=None,
+                latest_sentiment=state.latest,
+                last_message_at=state.last_at,
+            ),
         )
         for row in rows:  # after their conversation: a batch never holds orphans
             writer.add(Message.__table__, **row)

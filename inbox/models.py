@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
+from sportello.inbox.triage_key import triage_key
 from sportello.inbox.types import UTCDateTime
 
 
@@ -60,6 +61,7 @@ class Conversation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "thread_external_id"),
         Index("ix_conversations_status_waiting", "status", "waiting_since"),
+        Index("ix_conversations_status_triage", "status", "triage_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -84,6 +86,20 @@ class Conversation(SQLModel, table=True):
     sla_due_at: datetime | None = _ts(index=True)  # the next SLA deadline (inbox/sla.py)
     latest_sentiment: float | None = None
     worst_sentiment: float | None = None
+    # The inbox order as a string (inbox/triage_key.py), kept up to date on every flush.
+    triage_key: str = Field(default="", index=True)
+
+
+@event.listens_for(Conversation, "before_insert")
+@event.listens_for(Conversation, "before_update")
+def _refresh_triage_key(_mapper: Any, _connection: Any, conversation: Conversation) -> None:
+    conversation.triage_key = triage_key(
+        waiting_since=conversation.waiting_since,
+        priority=conversation.priority,
+        sla_due_at=conversation.sla_due_at,
+        latest_sentiment=conversation.latest_sentiment,
+        last_message_at=conversation.last_message_at,
+    )
 
 
 class ConversationTag(SQLModel, table=True):

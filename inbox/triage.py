@@ -9,13 +9,15 @@ The inbox is sorted by these keys, each breaking the ties of the one before:
 4. **deadline**: the earliest SLA deadline first, conversations without one after those
    with one (``sla_due_at``, kept by the SLA check, see ``inbox/sla.py``);
 5. **negative sentiment**: a conversation whose latest customer message scored at or
-   below :data:`NEGATIVE_SENTIMENT` (VADER-style compound, label "negative") first;
+   below ``NEGATIVE_SENTIMENT`` (-0.05, VADER-style compound: label "negative") first;
 6. **waiting time**: the customer waiting longest first (earliest ``waiting_since``:
    the first of their messages we have not answered yet);
 7. **recent activity**: the latest message first, then the newest conversation.
 
-Everything is one SQL ``ORDER BY`` (:func:`urgency_order`), so it pages with
-``LIMIT/OFFSET`` and uses the ``(status, waiting_since)`` index under a status filter.
+Keys 2-7 are stored in ``conversations.triage_key`` (``inbox/triage_key.py``), refreshed on
+every write, so a page of the inbox is an index scan, not a sort of every conversation.
+Key 1 depends on the moment of the query: the (few) overdue conversations are read first,
+then the rest.
 """
 
 from __future__ import annotations
@@ -23,32 +25,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, nulls_last
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from sportello.inbox.models import Conversation
 
-NEGATIVE_SENTIMENT = -0.05
+ORDER: tuple[Any, ...] = (col(Conversation.triage_key), col(Conversation.id).desc())
 
 
-def urgency_order(now: datetime | None = None) -> list[Any]:
-    """The ORDER BY of the inbox; without ``now`` the overdue key is left out."""
-    waiting = case((Conversation.waiting_since.is_(None), 1), else_=0)  # type: ignore[union-attr]
-    negative = case(
-        (Conversation.latest_sentiment <= NEGATIVE_SENTIMENT, 0),  # type: ignore[operator]
-        else_=1,
+def inbox_page(
+    session: Session,
+    query: SelectOfScalar[Conversation],
+    now: datetime,
+    offset: int,
+    limit: int,
+) -> list[Conversation]:
+    """``limit`` conversations of ``query`` (a filtered select) from ``offset``, most urgent
+    first."""
+    overdue = query.where(col(Conversation.sla_due_at) <= now)
+    rest = query.where(
+        or_(col(Conversation.sla_due_at).is_(None), col(Conversation.sla_due_at) > now)
     )
-    overdue = (
-        [case((Conversation.sla_due_at <= now, 0), else_=1)]  # type: ignore[operator]
-        if now is not None
-        else []
-    )
-    return [
-        *overdue,
-        waiting,
-        Conversation.priority.desc(),  # type: ignore[attr-defined]
-        nulls_last(Conversation.sla_due_at.asc()),  # type: ignore[union-attr]
-        negative,
-        nulls_last(Conversation.waiting_since.asc()),  # type: ignore[union-attr]
-        nulls_last(Conversation.last_message_at.desc()),  # type: ignore[union-attr]
-        Conversation.id.desc(),  # type: ignore[union-attr]
-    ]
+    overdue_count = session.exec(select(func.count()).select_from(overdue.subquery())).one()
+    rows: list[Conversation] = []
+    if offset < overdue_count:
+        rows += session.exec(overdue.order_by(*ORDER).offset(offset).limit(limit)).all()
+    if len(rows) < limit:
+        skip = max(0, offset - overdue_count)
+        rows += session.exec(rest.order_by(*ORDER).offset(skip).limit(limit - len(rows))).all()
+    return rows

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
 
 import sportello.inbox.tables  # noqa: F401
-from sportello.inbox.db import make_engine, migrate
+from sportello.inbox.db import MIGRATIONS, make_engine, migrate
+from sportello.inbox.models import Conversation
 from sportello.inbox.search import include_name
+from sportello.inbox.triage_key import triage_key
 
 
 def test_migrations_match_the_tables(database_url):
@@ -22,3 +29,40 @@ def test_migrations_match_the_tables(database_url):
         diff = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert diff == [], f"tables and migrations differ; run `make migration MSG=...`: {diff}"
+
+
+def test_the_triage_key_is_filled_in_for_existing_conversations(database_url):
+    """Upgrading a database that has conversations gives each its inbox order key."""
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+    waiting = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO customers (id, created_at) VALUES (1, :at)"),
+            {"at": waiting.replace(tzinfo=None)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO conversations (id, channel, thread_external_id, customer_id,"
+                " recipient_external_id, is_group, public, status, priority, opened_at,"
+                " waiting_since, last_message_at, latest_sentiment)"
+                " VALUES (1, 'telegram', '42', 1, '42', false, false, 'open', 2, :at, :at,"
+                " :at, -0.6)"
+            ),
+            {"at": waiting.replace(tzinfo=None)},
+        )
+    migrate(engine)
+    with Session(engine) as session:
+        conversation = session.get(Conversation, 1)
+    engine.dispose()
+    assert conversation.triage_key == triage_key(
+        waiting_since=waiting,
+        priority=2,
+        sla_due_at=None,
+        latest_sentiment=-0.6,
+        last_message_at=waiting,
+    )

@@ -15,7 +15,7 @@ from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import Conversation, ConversationTag
 from sportello.inbox.outbox import queue
-from sportello.inbox.triage import urgency_order
+from sportello.inbox.triage import inbox_page
 
 CALENDAR = BusinessCalendar.from_dict(OFFICE)
 POLICY = SlaSettings(first_response="1h", resolution="1d", warn_before="15m")
@@ -97,8 +97,11 @@ def test_overdue_conversations_come_first_in_the_inbox(database_url):
         late.priority = hurried.priority = 3
         session.flush()
         sla.check(session, now, [urgent, POLICY], CALENDAR)
-        ordered = session.exec(select(Conversation).order_by(*urgency_order(now)))
+        session.flush()
+        ordered = inbox_page(session, select(Conversation), now, 0, 10)
         assert [c.id for c in ordered] == [late.id, calm.id, hurried.id]
+        assert [c.id for c in inbox_page(session, select(Conversation), now, 1, 1)] == [calm.id]
+        assert [c.id for c in inbox_page(session, select(Conversation), now, 2, 5)] == [hurried.id]
         breaches = session.exec(sla.breaches_query(level="breach"))
         assert sorted(b.conversation_id for b in breaches) == sorted([late.id, calm.id])
     engine.dispose()
