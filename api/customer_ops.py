@@ -13,7 +13,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from sportello.api.customers import customer_out
-from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
+from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk_schemas import AuditOut, ErasedOut, MergeIn, SuggestionOut, UnmergeIn
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import CustomerOut, MessageOut, Page
@@ -190,7 +190,7 @@ def export(customer_id: int, session: SessionDep, _: Caller) -> dict[str, Any]:
 
 
 @router.delete("/customers/{customer_id}")
-def erase(customer_id: int, session: SessionDep, daemon: DaemonDep, caller: Caller) -> ErasedOut:
+def erase(customer_id: int, session: SessionDep, daemon: DaemonDep, caller: Admin) -> ErasedOut:
     """Erase every trace of the customer; an audit entry keeps only the counts."""
     counts = erase_customer(
         session,

@@ -201,5 +201,107 @@ def _accepted(header: str) -> list[str]:
     return [code for _, _, code in sorted(ranked)]
 
 
+MESSAGES["en"].update(
+    {
+        "nav.pages": "Pages",
+        "nav.inbox": "Inbox",
+        "nav.reports": "Reports",
+        "nav.listening": "Listening",
+        "nav.settings": "Settings",
+        "pages.admins_only": "Only administrators can open this page.",
+        "reports.from": "From",
+        "reports.to": "To",
+        "reports.business_time": "Business time",
+        "reports.show": "Show",
+        "reports.heatmap": "Incoming messages by hour of the week",
+        "reports.distribution": "Reply times",
+        "reports.trend": "Sentiment and CSAT by day",
+        "reports.weekdays": "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
+        "reports.median": "median",
+        "reports.conversations": "Conversations",
+        "reports.messages": "Messages",
+        "reports.in_out": "in / out",
+        "reports.backlog": "Backlog",
+        "reports.first_response": "First response",
+        "reports.reply_time": "Reply time",
+        "reports.resolution_time": "Resolution time",
+        "reports.resolution_rate": "Resolution rate",
+        "reports.fcr": "First contact resolution",
+        "reports.responses": "answers",
+        "reports.sentiment": "Sentiment",
+        "listening.trend": "Negative and positive mentions by day",
+        "listening.alerts": "Alerts",
+        "listening.mentions": "Mentions",
+        "listening.when": "When",
+        "listening.source": "Source",
+        "listening.author": "Author",
+        "listening.text": "Text",
+        "listening.sentiment": "Sentiment",
+        "settings.hint": (
+            "Edit the JSON and save; the same shapes as the TOML file and the REST API."
+            " A wrong value is refused with the key named."
+        ),
+        "settings.business-hours": "Business hours",
+        "settings.away-messages": "Away messages",
+        "settings.sla": "SLA targets",
+        "settings.save": "Save",
+        "settings.saved": "Saved.",
+        "settings.not_json": "Not valid JSON",
+        "settings.open_now": "Open now.",
+        "settings.closed_now": "Closed now; we reopen",
+    }
+)
+MESSAGES["it"].update(
+    {
+        "nav.pages": "Pagine",
+        "nav.inbox": "Inbox",
+        "nav.reports": "Report",
+        "nav.listening": "Ascolto",
+        "nav.settings": "Impostazioni",
+        "pages.admins_only": "Solo gli amministratori possono aprire questa pagina.",
+        "reports.from": "Dal",
+        "reports.to": "Al",
+        "reports.business_time": "Orario lavorativo",
+        "reports.show": "Mostra",
+        "reports.heatmap": "Messaggi in arrivo per ora della settimana",
+        "reports.distribution": "Tempi di risposta",
+        "reports.trend": "Sentiment e CSAT per giorno",
+        "reports.weekdays": "Lun,Mar,Mer,Gio,Ven,Sab,Dom",
+        "reports.median": "mediana",
+        "reports.conversations": "Conversazioni",
+        "reports.messages": "Messaggi",
+        "reports.in_out": "ricevuti / inviati",
+        "reports.backlog": "Arretrato",
+        "reports.first_response": "Prima risposta",
+        "reports.reply_time": "Tempo di risposta",
+        "reports.resolution_time": "Tempo di risoluzione",
+        "reports.resolution_rate": "Tasso di risoluzione",
+        "reports.fcr": "Risolte al primo contatto",
+        "reports.responses": "risposte",
+        "reports.sentiment": "Sentiment",
+        "listening.trend": "Menzioni negative e positive per giorno",
+        "listening.alerts": "Allarmi",
+        "listening.mentions": "Menzioni",
+        "listening.when": "Quando",
+        "listening.source": "Fonte",
+        "listening.author": "Autore",
+        "listening.text": "Testo",
+        "listening.sentiment": "Sentiment",
+        "settings.hint": (
+            "Modifica il JSON e salva; la stessa forma del file TOML e dell'API REST."
+            " Un valore sbagliato viene rifiutato indicando la chiave."
+        ),
+        "settings.business-hours": "Orari di apertura",
+        "settings.away-messages": "Messaggi di assenza",
+        "settings.sla": "Obiettivi SLA",
+        "settings.save": "Salva",
+        "settings.saved": "Salvato.",
+        "settings.not_json": "JSON non valido",
+        "settings.open_now": "Aperti ora.",
+        "settings.closed_now": "Chiusi ora; riapriamo",
+    }
+)
+
+
 def translator(language: str) -> dict[str, str]:
     return MESSAGES[language]

@@ -224,6 +224,20 @@ def test_roles_csrf_and_the_acting_user(database_url, telegram_emulator, start_d
         ).one()
         assert event.actor == "bob"
 
+    # Agents cannot change business hours, away rules or SLAs, nor erase customers.
+    csrf = {"X-CSRF-Token": _csrf(bob)}
+    hours = {"timezone": "Europe/Rome", "mon": ["09:00-18:00"]}
+    assert bob.put("/api/v1/settings/business-hours", json=hours, headers=csrf).status_code == 403
+    assert bob.put("/api/v1/settings/sla", json=[], headers=csrf).status_code == 403
+    assert bob.put("/api/v1/settings/away-messages", json=[], headers=csrf).status_code == 403
+    customer_id = running.messages(channel="telegram")[0]["customer_id"]
+    assert bob.delete(f"/api/v1/customers/{customer_id}", headers=csrf).status_code == 403
+    assert bob.get("/settings").status_code == 403
+    ada_csrf = {"X-CSRF-Token": _csrf(ada)}
+    saved = ada.put("/api/v1/settings/business-hours", json=hours, headers=ada_csrf)
+    assert saved.status_code == 200 and saved.json()["mon"] == ["09:00-18:00"]
+    assert ada.get("/settings").status_code == 200
+
 
 def test_personal_api_tokens_over_http(database_url, start_daemon):
     running = start_daemon(make_settings(database_url))

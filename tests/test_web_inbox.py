@@ -24,12 +24,23 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
-from conftest import TELEGRAM_SECRET, make_settings, telegram_channel, wait_for
+from conftest import (
+    META_APP_SECRET,
+    PHONE_NUMBER_ID,
+    TELEGRAM_SECRET,
+    make_settings,
+    telegram_channel,
+    wait_for,
+    whatsapp_channel,
+)
 
 from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.connectors.meta import signature
 from sportello.inbox import accounts
 from sportello.inbox.conversations import set_status
 from sportello.inbox.db import session_scope
@@ -109,11 +120,44 @@ class TelegramCustomer:
         return [sent["text"] for sent in self.emulator.sent]
 
 
-@pytest.fixture(params=["telegram"])
-def platform(request, telegram_emulator) -> Platform:
+class WhatsAppCustomer:
+    channel = "whatsapp"
+    wa_id = PHONE.lstrip("+")
+
+    def __init__(self, emulator: GraphEmulator, server: BackgroundServer) -> None:
+        self.emulator, self.server = emulator, server
+
+    def settings(self) -> dict[str, Any]:
+        return whatsapp_channel(self.server.url)
+
+    def share_phone(self, daemon_url: str, phone: str) -> None:
+        """On WhatsApp the phone number is the account: writing once proves it."""
+        self.say(daemon_url, "Ciao!")
+
+    def say(self, daemon_url: str, text: str) -> None:
+        """A webhook signed as Meta signs it (posted directly: the browser's loop is busy)."""
+        value = mp.wa_value(
+            PHONE_NUMBER_ID,
+            contacts=[mp.wa_contact(self.wa_id, "Giulia Rossi")],
+            messages=[mp.wa_text(self.wa_id, int(time.time()), text)],
+        )
+        body = json.dumps(mp.whatsapp_webhook(self.emulator.business_id, value)).encode()
+        headers = {
+            "content-type": "application/json",
+            "X-Hub-Signature-256": signature(META_APP_SECRET, body),
+        }
+        response = httpx.post(f"{daemon_url}/webhooks/whatsapp", content=body, headers=headers)
+        assert response.status_code == 200
+
+    def received(self) -> list[str]:
+        return [s["body"].get("text", {}).get("body", "") for s in self.emulator.sent]
+
+
+@pytest.fixture(params=["telegram", "whatsapp"])
+def platform(request) -> Platform:
     if request.param == "telegram":
-        return TelegramCustomer(*telegram_emulator)
-    raise AssertionError(request.param)
+        return TelegramCustomer(*request.getfixturevalue("telegram_emulator"))
+    return WhatsAppCustomer(*request.getfixturevalue("whatsapp_emulator"))
 
 
 @dataclass
