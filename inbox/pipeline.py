@@ -88,20 +88,25 @@ class JournalWorker:
         Parsing and sentiment scoring (pure CPU work) happen before the first write, so the
         database's write lock is held only while the results are stored.
         """
-        changes: list[Ingested] = []
+        changes: list[Ingested | None] = []
         with session_scope(self.engine) as session:
             claimed = journal.claim_pending(session, self.batch)
             parsed = [(delivery, self._parse(delivery)) for delivery in claimed]
             scorer = self._prescored([e for _, p in parsed if p.events for e in p.events])
             with self.write_lock:
-                for delivery, outcome in parsed:
-                    ingested = self._store(session, delivery, outcome, scorer)
-                    if ingested is not None:
-                        changes.append(ingested)
-                session.commit()
+                try:  # the common case: the whole batch in one go, no savepoints
+                    changes = [
+                        self._store(session, d, p, scorer, isolated=False) for d, p in parsed
+                    ]
+                    session.commit()
+                except Exception:  # one delivery fails: redo, each in its own savepoint
+                    session.rollback()
+                    changes = [self._store(session, d, p, scorer) for d, p in parsed]
+                    session.commit()
         if self.on_change is not None:
             for ingested in changes:
-                self.on_change(ingested)
+                if ingested is not None:
+                    self.on_change(ingested)
         return len(parsed)
 
     def _parse(self, delivery: Delivery) -> Parsed:
@@ -140,18 +145,26 @@ class JournalWorker:
         return lambda text: scores[text] if text in scores else scorer(text)
 
     def _store(
-        self, session: Session, delivery: Delivery, parsed: Parsed, scorer: Scorer | None
+        self,
+        session: Session,
+        delivery: Delivery,
+        parsed: Parsed,
+        scorer: Scorer | None,
+        *,
+        isolated: bool = True,
     ) -> Ingested | None:
+        """Ingest one parsed delivery; ``isolated`` keeps its failure from its neighbours'
+        work (a savepoint), otherwise a failure propagates to the caller."""
         delivery.attempts += 1
         delivery.processed_at = self.clock.now()
         if parsed.events is None:
             self._set(delivery, parsed.state, parsed.error)
             return None
+        if not isolated:
+            return self._ingest(session, delivery, parsed.events, scorer)
         savepoint = session.begin_nested()
         try:
-            ingested = ingest(session, parsed.events, now=self.clock.now(), scorer=scorer)
-            for hook in self.hooks:
-                hook(session, ingested)
+            ingested = self._ingest(session, delivery, parsed.events, scorer)
             savepoint.commit()
         except Exception as exc:
             savepoint.rollback()
@@ -168,7 +181,15 @@ class JournalWorker:
             state = journal.FAILED if final else journal.PENDING
             self._set(delivery, state, f"ingest error: {exc!r}")
             return None
-        delivery.events = len(parsed.events)
+        return ingested
+
+    def _ingest(
+        self, session: Session, delivery: Delivery, events: list[Event], scorer: Scorer | None
+    ) -> Ingested:
+        ingested = ingest(session, events, now=self.clock.now(), scorer=scorer)
+        for hook in self.hooks:
+            hook(session, ingested)
+        delivery.events = len(events)
         self._set(delivery, journal.PROCESSED, None)
         return ingested
 

@@ -51,10 +51,15 @@ def seed(session: Session, settings: Settings, now: datetime) -> list[str]:
 
 
 def _read(session: Session, key: str) -> StoredSetting | None:
-    return session.get(StoredSetting, key)
+    """The stored row, read once per unit of work (the ingest hooks ask per message)."""
+    cache: dict[str, StoredSetting | None] = session.info.setdefault("stored_settings", {})
+    if key not in cache:
+        cache[key] = session.get(StoredSetting, key)
+    return cache[key]
 
 
 def _write(session: Session, key: str, value: Any, now: datetime, actor: str | None) -> None:
+    session.info.get("stored_settings", {}).pop(key, None)
     row = _read(session, key)
     if row is None:
         session.add(StoredSetting(key=key, value=value, updated_at=now, updated_by=actor))

@@ -51,7 +51,8 @@ def test_a_failed_ingest_is_retried_then_succeeds(database_url):
         worker.process_pending()
     with Session(engine) as session:
         delivery = session.exec(select(Delivery)).one()
-        assert (delivery.state, delivery.attempts, delivery.error) == ("processed", 3, None)
+        # Round one fails in the batch and again alone; round two succeeds.
+        assert (delivery.state, delivery.attempts, delivery.error) == ("processed", 2, None)
         assert len(session.exec(select(Message)).all()) == 1
     engine.dispose()
 
@@ -89,4 +90,21 @@ def test_requeue_from_the_command_line(sqlite_url, tmp_path):
         assert session.exec(select(Delivery)).one().state == "pending"
     bad = runner.invoke(app, ["requeue", "--config", str(config), "--state", "processed"])
     assert bad.exit_code == 2
+    engine.dispose()
+
+
+def test_one_bad_delivery_does_not_hold_back_the_rest_of_its_batch(database_url):
+    def picky(session, ingested):
+        if any(m.text == "testo 6" for m, _ in ingested.new_messages):
+            raise ValueError("cannot handle this one")
+
+    engine, worker = _setup(database_url, picky)
+    for n in (5, 6, 7):
+        _append(engine, n)
+    assert worker.process_pending() == 3
+    with Session(engine) as session:
+        states = [d.state for d in session.exec(select(Delivery).order_by(Delivery.id))]
+        texts = sorted(m.text for m in session.exec(select(Message)))
+    assert states == ["processed", "pending", "processed"]
+    assert texts == ["testo 5", "testo 7"]
     engine.dispose()
