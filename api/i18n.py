@@ -32,7 +32,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "filter.tag": "Tag",
         "filter.any": "Any",
         "filter.mine": "Assigned to me",
-        "search.label": "Search customers",
+        "search.label": "Search messages and customers",
         "search.placeholder": "Name, handle, phone…",
         "search.none": "No customer found.",
         "list.title": "Conversations",
@@ -112,7 +112,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "filter.tag": "Etichetta",
         "filter.any": "Tutti",
         "filter.mine": "Assegnate a me",
-        "search.label": "Cerca clienti",
+        "search.label": "Cerca messaggi e clienti",
         "search.placeholder": "Nome, handle, telefono…",
         "search.none": "Nessun cliente trovato.",
         "list.title": "Conversazioni",
@@ -299,6 +299,38 @@ MESSAGES["it"].update(
         "settings.not_json": "JSON non valido",
         "settings.open_now": "Aperti ora.",
         "settings.closed_now": "Chiusi ora; riapriamo",
+    }
+)
+
+
+MESSAGES["en"].update(
+    {
+        "notes.title": "Agent notes (never sent)",
+        "notes.add": "Add note",
+        "notes.placeholder": "A note for the team…",
+        "reply.canned": "Canned reply",
+        "customer.merge_with": "Merge with customer #",
+        "customer.merge": "Merge",
+        "customer.unmerge": "Split",
+        "customer.unmerge_hint": "Make this identity a customer of its own again",
+        "customer.suggestions": "Maybe the same person",
+        "customer.confirm": "Link",
+        "customer.dismiss": "Not the same",
+    }
+)
+MESSAGES["it"].update(
+    {
+        "notes.title": "Note interne (mai inviate)",
+        "notes.add": "Aggiungi nota",
+        "notes.placeholder": "Una nota per il team…",
+        "reply.canned": "Risposta pronta",
+        "customer.merge_with": "Unisci con il cliente n.",
+        "customer.merge": "Unisci",
+        "customer.unmerge": "Separa",
+        "customer.unmerge_hint": "Rendi questa identità di nuovo un cliente a sé",
+        "customer.suggestions": "Forse la stessa persona",
+        "customer.confirm": "Collega",
+        "customer.dismiss": "Non è la stessa",
     }
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -219,3 +220,44 @@ def x_channel(api_base_url: str, **extra: Any) -> dict[str, Any]:
             **extra,
         }
     }
+
+
+# The web inbox in a real browser ---------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Browser:
+    page: Any
+    errors: list[str]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """A page of Debian's headless Chromium (never a downloaded one), at laptop size."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("no Chromium binary (install Debian's with `make browser`)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = chromium.new_context(
+            viewport={"width": 1366, "height": 768}, locale="en-GB", timezone_id="Europe/Rome"
+        )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield Browser(page, errors)
+        context.close()  # closes the event stream before the daemon stops
+        chromium.close()

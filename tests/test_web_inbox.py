@@ -12,12 +12,8 @@ customer writes to the daemon and what the emulator received back.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,24 +43,8 @@ from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import Conversation
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path(tempfile.gettempdir()) / "sportello-web-inbox.png"
 PHONE = "+393331234567"
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason="no Chromium binary (install Debian's with `make browser` or apt-get install chromium)",
-)
 
 
 class Platform(Protocol):
@@ -158,29 +138,6 @@ def platform(request) -> Platform:
     if request.param == "telegram":
         return TelegramCustomer(*request.getfixturevalue("telegram_emulator"))
     return WhatsAppCustomer(*request.getfixturevalue("whatsapp_emulator"))
-
-
-@dataclass
-class Browser:
-    page: Any
-    errors: list[str]
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = chromium.new_context(
-            viewport={"width": 1366, "height": 768}, locale="en-GB", timezone_id="Europe/Rome"
-        )
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield Browser(page, errors)
-        context.close()  # closes the event stream before the daemon stops
-        chromium.close()
 
 
 def _earlier_conversation_elsewhere(running, customer_phone: str, channel: str) -> int:

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 
 from conftest import make_settings, wait_for
-from test_web_inbox import browser  # noqa: F401 (fixture)
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.inbox import accounts, outbox
@@ -43,7 +42,7 @@ def _login(page, url: str, name: str) -> None:
     page.wait_for_url(f"{url}/")
 
 
-def test_reports_listening_and_settings(sqlite_url, start_daemon, browser):  # noqa: F811
+def test_reports_listening_and_settings(sqlite_url, start_daemon, browser):
     running = start_daemon(make_settings(sqlite_url))
     _seed(running)
     page, url = browser.page, running.url

@@ -12,6 +12,7 @@ const state = {
   selectedId: null,
   conversation: null,
   customer: null,
+  suggestions: [],
   searching: false,
 };
 
@@ -134,7 +135,19 @@ function renderList() {
   $("load-more").hidden = !state.nextCursor;
 }
 
-// --- customer search (the "/" key) --------------------------------------------------
+// --- search (the "/" key): customers, conversations and messages --------------------
+
+function hitButton(label, detail, conversationId, badges = []) {
+  return el("li", {},
+    el("button", {
+      type: "button",
+      class: "conversation",
+      disabled: conversationId ? null : true,
+      onclick: () => conversationId && select(conversationId),
+    },
+      el("span", { class: "row" }, el("strong", { class: "name" }, label), ...badges),
+      el("span", { class: "preview" }, detail)));
+}
 
 async function search(query) {
   if (!query) {
@@ -143,26 +156,22 @@ async function search(query) {
     return loadList();
   }
   state.searching = true;
-  const page = await api(`/api/v1/customers?${new URLSearchParams({ q: query, limit: "30" })}`);
+  const found = await api(`/api/v1/search?${new URLSearchParams({ q: query, limit: "30" })}`);
   $("list-title").textContent = t("search.label");
   $("load-more").hidden = true;
-  const list = $("conversation-list");
-  list.replaceChildren(...page.items.map((customer) => {
-    const latest = customer.conversations[0];
-    return el("li", {},
-      el("button", {
-        type: "button",
-        class: "conversation",
-        disabled: latest ? null : true,
-        onclick: () => latest && select(latest.id),
-      },
-        el("span", { class: "row" },
-          el("strong", { class: "name" }, customer.display_name || `#${customer.id}`),
-          ...[...new Set(customer.identities.map((i) => i.channel))].map(channelBadge)),
-        el("span", { class: "preview" },
-          customer.identities.map((i) => i.handle ? `@${i.handle}` : i.phone || i.external_id).join(" · "))));
-  }));
-  if (!page.items.length) list.append(el("li", { class: "empty" }, t("search.none")));
+  const customers = await Promise.all(found.customers.slice(0, 10).map(
+    (c) => api(`/api/v1/customers/${c.id}`).catch(() => null)));
+  const items = [
+    ...customers.filter(Boolean).map((customer) => hitButton(
+      customer.display_name || `#${customer.id}`,
+      customer.identities.map((i) => i.handle ? `@${i.handle}` : i.phone || i.external_id).join(" · "),
+      customer.conversations[0]?.id,
+      [...new Set(customer.identities.map((i) => i.channel))].map(channelBadge))),
+    ...found.messages.items.map((m) => hitButton(
+      formatTime(m.sent_at), m.text, m.conversation_id, [channelBadge(m.channel)])),
+  ];
+  $("conversation-list").replaceChildren(...items);
+  if (!items.length) $("conversation-list").append(el("li", { class: "empty" }, t("search.none")));
 }
 
 // --- one conversation ---------------------------------------------------------------
@@ -181,13 +190,19 @@ async function loadThread({ scroll = false } = {}) {
     api(`/api/v1/conversations/${id}/messages?limit=200`),
   ]);
   if (id !== state.selectedId) return; // the agent moved on meanwhile
-  const customer = await api(`/api/v1/customers/${conversation.customer_id}`);
+  const [customer, notes, suggestions] = await Promise.all([
+    api(`/api/v1/customers/${conversation.customer_id}`),
+    api(`/api/v1/conversations/${id}/notes`),
+    api(`/api/v1/customers/suggestions?customer_id=${conversation.customer_id}`),
+  ]);
   state.conversation = conversation;
   state.customer = customer;
+  state.suggestions = suggestions.items;
   const box = $("messages");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   renderThread(conversation);
   renderMessages(page.items);
+  renderNotes(notes.items || notes);
   renderCustomer(customer);
   if (scroll || atBottom) box.scrollTop = box.scrollHeight;
 }
@@ -236,6 +251,47 @@ function renderMessages(messages) {
   }));
 }
 
+function renderNotes(notes) {
+  $("notes").replaceChildren(...notes.map((n) =>
+    el("li", { class: "note" }, el("p", {}, n.text),
+       el("small", {}, `${n.author} · ${formatTime(n.created_at)}`))));
+}
+
+async function customerAction(path, body) {
+  try {
+    await api(path, { method: "POST", body });
+    $("reply-error").hidden = true;
+  } catch (error) {
+    showError(error);
+  }
+  await Promise.all([loadThread(), loadList()]);
+}
+
+function customerTools(customer) {
+  const merge = el("form", { class: "merge", onsubmit: (event) => {
+    event.preventDefault();
+    const other = Number(event.target.elements.other.value);
+    if (other) customerAction(`/api/v1/customers/${customer.id}/merge`, { other_id: other });
+  } },
+    el("label", {}, t("customer.merge_with"), " ",
+       el("input", { name: "other", type: "number", min: "1", size: "6", required: true })),
+    el("button", { type: "submit" }, t("customer.merge")));
+  const suggestions = (state.suggestions || []).map((s) => {
+    const other = s.customer_id === customer.id ? s.other_id : s.customer_id;
+    return el("li", { class: "suggestion" },
+      `#${other} (${s.reason}) `,
+      el("button", { type: "button", onclick: () =>
+        customerAction(`/api/v1/customers/suggestions/${s.id}/confirm`, {}) }, t("customer.confirm")),
+      el("button", { type: "button", class: "ghost", onclick: () =>
+        customerAction(`/api/v1/customers/suggestions/${s.id}/dismiss`, {}) }, t("customer.dismiss")));
+  });
+  return [
+    suggestions.length ? el("h3", {}, t("customer.suggestions")) : null,
+    suggestions.length ? el("ul", { class: "suggestions" }, suggestions) : null,
+    merge,
+  ];
+}
+
 function renderCustomer(customer) {
   const current = state.selectedId;
   const details = [["customer.language", customer.language], ["customer.phone", customer.phone],
@@ -247,7 +303,14 @@ function renderCustomer(customer) {
     el("ul", { class: "identities" }, customer.identities.map((i) =>
       el("li", {}, channelBadge(i.channel), " ",
          i.handle ? `@${i.handle}` : i.display_name || "", " ",
-         el("small", {}, i.phone || i.external_id)))),
+         el("small", {}, i.phone || i.external_id),
+         customer.identities.length > 1
+           ? el("button", { type: "button", class: "ghost small", title: t("customer.unmerge_hint"),
+                            onclick: () => customerAction(`/api/v1/customers/${customer.id}/unmerge`,
+                                                          { identity_id: i.id }) },
+                t("customer.unmerge"))
+           : null))),
+    ...customerTools(customer),
     el("h3", {}, t("customer.history")),
     el("ul", { class: "history" }, customer.conversations.map((c) =>
       el("li", {},
@@ -282,11 +345,14 @@ async function sendReply(event) {
   event.preventDefault();
   const box = $("reply-text");
   const text = box.value.trim();
-  if (!text || !state.conversation) return;
+  const canned = $("reply-canned").value;
+  if ((!text && !canned) || !state.conversation) return;
   $("reply-send").disabled = true;
   try {
-    await api(`/api/v1/conversations/${state.conversation.id}/messages`, { method: "POST", body: { text } });
+    const body = text ? { text } : { canned_reply_id: Number(canned) };
+    await api(`/api/v1/conversations/${state.conversation.id}/messages`, { method: "POST", body });
     box.value = "";
+    $("reply-canned").value = "";
     $("reply-error").hidden = true;
     await Promise.all([loadThread({ scroll: true }), loadList()]);
   } catch (error) {
@@ -414,6 +480,21 @@ function start() {
     patchConversation({ tags });
   });
   $("help-button").addEventListener("click", () => $("help").showModal());
+  $("note-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("note-text").value.trim();
+    if (!text || !state.conversation) return;
+    try {
+      await api(`/api/v1/conversations/${state.conversation.id}/notes`, { method: "POST", body: { text } });
+      $("note-text").value = "";
+      await loadThread();
+    } catch (error) {
+      showError(error);
+    }
+  });
+  api("/api/v1/canned-replies").then((page) => {
+    $("reply-canned").append(...(page.items || page).map((c) => el("option", { value: c.id }, c.title)));
+  }).catch(() => {});
   document.addEventListener("keydown", onKey);
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
   loadList().catch((error) => console.error(error));
