@@ -27,6 +27,7 @@ from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
 from sportello.inbox.polling import poll_once
 from sportello.inbox.surveys import run_surveys
+from sportello.listening.alerts import alert_sla_breaches
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
@@ -92,6 +93,7 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             daemon.settings.brand.default_language,
         )
         if fired:
+            alert_sla_breaches(session, fired, now)
             daemon.wake_sender()
         return fired
 

@@ -7,11 +7,13 @@ by :mod:`sportello.listening.dispatch`, from the alert rows alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from sportello.inbox.automation_tables import SlaBreach
 from sportello.listening.models import Alert
 
 FIRING, RESOLVED = "firing", "resolved"
@@ -77,3 +79,29 @@ def resolve_alert(
     if details is not None:
         latest.details = {**latest.details, "at_resolution": details}
     return latest
+
+
+def alert_sla_breaches(session: Session, breaches: Iterable[SlaBreach], now: datetime) -> int:
+    """Each SLA breach (warnings stay in the inbox) becomes an alert, delivered to every
+    sink like the brand alerts; returns how many fired."""
+    fired = 0
+    for breach in breaches:
+        if breach.level != "breach":
+            continue
+        what = breach.kind.replace("_", " ")
+        alert = raise_alert(
+            session,
+            "sla_breach",
+            f"{breach.conversation_id}:{breach.kind}:{breach.due_at.isoformat()}",
+            f"SLA breach: {what} on {breach.channel} conversation #{breach.conversation_id}",
+            {
+                "conversation_id": breach.conversation_id,
+                "channel": breach.channel,
+                "kind": breach.kind,
+                "policy": breach.policy,
+                "due_at": breach.due_at.isoformat(),
+            },
+            now,
+        )
+        fired += alert is not None
+    return fired

@@ -7,15 +7,19 @@ from datetime import timedelta
 from automation_helpers import OFFICE, bot_messages, inbound, migrated, rome
 from sqlmodel import Session, select
 
-from sportello.config.settings import SlaSettings, WindowReminderSettings
+from sportello.config.settings import SlaSettings, WindowReminderSettings, load_settings
+from sportello.daemon import Daemon
 from sportello.inbox import sla
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import BusinessCalendar
-from sportello.inbox.db import session_scope
+from sportello.inbox.clock import FrozenClock
+from sportello.inbox.db import migrate, session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import Conversation, ConversationTag
 from sportello.inbox.outbox import queue
 from sportello.inbox.triage import inbox_page
+from sportello.listening.models import Alert
+from sportello.scheduler import periodic_jobs
 
 CALENDAR = BusinessCalendar.from_dict(OFFICE)
 POLICY = SlaSettings(first_response="1h", resolution="1d", warn_before="15m")
@@ -147,3 +151,31 @@ def test_whatsapp_window_about_to_close_alerts_once_and_can_remind(database_url)
         assert session.exec(select(ConversationTag)).all() == []
         assert len(session.exec(select(SlaBreach)).all()) == 1
     engine.dispose()
+
+
+async def test_a_breach_becomes_an_alert_for_the_sinks_once(database_url):
+    start = rome(2026, 12, 6, 10)
+    clock = FrozenClock(start)
+    settings = load_settings(
+        None,
+        database={"url": database_url},
+        sla=[{"name": "standard", "first_response": "1h", "resolution": None}],
+    )
+    daemon = Daemon(settings, clock=clock)
+    migrate(daemon.engine)
+    daemon.seed_settings()
+    with session_scope(daemon.engine) as session:
+        late = _opened(session, start, user="late").id
+    check = next(job for job in periodic_jobs(daemon) if job.name == "sla:check")
+    clock.set(start + timedelta(minutes=50))
+    await check.work()  # a warning: it stays in the inbox, no alert
+    clock.set(start + timedelta(minutes=61))
+    await check.work()
+    clock.set(start + timedelta(minutes=62))
+    await check.work()
+    with Session(daemon.engine) as session:
+        alerts = session.exec(select(Alert).where(Alert.kind == "sla_breach")).all()
+    daemon.engine.dispose()
+    assert len(alerts) == 1
+    assert alerts[0].details["conversation_id"] == late
+    assert alerts[0].title.startswith("SLA breach: first response on telegram")
