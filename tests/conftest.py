@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from sportello.api.app import create_app
 from sportello.config.settings import Settings, load_settings
@@ -21,6 +21,7 @@ from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.connectors.emulators.x import XEmulator
 from sportello.daemon import Daemon
+from sportello.inbox.db import make_engine, migrate
 
 POSTGRES_ENV = "SPORTELLO_TEST_POSTGRES_URL"
 API_TOKEN = "test-token"
@@ -52,6 +53,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip(f"{POSTGRES_ENV} is not set")
     reset_postgres(url)
     return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database of each kind (see ``database_url``)."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -192,8 +202,8 @@ SECRETS = {
 }
 
 
-@pytest.fixture
-def x_emulator() -> Iterator[tuple[XEmulator, BackgroundServer]]:
+def make_x_emulator() -> XEmulator:
+    """Our X account and two customers, Emma and Marco."""
     emulator = XEmulator(
         user_id=BRAND_ID,
         username=BRAND,
@@ -205,6 +215,12 @@ def x_emulator() -> Iterator[tuple[XEmulator, BackgroundServer]]:
     )
     emulator.add_user(EMMA_ID, "emmac", "Emma Clarke")
     emulator.add_user(MARCO_ID, "marcob", "Marco Bianchi")
+    return emulator
+
+
+@pytest.fixture
+def x_emulator() -> Iterator[tuple[XEmulator, BackgroundServer]]:
+    emulator = make_x_emulator()
     server = BackgroundServer(emulator.app).start()
     yield emulator, server
     server.stop()

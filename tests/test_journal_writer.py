@@ -5,22 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import pytest
 from sqlmodel import Session, func, select
 
-from sportello.inbox.db import make_engine, migrate, write_lock
+from sportello.inbox.db import write_lock
 from sportello.inbox.journal_writer import JournalWriter
 from sportello.inbox.models import Delivery
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def _count(engine) -> int:

@@ -27,14 +27,6 @@ MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 _ids = itertools.count(1)
 
 
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def add_mentions(engine, at: datetime, compounds: list[float], source: str = "x", text: str = ""):
     with session_scope(engine) as session:
         for compound in compounds:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from conftest import messenger_channel, whatsapp_channel
 from sqlmodel import select
 
@@ -12,21 +11,13 @@ from sportello.config.settings import load_settings
 from sportello.connectors.base import InboundMessage, Person, StatusUpdate, Thread
 from sportello.connectors.registry import enabled_connectors
 from sportello.inbox.clock import FrozenClock
-from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.db import session_scope
 from sportello.inbox.housekeeping import trim_early_statuses
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import EarlyStatus, Message
 from sportello.inbox.outbox import OutboxSender, queue
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def _customer_wrote(engine, channel: str, user: str) -> int:

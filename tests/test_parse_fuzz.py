@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import BRAND, BRAND_ID, PAGE_ID, PHONE_NUMBER_ID, SECRETS
+from conftest import BRAND, BRAND_ID, EMMA_ID, PAGE_ID, PHONE_NUMBER_ID, make_x_emulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -23,7 +23,6 @@ from sportello.config.settings import (
 from sportello.connectors.base import Connector, Ignored, InboundMessage, ParseError, RawDelivery
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
-from sportello.connectors.emulators.x import XEmulator
 from sportello.connectors.messenger import MessengerConnector
 from sportello.connectors.telegram import TelegramConnector
 from sportello.connectors.whatsapp import WhatsAppConnector
@@ -40,18 +39,9 @@ JSON = st.recursive(
 
 
 def _x_seeds() -> list[dict[str, Any]]:
-    emulator = XEmulator(
-        user_id=BRAND_ID,
-        username=BRAND,
-        name="Sportello",
-        bearer_token=SECRETS["bearer_token"],
-        consumer_key=SECRETS["consumer_key"],
-        consumer_secret=SECRETS["consumer_secret"],
-        access_token=SECRETS["access_token"],
-    )
-    emulator.add_user("2001", "emmac", "Emma Clarke")
-    tweet = emulator.tweet("2001", f"@{BRAND} the app logs me out")
-    dm = emulator.dm("2001", BRAND_ID, "ciao")
+    emulator = make_x_emulator()
+    tweet = emulator.tweet(EMMA_ID, f"@{BRAND} the app logs me out")
+    dm = emulator.dm(EMMA_ID, BRAND_ID, "ciao")
     return [emulator.activity_for_tweet(tweet), emulator.activity_for_dm(dm)]
 
 

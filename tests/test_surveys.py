@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 
 from sportello.config.settings import load_settings
 from sportello.inbox.clock import FrozenClock
-from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.db import session_scope
 from sportello.inbox.metrics import KpiQuery, compute_kpis
 from sportello.inbox.models import Conversation, ConversationEvent, Message, OutboxItem
 from sportello.inbox.survey_tables import Survey, SurveyResponse
@@ -20,14 +20,6 @@ from sportello.inbox.surveys import SurveyAnswers, run_surveys
 def _settings(database_url: str, **surveys):
     config = {"enabled": True, "kind": "csat", "delay": "10m", **surveys}
     return load_settings(None, database={"url": database_url}, surveys=config)
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def _resolved(engine, channel: str, user: str, *, at=None, language="it") -> int:

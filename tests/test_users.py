@@ -17,19 +17,11 @@ from sportello.cli import app as cli_app
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.inbox import accounts
 from sportello.inbox.clock import FrozenClock
-from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.db import make_engine, session_scope
 from sportello.inbox.models import ConversationEvent
 from sportello.inbox.users import ApiToken, User, UserSession
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_passwords_are_hashed_and_checked(engine):
