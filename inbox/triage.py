@@ -12,7 +12,7 @@ The inbox is sorted by these keys, each breaking the ties of the one before:
    below ``NEGATIVE_SENTIMENT`` (-0.05, VADER-style compound: label "negative") first;
 6. **waiting time**: the customer waiting longest first (earliest ``waiting_since``:
    the first of their messages we have not answered yet);
-7. **recent activity**: the latest message first, then the newest conversation.
+7. **recent activity**: the latest message first, then the oldest conversation.
 
 Keys 2-7 are stored in ``conversations.triage_key`` (``inbox/triage_key.py``), refreshed on
 every write, so a page of the inbox is an index scan, not a sort of every conversation.
@@ -31,7 +31,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from sportello.inbox.models import Conversation
 
-ORDER: tuple[Any, ...] = (col(Conversation.triage_key), col(Conversation.id).desc())
+# Ties (the same key to the microsecond) go to the older conversation: with the id ascending,
+# the (status, triage_key) index also serves the order on SQLite (its rows end with the id).
+ORDER: tuple[Any, ...] = (col(Conversation.triage_key), col(Conversation.id))
 
 
 def inbox_page(

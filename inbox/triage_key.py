@@ -2,7 +2,7 @@
 
 The key spells out, in order, every key of the documented order (``inbox/triage.py``)
 except "overdue", which depends on the moment of the query and is handled there.
-Ascending order of the key is the inbox order; ties are broken by the newest id.
+Ascending order of the key is the inbox order; ties are broken by the oldest id.
 """
 
 from __future__ import annotations

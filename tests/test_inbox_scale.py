@@ -55,7 +55,7 @@ def test_open_conversations_come_most_urgent_first(big_inbox):
             not negative,
             c.waiting_since or FAR,
             -c.last_message_at.timestamp(),
-            -c.id,
+            c.id,
         )
 
     expected = [c.id for c in sorted(rows, key=spec)]
