@@ -13,7 +13,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from sportello.api.customers import customer_out
-from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
 from sportello.api.desk_schemas import AuditOut, ErasedOut, MergeIn, SuggestionOut, UnmergeIn
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import CustomerOut, MessageOut, Page
@@ -192,14 +192,14 @@ def timeline(
 
 
 @router.get("/customers/{customer_id}/export")
-def export(customer_id: int, session: SessionDep, _: Caller) -> dict[str, Any]:
-    """Everything held about the customer (and customers merged into it), as JSON."""
+def export(customer_id: int, session: SessionDep, _: Admin) -> dict[str, Any]:
+    """Everything held about the customer (and customers merged into it), as JSON (admins)."""
     return export_customer(session, _customer(session, customer_id))
 
 
 @router.delete("/customers/{customer_id}")
-def erase(customer_id: int, session: SessionDep, daemon: DaemonDep, caller: Caller) -> ErasedOut:
-    """Erase every trace of the customer; an audit entry keeps only the counts."""
+def erase(customer_id: int, session: SessionDep, daemon: DaemonDep, caller: Admin) -> ErasedOut:
+    """Erase every trace of the customer (admins); an audit entry keeps only the counts."""
     counts = erase_customer(
         session,
         _customer(session, customer_id),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from sportello.api.i18n_desk import DESK_MESSAGES
+
 LANGUAGES = ("it", "en")
 LANG_COOKIE = "sportello_lang"
 
@@ -32,9 +34,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "filter.tag": "Tag",
         "filter.any": "Any",
         "filter.mine": "Assigned to me",
-        "search.label": "Search customers",
-        "search.placeholder": "Name, handle, phone…",
-        "search.none": "No customer found.",
         "list.title": "Conversations",
         "list.empty": "No conversations match.",
         "list.waiting": "waiting",
@@ -52,7 +51,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "conv.resolve": "Resolve",
         "conv.reopen": "Reopen",
         "conv.tags": "Tags",
-        "conv.tags_hint": "comma separated; Enter saves",
         "conv.priority": "Priority",
         "conv.messages": "Messages",
         "msg.edited": "edited",
@@ -82,9 +80,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "help.title": "Keyboard shortcuts",
         "help.next": "next conversation",
         "help.prev": "previous conversation",
-        "help.reply": "write a reply",
         "help.resolve": "resolve the conversation",
-        "help.search": "search customers",
         "help.help": "this help",
         "help.escape": "leave the text box, close this help",
         "help.send": "send the reply",
@@ -112,9 +108,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "filter.tag": "Etichetta",
         "filter.any": "Tutti",
         "filter.mine": "Assegnate a me",
-        "search.label": "Cerca clienti",
-        "search.placeholder": "Nome, handle, telefono…",
-        "search.none": "Nessun cliente trovato.",
         "list.title": "Conversazioni",
         "list.empty": "Nessuna conversazione corrisponde.",
         "list.waiting": "in attesa",
@@ -132,7 +125,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "conv.resolve": "Risolvi",
         "conv.reopen": "Riapri",
         "conv.tags": "Etichette",
-        "conv.tags_hint": "separate da virgole; Invio salva",
         "conv.priority": "Priorità",
         "conv.messages": "Messaggi",
         "msg.edited": "modificato",
@@ -162,9 +154,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "help.title": "Scorciatoie da tastiera",
         "help.next": "conversazione successiva",
         "help.prev": "conversazione precedente",
-        "help.reply": "scrivi una risposta",
         "help.resolve": "risolvi la conversazione",
-        "help.search": "cerca clienti",
         "help.help": "questo aiuto",
         "help.escape": "esci dal campo di testo, chiudi l'aiuto",
         "help.send": "invia la risposta",
@@ -173,6 +163,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "time.now": "ora",
     },
 }
+
+for _language, _words in DESK_MESSAGES.items():
+    MESSAGES[_language].update(_words)
 
 
 def choose_language(request: Request, default: str = "it") -> str:
