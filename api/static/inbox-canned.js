@@ -56,7 +56,7 @@ function renderManager() {
         el("span", { class: "row" },
           el("button", { type: "button", class: "ghost", onclick: () => edit(r) }, t("canned.edit")),
           el("button", { type: "button", class: "ghost danger", onclick: () => remove(r) }, t("canned.delete"))))),
-    replies.length ? [] : el("li", { class: "empty small" }, t("canned.none")));
+    ...(replies.length ? [] : [el("li", { class: "empty small" }, t("canned.none"))]));
 }
 
 function edit(reply) {

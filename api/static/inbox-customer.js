@@ -120,7 +120,7 @@ async function moreTimeline(event) {
   panel.timeline = panel.timeline.concat(page.items);
   panel.timelineCursor = page.next_cursor;
   const section = document.querySelector("#customer .section-timeline");
-  section.replaceChildren(section.querySelector("summary"), ...renderTimeline());
+  section.replaceChildren(section.querySelector("summary"), ...renderTimeline().filter(Boolean));
 }
 
 // --- conversations ------------------------------------------------------------------

@@ -30,10 +30,8 @@ function conversationName(c) {
 
 function showError(error) {
   const box = $("reply-error");
-  box.replaceChildren(
-    error.status === 409
-      ? [el("strong", {}, t("reply.refused")), " ", error.message]
-      : `${t("error.generic")} ${error.message}`);
+  if (error.status === 409) box.replaceChildren(el("strong", {}, t("reply.refused")), " ", error.message);
+  else box.replaceChildren(`${t("error.generic")} ${error.message}`);
   box.hidden = false;
 }
 
