@@ -253,6 +253,7 @@ def test_merge_and_unmerge_through_the_panel_with_the_audit(shift):
     giulia = _messages(shift, channel="whatsapp", direction="in")[0]["customer_id"]
     assert duplicate["customer_id"] != giulia
 
+    page.locator("#customer .section-merge summary").click()
     page.locator("#merge-search").fill("giulia_bis")
     candidate = page.locator("#merge-results li", has_text="G. R.")
     candidate.get_by_role("button", name="Merge").click()

@@ -10,7 +10,7 @@ const panel = {
   currentConversation: null,
   timeline: [],
   timelineCursor: null,
-  closed: new Set(["conversations", "audit", "admin"]), // sections folded by the agent
+  closed: new Set(["conversations", "merge", "audit", "admin"]), // sections folded by the agent
   mergeQuery: "",
   mergeResults: [],
   onOpen: () => {},
@@ -102,7 +102,8 @@ function renderTimeline() {
     el("li", { class: `timeline-item ${m.direction}${m.conversation_id === panel.currentConversation ? " current" : ""}` },
       el("button", { type: "button", class: "timeline-open", onclick: () => panel.onOpen(m.conversation_id, m.id) },
         el("span", { class: "row meta" }, channelBadge(m.channel),
-           el("span", {}, m.direction === "in" ? "←" : "→", " ", t(`author.${m.author}`)),
+           el("span", { title: t(`author.${m.author}`), "aria-label": t(`author.${m.author}`) },
+              m.direction === "in" ? "←" : "→"),
            el("time", { datetime: m.sent_at }, formatTime(m.sent_at))),
         el("span", { class: "snippet" }, m.text || m.attachments.map((a) => `[${a.kind}]`).join(" ")))));
   return [

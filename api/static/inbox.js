@@ -143,11 +143,11 @@ async function loadThread({ scroll = false } = {}) {
   if (id !== state.selectedId) return; // the agent moved on meanwhile
   const customer = await api(`/api/v1/customers/${conversation.customer_id}`);
   if (id !== state.selectedId) return;
-  state.conversation = conversation;
-  state.customer = customer;
   const box = $("messages");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   renderThread(conversation);
+  state.conversation = conversation;
+  state.customer = customer;
   renderMessages(page.items, notes.items);
   if (state.highlight !== null) {
     const target = box.querySelector(`[data-id="${state.highlight}"]`);
@@ -174,6 +174,7 @@ function windowState(c) {
 function renderThread(c) {
   $("thread-empty").hidden = true;
   $("thread").hidden = false;
+  if (state.conversation?.id !== c.id) $("snooze-until").value = ""; // another conversation
   $("thread-title").replaceChildren(conversationName(c), " ", channelBadge(c.channel));
   $("thread-badges").replaceChildren(
     ...[slaBadge(c), windowState(c),
