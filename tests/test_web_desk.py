@@ -56,21 +56,37 @@ SHOTS = Path(tempfile.gettempdir()) / "sportello-web-desk"
 class Shift:
     """Everything the module's tests share: the daemon, both platforms and the page."""
 
-    def __init__(self, url: str, api: httpx.Client, telegram: TelegramEmulator,
-                 whatsapp: GraphEmulator, page: Any, errors: list[str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        api: httpx.Client,
+        telegram: TelegramEmulator,
+        whatsapp: GraphEmulator,
+        page: Any,
+        errors: list[str],
+    ) -> None:
         self.url, self.api, self.telegram, self.whatsapp = url, api, telegram, whatsapp
         self.page, self.errors = page, errors
 
-    def telegram_says(self, user_id: int, first: str, last: str, username: str,
-                      days_ago: float = 0, **content: Any) -> None:
+    def telegram_says(
+        self,
+        user_id: int,
+        first: str,
+        last: str,
+        username: str,
+        days_ago: float = 0,
+        **content: Any,
+    ) -> None:
         sender = tg.user(user_id, first, last, username=username)
         date = int(time.time() - days_ago * 86400)
         message = tg.message(self.telegram.next_message_id(user_id), sender, date, **content)
         response = httpx.post(
             f"{self.url}/webhooks/telegram",
             content=json.dumps(tg.update(self.telegram.next_update_id(), message=message)),
-            headers={"content-type": "application/json",
-                     "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+            headers={
+                "content-type": "application/json",
+                "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
+            },
         )
         assert response.status_code == 200
 
@@ -85,13 +101,17 @@ class Shift:
         response = httpx.post(
             f"{self.url}/webhooks/whatsapp",
             content=body,
-            headers={"content-type": "application/json",
-                     "X-Hub-Signature-256": self.whatsapp.sign(body)},
+            headers={
+                "content-type": "application/json",
+                "X-Hub-Signature-256": self.whatsapp.sign(body),
+            },
         )
         assert response.status_code == 200
 
     def whatsapp_received(self) -> list[str]:
-        return [s["body"]["text"]["body"] for s in self.whatsapp.sent if s["body"].get("type") == "text"]
+        return [
+            s["body"]["text"]["body"] for s in self.whatsapp.sent if s["body"].get("type") == "text"
+        ]
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(exist_ok=True)
@@ -142,10 +162,20 @@ def test_whatsapp_message_arrives_live_with_last_weeks_telegram_complaint(shift)
     # Last week on Telegram: Giulia shared her phone and complained; that chat is closed.
     contact = {"phone_number": PHONE, "first_name": "Giulia", "user_id": GIULIA}
     shift.telegram_says(GIULIA, "Giulia", "Rossi", "giuliar", days_ago=7, contact=contact)
-    shift.telegram_says(GIULIA, "Giulia", "Rossi", "giuliar", days_ago=7,
-                        text="Reclamo: il frullatore è arrivato rotto!")
-    complaint = wait_for(lambda: [m for m in _messages(shift, channel="telegram") if "rotto" in m["text"]])[0]
-    shift.api.patch(f"/api/v1/conversations/{complaint['conversation_id']}", json={"status": "resolved"})
+    shift.telegram_says(
+        GIULIA,
+        "Giulia",
+        "Rossi",
+        "giuliar",
+        days_ago=7,
+        text="Reclamo: il frullatore è arrivato rotto!",
+    )
+    complaint = wait_for(
+        lambda: [m for m in _messages(shift, channel="telegram") if "rotto" in m["text"]]
+    )[0]
+    shift.api.patch(
+        f"/api/v1/conversations/{complaint['conversation_id']}", json={"status": "resolved"}
+    )
 
     page = shift.page
     page.goto(f"{shift.url}/")
@@ -174,7 +204,9 @@ def test_whatsapp_message_arrives_live_with_last_weeks_telegram_complaint(shift)
     page.keyboard.type(reply)
     page.keyboard.press("Control+Enter")
     wait_for(lambda: reply in shift.whatsapp_received(), timeout=20)
-    page.locator("#messages li.message.out", has_text="frullatore nuovo").locator(".ticks-sent").wait_for()
+    page.locator("#messages li.message.out", has_text="frullatore nuovo").locator(
+        ".ticks-sent"
+    ).wait_for()
     earlier.click()  # the timeline opens the Telegram conversation
     page.locator("#messages li.message.highlight", has_text="arrivato rotto").wait_for()
     page.locator("#thread-title .channel-telegram").wait_for()
@@ -224,7 +256,10 @@ def test_canned_reply_goes_out_with_the_name_filled_in(shift):
     page.locator("#canned-select").select_option(label="Saluto")
     assert "{name}" in page.locator("#canned-preview").inner_text()
     page.locator("#reply-send").click()
-    wait_for(lambda: "Ciao Giulia Rossi, grazie per la pazienza!" in shift.whatsapp_received(), timeout=20)
+    wait_for(
+        lambda: "Ciao Giulia Rossi, grazie per la pazienza!" in shift.whatsapp_received(),
+        timeout=20,
+    )
     page.locator("#messages li.message.out", has_text="Ciao Giulia Rossi, grazie").wait_for()
     assert page.locator("#canned-preview").is_hidden()
 
@@ -248,8 +283,12 @@ def test_search_finds_a_message_and_opens_it(shift):
 
 def test_merge_and_unmerge_through_the_panel_with_the_audit(shift):
     page = shift.page
-    shift.telegram_says(DUPLICATE, "G.", "R.", "giulia_bis", text="Sono sempre io, dal telefono di lavoro")
-    duplicate = wait_for(lambda: [m for m in _messages(shift) if "telefono di lavoro" in m["text"]])[0]
+    shift.telegram_says(
+        DUPLICATE, "G.", "R.", "giulia_bis", text="Sono sempre io, dal telefono di lavoro"
+    )
+    duplicate = wait_for(
+        lambda: [m for m in _messages(shift) if "telefono di lavoro" in m["text"]]
+    )[0]
     giulia = _messages(shift, channel="whatsapp", direction="in")[0]["customer_id"]
     assert duplicate["customer_id"] != giulia
 
@@ -288,7 +327,7 @@ def test_sentiment_is_corrected_by_the_agent(shift):
     badge.click()
     message.locator("select.sentiment-select").select_option("neutral")
     message.locator("button.sentiment.sentiment-neutral.corrected").wait_for()
-    stored = [m for m in _messages(shift, channel="telegram") if "arrivato rotto" in m["text"]][0]
+    stored = next(m for m in _messages(shift, channel="telegram") if "arrivato rotto" in m["text"])
     assert stored["sentiment"]["label"] == "neutral" and stored["sentiment"]["corrected"] is True
 
 
