@@ -13,7 +13,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from sportello.api.customers import customer_out
-from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep, get_or_404
+from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
 from sportello.api.desk_schemas import AuditOut, ErasedOut, MergeIn, SuggestionOut, UnmergeIn
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import CustomerOut, MessageOut, Page
@@ -30,11 +30,17 @@ router = APIRouter(prefix="/api/v1", tags=["customers"])
 
 
 def _customer(session: Session, customer_id: int) -> Customer:
-    return get_or_404(session, Customer, customer_id, "customer")
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise HTTPException(404, f"customer {customer_id} not found")
+    return customer
 
 
 def _link(session: Session, link_id: int) -> CustomerLink:
-    return get_or_404(session, CustomerLink, link_id, "suggestion")
+    link = session.get(CustomerLink, link_id)
+    if link is None:
+        raise HTTPException(404, f"suggestion {link_id} not found")
+    return link
 
 
 @router.get("/customers/suggestions")
@@ -113,7 +119,9 @@ def unmerge(
 ) -> CustomerOut:
     """Split one identity off; answers the customer it now belongs to."""
     customer = _customer(session, customer_id)
-    identity = get_or_404(session, Identity, body.identity_id, "identity")
+    identity = session.get(Identity, body.identity_id)
+    if identity is None:
+        raise HTTPException(404, f"identity {body.identity_id} not found")
     try:
         entry = unmerge_identity(session, customer, identity, at=daemon.clock.now(), actor=caller)
     except MergeError as exc:
@@ -184,14 +192,14 @@ def timeline(
 
 
 @router.get("/customers/{customer_id}/export")
-def export(customer_id: int, session: SessionDep, _: Caller) -> dict[str, Any]:
-    """Everything held about the customer (and customers merged into it), as JSON."""
+def export(customer_id: int, session: SessionDep, _: Admin) -> dict[str, Any]:
+    """Everything held about the customer (and customers merged into it), as JSON (admins)."""
     return export_customer(session, _customer(session, customer_id))
 
 
 @router.delete("/customers/{customer_id}")
 def erase(customer_id: int, session: SessionDep, daemon: DaemonDep, caller: Admin) -> ErasedOut:
-    """Erase every trace of the customer; an audit entry keeps only the counts."""
+    """Erase every trace of the customer (admins); an audit entry keeps only the counts."""
     counts = erase_customer(
         session,
         _customer(session, customer_id),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from sportello.api.i18n_desk import DESK_MESSAGES
+
 LANGUAGES = ("it", "en")
 LANG_COOKIE = "sportello_lang"
 
@@ -32,9 +34,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "filter.tag": "Tag",
         "filter.any": "Any",
         "filter.mine": "Assigned to me",
-        "search.label": "Search messages and customers",
-        "search.placeholder": "Name, handle, phone…",
-        "search.none": "No customer found.",
         "list.title": "Conversations",
         "list.empty": "No conversations match.",
         "list.waiting": "waiting",
@@ -52,7 +51,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "conv.resolve": "Resolve",
         "conv.reopen": "Reopen",
         "conv.tags": "Tags",
-        "conv.tags_hint": "comma separated; Enter saves",
         "conv.priority": "Priority",
         "conv.messages": "Messages",
         "msg.edited": "edited",
@@ -82,9 +80,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "help.title": "Keyboard shortcuts",
         "help.next": "next conversation",
         "help.prev": "previous conversation",
-        "help.reply": "write a reply",
         "help.resolve": "resolve the conversation",
-        "help.search": "search customers",
         "help.help": "this help",
         "help.escape": "leave the text box, close this help",
         "help.send": "send the reply",
@@ -112,9 +108,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "filter.tag": "Etichetta",
         "filter.any": "Tutti",
         "filter.mine": "Assegnate a me",
-        "search.label": "Cerca messaggi e clienti",
-        "search.placeholder": "Nome, handle, telefono…",
-        "search.none": "Nessun cliente trovato.",
         "list.title": "Conversazioni",
         "list.empty": "Nessuna conversazione corrisponde.",
         "list.waiting": "in attesa",
@@ -132,7 +125,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "conv.resolve": "Risolvi",
         "conv.reopen": "Riapri",
         "conv.tags": "Etichette",
-        "conv.tags_hint": "separate da virgole; Invio salva",
         "conv.priority": "Priorità",
         "conv.messages": "Messaggi",
         "msg.edited": "modificato",
@@ -162,9 +154,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "help.title": "Scorciatoie da tastiera",
         "help.next": "conversazione successiva",
         "help.prev": "conversazione precedente",
-        "help.reply": "scrivi una risposta",
         "help.resolve": "risolvi la conversazione",
-        "help.search": "cerca clienti",
         "help.help": "questo aiuto",
         "help.escape": "esci dal campo di testo, chiudi l'aiuto",
         "help.send": "invia la risposta",
@@ -173,6 +163,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "time.now": "ora",
     },
 }
+
+for _language, _words in DESK_MESSAGES.items():
+    MESSAGES[_language].update(_words)
 
 
 def choose_language(request: Request, default: str = "it") -> str:
@@ -199,140 +192,6 @@ def _accepted(header: str) -> list[str]:
         if tag and quality > 0:
             ranked.append((-quality, position, tag.split("-")[0].lower()))
     return [code for _, _, code in sorted(ranked)]
-
-
-MESSAGES["en"].update(
-    {
-        "nav.pages": "Pages",
-        "nav.inbox": "Inbox",
-        "nav.reports": "Reports",
-        "nav.listening": "Listening",
-        "nav.settings": "Settings",
-        "pages.admins_only": "Only administrators can open this page.",
-        "reports.from": "From",
-        "reports.to": "To",
-        "reports.business_time": "Business time",
-        "reports.show": "Show",
-        "reports.heatmap": "Incoming messages by hour of the week",
-        "reports.distribution": "Reply times",
-        "reports.trend": "Sentiment and CSAT by day",
-        "reports.weekdays": "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
-        "reports.median": "median",
-        "reports.conversations": "Conversations",
-        "reports.messages": "Messages",
-        "reports.in_out": "in / out",
-        "reports.backlog": "Backlog",
-        "reports.first_response": "First response",
-        "reports.reply_time": "Reply time",
-        "reports.resolution_time": "Resolution time",
-        "reports.resolution_rate": "Resolution rate",
-        "reports.fcr": "First contact resolution",
-        "reports.responses": "answers",
-        "reports.sentiment": "Sentiment",
-        "listening.trend": "Negative and positive mentions by day",
-        "listening.alerts": "Alerts",
-        "listening.mentions": "Mentions",
-        "listening.when": "When",
-        "listening.source": "Source",
-        "listening.author": "Author",
-        "listening.text": "Text",
-        "listening.sentiment": "Sentiment",
-        "settings.hint": (
-            "Edit the JSON and save; the same shapes as the TOML file and the REST API."
-            " A wrong value is refused with the key named."
-        ),
-        "settings.business-hours": "Business hours",
-        "settings.away-messages": "Away messages",
-        "settings.sla": "SLA targets",
-        "settings.save": "Save",
-        "settings.saved": "Saved.",
-        "settings.not_json": "Not valid JSON",
-        "settings.open_now": "Open now.",
-        "settings.closed_now": "Closed now; we reopen",
-    }
-)
-MESSAGES["it"].update(
-    {
-        "nav.pages": "Pagine",
-        "nav.inbox": "Inbox",
-        "nav.reports": "Report",
-        "nav.listening": "Ascolto",
-        "nav.settings": "Impostazioni",
-        "pages.admins_only": "Solo gli amministratori possono aprire questa pagina.",
-        "reports.from": "Dal",
-        "reports.to": "Al",
-        "reports.business_time": "Orario lavorativo",
-        "reports.show": "Mostra",
-        "reports.heatmap": "Messaggi in arrivo per ora della settimana",
-        "reports.distribution": "Tempi di risposta",
-        "reports.trend": "Sentiment e CSAT per giorno",
-        "reports.weekdays": "Lun,Mar,Mer,Gio,Ven,Sab,Dom",
-        "reports.median": "mediana",
-        "reports.conversations": "Conversazioni",
-        "reports.messages": "Messaggi",
-        "reports.in_out": "ricevuti / inviati",
-        "reports.backlog": "Arretrato",
-        "reports.first_response": "Prima risposta",
-        "reports.reply_time": "Tempo di risposta",
-        "reports.resolution_time": "Tempo di risoluzione",
-        "reports.resolution_rate": "Tasso di risoluzione",
-        "reports.fcr": "Risolte al primo contatto",
-        "reports.responses": "risposte",
-        "reports.sentiment": "Sentiment",
-        "listening.trend": "Menzioni negative e positive per giorno",
-        "listening.alerts": "Allarmi",
-        "listening.mentions": "Menzioni",
-        "listening.when": "Quando",
-        "listening.source": "Fonte",
-        "listening.author": "Autore",
-        "listening.text": "Testo",
-        "listening.sentiment": "Sentiment",
-        "settings.hint": (
-            "Modifica il JSON e salva; la stessa forma del file TOML e dell'API REST."
-            " Un valore sbagliato viene rifiutato indicando la chiave."
-        ),
-        "settings.business-hours": "Orari di apertura",
-        "settings.away-messages": "Messaggi di assenza",
-        "settings.sla": "Obiettivi SLA",
-        "settings.save": "Salva",
-        "settings.saved": "Salvato.",
-        "settings.not_json": "JSON non valido",
-        "settings.open_now": "Aperti ora.",
-        "settings.closed_now": "Chiusi ora; riapriamo",
-    }
-)
-
-
-MESSAGES["en"].update(
-    {
-        "notes.title": "Agent notes (never sent)",
-        "notes.add": "Add note",
-        "notes.placeholder": "A note for the team…",
-        "reply.canned": "Canned reply",
-        "customer.merge_with": "Merge with customer #",
-        "customer.merge": "Merge",
-        "customer.unmerge": "Split",
-        "customer.unmerge_hint": "Make this identity a customer of its own again",
-        "customer.suggestions": "Maybe the same person",
-        "customer.confirm": "Link",
-        "customer.dismiss": "Not the same",
-    }
-)
-MESSAGES["it"].update(
-    {
-        "notes.title": "Note interne (mai inviate)",
-        "notes.add": "Aggiungi nota",
-        "notes.placeholder": "Una nota per il team…",
-        "reply.canned": "Risposta pronta",
-        "customer.merge_with": "Unisci con il cliente n.",
-        "customer.merge": "Unisci",
-        "customer.unmerge": "Separa",
-        "customer.unmerge_hint": "Rendi questa identità di nuovo un cliente a sé",
-        "customer.suggestions": "Forse la stessa persona",
-        "customer.confirm": "Collega",
-        "customer.dismiss": "Non è la stessa",
-    }
-)
 
 
 def translator(language: str) -> dict[str, str]:

@@ -198,6 +198,7 @@ def test_agent_answers_a_live_message_with_the_customers_history(
     assert "4411" in messages.last.inner_text()
     assert "customer" in messages.last.inner_text()
     history = page.locator("#customer .history-item")
+    history.nth(1).wait_for(state="attached")  # the customer pane fills in after the thread
     assert history.count() == 2
     earlier = page.locator("#customer .history-item", has_text="indirizzo di consegna")
     assert earlier.locator(f".channel-{other}").count() == 1
@@ -224,7 +225,8 @@ def test_agent_answers_a_live_message_with_the_customers_history(
 
     page.keyboard.press("/")
     page.keyboard.type("giulia")
-    found = page.locator("#conversation-list button.conversation", has_text="Giulia Rossi")
+    page.locator("#conversation-list .result-customer", has_text="Giulia Rossi").wait_for()
+    found = page.locator("#conversation-list .result-conversation", has_text="Giulia Rossi")
     found.locator(f".channel-{other}").wait_for()  # one customer, both channels
     page.keyboard.press("Escape")
     page.locator("#list-title", has_text="Conversations").wait_for()

@@ -1,10 +1,16 @@
 // The web inbox: three panes over the JSON API, kept fresh by server-sent events.
-// Every piece of data goes into the page through textContent, never as HTML.
-"use strict";
+// This module owns the list, the conversation and the keyboard; search, the customer
+// pane and canned replies live in their own modules.
+import {
+  $, api, boot, channelBadge, duration, el, formatTime, t,
+} from "./inbox-core.js";
+import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
+import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
+import { initSearch, runSearch } from "./inbox-search.js";
 
-const boot = JSON.parse(document.getElementById("boot").textContent);
-const t = (key) => boot.t[key] || key;
-const $ = (id) => document.getElementById(id);
+const WINDOW_MS = 24 * 3600 * 1000; // WhatsApp and Messenger's customer-service window
+const WINDOW_CHANNELS = new Set(["whatsapp", "messenger"]);
+const SENTIMENTS = ["positive", "neutral", "negative"];
 
 const state = {
   conversations: [],
@@ -12,65 +18,11 @@ const state = {
   selectedId: null,
   conversation: null,
   customer: null,
-  suggestions: [],
   searching: false,
+  mode: "reply", // or "note": what the box under the conversation writes
+  relabelling: null, // the message whose sentiment the agent is correcting
+  highlight: null, // a message to bring into view (opened from search or the timeline)
 };
-
-// --- talking to the API -----------------------------------------------------------
-
-async function api(path, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["X-CSRF-Token"] = boot.csrf;
-  const response = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 401) {
-    window.location.assign("/login");
-    throw new Error("signed out");
-  }
-  if (!response.ok) {
-    const detail = await response.json().catch(() => ({}));
-    const text = typeof detail.detail === "string" ? detail.detail : response.statusText;
-    throw new Error(text);
-  }
-  return response.status === 204 ? null : response.json();
-}
-
-// --- small DOM helpers --------------------------------------------------------------
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-const channelLabel = (c) => ({ telegram: "Telegram", whatsapp: "WhatsApp", messenger: "Messenger", x: "X" })[c] || c;
-const channelBadge = (c) => el("span", { class: `channel channel-${c}` }, channelLabel(c));
-const locale = navigator.language?.startsWith(boot.lang) ? navigator.language : boot.lang;
-const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short" });
-const formatTime = (iso) => (iso ? dateTime.format(new Date(iso)) : "");
-
-function waited(iso) {
-  const minutes = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
-  if (minutes < 1) return t("time.now");
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ${minutes % 60}m`;
-  return `${Math.floor(hours / 24)}d`;
-}
 
 function conversationName(c) {
   return c.customer_name || c.title || `#${c.id}`;
@@ -78,7 +30,8 @@ function conversationName(c) {
 
 function showError(error) {
   const box = $("reply-error");
-  box.textContent = `${t("error.generic")} ${error.message}`;
+  if (error.status === 409) box.replaceChildren(el("strong", {}, t("reply.refused")), " ", error.message);
+  else box.replaceChildren(`${t("error.generic")} ${error.message}`);
   box.hidden = false;
 }
 
@@ -99,9 +52,17 @@ async function loadList({ more = false } = {}) {
   const params = filters();
   if (more && state.nextCursor) params.set("cursor", state.nextCursor);
   const page = await api(`/api/v1/conversations?${params}`);
+  if (state.searching) return;
   state.conversations = more ? state.conversations.concat(page.items) : page.items;
   state.nextCursor = page.next_cursor;
   renderList();
+}
+
+function slaBadge(c) {
+  if (!c.sla_due_at) return null;
+  const overdue = new Date(c.sla_due_at).getTime() <= Date.now();
+  return el("span", { class: `sla ${overdue ? "sla-overdue" : "sla-due"}`, title: `SLA ${formatTime(c.sla_due_at)}` },
+    overdue ? `${t("sla.overdue")} ${duration(c.sla_due_at)}` : `${t("sla.due")} ${duration(c.sla_due_at)}`);
 }
 
 function renderList() {
@@ -119,13 +80,15 @@ function renderList() {
         },
           el("span", { class: "row" },
             el("strong", { class: "name" }, conversationName(c)),
+            c.priority ? el("span", { class: `priority priority-${c.priority}` }, `P${c.priority}`) : null,
             channelBadge(c.channel)),
           el("span", { class: "preview" }, c.last_message || ""),
           el("span", { class: "row meta" },
             c.waiting_since
               ? el("span", { class: "waiting-time", title: formatTime(c.waiting_since) },
-                   `${t("list.waiting")} ${waited(c.waiting_since)}`)
+                   `${t("list.waiting")} ${duration(c.waiting_since)}`)
               : el("span", { class: "status-chip" }, t(`status.${c.status}`)),
+            slaBadge(c),
             c.worst_sentiment !== null && c.worst_sentiment <= -0.05
               ? el("span", { class: "sentiment sentiment-negative" }, t("sentiment.negative")) : null,
             c.assignee ? el("span", { class: "assignee-chip" }, `@${c.assignee}`) : null,
@@ -135,85 +98,92 @@ function renderList() {
   $("load-more").hidden = !state.nextCursor;
 }
 
-// --- search (the "/" key): customers, conversations and messages --------------------
-
-function hitButton(label, detail, conversationId, badges = []) {
-  return el("li", {},
-    el("button", {
-      type: "button",
-      class: "conversation",
-      disabled: conversationId ? null : true,
-      onclick: () => conversationId && select(conversationId),
-    },
-      el("span", { class: "row" }, el("strong", { class: "name" }, label), ...badges),
-      el("span", { class: "preview" }, detail)));
-}
-
 async function search(query) {
+  state.searching = Boolean(query);
   if (!query) {
-    state.searching = false;
     $("list-title").textContent = t("list.title");
     return loadList();
   }
-  state.searching = true;
-  const found = await api(`/api/v1/search?${new URLSearchParams({ q: query, limit: "30" })}`);
-  $("list-title").textContent = t("search.label");
-  $("load-more").hidden = true;
-  const customers = await Promise.all(found.customers.slice(0, 10).map(
-    (c) => api(`/api/v1/customers/${c.id}`).catch(() => null)));
-  const items = [
-    ...customers.filter(Boolean).map((customer) => hitButton(
-      customer.display_name || `#${customer.id}`,
-      customer.identities.map((i) => i.handle ? `@${i.handle}` : i.phone || i.external_id).join(" · "),
-      customer.conversations[0]?.id,
-      [...new Set(customer.identities.map((i) => i.channel))].map(channelBadge))),
-    ...found.messages.items.map((m) => hitButton(
-      formatTime(m.sent_at), m.text, m.conversation_id, [channelBadge(m.channel)])),
-  ];
-  $("conversation-list").replaceChildren(...items);
-  if (!items.length) $("conversation-list").append(el("li", { class: "empty" }, t("search.none")));
+  await runSearch(query);
 }
 
 // --- one conversation ---------------------------------------------------------------
 
-async function select(id) {
+async function select(id, messageId = null) {
   state.selectedId = id;
-  renderList();
-  await loadThread({ scroll: true });
+  state.highlight = messageId;
+  state.relabelling = null;
+  if (!state.searching) renderList();
+  await loadThread({ scroll: messageId === null });
+}
+
+function forget() {
+  state.selectedId = null;
+  state.conversation = null;
+  state.customer = null;
+  $("thread").hidden = true;
+  $("thread-empty").hidden = false;
+  clearCustomer();
 }
 
 async function loadThread({ scroll = false } = {}) {
   const id = state.selectedId;
   if (id === null) return;
-  const [conversation, page] = await Promise.all([
-    api(`/api/v1/conversations/${id}`),
-    api(`/api/v1/conversations/${id}/messages?limit=200`),
-  ]);
+  let conversation, page, notes;
+  try {
+    [conversation, page, notes] = await Promise.all([
+      api(`/api/v1/conversations/${id}`),
+      api(`/api/v1/conversations/${id}/messages?limit=200`),
+      api(`/api/v1/conversations/${id}/notes`),
+    ]);
+  } catch (error) {
+    if (error.status === 404 && id === state.selectedId) forget(); // erased, or merged away
+    return;
+  }
   if (id !== state.selectedId) return; // the agent moved on meanwhile
-  const [customer, notes, suggestions] = await Promise.all([
-    api(`/api/v1/customers/${conversation.customer_id}`),
-    api(`/api/v1/conversations/${id}/notes`),
-    api(`/api/v1/customers/suggestions?customer_id=${conversation.customer_id}`),
-  ]);
-  state.conversation = conversation;
-  state.customer = customer;
-  state.suggestions = suggestions.items;
+  const customer = await api(`/api/v1/customers/${conversation.customer_id}`);
+  if (id !== state.selectedId) return;
   const box = $("messages");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   renderThread(conversation);
-  renderMessages(page.items);
-  renderNotes(notes.items || notes);
-  renderCustomer(customer);
-  if (scroll || atBottom) box.scrollTop = box.scrollHeight;
+  state.conversation = conversation;
+  state.customer = customer;
+  renderMessages(page.items, notes.items);
+  if (state.highlight !== null) {
+    const target = box.querySelector(`[data-id="${state.highlight}"]`);
+    target?.classList.add("highlight");
+    target?.scrollIntoView({ block: "center" });
+    state.highlight = null;
+  } else if (scroll || atBottom) {
+    box.scrollTop = box.scrollHeight;
+  }
+  await showCustomer(customer, conversation.id);
+}
+
+function windowState(c) {
+  if (!WINDOW_CHANNELS.has(c.channel)) return null;
+  const last = c.last_customer_message_at ? new Date(c.last_customer_message_at).getTime() : null;
+  const closes = last === null ? null : new Date(last + WINDOW_MS).toISOString();
+  if (closes && new Date(closes).getTime() > Date.now()) {
+    return el("span", { class: "window window-open", title: `${t("window.closes")} ${formatTime(closes)}` },
+      `${t("window.open")} · ${duration(closes)}`);
+  }
+  return el("span", { class: "window window-closed", title: t("window.closed_hint") }, t("window.closed"));
 }
 
 function renderThread(c) {
   $("thread-empty").hidden = true;
   $("thread").hidden = false;
-  const title = $("thread-title");
-  title.replaceChildren(conversationName(c), " ", channelBadge(c.channel));
+  if (state.conversation?.id !== c.id) $("snooze-until").value = ""; // another conversation
+  $("thread-title").replaceChildren(conversationName(c), " ", channelBadge(c.channel));
+  $("thread-badges").replaceChildren(
+    ...[slaBadge(c), windowState(c),
+        c.status === "snoozed" && c.snoozed_until
+          ? el("span", { class: "snoozed-until" }, `${t("conv.snoozed_until")} ${formatTime(c.snoozed_until)}`)
+          : null].filter(Boolean));
   $("conv-status").value = c.status;
-  $("conv-assignee").textContent = `${t("conv.assignee")}: ${c.assignee || t("conv.unassigned")}`;
+  $("conv-priority").value = String(c.priority);
+  $("conv-assignee").textContent = c.assignee ? `@${c.assignee}` : t("conv.unassigned");
   const mine = c.assignee === boot.user;
   $("conv-assign").textContent = mine ? t("conv.unassign") : t("conv.assign_me");
   $("conv-resolve").textContent = c.status === "resolved" ? t("conv.reopen") : t("conv.resolve");
@@ -224,108 +194,82 @@ function renderThread(c) {
 
 const TICKS = { queued: "○", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
 
-function renderMessages(messages) {
-  $("messages").replaceChildren(...messages.map((m) => {
-    const status = m.delivery_status;
-    return el("li", { class: `message ${m.direction} author-${m.author}`, "data-id": m.id },
-      el("div", { class: "bubble" },
-        m.text ? el("p", { class: "text" }, m.text) : null,
-        m.attachments.length
-          ? el("p", { class: "attachments" }, m.attachments.map((a) => `[${a.kind}${a.name ? `: ${a.name}` : ""}]`).join(" "))
-          : null,
-        el("div", { class: "meta" },
-          el("span", { class: "author" }, t(`author.${m.author}`)),
-          el("time", { datetime: m.sent_at }, formatTime(m.sent_at)),
-          m.edited_at ? el("span", { class: "edited" }, t("msg.edited")) : null,
-          m.sentiment
-            ? el("span", { class: `sentiment sentiment-${m.sentiment.label}`,
-                           title: `${m.sentiment.compound.toFixed(2)} (${m.sentiment.language || "?"})` },
-                 t(`sentiment.${m.sentiment.label}`))
-            : null,
-          m.direction === "out" && status
-            ? el("span", { class: `ticks ticks-${status}`, role: "img",
-                           "aria-label": t(`delivery.${status}`),
-                           title: m.delivery_error ? `${t(`delivery.${status}`)}: ${m.delivery_error}` : t(`delivery.${status}`) },
-                 TICKS[status] || status)
-            : null)));
-  }));
+function sentimentControl(m) {
+  if (!m.sentiment) return null;
+  const s = m.sentiment;
+  if (state.relabelling === m.id) {
+    const select = el("select", { class: "sentiment-select", "aria-label": t("sentiment.relabel") },
+      SENTIMENTS.map((label) => el("option", { value: label, selected: label === s.label }, t(`sentiment.${label}`))));
+    select.addEventListener("change", () => relabel(m, select.value));
+    select.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        state.relabelling = null;
+        loadThread();
+      }
+    });
+    queueMicrotask(() => select.focus());
+    return select;
+  }
+  const title = `${s.compound.toFixed(2)} (${s.language || "?"})${s.corrected ? ` · ${t("sentiment.corrected")}` : ""} · ${t("sentiment.relabel")}`;
+  return el("button", {
+    type: "button",
+    class: `sentiment sentiment-${s.label}${s.corrected ? " corrected" : ""}`,
+    title,
+    onclick: () => {
+      state.relabelling = m.id;
+      loadThread();
+    },
+  }, t(`sentiment.${s.label}`), s.corrected ? " ✎" : null);
 }
 
-function renderNotes(notes) {
-  $("notes").replaceChildren(...notes.map((n) =>
-    el("li", { class: "note" }, el("p", {}, n.text),
-       el("small", {}, `${n.author} · ${formatTime(n.created_at)}`))));
-}
-
-async function customerAction(path, body) {
+async function relabel(message, label) {
+  state.relabelling = null;
   try {
-    await api(path, { method: "POST", body });
-    $("reply-error").hidden = true;
+    await api(`/api/v1/messages/${message.id}/sentiment`, { method: "PATCH", body: { label } });
   } catch (error) {
     showError(error);
   }
-  await Promise.all([loadThread(), loadList()]);
+  await loadThread();
 }
 
-function customerTools(customer) {
-  const merge = el("form", { class: "merge", onsubmit: (event) => {
-    event.preventDefault();
-    const other = Number(event.target.elements.other.value);
-    if (other) customerAction(`/api/v1/customers/${customer.id}/merge`, { other_id: other });
-  } },
-    el("label", {}, t("customer.merge_with"), " ",
-       el("input", { name: "other", type: "number", min: "1", size: "6", required: true })),
-    el("button", { type: "submit" }, t("customer.merge")));
-  const suggestions = (state.suggestions || []).map((s) => {
-    const other = s.customer_id === customer.id ? s.other_id : s.customer_id;
-    return el("li", { class: "suggestion" },
-      `#${other} (${s.reason}) `,
-      el("button", { type: "button", onclick: () =>
-        customerAction(`/api/v1/customers/suggestions/${s.id}/confirm`, {}) }, t("customer.confirm")),
-      el("button", { type: "button", class: "ghost", onclick: () =>
-        customerAction(`/api/v1/customers/suggestions/${s.id}/dismiss`, {}) }, t("customer.dismiss")));
-  });
-  return [
-    suggestions.length ? el("h3", {}, t("customer.suggestions")) : null,
-    suggestions.length ? el("ul", { class: "suggestions" }, suggestions) : null,
-    merge,
-  ];
+function messageItem(m) {
+  const status = m.delivery_status;
+  return el("li", { class: `message ${m.direction} author-${m.author}`, "data-id": m.id },
+    el("div", { class: "bubble" },
+      m.text ? el("p", { class: "text" }, m.text) : null,
+      m.attachments.length
+        ? el("p", { class: "attachments" }, m.attachments.map((a) => `[${a.kind}${a.name ? `: ${a.name}` : ""}]`).join(" "))
+        : null,
+      el("div", { class: "meta" },
+        el("span", { class: "author" }, t(`author.${m.author}`)),
+        el("time", { datetime: m.sent_at }, formatTime(m.sent_at)),
+        m.edited_at ? el("span", { class: "edited" }, t("msg.edited")) : null,
+        sentimentControl(m),
+        m.direction === "out" && status
+          ? el("span", { class: `ticks ticks-${status}`, role: "img",
+                         "aria-label": t(`delivery.${status}`),
+                         title: m.delivery_error ? `${t(`delivery.${status}`)}: ${m.delivery_error}` : t(`delivery.${status}`) },
+               TICKS[status] || status)
+          : null)));
 }
 
-function renderCustomer(customer) {
-  const current = state.selectedId;
-  const details = [["customer.language", customer.language], ["customer.phone", customer.phone],
-                   ["customer.email", customer.email]].filter(([, v]) => v);
-  $("customer").replaceChildren(
-    el("p", { class: "customer-name" }, customer.display_name || `#${customer.id}`),
-    details.length ? el("dl", { class: "details" }, details.map(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)])) : null,
-    el("h3", {}, t("customer.identities")),
-    el("ul", { class: "identities" }, customer.identities.map((i) =>
-      el("li", {}, channelBadge(i.channel), " ",
-         i.handle ? `@${i.handle}` : i.display_name || "", " ",
-         el("small", {}, i.phone || i.external_id),
-         customer.identities.length > 1
-           ? el("button", { type: "button", class: "ghost small", title: t("customer.unmerge_hint"),
-                            onclick: () => customerAction(`/api/v1/customers/${customer.id}/unmerge`,
-                                                          { identity_id: i.id }) },
-                t("customer.unmerge"))
-           : null))),
-    ...customerTools(customer),
-    el("h3", {}, t("customer.history")),
-    el("ul", { class: "history" }, customer.conversations.map((c) =>
-      el("li", {},
-        el("button", {
-          type: "button",
-          class: "history-item",
-          "data-id": c.id,
-          "aria-current": c.id === current ? "true" : null,
-          onclick: () => select(c.id),
-        },
-          el("span", { class: "row" }, channelBadge(c.channel),
-             el("span", { class: "status-chip" }, t(`status.${c.status}`)),
-             c.id === current ? el("small", {}, t("customer.current")) : null),
-          el("span", { class: "preview" }, c.last_message || ""),
-          el("time", { datetime: c.last_message_at || c.opened_at }, formatTime(c.last_message_at || c.opened_at)))))));
+function noteItem(n) {
+  return el("li", { class: "note", "data-note-id": n.id },
+    el("div", { class: "note-body" },
+      el("span", { class: "note-label" }, t("note.label")),
+      el("p", { class: "text" }, n.text),
+      el("div", { class: "meta" },
+        el("span", { class: "author" }, n.author),
+        el("time", { datetime: n.created_at }, formatTime(n.created_at)))));
+}
+
+/** Messages and notes in one column, by time; notes stand apart and are never sent. */
+function renderMessages(messages, notes) {
+  const items = [
+    ...messages.map((m) => ({ at: m.sent_at, node: () => messageItem(m) })),
+    ...notes.map((n) => ({ at: n.created_at, node: () => noteItem(n) })),
+  ].sort((a, b) => new Date(a.at) - new Date(b.at));
+  $("messages").replaceChildren(...items.map((item) => item.node()));
 }
 
 // --- actions ------------------------------------------------------------------------
@@ -341,18 +285,35 @@ async function patchConversation(changes) {
   await Promise.all([loadThread(), loadList()]);
 }
 
+function setMode(mode) {
+  state.mode = mode;
+  const note = mode === "note";
+  $("reply-form").classList.toggle("note-mode", note);
+  $("mode-reply").setAttribute("aria-selected", String(!note));
+  $("mode-note").setAttribute("aria-selected", String(note));
+  $("reply-text").placeholder = note ? t("note.placeholder") : t("reply.placeholder");
+  $("reply-send").textContent = note ? t("note.add") : t("reply.send");
+  $("canned-tools").hidden = note;
+  if (note) clearCanned();
+  $("reply-text").focus();
+}
+
 async function sendReply(event) {
   event.preventDefault();
+  if (!state.conversation) return;
   const box = $("reply-text");
   const text = box.value.trim();
-  const canned = $("reply-canned").value;
-  if ((!text && !canned) || !state.conversation) return;
+  const canned = state.mode === "reply" ? chosenCanned() : null;
+  if (!text && !canned) return;
+  const id = state.conversation.id;
+  const [path, body] = state.mode === "note"
+    ? [`/api/v1/conversations/${id}/notes`, { text }]
+    : [`/api/v1/conversations/${id}/messages`, canned ? { canned_reply_id: canned.id } : { text }];
   $("reply-send").disabled = true;
   try {
-    const body = text ? { text } : { canned_reply_id: Number(canned) };
-    await api(`/api/v1/conversations/${state.conversation.id}/messages`, { method: "POST", body });
-    box.value = "";
-    $("reply-canned").value = "";
+    await api(path, { method: "POST", body });
+    if (canned) clearCanned();
+    else box.value = "";
     $("reply-error").hidden = true;
     await Promise.all([loadThread({ scroll: true }), loadList()]);
   } catch (error) {
@@ -360,6 +321,18 @@ async function sendReply(event) {
   } finally {
     $("reply-send").disabled = false;
   }
+}
+
+function snooze(event) {
+  event.preventDefault();
+  const value = $("snooze-until").value;
+  if (!value) return;
+  const until = new Date(value); // datetime-local: the agent's own time zone
+  if (until.getTime() <= Date.now()) {
+    showError(new Error(t("conv.snooze_past")));
+    return;
+  }
+  patchConversation({ status: "snoozed", snoozed_until: until.toISOString() });
 }
 
 function toggleResolved() {
@@ -392,7 +365,7 @@ function scheduleRefresh(conversationId) {
     const thread = refreshThread;
     refreshThread = false;
     loadList().catch(() => {});
-    if (thread) loadThread().catch(() => {});
+    if (thread && state.relabelling === null) loadThread().catch(() => {});
   }, 200);
 }
 
@@ -434,11 +407,12 @@ function onKey(event) {
     $("reply-form").requestSubmit();
     return;
   }
-  if (typing || event.ctrlKey || event.metaKey || event.altKey || $("help").open) return;
+  if (typing || event.ctrlKey || event.metaKey || event.altKey || document.querySelector("dialog[open]")) return;
   const actions = {
     j: () => move(1),
     k: () => move(-1),
-    r: () => state.conversation && $("reply-text").focus(),
+    r: () => state.conversation && setMode("reply"),
+    n: () => state.conversation && setMode("note"),
     e: toggleResolved,
     "/": () => $("search").focus(),
     "?": () => $("help").showModal(),
@@ -468,10 +442,14 @@ function start() {
     search($("search").value.trim());
   });
   $("reply-form").addEventListener("submit", sendReply);
+  $("mode-reply").addEventListener("click", () => setMode("reply"));
+  $("mode-note").addEventListener("click", () => setMode("note"));
   $("conv-status").addEventListener("change", (event) => patchConversation({ status: event.target.value }));
+  $("conv-priority").addEventListener("change", (event) => patchConversation({ priority: Number(event.target.value) }));
   $("conv-assign").addEventListener("click", () =>
     patchConversation({ assignee: state.conversation?.assignee === boot.user ? null : boot.user }));
   $("conv-resolve").addEventListener("click", toggleResolved);
+  $("snooze-form").addEventListener("submit", snooze);
   $("conv-tags").addEventListener("keydown", (event) => {
     if (event.key !== "Enter") return;
     event.preventDefault();
@@ -480,22 +458,13 @@ function start() {
     patchConversation({ tags });
   });
   $("help-button").addEventListener("click", () => $("help").showModal());
-  $("note-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const text = $("note-text").value.trim();
-    if (!text || !state.conversation) return;
-    try {
-      await api(`/api/v1/conversations/${state.conversation.id}/notes`, { method: "POST", body: { text } });
-      $("note-text").value = "";
-      await loadThread();
-    } catch (error) {
-      showError(error);
-    }
-  });
-  api("/api/v1/canned-replies").then((page) => {
-    $("reply-canned").append(...(page.items || page).map((c) => el("option", { value: c.id }, c.title)));
-  }).catch(() => {});
   document.addEventListener("keydown", onKey);
+  initSearch((id, messageId) => select(id, messageId ?? null));
+  initCustomerPanel({
+    onOpen: (id, messageId) => select(id, messageId ?? null),
+    onChanged: () => Promise.all([loadThread(), loadList()]),
+  });
+  initCanned();
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
   loadList().catch((error) => console.error(error));
   connect();
