@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from sportello.api.deps import Caller, DaemonDep, SessionDep
+from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import Page
 from sportello.config.settings import AwayMessageSettings, BusinessHoursSettings, SlaSettings
@@ -56,7 +56,7 @@ def read_business_hours(session: SessionDep, _: Caller) -> BusinessHoursSettings
 
 @router.put("/settings/business-hours")
 def write_business_hours(
-    body: BusinessHoursSettings, session: SessionDep, daemon: DaemonDep, caller: Caller
+    body: BusinessHoursSettings, session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> BusinessHoursSettings:
     settings_store.set_business_hours(session, body, daemon.clock.now(), caller)
     return body
@@ -94,7 +94,7 @@ def read_away_messages(session: SessionDep, _: Caller) -> list[AwayMessageSettin
 
 @router.put("/settings/away-messages")
 def write_away_messages(
-    body: list[AwayMessageSettings], session: SessionDep, daemon: DaemonDep, caller: Caller
+    body: list[AwayMessageSettings], session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> list[AwayMessageSettings]:
     settings_store.set_away_rules(session, body, daemon.clock.now(), caller)
     return body
@@ -108,7 +108,7 @@ def read_sla(session: SessionDep, _: Caller) -> list[SlaSettings]:
 
 @router.put("/settings/sla")
 def write_sla(
-    body: list[SlaSettings], session: SessionDep, daemon: DaemonDep, caller: Caller
+    body: list[SlaSettings], session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> list[SlaSettings]:
     settings_store.set_sla_policies(session, body, daemon.clock.now(), caller)
     return body
