@@ -124,7 +124,8 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(running, browser):
     }
     assert busy == {(wd, h): n for wd, h, n in report["volume_by_hour"] if n}
     assert page.locator("#chart-distribution rect.bar").count() == 2  # 1-5m and 15-60m
-    page.screenshot(path=str(SHOTS / "sportello-reports.png"), full_page=False)
+    page.screenshot(path=str(SHOTS / "sportello-reports.png"))
+    page.screenshot(path=str(SHOTS / "sportello-reports-full.png"), full_page=True)
 
     page.get_by_role("button", name="30 days").click()
     page.wait_for_url(re.compile(r"/reports\?from="))
@@ -230,6 +231,7 @@ def test_admin_edits_hours_and_a_closure_and_agents_cannot(running, browser):
     page.locator("#hours-form").get_by_role("button", name="Save").click()
     status.locator("text=Closed now").wait_for()
     assert "closure in force" in status.inner_text()
+    assert "next opening: Monday" in status.inner_text()  # in the page's language
     assert error.is_hidden()
     stored = running.api.get("/api/v1/settings/business-hours").json()
     assert stored["mon"] == ["09:00-13:00"] and stored["closures"] == [closure]

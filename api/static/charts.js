@@ -53,7 +53,7 @@ function heatmap(container, cells, { weekdays, label }) {
 /** Vertical bars; ``series``: [{key, label, className}] stacked in order over ``items``. */
 function stackedBars(container, items, { series, label, xLabel, height = 170 }) {
   if (!items.length) return emptyChart(container, t("chart.empty"));
-  const left = 30, bottom = 22, width = Math.max(320, items.length * 14 + left);
+  const left = 30, bottom = 22, width = 420;
   const root = chartFrame(container, width, height, label);
   const total = (item) => series.reduce((sum, s) => sum + (item[s.key] || 0), 0);
   const max = Math.max(1, ...items.map(total));

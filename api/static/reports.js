@@ -125,7 +125,8 @@ async function load() {
   try {
     const report = await api(`/api/v1/reports/kpis?${search}`);
     box.hidden = true;
-    $("report-period").textContent = `${formatDateTime(report.from)} → ${formatDateTime(report.to)} (${report.timezone})${report.business_time ? ` · ${t("rep.business_time")}` : ""}`;
+    const local = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: report.timezone });
+    $("report-period").textContent = `${local.format(new Date(report.from))} → ${local.format(new Date(report.to))} (${report.timezone})${report.business_time ? ` · ${t("rep.business_time")}` : ""}`;
     renderCards(report);
     renderCharts(report);
     document.body.dataset.loaded = "true";

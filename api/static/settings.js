@@ -65,7 +65,7 @@ function readHours() {
 }
 
 async function loadStatus() {
-  const status = await api("/api/v1/settings/business-hours/status");
+  const status = await api(`/api/v1/settings/business-hours/status?language=${boot.lang}`);
   const line = $("hours-status");
   line.dataset.open = String(status.open);
   const parts = [status.open ? t("set.open_now") : t("set.closed_now")];
