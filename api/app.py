@@ -22,9 +22,9 @@ from sportello.api import (
     events,
     listening,
     messages,
-    pages,
     reports,
     web,
+    web_pages,
     webhooks,
     x_usage,
 )
@@ -65,7 +65,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         reports,
     ):
         app.include_router(module.router)
-    for module in (accounts, events, web, pages):
+    for module in (accounts, events, web, web_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

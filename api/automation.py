@@ -68,12 +68,15 @@ def business_hours_status(
     daemon: DaemonDep,
     _: Caller,
     at: Annotated[datetime | None, Query(description="ISO 8601 instant; default now")] = None,
+    language: Annotated[
+        str | None, Query(description="of next_open_text; default brand.default_language")
+    ] = None,
 ) -> BusinessHoursStatus:
     """Whether the business is open at ``at`` and when it next opens and closes."""
     instant = ensure_utc(at) if at is not None else daemon.clock.now()
     calendar = settings_store.calendar(session)
     next_open = calendar.next_open(instant)
-    language = daemon.settings.brand.default_language
+    language = language or daemon.settings.brand.default_language
     return BusinessHoursStatus(
         at=instant,
         timezone=calendar.definition.timezone,

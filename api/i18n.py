@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from sportello.api.i18n_desk import DESK_MESSAGES
+from sportello.api.i18n_pages import PAGE_MESSAGES
 
 LANGUAGES = ("it", "en")
 LANG_COOKIE = "sportello_lang"
@@ -196,3 +197,7 @@ def _accepted(header: str) -> list[str]:
 
 def translator(language: str) -> dict[str, str]:
     return MESSAGES[language]
+
+
+for _language, _words in PAGE_MESSAGES.items():
+    MESSAGES[_language].update(_words)

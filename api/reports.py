@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep
 from sportello.config.settings import Settings, parse_duration
 from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.metrics import KpiQuery, compute_kpis, parse_bound
+from sportello.report_output import to_csv
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -58,7 +60,7 @@ def build_query(
     )
 
 
-@router.get("/kpis")
+@router.get("/kpis", response_model=None)
 def kpis(
     session: SessionDep,
     daemon: DaemonDep,
@@ -69,7 +71,10 @@ def kpis(
     agent: Annotated[str | None, Query(description="the conversations' assignee")] = None,
     tag: str | None = None,
     business_time: bool = False,
-) -> dict[str, Any]:
+    format: Annotated[
+        Literal["json", "csv"], Query(description="csv: metric,value rows as a download")
+    ] = "json",
+) -> dict[str, Any] | Response:
     try:
         query = build_query(
             daemon.settings,
@@ -83,4 +88,12 @@ def kpis(
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    return compute_kpis(session, query)
+    report = compute_kpis(session, query)
+    if format == "json":
+        return report
+    name = f"sportello-kpis-{query.start.date()}-{query.end.date()}.csv"
+    return Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,40 +1,45 @@
-"""Reports, listening and settings pages in a real headless Chromium."""
+"""The reports, listening and settings pages in a real headless Chromium (Debian's).
+
+Data is seeded through the real functions (ingest, store_mention, raise_alert) and the
+figures the pages show are compared with what the JSON API answers for the same query.
+Screenshots (1366 x 768) are written to the temporary directory for a human look.
+"""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+import re
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from conftest import make_settings, wait_for
+import pytest
+from conftest import make_settings
+from kpi_fixtures import Inbox
 
-from sportello.connectors.base import InboundMessage, Person, Thread
-from sportello.inbox import accounts, outbox
+from sportello.api.i18n import MESSAGES
+from sportello.connectors.mentions import FoundMention
+from sportello.inbox import accounts
 from sportello.inbox.db import session_scope
-from sportello.inbox.ingest import ingest
 from sportello.listening.alerts import raise_alert
-from sportello.listening.mentions import store_public_tweets
+from sportello.listening.mentions import store_mention
+from sportello.listening.models import AlertNotification
+
+SHOTS = Path(tempfile.gettempdir())
+API_DIR = Path(__file__).resolve().parents[1] / "api"
 
 
-def _seed(running) -> None:
-    now = datetime.now(UTC)
-    complaint = InboundMessage(
-        channel="x",
-        external_id="1861000000000000001",
-        thread=Thread("1861000000000000001", public=True),
-        customer=Person("2001", "Emma Clarke", handle="emmac"),
-        sent_at=now,
-        text="@acme terrible service, still no refund",
-    )
+@pytest.fixture
+def running(sqlite_url, start_daemon):
+    running = start_daemon(make_settings(sqlite_url))
     with session_scope(running.daemon.engine) as session:
+        now = datetime.now(UTC)
         accounts.create_user(session, "ada", "ada-password", "admin", now)
         accounts.create_user(session, "bob", "bob-password", "agent", now)
-        ingested = ingest(session, [complaint], now=now, scorer=running.daemon.sentiment.score)
-        store_public_tweets(session, ingested)
-        outbox.queue(session, ingested.new_messages[0][1], "We are on it, Emma.", now=now)
-        raise_alert(session, "keyword", "refund", "refund: 1 item in 1h", {"count": 1}, now)
+    return running
 
 
-def _login(page, url: str, name: str) -> None:
+def _login(page: Any, url: str, name: str) -> None:
     page.goto(f"{url}/login")
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(f"{name}-password")
@@ -42,42 +47,201 @@ def _login(page, url: str, name: str) -> None:
     page.wait_for_url(f"{url}/")
 
 
-def test_reports_listening_and_settings(sqlite_url, start_daemon, browser):
-    running = start_daemon(make_settings(sqlite_url))
-    _seed(running)
-    page, url = browser.page, running.url
-    _login(page, url, "ada")
+def _seed_inbox(running) -> None:
+    """Three conversations in the last days: answered in 5 and 30 minutes, one waiting."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with session_scope(running.daemon.engine) as session:
+        inbox = Inbox(session)
+        start = now - timedelta(days=2)
+        a = inbox.conversation("telegram", "1001", start, "Dov'è il mio ordine?")
+        inbox.echo("telegram", "1001", start + timedelta(minutes=5))
+        inbox.status(a, "resolved", start + timedelta(minutes=10))
+        later = now - timedelta(days=1)
+        inbox.conversation("whatsapp", "393331112222", later, "Posso cambiare taglia?")
+        inbox.customer("whatsapp", "393331112222", later + timedelta(minutes=1), "Grazie")
+        inbox.echo("whatsapp", "393331112222", later + timedelta(minutes=30))
+        inbox.conversation("telegram", "1003", now - timedelta(hours=3), "Mi rispondete?")
 
+
+def test_reports_page_shows_the_apis_figures_and_the_heatmap(running, browser):
+    _seed_inbox(running)
+    page = browser.page
+    _login(page, running.url, "ada")
     page.get_by_role("link", name="Reports").click()
-    page.wait_for_selector("#report-cards .card")
-    kpis = running.api.get("/api/v1/reports/kpis").json()
-    conversations = page.locator(".card", has_text="Conversations").locator(".card-value")
-    assert conversations.inner_text() == str(kpis["conversations"]) == "1"
-    assert page.locator("#chart-heatmap rect.heat-cell").count() == 168
-    page.screenshot(path="/tmp/sportello-reports.png")
+    page.wait_for_url(f"{running.url}/reports")
+    page.locator("body[data-loaded='true']").wait_for()
 
-    page.get_by_role("link", name="Listening").click()
-    page.wait_for_selector("#mentions tr")
-    assert "terrible service" in page.locator("#mentions").inner_text()
-    assert "negative" in page.locator("#mentions").inner_text()
-    assert "refund: 1 item in 1h" in page.locator("#alerts").inner_text()
+    params = {"from": page.input_value("#rep-from"), "to": page.input_value("#rep-to")}
+    report = running.api.get("/api/v1/reports/kpis", params=params).json()
+    assert report["messages_in"] == 4 and report["conversations"] == 3
 
-    page.get_by_role("link", name="Settings").click()
-    area = page.locator("#settings-business-hours")
-    wait_for(lambda: area.input_value() != "")
-    hours = {"timezone": "Europe/Rome", "holidays": "IT", "mon": ["08:00-12:00"]}
-    area.fill(json.dumps(hours))
-    page.locator("form[data-section='business-hours'] button").click()
-    page.wait_for_selector("form[data-section='business-hours'] .result:has-text('Saved.')")
-    stored = running.api.get("/api/v1/settings/business-hours").json()
-    assert stored["mon"] == ["08:00-12:00"] and stored["tue"] == []
-    area.fill('{"timezone": "Mars/Olympus"}')
-    page.locator("form[data-section='business-hours'] button").click()
-    page.wait_for_selector("form[data-section='business-hours'] .result:has-text('Mars')")
-    assert page.locator("#hours-status").inner_text().startswith(("Open now", "Closed now"))
+    def figure(kpi: str) -> str:
+        return page.locator(f"[data-kpi='{kpi}'] .figure").inner_text()
+
+    assert figure("conversations") == "3"
+    assert figure("messages_in") == str(report["messages_in"])
+    assert figure("messages_out") == str(report["messages_out"])
+    assert figure("backlog") == str(report["backlog"])
+    assert (
+        figure("resolution_rate")
+        == f"{report['resolution_rate']:.1f}".rstrip("0").rstrip(".") + "%"
+    )
+    reply = page.locator("[data-kpi='reply_time']")
+    for stat in ("avg", "median", "p90"):
+        shown = reply.locator(f"[data-stat='{stat}']").get_attribute("data-seconds")
+        assert float(shown) == report["reply_time"][f"{stat}_s"]
+    assert reply.locator("[data-stat='p90']").inner_text() == "30m 00s"
+
+    cells = page.locator("#chart-heatmap rect.heat")
+    assert cells.count() == 168
+    busy = {
+        (int(c.get_attribute("data-weekday")), int(c.get_attribute("data-hour"))): int(
+            c.get_attribute("data-value")
+        )
+        for c in cells.all()
+        if c.get_attribute("data-value") != "0"
+    }
+    assert busy == {(wd, h): n for wd, h, n in report["volume_by_hour"] if n}
+    assert page.locator("#chart-distribution rect.bar").count() == 2  # 1-5m and 15-60m
+    page.screenshot(path=str(SHOTS / "sportello-reports.png"))
+    page.screenshot(path=str(SHOTS / "sportello-reports-full.png"), full_page=True)
+
+    page.get_by_role("button", name="30 days").click()
+    page.wait_for_url(re.compile(r"/reports\?from="))
+    csv_href = page.get_attribute("#export-csv", "href")
+    csv = running.api.get(csv_href)
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "messages_in,4" in csv.text.splitlines()
     assert browser.errors == []
 
-    page.context.clear_cookies()
-    _login(page, url, "bob")
-    assert page.locator("a", has_text="Settings").count() == 0
-    assert page.goto(f"{url}/settings").status == 403
+
+def test_listening_page_shows_mentions_and_alerts_and_relabels(running, browser):
+    now = datetime.now(UTC)
+    with session_scope(running.daemon.engine) as session:
+        mention = store_mention(
+            session,
+            FoundMention(
+                source="x",
+                external_id="1790000000000000001",
+                text="@sportello_it servizio pessimo, il pacco è arrivato rotto",
+                published_at=now - timedelta(hours=1),
+                author_id="42",
+                author_handle="anna_b",
+                author_name="Anna B",
+                language="it",
+            ),
+            topic="brand",
+            query="sportello",
+            now=now,
+            sentiment=running.daemon.sentiment,
+        )
+        assert mention is not None and mention.sentiment_label == "negative"
+        mention_id = mention.id
+        alert = raise_alert(
+            session,
+            "negative_share",
+            "brand",
+            "Negative mentions: 100% in 1h",
+            {},
+            now,
+            rule="negative-share",
+        )
+        assert alert is not None and alert.id is not None
+        session.add(
+            AlertNotification(
+                alert_id=alert.id,
+                event="fired",
+                sink="ops-chat",
+                state="failed",
+                attempts=10,
+                next_attempt_at=now,
+                last_error="HTTP 502",
+            )
+        )
+
+    page = browser.page
+    _login(page, running.url, "bob")
+    page.goto(f"{running.url}/listening")
+    item = page.locator(f"#mentions li.mention[data-id='{mention_id}']")
+    item.wait_for()
+    assert "pacco è arrivato rotto" in item.inner_text()
+    assert item.locator(".sentiment-negative").count() == 1
+    alert_item = page.locator("#alerts li.alert-firing", has_text="Negative mentions")
+    alert_item.wait_for()
+    assert "ops-chat" in alert_item.inner_text() and "failed" in alert_item.inner_text()
+    assert page.locator("#chart-trend rect.bar-negative").count() == 1
+    page.locator("body[data-loaded='true']").wait_for()
+    page.screenshot(path=str(SHOTS / "sportello-listening.png"))
+
+    item.get_by_label("Sentiment").select_option("positive")
+    page.locator(f"#mentions li[data-id='{mention_id}'] .sentiment-positive").wait_for()
+    stored = running.api.get(f"/api/v1/mentions/{mention_id}").json()["sentiment"]
+    assert stored["label"] == "positive" and stored["corrected"] is True
+
+    page.select_option("#men-label", "negative")
+    page.locator("#mentions .empty").wait_for()
+    assert browser.errors == []
+
+
+def test_admin_edits_hours_and_a_closure_and_agents_cannot(running, browser):
+    page = browser.page
+    _login(page, running.url, "ada")
+    page.get_by_role("link", name="Settings").click()
+    page.wait_for_url(f"{running.url}/settings")
+    status = page.locator("#hours-status")
+    status.locator("text=Open now").wait_for()  # no hours yet: always open
+
+    monday = page.locator("tr[data-day='mon']")
+    monday.get_by_role("button", name="period").click()
+    monday.get_by_label("Monday from").fill("09:00")
+    monday.get_by_label("Monday to").fill("13:00")
+    page.get_by_role("button", name="closure").click()
+    closures = page.locator("[data-intervals='closures'] input")
+    closures.last.fill("2026-02-30")
+    page.locator("#hours-form").get_by_role("button", name="Save").click()
+    error = page.locator("#hours-form [data-error='closures']")
+    error.wait_for()
+    assert "2026-02-30" in error.inner_text()
+    assert running.api.get("/api/v1/settings/business-hours").json() is None
+
+    today = datetime.now(UTC).astimezone().date()  # the closure covers now, whatever the zone
+    closure = f"{today - timedelta(days=1)}/{today + timedelta(days=1)}"
+    closures.last.fill(closure)
+    page.locator("#hours-form").get_by_role("button", name="Save").click()
+    status.locator("text=Closed now").wait_for()
+    assert "closure in force" in status.inner_text()
+    assert "next opening: Monday" in status.inner_text()  # in the page's language
+    assert error.is_hidden()
+    stored = running.api.get("/api/v1/settings/business-hours").json()
+    assert stored["mon"] == ["09:00-13:00"] and stored["closures"] == [closure]
+    assert stored["tue"] == [] and stored["timezone"] == "Europe/Rome"
+    page.screenshot(path=str(SHOTS / "sportello-settings.png"))
+    assert browser.errors == []
+
+    page.get_by_role("button", name="Sign out").click()
+    _login(page, running.url, "bob")
+    assert page.get_by_role("link", name="Settings").count() == 0
+    response = page.goto(f"{running.url}/settings")
+    assert response is not None and response.status == 403
+    assert "administrators only" in page.inner_text("main")
+    put = page.evaluate(
+        """async () => (await fetch('/api/v1/settings/business-hours', {method: 'PUT',
+        headers: {'Content-Type': 'application/json',
+                  'X-CSRF-Token': document.querySelector('[name=csrf]').value},
+        body: JSON.stringify({timezone: 'UTC'})})).status"""
+    )
+    assert put == 403
+
+
+def test_every_word_the_pages_use_exists_in_both_languages():
+    used: set[str] = set()
+    for path in [*API_DIR.glob("templates/*.html"), *API_DIR.glob("static/*.js")]:
+        if path.name in {"inbox.html", "inbox.js", "login.html"}:
+            continue
+        text = path.read_text()
+        used |= set(re.findall(r"""t\[["']([a-z_]+\.[a-z_0-9]+)["']\]""", text))
+        used |= set(re.findall(r"""\bt\(["']([a-z_]+\.[a-z_0-9]+)["']\)""", text))
+    assert len(used) > 100
+    for language, words in MESSAGES.items():
+        assert not used - words.keys(), language
+    assert MESSAGES["it"].keys() == MESSAGES["en"].keys()

@@ -1,0 +1,278 @@
+// The settings page (admins): business hours, away messages, SLA policies, users and
+// personal API tokens. Each form PUTs/POSTs its whole section; a 422 is shown next to
+// the field it names.
+"use strict";
+
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const CHANNELS = JSON.parse($("channels").textContent);
+const TEXT_LANGUAGES = ["it", "en"];
+const HOURS_DEFAULT = { timezone: "Europe/Rome", holidays: "IT", closures: [], openings: [] };
+
+function saved(form) {
+  flash(form.querySelector(".saved"), t("set.saved"));
+}
+
+function removeButton(label) {
+  return el("button", { type: "button", class: "small ghost remove", "aria-label": label, title: label, onclick: (event) => event.currentTarget.parentElement.remove() }, "×");
+}
+
+// --- business hours -----------------------------------------------------------------
+
+function periodRow(day, text = "") {
+  const [start = "", end = ""] = text ? text.split("-") : [];
+  const overnight = el("span", { class: "overnight" }, t("set.next_day"));
+  const from = el("input", { type: "time", value: start, "data-part": "start", "aria-label": `${t(`day.${day}`)} ${t("set.from")}` });
+  const to = el("input", { type: "time", value: end === "24:00" ? "00:00" : end, "data-part": "end", "aria-label": `${t(`day.${day}`)} ${t("set.to")}` });
+  const update = () => { overnight.hidden = !(from.value && to.value && to.value <= from.value); };
+  from.addEventListener("input", update);
+  to.addEventListener("input", update);
+  update();
+  return el("span", { class: "period" }, from, "–", to, overnight, removeButton(t("set.remove")));
+}
+
+function intervalRow(kind, text = "") {
+  return el("span", { class: "interval" },
+    el("input", { value: text, size: 30, placeholder: "2026-12-24T13:00/2026-12-27T00:00", "aria-label": t(`set.${kind}`) }),
+    removeButton(t("set.remove")));
+}
+
+function fillHours(hours) {
+  $("hours-none").hidden = hours !== null;
+  const value = hours || HOURS_DEFAULT;
+  $("hours-timezone").value = value.timezone;
+  $("hours-holidays").value = value.holidays || "";
+  for (const day of DAYS) {
+    document.querySelector(`[data-periods="${day}"]`).replaceChildren(...(value[day] || []).map((p) => periodRow(day, p)));
+  }
+  for (const kind of ["closures", "openings"]) {
+    document.querySelector(`[data-intervals="${kind}"]`).replaceChildren(...value[kind].map((i) => intervalRow(kind, i)));
+  }
+}
+
+function readHours() {
+  const body = { timezone: $("hours-timezone").value.trim(), holidays: $("hours-holidays").value.trim() || null };
+  for (const day of DAYS) {
+    body[day] = [...document.querySelectorAll(`[data-periods="${day}"] .period`)].map((row) => {
+      const start = row.querySelector('[data-part="start"]').value;
+      const end = row.querySelector('[data-part="end"]').value;
+      return `${start}-${end === "00:00" ? "24:00" : end}`;
+    });
+  }
+  for (const kind of ["closures", "openings"]) {
+    body[kind] = [...document.querySelectorAll(`[data-intervals="${kind}"] input`)].map((i) => i.value.trim()).filter(Boolean);
+  }
+  return body;
+}
+
+async function loadStatus() {
+  const status = await api(`/api/v1/settings/business-hours/status?language=${boot.lang}`);
+  const line = $("hours-status");
+  line.dataset.open = String(status.open);
+  const parts = [status.open ? t("set.open_now") : t("set.closed_now")];
+  if (status.open && status.next_close) parts.push(`${t("set.closes")} ${formatDateTime(status.next_close)}`);
+  if (!status.open && status.next_open) parts.push(`${t("set.next_open")}: ${status.next_open_text || formatDateTime(status.next_open)}`);
+  if (status.holiday) parts.push(`${t("set.holiday")}: ${status.holiday}`);
+  if (status.closure) parts.push(t("set.closure_now"));
+  parts.push(status.timezone);
+  line.textContent = parts.join(" · ");
+}
+
+async function loadHours() {
+  fillHours(await api("/api/v1/settings/business-hours"));
+}
+
+// --- away messages ------------------------------------------------------------------
+
+function channelBoxes(selected, prefix) {
+  return el("span", { class: "checks" }, CHANNELS.map((c) => el("label", { class: "check" },
+    el("input", { type: "checkbox", value: c, checked: selected.includes(c), "data-channel": prefix }), channelLabel(c))));
+}
+
+function textField(label, value, name, attrs = {}) {
+  return el("label", {}, label, " ", el("input", { value: value ?? "", "data-name": name, size: 6, ...attrs }));
+}
+
+function errorBox(key) {
+  return el("p", { class: "field-error", "data-error": key, hidden: true });
+}
+
+function ruleCard(rule, index) {
+  const languages = [...new Set([...TEXT_LANGUAGES, ...Object.keys(rule.text || {})])];
+  return el("fieldset", { class: "rule" },
+    el("legend", {}, `${t("set.rule")} ${index + 1}`),
+    el("div", { class: "fields" },
+      el("span", { class: "muted" }, t("filter.channel")), channelBoxes(rule.channels, "channels")),
+    errorBox(`${index}.channels`),
+    el("div", { class: "fields" },
+      el("label", {}, t("set.when"), " ", el("select", { "data-name": "when" },
+        ["closed", "always"].map((w) => el("option", { value: w, selected: rule.when === w }, t(`set.when_${w}`))))),
+      textField(t("set.cooldown"), rule.cooldown, "cooldown"),
+      textField(t("set.quiet_after_agent"), rule.quiet_after_agent, "quiet_after_agent"),
+      textField(t("set.max_age"), rule.max_age, "max_age"),
+      el("label", { class: "check" }, el("input", { type: "checkbox", "data-name": "public", checked: rule.public }), t("set.public"))),
+    ["when", "cooldown", "quiet_after_agent", "max_age"].map((k) => errorBox(`${index}.${k}`)),
+    languages.map((lang) => el("label", { class: "text-field" }, `${t("set.text")} (${lang})`,
+      el("textarea", { rows: 2, "data-lang": lang }, rule.text?.[lang] || ""))),
+    errorBox(`${index}.text`),
+    el("button", { type: "button", class: "small ghost", onclick: (event) => removeCard(event, ruleCard, readRule) }, t("set.remove_rule")));
+}
+
+function readRule(card) {
+  const value = (name) => card.querySelector(`[data-name="${name}"]`).value.trim();
+  const text = {};
+  for (const area of card.querySelectorAll("textarea[data-lang]")) if (area.value.trim()) text[area.dataset.lang] = area.value.trim();
+  return {
+    channels: [...card.querySelectorAll('[data-channel="channels"]:checked')].map((c) => c.value),
+    when: value("when"),
+    cooldown: value("cooldown"),
+    quiet_after_agent: value("quiet_after_agent"),
+    max_age: value("max_age"),
+    public: card.querySelector('[data-name="public"]').checked,
+    text,
+  };
+}
+
+/** Remove a rule or policy and number the rest again (error boxes are keyed by index). */
+function removeCard(event, make, read) {
+  const card = event.currentTarget.closest("fieldset");
+  const container = card.parentElement;
+  card.remove();
+  container.replaceChildren(...[...container.children].map(read).map(make));
+}
+
+async function loadAway() {
+  const rules = await api("/api/v1/settings/away-messages");
+  $("away-rules").replaceChildren(...rules.map(ruleCard));
+}
+
+// --- SLA policies -------------------------------------------------------------------
+
+function policyCard(policy, index) {
+  return el("fieldset", { class: "rule" },
+    el("legend", {}, `${t("set.policy")} ${index + 1}`),
+    el("div", { class: "fields" },
+      textField(t("set.name"), policy.name, "name", { size: 10 }),
+      el("span", { class: "muted" }, t("filter.channel")), channelBoxes(policy.channels, "channels"),
+      textField(t("set.priorities"), policy.priorities.join(", "), "priorities", { placeholder: t("set.all") })),
+    ["name", "channels", "priorities"].map((k) => errorBox(`${index}.${k}`)),
+    el("div", { class: "fields" },
+      textField(t("set.first_response"), policy.first_response, "first_response"),
+      textField(t("set.resolution"), policy.resolution, "resolution"),
+      textField(t("set.warn_before"), policy.warn_before, "warn_before"),
+      el("label", { class: "check" }, el("input", { type: "checkbox", "data-name": "business_time", checked: policy.business_time }), t("rep.business_time"))),
+    ["first_response", "resolution", "warn_before"].map((k) => errorBox(`${index}.${k}`)),
+    el("button", { type: "button", class: "small ghost", onclick: (event) => removeCard(event, policyCard, readPolicy) }, t("set.remove_policy")));
+}
+
+function readPolicy(card) {
+  const value = (name) => card.querySelector(`[data-name="${name}"]`).value.trim();
+  const optional = (name) => value(name) || null;
+  const priorities = value("priorities");
+  return {
+    name: value("name"),
+    channels: [...card.querySelectorAll('[data-channel="channels"]:checked')].map((c) => c.value),
+    priorities: priorities ? priorities.split(",").map((p) => p.trim()).map((p) => (/^-?\d+$/.test(p) ? Number(p) : p)) : [],
+    first_response: optional("first_response"),
+    resolution: optional("resolution"),
+    warn_before: optional("warn_before"),
+    business_time: card.querySelector('[data-name="business_time"]').checked,
+  };
+}
+
+async function loadSla() {
+  const policies = await api("/api/v1/settings/sla");
+  $("sla-policies").replaceChildren(...policies.map(policyCard));
+}
+
+// --- users and tokens ---------------------------------------------------------------
+
+async function loadUsers() {
+  const users = await api("/api/v1/users");
+  $("users").replaceChildren(...users.map((u) => el("li", {}, el("strong", {}, u.name), ` (${u.role}) · ${formatDateTime(u.created_at)}`)));
+}
+
+async function loadTokens() {
+  try {
+    const tokens = await api("/api/v1/tokens");
+    $("tokens").replaceChildren(...tokens.map((tok) => el("li", {},
+      el("strong", {}, tok.label), ` ${tok.prefix}… · ${tok.last_used_at ? `${t("set.last_used")} ${formatDateTime(tok.last_used_at)}` : t("set.never_used")} `,
+      el("button", { type: "button", class: "small ghost", onclick: () => revokeToken(tok.id) }, t("set.revoke")))));
+  } catch (error) {
+    $("tokens").replaceChildren(el("li", { class: "muted" }, error.message));
+  }
+}
+
+async function revokeToken(id) {
+  await api(`/api/v1/tokens/${id}`, { method: "DELETE" });
+  loadTokens();
+}
+
+// --- wiring -------------------------------------------------------------------------
+
+function onSubmit(form, send) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    try {
+      await send();
+      saved(form);
+    } catch (error) {
+      showErrors(form, error);
+    }
+  });
+}
+
+onSubmit($("hours-form"), async () => {
+  fillHours(await api("/api/v1/settings/business-hours", { method: "PUT", body: readHours() }));
+  await loadStatus();
+});
+onSubmit($("away-form"), async () => {
+  const rules = await api("/api/v1/settings/away-messages", { method: "PUT", body: [...$("away-rules").children].map(readRule) });
+  $("away-rules").replaceChildren(...rules.map(ruleCard));
+});
+onSubmit($("sla-form"), async () => {
+  const policies = await api("/api/v1/settings/sla", { method: "PUT", body: [...$("sla-policies").children].map(readPolicy) });
+  $("sla-policies").replaceChildren(...policies.map(policyCard));
+});
+onSubmit($("users-form"), async () => {
+  const fields = $("users-form").elements;
+  const body = { name: fields.namedItem("name").value.trim(), password: fields.namedItem("password").value, role: fields.namedItem("role").value };
+  await api("/api/v1/users", { method: "POST", body });
+  fields.namedItem("name").value = "";
+  fields.namedItem("password").value = "";
+  await loadUsers();
+});
+onSubmit($("tokens-form"), async () => {
+  const label = $("tokens-form").elements.namedItem("label");
+  const created = await api("/api/v1/tokens", { method: "POST", body: { label: label.value.trim() } });
+  label.value = "";
+  $("new-token").hidden = false;
+  $("new-token").replaceChildren(t("set.token_once"), " ", el("code", {}, created.token));
+  await loadTokens();
+});
+
+for (const button of document.querySelectorAll("[data-add-period]")) {
+  const day = button.dataset.addPeriod;
+  button.addEventListener("click", () => document.querySelector(`[data-periods="${day}"]`).append(periodRow(day)));
+}
+for (const button of document.querySelectorAll("[data-add-interval]")) {
+  const kind = button.dataset.addInterval;
+  button.addEventListener("click", () => {
+    const row = intervalRow(kind);
+    document.querySelector(`[data-intervals="${kind}"]`).append(row);
+    row.querySelector("input").focus();
+  });
+}
+$("away-add").addEventListener("click", () => {
+  const container = $("away-rules");
+  container.append(ruleCard({ channels: [...CHANNELS], when: "closed", cooldown: "12h", quiet_after_agent: "10m", max_age: "1h", public: false, text: {} }, container.children.length));
+});
+$("sla-add").addEventListener("click", () => {
+  const container = $("sla-policies");
+  container.append(policyCard({ name: "", channels: [], priorities: [], first_response: "1h", resolution: null, warn_before: "15m", business_time: false }, container.children.length));
+});
+
+Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadUsers(), loadTokens()]).then(() => {
+  document.body.dataset.loaded = "true";
+});
+setInterval(loadStatus, 60_000);
