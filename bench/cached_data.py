@@ -21,7 +21,7 @@ if __package__ in (None, ""):
 from common import VAR
 from datagen import generate as generate_inbox
 from pgschema import reset_schema, schema_comment, schema_url, set_schema_comment
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from sportello.inbox.db import make_engine, migrate
 
@@ -38,6 +38,8 @@ def generate(engine: Engine, messages: int) -> dict[str, int]:
         now=datetime.now(UTC).replace(microsecond=0),
         batch=10_000,
     )
+    with engine.begin() as connection:  # planner statistics, as autovacuum would gather
+        connection.execute(text("ANALYZE"))
     return {
         "customers": made.customers,
         "identities": made.identities,
