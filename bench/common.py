@@ -43,20 +43,33 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/sportello_bench
 
 
 def postgres_url() -> str | None:
-    """The PostgreSQL database for benchmarks, or None when the server does not answer."""
+    """The PostgreSQL database for benchmarks, created on a server that lacks it, or None
+    when no server answers."""
     url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES)
     if url.lower() in ("", "none", "off"):
         return None
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.exc import OperationalError
 
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception:
-        return None
+        return url
+    except OperationalError as error:
+        if "does not exist" not in str(error):
+            return None
     finally:
         engine.dispose()
+    name = make_url(url).database
+    server = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        return None
+    finally:
+        server.dispose()
     return url
 
 
