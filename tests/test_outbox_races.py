@@ -37,7 +37,10 @@ def _customer_wrote(engine, channel: str, user: str) -> int:
 
 async def _send(engine, settings) -> None:
     connectors = enabled_connectors(settings)
-    sender = OutboxSender(engine, connectors, FrozenClock(NOW))
+    clock = FrozenClock(NOW)
+    for connector in connectors.values():
+        connector.use_clock(clock.now)  # the 24-hour window is judged at the test's instant
+    sender = OutboxSender(engine, connectors, clock)
     try:
         assert await sender.send_due() == 1
     finally:
