@@ -3,7 +3,9 @@
 :func:`queue` writes the message and its outbox item in the caller's transaction.
 :class:`OutboxSender` delivers due items through the connectors, retrying with
 exponential backoff (honouring a platform's retry-after) until it succeeds, the
-platform refuses for good, or the item runs out of attempts.
+platform refuses for good, or the item runs out of attempts. Messages to one conversation
+leave in the order they were queued: an item waits while an older one of its conversation
+is still unfinished (being retried), so a customer never reads the second answer first.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from sportello.connectors.base import (
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 MAX_BACKOFF_S = 600.0
 LEASE = timedelta(minutes=2)
+UNFINISHED = ("pending", "sending")
 
 
 def queue(
@@ -152,18 +156,28 @@ class OutboxSender:
         return len(items)
 
     def _claim(self) -> list[tuple[int, dict[str, Any]]]:
+        """Lease the due items that are first in line in their conversation."""
         now = self.clock.now()
+        earlier, earlier_message = aliased(OutboxItem), aliased(Message)
+        queued_before = exists().where(
+            col(earlier.id) < col(OutboxItem.id),
+            col(earlier.state).in_(UNFINISHED),
+            col(earlier_message.id) == col(earlier.message_id),
+            col(earlier_message.conversation_id) == col(Message.conversation_id),
+        )
         with session_scope(self.engine) as session:
             due = session.exec(
                 select(OutboxItem)
+                .join(Message, col(Message.id) == col(OutboxItem.message_id))
                 .where(
-                    OutboxItem.state.in_(("pending", "sending")),  # type: ignore[attr-defined]
+                    col(OutboxItem.state).in_(UNFINISHED),
                     OutboxItem.next_attempt_at <= now,
                     or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),  # type: ignore[union-attr]
+                    ~queued_before,
                 )
                 .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
                 .limit(self.batch)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=OutboxItem)  # type: ignore[arg-type]
             ).all()
             for item in due:
                 item.state = "sending"

@@ -1,0 +1,92 @@
+"""Messages to one conversation leave in the order they were queued, retries included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conftest import telegram_channel
+
+from sportello.config.settings import load_settings
+from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.registry import enabled_connectors
+from sportello.inbox.clock import FrozenClock
+from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import ingest
+from sportello.inbox.models import Conversation
+from sportello.inbox.outbox import OutboxSender, queue
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def _conversation(engine, chat_id: int) -> int:
+    event = InboundMessage(
+        channel="telegram",
+        external_id=f"{chat_id}:1",
+        thread=Thread(str(chat_id)),
+        customer=Person(str(chat_id), display_name="Marco Ferri"),
+        sent_at=NOW - timedelta(minutes=1),
+        text="Il pacco non è arrivato",
+    )
+    with session_scope(engine) as session:
+        [(_, conversation)] = ingest(session, [event], now=NOW).new_messages
+        return conversation.id
+
+
+def _queue(engine, conversation_id: int, *texts: str) -> None:
+    with session_scope(engine) as session:
+        conversation = session.get(Conversation, conversation_id)
+        for text in texts:
+            queue(session, conversation, text, now=NOW)
+
+
+async def test_a_reply_being_retried_is_not_overtaken_by_the_next_one(
+    engine, database_url, telegram_emulator
+):
+    emulator, server = telegram_emulator
+    settings = load_settings(
+        None, database={"url": database_url}, channels=telegram_channel(server.url)
+    )
+    first, other = _conversation(engine, 7001), _conversation(engine, 7002)
+    _queue(engine, first, "Controllo subito.", "È in consegna oggi.")
+    _queue(engine, other, "Buongiorno!")
+    emulator.add_fault("sendMessage", 429, count=1, retry_after=30)
+    clock = FrozenClock(NOW)
+    connectors = enabled_connectors(settings)
+    sender = OutboxSender(engine, connectors, clock)
+    try:
+        # The first reply meets the rate limit; the second waits behind it, while another
+        # conversation's message goes out.
+        assert await sender.send_due() == 2
+        assert [m["text"] for m in emulator.sent] == ["Buongiorno!"]
+        assert await sender.send_due() == 0
+        clock.advance(timedelta(seconds=31))
+        assert await sender.send_due() == 1
+        assert await sender.send_due() == 1
+    finally:
+        for connector in connectors.values():
+            await connector.aclose()
+    assert [m["text"] for m in emulator.sent if m["chat_id"] == 7001] == [
+        "Controllo subito.",
+        "È in consegna oggi.",
+    ]
+
+
+async def test_a_reply_that_failed_for_good_no_longer_holds_the_next_one(
+    engine, database_url, telegram_emulator
+):
+    emulator, server = telegram_emulator
+    settings = load_settings(
+        None, database={"url": database_url}, channels=telegram_channel(server.url)
+    )
+    conversation = _conversation(engine, 7003)
+    _queue(engine, conversation, "Primo", "Secondo")
+    emulator.add_fault("sendMessage", 400, count=1)
+    connectors = enabled_connectors(settings)
+    sender = OutboxSender(engine, connectors, FrozenClock(NOW))
+    try:
+        assert await sender.send_due() == 1
+        assert await sender.send_due() == 1
+    finally:
+        for connector in connectors.values():
+            await connector.aclose()
+    assert [m["text"] for m in emulator.sent] == ["Secondo"]
