@@ -27,7 +27,7 @@ from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
 from sportello.inbox.polling import poll_once
 from sportello.inbox.surveys import run_surveys
-from sportello.listening.alerts import alert_sla_breaches
+from sportello.listening.alerts import alert_sla_breaches, resolve_answered_sla_alerts
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
@@ -95,6 +95,7 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         if fired:
             alert_sla_breaches(session, fired, now)
             daemon.wake_sender()
+        resolve_answered_sla_alerts(session, now)
         return fired
 
     retention = daemon.settings.retention

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from sportello.inbox.automation_tables import SlaBreach
+from sportello.inbox.models import Conversation
 from sportello.listening.models import Alert
 
 FIRING, RESOLVED = "firing", "resolved"
@@ -105,3 +106,26 @@ def alert_sla_breaches(session: Session, breaches: Iterable[SlaBreach], now: dat
         )
         fired += alert is not None
     return fired
+
+
+def resolve_answered_sla_alerts(session: Session, now: datetime) -> int:
+    """Resolve the SLA breach alerts whose conversation got what was late: a first human
+    answer for a first-response breach, a resolution for a resolution breach (or the
+    conversation is gone, erased). Returns how many resolved; the sinks hear of each."""
+    resolved = 0
+    firing = session.exec(
+        select(Alert).where(Alert.kind == "sla_breach", Alert.state == FIRING)
+    ).all()
+    for alert in firing:
+        conversation = session.get(Conversation, alert.details.get("conversation_id"))
+        if conversation is not None and not _breach_cleared(conversation, alert.details):
+            continue
+        cleared_by = {"conversation": "gone" if conversation is None else conversation.status}
+        resolved += resolve_alert(session, alert.kind, alert.key, now, cleared_by) is not None
+    return resolved
+
+
+def _breach_cleared(conversation: Conversation, details: dict[str, Any]) -> bool:
+    if details.get("kind") == "first_response":
+        return conversation.first_response_at is not None
+    return conversation.status == "resolved"

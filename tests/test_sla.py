@@ -14,10 +14,12 @@ from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import migrate, session_scope
+from sportello.inbox.erasure import erase_customer
 from sportello.inbox.ingest import ingest
-from sportello.inbox.models import Conversation, ConversationTag
+from sportello.inbox.models import Conversation, ConversationTag, Customer
 from sportello.inbox.outbox import queue
 from sportello.inbox.triage import inbox_page
+from sportello.listening.alerts import alert_sla_breaches, resolve_answered_sla_alerts
 from sportello.listening.models import Alert
 from sportello.scheduler import periodic_jobs
 
@@ -175,7 +177,53 @@ async def test_a_breach_becomes_an_alert_for_the_sinks_once(database_url):
     await check.work()
     with Session(daemon.engine) as session:
         alerts = session.exec(select(Alert).where(Alert.kind == "sla_breach")).all()
-    daemon.engine.dispose()
     assert len(alerts) == 1
     assert alerts[0].details["conversation_id"] == late
     assert alerts[0].title.startswith("SLA breach: first response on telegram")
+    assert alerts[0].state == "firing"
+
+    with session_scope(daemon.engine) as session:  # the agent answers at last
+        queue(session, session.get(Conversation, late), "Scusi l'attesa!", now=clock.now())
+    clock.set(start + timedelta(minutes=63))
+    await check.work()
+    await check.work()
+    with Session(daemon.engine) as session:
+        (alert,) = session.exec(select(Alert).where(Alert.kind == "sla_breach")).all()
+    daemon.engine.dispose()
+    assert (alert.state, alert.resolved_at) == ("resolved", start + timedelta(minutes=63))
+    assert alert.details["at_resolution"] == {"conversation": "open"}
+
+
+def test_a_resolution_breach_alert_resolves_with_the_conversation_or_its_erasure(database_url):
+    engine = migrated(database_url)
+    start = rome(2026, 12, 6, 10)
+    policy = SlaSettings(first_response=None, resolution="2h")
+    with session_scope(engine) as session:  # two customers: no shared phone to link them
+        kept, erased = (
+            ingest(
+                session,
+                [inbound("telegram", user, start, user=user, phone=None, name=user)],
+                now=start,
+            )
+            .new_messages[0][1]
+            .id
+            for user in ("kept", "erased")
+        )
+    with session_scope(engine) as session:
+        breaches = sla.check(session, start + timedelta(hours=3), [policy], CALENDAR)
+        assert alert_sla_breaches(session, breaches, start + timedelta(hours=3)) == 2
+        queue(session, session.get(Conversation, kept), "Risolto?", now=start)
+        assert resolve_answered_sla_alerts(session, start + timedelta(hours=3)) == 0
+    with session_scope(engine) as session:
+        session.get(Conversation, kept).status = "resolved"
+        customer = session.get(Customer, session.get(Conversation, erased).customer_id)
+        erase_customer(session, customer, at=start + timedelta(hours=4), actor="admin")
+    with session_scope(engine) as session:
+        assert resolve_answered_sla_alerts(session, start + timedelta(hours=4)) == 2
+        assert resolve_answered_sla_alerts(session, start + timedelta(hours=5)) == 0
+        cleared = {
+            a.details["conversation_id"]: a.details["at_resolution"]
+            for a in session.exec(select(Alert).where(Alert.state == "resolved"))
+        }
+    engine.dispose()
+    assert cleared == {kept: {"conversation": "resolved"}, erased: {"conversation": "gone"}}
