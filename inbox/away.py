@@ -49,10 +49,14 @@ class AwayDecision:
 
 
 def match_rule(
-    rules: Sequence[AwayMessageSettings], channel: str, public: bool = False
+    rules: Sequence[AwayMessageSettings], channel: str, *, is_open: bool, public: bool = False
 ) -> AwayMessageSettings | None:
-    """The first rule for ``channel``; public posts only match rules with ``public = true``."""
-    return next((r for r in rules if channel in r.channels and (r.public or not public)), None)
+    """The rule for ``channel`` now: the first that covers it and applies (``always``, or
+    ``closed`` while closed), else the first that covers it (which then says why it is
+    silent). Public posts only match rules with ``public = true``."""
+    covering = [r for r in rules if channel in r.channels and (r.public or not public)]
+    applying = (r for r in covering if r.when == "always" or not is_open)
+    return next(applying, covering[0] if covering else None)
 
 
 def decide(
@@ -73,7 +77,7 @@ def decide(
         "closure": calendar.closure(at),
         "next_open": None if is_open else calendar.next_open(at),
     }
-    rule = match_rule(rules, channel, public)
+    rule = match_rule(rules, channel, is_open=is_open, public=public)
     if rule is None:
         where = "public posts on " if public else ""
         return AwayDecision(False, f"no away rule covers {where}{channel}", **facts)
@@ -154,7 +158,9 @@ class AwayResponder:
         now = self.clock.now()
         if message.author != "customer" or conversation.is_group:
             return None
-        rule = match_rule(rules, message.channel, conversation.public)
+        rule = match_rule(
+            rules, message.channel, is_open=calendar.is_open(now), public=conversation.public
+        )
         if rule is None or now - message.sent_at > timedelta(seconds=parse_duration(rule.max_age)):
             return None
         if _replies_to_bot(session, message):

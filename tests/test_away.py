@@ -97,6 +97,20 @@ def test_open_hours_and_uncovered_channels_send_nothing():
     assert not decision.send and decision.reason == "no away rule covers telegram"
 
 
+def test_the_first_rule_that_holds_now_answers():
+    closed = AwayMessageSettings.model_validate(AWAY)
+    by_day = AwayMessageSettings(
+        channels=["telegram"], when="always", text={"it": "Ricevuto, {name}!"}
+    )
+    rules = [closed, by_day]
+    night = decide(CALENDAR, rules, channel="telegram", at=rome(2026, 12, 9, 23), name="Ada")
+    day = decide(CALENDAR, rules, channel="telegram", at=rome(2026, 12, 9, 10), name="Ada")
+    assert night.send and night.rule is closed
+    assert day.send and day.rule is by_day and day.text == "Ricevuto, Ada!"
+    whatsapp = decide(CALENDAR, rules, channel="whatsapp", at=rome(2026, 12, 9, 10))
+    assert not whatsapp.send and whatsapp.reason == "open: the rule answers only when closed"
+
+
 def test_always_rule_and_fallback_languages():
     always = AwayMessageSettings(
         channels=["telegram"], when="always", text={"en": "Thanks {name}!"}
