@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, union
 from sqlmodel import Session, col, select
 
 from sportello.api.deps import Caller, SessionDep, get_or_404
@@ -23,10 +23,14 @@ router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
 def customer_out(session: Session, customer: Customer) -> CustomerOut:
     identities = session.exec(select(Identity).where(Identity.customer_id == customer.id)).all()
-    joined = select(Message.conversation_id).where(Message.customer_id == customer.id)
+    # A union of two index lookups: as an OR, PostgreSQL scanned every conversation.
+    ids = union(
+        select(Conversation.id).where(Conversation.customer_id == customer.id),
+        select(Message.conversation_id).where(Message.customer_id == customer.id),
+    )
     conversations = session.exec(
         select(Conversation)
-        .where(or_(Conversation.customer_id == customer.id, col(Conversation.id).in_(joined)))
+        .where(col(Conversation.id).in_(ids))
         .order_by(col(Conversation.last_message_at).desc())
     ).all()
     return CustomerOut(

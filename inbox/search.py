@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import literal_column, or_, text
+from sqlalchemy import literal_column, or_, text, union
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, func, select
 
@@ -141,18 +141,19 @@ def search_customers(
 
 
 def _customer_condition(session: Session, query: str, words: list[str]) -> ColumnElement[bool]:
+    """``customers.id`` in a union of index lookups.
+
+    One OR of these conditions made PostgreSQL compute the text expression of every
+    customer (a sequential walk of the primary key) instead of using the GIN indexes.
+    """
     identity_match = _matches(session, "identities_fts", PG_IDENTITY_DOC, words)
-    by_identity = select(Identity.customer_id).where(
-        or_(identity_match, Identity.external_id == query.strip())
-    )
-    conditions: list[ColumnElement[bool]] = [
-        _matches(session, "customers_fts", PG_CUSTOMER_DOC, words),
-        col(Customer.id).in_(by_identity),
+    lookups: list[Any] = [
+        select(Customer.id).where(_matches(session, "customers_fts", PG_CUSTOMER_DOC, words)),
+        select(Identity.customer_id).where(identity_match),
+        select(Identity.customer_id).where(Identity.external_id == query.strip()),
     ]
     phone = normalise_phone(query) if re.fullmatch(r"[\d\s+().-]{6,}", query.strip()) else None
     if phone is not None:
-        conditions.append(Customer.phone == phone)
-        conditions.append(
-            col(Customer.id).in_(select(Identity.customer_id).where(Identity.phone == phone))
-        )
-    return or_(*conditions)
+        lookups.append(select(Customer.id).where(Customer.phone == phone))
+        lookups.append(select(Identity.customer_id).where(Identity.phone == phone))
+    return col(Customer.id).in_(union(*lookups))

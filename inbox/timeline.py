@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, union
 from sqlmodel import Session, col, select
 
 from sportello.inbox.models import Conversation, Message
@@ -25,9 +25,13 @@ def customer_timeline(
     own = select(Conversation.id).where(
         Conversation.customer_id == customer_id, col(Conversation.is_group).is_(False)
     )
-    query = select(Message).where(
-        or_(Message.customer_id == customer_id, col(Message.conversation_id).in_(own))
+    # A union of two index lookups (by customer, by conversation): with an OR in one WHERE,
+    # PostgreSQL walks the whole sent_at index backwards filtering every message.
+    ids = union(
+        select(Message.id).where(Message.customer_id == customer_id),
+        select(Message.id).where(col(Message.conversation_id).in_(own)),
     )
+    query = select(Message).where(col(Message.id).in_(ids))
     if before is not None:
         at, last_id = before
         query = query.where(
