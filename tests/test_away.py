@@ -157,6 +157,25 @@ def test_burst_on_two_channels_yields_one_away_message(office):
         assert conversation.waiting_since is not None
 
 
+def test_by_day_a_later_always_rule_answers_behind_a_closed_rule(office):
+    engine, clock, responder = office
+    acknowledge = {
+        "channels": ["telegram"],
+        "when": "always",
+        "text": {"it": "Ciao {name}, un operatore ti risponde qui."},
+    }
+    configure(engine, clock.now(), rules=(AWAY, acknowledge))
+    clock.set(rome(2026, 12, 9, 10, 0))  # a Wednesday morning: open
+    deliver(engine, responder, [inbound("telegram", "tg:1", clock.now())], clock.now())
+    other = inbound("whatsapp", "wamid.1", clock.now(), user="39333", phone=None, name="Ugo")
+    deliver(engine, responder, [other], clock.now())  # another customer: only the closed rule
+    with Session(engine) as session:
+        sent = bot_messages(session)
+    assert [(m.channel, m.text) for m in sent] == [
+        ("telegram", "Ciao Giulia, un operatore ti risponde qui.")
+    ]
+
+
 def test_cooldown_then_a_new_away_message(office):
     engine, clock, responder = office
     clock.set(rome(2026, 12, 5, 20, 0))  # Saturday evening
