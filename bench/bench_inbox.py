@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,8 @@ def last_message_at(database_url: str) -> datetime:
         found = connection.execute(select(func.max(Message.sent_at))).scalar()
     engine.dispose()
     assert found is not None
-    return found if isinstance(found, datetime) else datetime.fromisoformat(str(found))
+    found = found if isinstance(found, datetime) else datetime.fromisoformat(str(found))
+    return found if found.tzinfo else found.replace(tzinfo=UTC)  # stored in UTC
 
 
 def requests_for(

@@ -3,7 +3,11 @@
 Rows go in through SQLAlchemy Core ``insert`` in batches (no ORM objects), so a million
 messages take minutes, not hours; the database triggers (SQLite full-text search) and
 indexes see them exactly as they see live traffic. Conversations get consistent
-derived fields (``waiting_since``, ``last_*_at``, sentiment) from their messages.
+derived fields (``waiting_since``, ``last_*_at``, sentiment) from their messages, and the
+status events the daemon would have recorded: each conversation is ``opened``; some are
+resolved between an agent's reply and the customer's next message and ``reopened`` by it; a
+conversation quiet for :data:`RESOLVE_AFTER` has been resolved by an agent nine times in ten,
+as in a working inbox, and the rest stay in the backlog.
 
     from sportello.bench.datagen import generate
     stats = generate(engine, customers=2_000, conversations=5_000, messages=20_000, seed=1)
@@ -21,7 +25,14 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, text
 
-from sportello.inbox.models import Conversation, ConversationTag, Customer, Identity, Message
+from sportello.inbox.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationTag,
+    Customer,
+    Identity,
+    Message,
+)
 from sportello.inbox.triage_key import triage_key
 
 CHANNELS = ("telegram", "whatsapp", "messenger", "x")
@@ -140,6 +151,9 @@ REPLIES_EN = [
     "Sorry for the trouble, we sent you a return label",
     "Sure, done! Anything else?",
 ]
+RESOLVE_AFTER = timedelta(days=2)
+RESOLVED_WHEN_QUIET = 0.9
+REOPENED_SHARE = 0.1  # customer messages after a reply that come once it was resolved
 TAGS = ("shipping", "refund", "invoice", "vip", "complaint")
 AGENTS = ("anna", "marco", "sofia")
 
@@ -170,6 +184,8 @@ def generate(
     if not (customers >= 1 and conversations >= 1 and messages >= conversations):
         raise ValueError("need customers >= 1, conversations >= 1, messages >= conversations")
     rng = random.Random(seed)
+    # conversations open up to a day before now, so the newest traffic is recent
+    latest_opening = span.total_seconds() - min(span.total_seconds() * 0.05, 86_400)
     now = now or datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     start = now - span
     writer = _Writer(engine, batch)
@@ -233,12 +249,21 @@ def generate(
         conversation_id = base["conversations"] + n
         identity = rng.choice(rng.choice(people))
         italian = identity["language"] == "it"
-        opened = start + timedelta(seconds=rng.uniform(0, span.total_seconds() * 0.95))
+        opened = start + timedelta(seconds=rng.uniform(0, latest_opening))
         at = opened
         state = _ConversationState()
+        assignee = rng.choice((None, None, *AGENTS))
+        closer = assignee or rng.choice(AGENTS)
         rows: list[dict[str, Any]] = []
+        events = [("opened", opened, None, {})]
         for position in range(size):
             inbound = position == 0 or rng.random() < 0.55
+            if inbound and state.answered and rng.random() < REOPENED_SHARE:
+                assert state.last_at is not None
+                closed = state.last_at + timedelta(minutes=rng.uniform(1, 30))
+                if closed < at:
+                    events.append(("resolved", closed, closer, {"previous": "open"}))
+                    events.append(("reopened", at, None, {"previous": "resolved"}))
             order = f"#{rng.randint(10000, 99999)}"
             if inbound:
                 body, compound = rng.choice(TEXTS_IT if italian else TEXTS_EN)
@@ -275,7 +300,20 @@ def generate(
             state.note(inbound, at, compound)
             message_id += 1
             at = min(at + timedelta(minutes=rng.expovariate(1 / 90)), now)
-        status = "open" if state.waiting_since else rng.choice(("resolved", "resolved", "pending"))
+        assert state.last_at is not None
+        if now - state.last_at > RESOLVE_AFTER and rng.random() < RESOLVED_WHEN_QUIET:
+            status = "resolved"
+        else:
+            waiting = state.waiting_since is not None
+            status = "open" if waiting else rng.choice(("resolved", "resolved", "pending"))
+        resolved_at = None
+        if status == "resolved":
+            resolved_at = min(state.last_at + timedelta(minutes=rng.uniform(1, 120)), now)
+            events.append(("resolved", resolved_at, closer, {"previous": "open"}))
+            state.waiting_since = None
+        elif status == "pending":
+            paused = min(state.last_at + timedelta(minutes=rng.uniform(1, 30)), now)
+            events.append(("pending", paused, closer, {"previous": "open"}))
         priority = rng.choices((0, 1, 2, 3), weights=(80, 12, 6, 2))[0]
         writer.add(
             Conversation.__table__,
@@ -288,11 +326,11 @@ def generate(
             is_group=False,
             public=identity["channel"] == "x" and rng.random() < 0.3,
             status=status,
-            assignee=rng.choice((None, None, *AGENTS)),
+            assignee=assignee,
             priority=priority,
             opened_at=opened,
             first_response_at=state.first_response_at,
-            resolved_at=state.last_at if status == "resolved" else None,
+            resolved_at=resolved_at,
             snoozed_until=None,
             last_message_at=state.last_at,
             last_customer_message_at=state.last_customer_at,
@@ -310,6 +348,15 @@ def generate(
         )
         for row in rows:  # after their conversation: a batch never holds orphans
             writer.add(Message.__table__, **row)
+        for kind, at, actor, data in events:
+            writer.add(
+                ConversationEvent.__table__,
+                conversation_id=conversation_id,
+                kind=kind,
+                at=at,
+                actor=actor,
+                data=data,
+            )
         for tag in rng.sample(TAGS, k=rng.choices((0, 1, 2), weights=(60, 30, 10))[0]):
             writer.add(ConversationTag.__table__, conversation_id=conversation_id, tag=tag)
     writer.close()
@@ -336,6 +383,11 @@ class _ConversationState:
         self.latest: float | None = None
         self.worst: float | None = None
 
+    @property
+    def answered(self) -> bool:
+        """The last message was the business's."""
+        return self.last_at is not None and self.waiting_since is None
+
     def note(self, inbound: bool, at: datetime, compound: float | None) -> None:
         self.last_at = at
         if inbound:
@@ -353,7 +405,14 @@ class _ConversationState:
 class _Writer:
     """Buffers rows per table and inserts them in batches, parents before children."""
 
-    ORDER = ("customers", "identities", "conversations", "conversation_tags", "messages")
+    ORDER = (
+        "customers",
+        "identities",
+        "conversations",
+        "conversation_tags",
+        "conversation_events",
+        "messages",
+    )
 
     def __init__(self, engine: Engine, batch: int) -> None:
         self.engine = engine

@@ -3,7 +3,8 @@
 ``python bench/probe_inbox.py sqlite:///var/bench/inbox-v3-1000000.db [--requests 40]``
 starts ``sportello run`` on it, then times, one request at a time, the health check (the
 baseline), the inbox page (all, and open only), a customer, a timeline, a search and the
-30-day KPI report (3 requests), and prints p50 / p95 per endpoint.
+KPI report (3 requests each) of the 30 days up to the newest message, in calendar and in
+business time, and of the whole history; prints p50 / p95 per endpoint.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_inbox import last_message_at
 
 from sportello.connectors.emulators.server import free_port
 
@@ -76,6 +84,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     args = parser.parse_args()
     rng = random.Random(1)
+    end = last_message_at(args.url)
+    month = {"from": (end - timedelta(days=30)).isoformat(), "to": end.isoformat()}
+    everything = {"from": (end - timedelta(days=366)).isoformat(), "to": end.isoformat()}
     process, base = _start(args.url)
     endpoints: list[tuple[str, Request, int]] = [
         ("healthz", lambda: ("/healthz", {}), args.requests),
@@ -96,7 +107,13 @@ def main() -> None:
             args.requests,
         ),
         ("search", lambda: ("/api/v1/search", {"q": rng.choice(WORDS)}), args.requests),
-        ("kpis 30d", lambda: ("/api/v1/reports/kpis", {}), 3),
+        ("kpis 30d", lambda: ("/api/v1/reports/kpis", month), 3),
+        (
+            "kpis 30d bt",
+            lambda: ("/api/v1/reports/kpis", {**month, "business_time": "true"}),
+            3,
+        ),
+        ("kpis all", lambda: ("/api/v1/reports/kpis", everything), 3),
     ]
     try:
         with httpx.Client(

@@ -59,7 +59,7 @@ def test_open_conversations_come_most_urgent_first(big_inbox):
         )
 
     expected = [c.id for c in sorted(rows, key=spec)]
-    assert len(expected) > 1000
+    assert len(expected) > 200  # several pages of 200
     assert [i["id"] for i in items] == expected
     first = items[0]
     assert first["waiting_since"] is not None and first["priority"] == 3
