@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Float, cast, distinct, func, or_
+from sqlalchemy import BigInteger, ColumnElement, Float, and_, cast, distinct, func, or_
+from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, select
 
 from sportello.inbox.metrics.query import KpiQuery
@@ -413,11 +414,14 @@ def _retention(session: Session, query: KpiQuery) -> dict[str, Any]:
     previous = active(query.start - length, query.start).subquery()
     current = active(query.start, query.end).subquery()
     at_start = session.exec(select(func.count(distinct(previous.c.customer_id)))).one()
-    at_end = session.exec(select(func.count(distinct(current.c.customer_id)))).one()
-    new = session.exec(
-        select(func.count(distinct(current.c.customer_id)))
-        .join(Customer, col(Customer.id) == current.c.customer_id)
-        .where(col(Customer.created_at) >= query.start, col(Customer.created_at) < query.end)
+    created_in_period = and_(
+        col(Customer.created_at) >= query.start, col(Customer.created_at) < query.end
+    )
+    at_end, new = session.exec(  # one pass over the period's messages for both counts
+        select(
+            func.count(distinct(current.c.customer_id)),
+            func.count(distinct(sql_case((created_in_period, current.c.customer_id)))),
+        ).outerjoin(Customer, col(Customer.id) == current.c.customer_id)
     ).one()
     return {
         "customers_at_start": int(at_start),
