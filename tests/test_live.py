@@ -139,10 +139,10 @@ def test_event_stream_announces_replies_and_their_delivery(
         "content-type": "application/json",
         "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
     }
-    running.post_webhook("telegram", json.dumps(update).encode(), headers)
     with running.api.stream("GET", "/api/v1/events") as response:
         events = _events(response)
-        next(events)  # hello
+        next(events)  # hello: subscribed, so the message's event cannot slip by before
+        running.post_webhook("telegram", json.dumps(update).encode(), headers)
         conversation_id = next(d for k, d in events if k == "message.created")["conversation_id"]
         running.api.patch(f"/api/v1/conversations/{conversation_id}", json={"assignee": "api"})
         kind, data = next(events)
