@@ -348,12 +348,12 @@ def generate(
         )
         for row in rows:  # after their conversation: a batch never holds orphans
             writer.add(Message.__table__, **row)
-        for kind, at, actor, data in events:
+        for kind, event_at, actor, data in events:
             writer.add(
                 ConversationEvent.__table__,
                 conversation_id=conversation_id,
                 kind=kind,
-                at=at,
+                at=event_at,
                 actor=actor,
                 data=data,
             )

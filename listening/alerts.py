@@ -75,11 +75,15 @@ def resolve_alert(
     latest = _latest(session, kind, key)
     if latest is None or latest.state != FIRING:
         return None
-    latest.state = RESOLVED
-    latest.resolved_at = now
-    if details is not None:
-        latest.details = {**latest.details, "at_resolution": details}
+    _close(latest, now, details)
     return latest
+
+
+def _close(alert: Alert, now: datetime, details: dict[str, Any] | None) -> None:
+    alert.state = RESOLVED
+    alert.resolved_at = now
+    if details is not None:
+        alert.details = {**alert.details, "at_resolution": details}
 
 
 def alert_sla_breaches(session: Session, breaches: Iterable[SlaBreach], now: datetime) -> int:
@@ -112,16 +116,21 @@ def resolve_answered_sla_alerts(session: Session, now: datetime) -> int:
     """Resolve the SLA breach alerts whose conversation got what was late: a first human
     answer for a first-response breach, a resolution for a resolution breach (or the
     conversation is gone, erased). Returns how many resolved; the sinks hear of each."""
-    resolved = 0
     firing = session.exec(
         select(Alert).where(Alert.kind == "sla_breach", Alert.state == FIRING)
     ).all()
+    ids = {alert.details.get("conversation_id") for alert in firing}
+    conversations = {
+        c.id: c for c in session.exec(select(Conversation).where(col(Conversation.id).in_(ids)))
+    }
+    resolved = 0
     for alert in firing:
-        conversation = session.get(Conversation, alert.details.get("conversation_id"))
+        conversation = conversations.get(alert.details.get("conversation_id"))
         if conversation is not None and not _breach_cleared(conversation, alert.details):
             continue
-        cleared_by = {"conversation": "gone" if conversation is None else conversation.status}
-        resolved += resolve_alert(session, alert.kind, alert.key, now, cleared_by) is not None
+        status = "gone" if conversation is None else conversation.status
+        _close(alert, now, {"conversation": status})
+        resolved += 1
     return resolved
 
 
