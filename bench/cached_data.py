@@ -71,7 +71,7 @@ def sqlite_dataset(messages: int) -> str:
         engine.dispose()
         building.rename(path)
         print(f"generated {counts} in {time.monotonic() - started:.1f}s -> {path}")
-    return f"sqlite:///{path}"
+    return _migrated(f"sqlite:///{path}")
 
 
 def postgres_dataset(base_url: str, messages: int) -> str:
@@ -86,7 +86,15 @@ def postgres_dataset(base_url: str, messages: int) -> str:
         engine.dispose()
         set_schema_comment(base_url, schema, _tag(messages))
         print(f"generated {counts} in {time.monotonic() - started:.1f}s -> {schema}")
-    return schema_url(base_url, schema)
+    return _migrated(schema_url(base_url, schema))
+
+
+def _migrated(url: str) -> str:
+    """``url`` after applying the migrations newer than the cached dataset (the data stays)."""
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
 
 
 def main() -> None:

@@ -113,7 +113,28 @@ class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
-        Index("ix_messages_conversation_sent", "conversation_id", "sent_at"),
+        # Covering indexes (migration 0009): a conversation's history, and a period's
+        # messages, as the KPI report and the inbox read them, without visiting the rows.
+        Index(
+            "ix_messages_history",
+            "conversation_id",
+            "sent_at",
+            "id",
+            "direction",
+            "author",
+            "delivery_status",
+        ),
+        Index(
+            "ix_messages_period",
+            "sent_at",
+            "id",
+            "direction",
+            "author",
+            "channel",
+            "conversation_id",
+            "customer_id",
+            "sentiment_compound",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -128,7 +149,7 @@ class Message(SQLModel, table=True):
     reply_to_external_id: str | None = None
     text: str = ""
     attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     edited_at: datetime | None = _ts()
     sentiment_compound: float | None = None
@@ -195,7 +216,9 @@ class ConversationEvent(SQLModel, table=True):
     """What happened to a conversation and who did it: status changes, assignment, merges."""
 
     __tablename__ = "conversation_events"
-    __table_args__ = (Index("ix_conversation_events_conv_at", "conversation_id", "at"),)
+    __table_args__ = (
+        Index("ix_conversation_events_history", "conversation_id", "at", "id", "kind"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversations.id")

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Float, and_, cast, distinct, func, or_
@@ -19,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from sportello.inbox.metrics.query import KpiQuery
 from sportello.inbox.metrics.stats import percent, summarize
-from sportello.inbox.metrics.timeline import EventRow, MessageRow, Timeline, walk
+from sportello.inbox.metrics.timeline import Item, Timeline, event_item, message_item, walk
 from sportello.inbox.metrics.timing import OpenTime, Stopwatch
 from sportello.inbox.models import (
     Conversation,
@@ -245,21 +246,12 @@ def _relevant_conversations(query: KpiQuery) -> Any:
 
 
 def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator[Timeline]:
+    """Every relevant conversation walked: its status events read into memory first (a
+    few per conversation), then its messages streamed in conversation order."""
     relevant = _relevant_conversations(query)
-    connection = session.connection().execution_options(yield_per=_STREAM_BATCH)
-    messages = connection.execute(
-        select(Message.conversation_id, _epoch(session, Message.sent_at), Message.direction)
-        .outerjoin(SurveyResponse, col(SurveyResponse.message_id) == col(Message.id))
-        .where(
-            col(Message.conversation_id).in_(relevant),
-            col(Message.sent_at) < horizon,
-            col(Message.author) != "bot",
-            col(SurveyResponse.message_id).is_(None),
-            or_(col(Message.delivery_status).is_(None), col(Message.delivery_status) != "failed"),
-        )
-        .order_by(col(Message.conversation_id), col(Message.sent_at), col(Message.id))
-    )
-    events = connection.execute(
+    connection = session.connection()
+    events: dict[int, list[Item]] = defaultdict(list)
+    for conversation_id, at, kind in connection.execute(
         select(
             ConversationEvent.conversation_id,
             _epoch(session, ConversationEvent.at),
@@ -275,23 +267,25 @@ def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator
             col(ConversationEvent.at),
             col(ConversationEvent.id),
         )
+    ):
+        events[conversation_id].append(event_item(at, kind))
+    messages = connection.execution_options(yield_per=_STREAM_BATCH).execute(
+        select(Message.conversation_id, _epoch(session, Message.sent_at), Message.direction)
+        .outerjoin(SurveyResponse, col(SurveyResponse.message_id) == col(Message.id))
+        .where(
+            col(Message.conversation_id).in_(relevant),
+            col(Message.sent_at) < horizon,
+            col(Message.author) != "bot",
+            col(SurveyResponse.message_id).is_(None),
+            or_(col(Message.delivery_status).is_(None), col(Message.delivery_status) != "failed"),
+        )
+        .order_by(col(Message.conversation_id), col(Message.sent_at), col(Message.id))
     )
-    message_groups = groupby(messages, key=lambda row: row[0])
-    event_groups = groupby(events, key=lambda row: row[0])
-    next_messages = next(message_groups, None)
-    next_events = next(event_groups, None)
-    while next_messages is not None or next_events is not None:
-        ids = [g[0] for g in (next_messages, next_events) if g is not None]
-        current = min(ids)
-        message_rows: list[MessageRow] = []
-        event_rows: list[EventRow] = []
-        if next_messages is not None and next_messages[0] == current:
-            message_rows = [MessageRow(r[1], r[2] == "in") for r in next_messages[1]]
-            next_messages = next(message_groups, None)
-        if next_events is not None and next_events[0] == current:
-            event_rows = [EventRow(r[1], r[2]) for r in next_events[1]]
-            next_events = next(event_groups, None)
-        yield walk(current, message_rows, event_rows)
+    for conversation_id, rows in groupby(messages, key=itemgetter(0)):
+        items = [message_item(at, direction == "in") for _, at, direction in rows]
+        yield walk(conversation_id, items, events.pop(conversation_id, ()))
+    for conversation_id, only_events in events.items():
+        yield walk(conversation_id, [], only_events)
 
 
 def _stopwatch(session: Session, query: KpiQuery, horizon: datetime) -> Stopwatch:

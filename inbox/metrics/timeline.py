@@ -31,6 +31,7 @@ _STATUS_OF = {
 # Ties at one instant: a (re)opening comes before the message that caused it, and a
 # message before a resolution or pause stamped at the same instant.
 _RANK_FIRST, _RANK_MESSAGE, _RANK_LAST = 0, 1, 2
+_CLOSING = frozenset({"resolved", *PAUSED})
 
 
 @dataclass
@@ -61,16 +62,18 @@ class Timeline:
     pauses: list[Pause] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class MessageRow:
-    at: float
-    inbound: bool
+# One item of a conversation's history, ``(at, rank, what)``: ``what`` is True for a
+# customer message, False for a human reply, or a status event's kind. Plain tuples, because
+# a report builds hundreds of thousands of them.
+Item = tuple[float, int, "bool | str"]
 
 
-@dataclass(frozen=True)
-class EventRow:
-    at: float
-    kind: str
+def message_item(at: float, inbound: bool) -> Item:
+    return (at, _RANK_MESSAGE, inbound)
+
+
+def event_item(at: float, kind: str) -> Item:
+    return (at, _RANK_LAST if _STATUS_OF.get(kind) in _CLOSING else _RANK_FIRST, kind)
 
 
 class _Walker:
@@ -82,8 +85,8 @@ class _Walker:
         self.cut_wait: Wait | None = None  # ended unanswered by a resolution, within grace
         self.pause_start: float | None = None
 
-    def event(self, row: EventRow) -> None:
-        status = _STATUS_OF.get(row.kind)
+    def event(self, at: float, kind: str) -> None:
+        status = _STATUS_OF.get(kind)
         if status is None:
             return
         previous = self.status
@@ -92,40 +95,40 @@ class _Walker:
         self.cut_wait = None
         if previous in PAUSED and status not in PAUSED:
             assert self.pause_start is not None
-            self.timeline.pauses.append((self.pause_start, row.at))
+            self.timeline.pauses.append((self.pause_start, at))
             self.pause_start = None
         if status in PAUSED and previous not in PAUSED:
-            self.pause_start = row.at
+            self.pause_start = at
         if status == "resolved":
-            self._resolve(row.at)
+            self._resolve(at)
         elif previous in (None, "resolved"):
-            self._start_case(row.at)
+            self._start_case(at)
         self.status = status
 
-    def message(self, row: MessageRow) -> None:
-        if self.status == "resolved" and not row.inbound:
-            self._late_reply(row.at)  # otherwise a follow-up: it reopens nothing
+    def message(self, at: float, inbound: bool) -> None:
+        if self.status == "resolved" and not inbound:
+            self._late_reply(at)  # otherwise a follow-up: it reopens nothing
             return
         if self.case is None or self.status == "resolved":
-            self._start_case(row.at)
+            self._start_case(at)
             self.status = "open"
         self.cut_wait = None
         case = self.case
         assert case is not None
-        if row.inbound:
+        if inbound:
             if case.first_customer_at is None:
-                case.first_customer_at = row.at
+                case.first_customer_at = at
             if self.wait is None:
-                self.wait = Wait(row.at)
+                self.wait = Wait(at)
                 self.timeline.waits.append(self.wait)
                 if case.first_wait is None:
                     case.first_wait = self.wait
             return
         case.human_replies += 1
         if case.first_reply_at is None:
-            case.first_reply_at = row.at
+            case.first_reply_at = at
         if self.wait is not None:
-            self.wait.end = row.at
+            self.wait.end = at
             self.wait = None
 
     def _late_reply(self, at: float) -> None:
@@ -161,21 +164,21 @@ class _Walker:
         return self.timeline
 
 
-def walk(
-    conversation_id: int, messages: Iterable[MessageRow], events: Iterable[EventRow]
-) -> Timeline:
-    """The timeline of one conversation; ``messages`` and ``events`` each in time order."""
-    items: list[tuple[float, int, int, MessageRow | EventRow]] = []
-    for index, message in enumerate(messages):
-        items.append((message.at, _RANK_MESSAGE, index, message))
-    for index, event in enumerate(events):
-        rank = _RANK_LAST if _STATUS_OF.get(event.kind) in ("resolved", *PAUSED) else _RANK_FIRST
-        items.append((event.at, rank, index, event))
-    items.sort(key=lambda item: item[:3])
+def walk(conversation_id: int, messages: list[Item], events: Iterable[Item]) -> Timeline:
+    """The timeline of one conversation from its messages and its status events, each list
+    in time order (ties in the order they were recorded)."""
+    items = messages
+    if events:
+        items = [*messages, *events]
+        items.sort(key=_instant_and_rank)  # stable: ties keep the recorded order
     walker = _Walker(conversation_id)
-    for _, _, _, item in items:
-        if isinstance(item, MessageRow):
-            walker.message(item)
+    for at, rank, what in items:
+        if rank == _RANK_MESSAGE:
+            walker.message(at, bool(what))
         else:
-            walker.event(item)
+            walker.event(at, str(what))
     return walker.finish()
+
+
+def _instant_and_rank(item: Item) -> tuple[float, int]:
+    return item[0], item[1]
