@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Float, and_, cast, distinct, func, or_
 from sqlalchemy import case as sql_case
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from sportello.inbox.metrics.query import KpiQuery
@@ -47,11 +49,22 @@ _STREAM_BATCH = 5000
 
 
 def compute_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
-    """Every figure of ``docs/kpis.md`` for ``query``, as the JSON of the reports API."""
+    """Every figure of ``docs/kpis.md`` for ``query``, as the JSON of the reports API.
+
+    The time figures walk history in Python while the database aggregates the rest: on an
+    engine whose connections share one database, the aggregates run on a second
+    connection at the same time, so the report reads what is committed.
+    """
     tz = query.calendar.tz
-    volumes = _volumes(session, query)
-    timing = _timing(session, query)
-    surveys = _surveys(session, query)
+    engine = session.get_bind()
+    if isinstance(engine, Engine) and _shared_database(engine):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            aside = pool.submit(_aggregates_in_own_session, engine, query)
+            timing = _timing(session, query)
+            volumes, retention, surveys = aside.result()
+    else:
+        timing = _timing(session, query)
+        volumes, retention, surveys = _aggregates(session, query)
     days = _days(query)
     by_day = {day: {"date": day.isoformat(), **_zero_day()} for day in days}
     for key, values in volumes["by_day"].items():
@@ -82,7 +95,7 @@ def compute_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
         "messages_out_agent": volumes["messages_out_agent"],
         "messages_out_bot": volumes["messages_out_bot"],
         **timing,
-        "retention": _retention(session, query),
+        "retention": retention,
         **surveys["figures"],
         "volume_by_hour": [
             [wd, h, heat.get((wd, h), {}).get("messages_in", 0)]
@@ -95,6 +108,28 @@ def compute_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
         "peak_hours": [{"weekday": wd, "hour": h, "messages_in": n} for wd, h, n in peaks],
         "volume_by_day": list(by_day.values()),
     }
+
+
+def _aggregates(
+    session: Session, query: KpiQuery
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    return _volumes(session, query), _retention(session, query), _surveys(session, query)
+
+
+def _aggregates_in_own_session(
+    engine: Engine, query: KpiQuery
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    with Session(engine) as session:
+        return _aggregates(session, query)
+
+
+def _shared_database(engine: Engine) -> bool:
+    """Whether a second connection sees the same data (not so for in-memory SQLite)."""
+    return engine.url.get_backend_name() != "sqlite" or engine.url.database not in (
+        None,
+        "",
+        ":memory:",
+    )
 
 
 # filters ---------------------------------------------------------------------------------
@@ -269,7 +304,7 @@ def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator
         )
     ):
         events[conversation_id].append(event_item(at, kind))
-    messages = connection.execution_options(yield_per=_STREAM_BATCH).execute(
+    messages = connection.execute(
         select(Message.conversation_id, _epoch(session, Message.sent_at), Message.direction)
         .outerjoin(SurveyResponse, col(SurveyResponse.message_id) == col(Message.id))
         .where(
@@ -280,6 +315,7 @@ def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator
             or_(col(Message.delivery_status).is_(None), col(Message.delivery_status) != "failed"),
         )
         .order_by(col(Message.conversation_id), col(Message.sent_at), col(Message.id))
+        .execution_options(yield_per=_STREAM_BATCH)
     )
     for conversation_id, rows in groupby(messages, key=itemgetter(0)):
         items = [message_item(at, direction == "in") for _, at, direction in rows]
