@@ -28,7 +28,7 @@ from sqlalchemy import Engine, text
 
 from sportello.inbox.db import make_engine, migrate
 
-VERSION = 5
+VERSION = 6
 SPAN = timedelta(days=365)
 
 

@@ -244,12 +244,15 @@ def generate(
     sizes = [1] * conversations
     for index in rng.choices(range(conversations), k=messages - conversations):
         sizes[index] += 1
+    # ids in the order things happen, as a daemon assigns them: conversations by opening
+    # time, each one's messages together (so ids run a few days out of order at most)
+    openings = sorted(rng.uniform(0, latest_opening) for _ in range(conversations))
     message_id = base["messages"]
-    for n, size in enumerate(sizes):
+    for n, (size, opening) in enumerate(zip(sizes, openings, strict=True)):
         conversation_id = base["conversations"] + n
         identity = rng.choice(rng.choice(people))
         italian = identity["language"] == "it"
-        opened = start + timedelta(seconds=rng.uniform(0, latest_opening))
+        opened = start + timedelta(seconds=opening)
         at = opened
         state = _ConversationState()
         assignee = rng.choice((None, None, *AGENTS))

@@ -45,7 +45,7 @@ class Identity(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customers.id", index=True)
     channel: str
-    external_id: str
+    external_id: str = Field(index=True)  # search by a platform id, whatever the channel
     handle: str | None = None
     phone: str | None = Field(default=None, index=True)
     email: str | None = None

@@ -19,7 +19,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import literal_column, or_, text, union
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    exists,
+    literal_column,
+    or_,
+    text,
+    tuple_,
+    union,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, func, select
 
@@ -27,9 +36,15 @@ from sportello.inbox.identity import normalise_phone
 from sportello.inbox.models import Conversation, Customer, Identity, Message
 
 MAX_TERMS = 8
+# When at least FEW messages match, the newest rows are searched first: 50 per wanted
+# result, then 800; fewer matches are read and sorted all at once.
+FEW = 1000
+WINDOWS = (50, 800)
 
 # Index expressions (PostgreSQL); the migration creates GIN indexes on exactly these.
-PG_MESSAGE_DOC = "to_tsvector('simple', regexp_replace(messages.text, '[[:punct:]]+', ' ', 'g'))"
+# messages.text_fts is a stored column (migration 0010): to_tsvector('simple',
+# regexp_replace(text, '[[:punct:]]+', ' ', 'g')), so testing a row does not recompute it.
+PG_MESSAGE_DOC = "messages.text_fts"
 PG_IDENTITY_DOC = (
     "to_tsvector('simple', regexp_replace(coalesce(identities.display_name, '') || ' ' || "
     "coalesce(identities.handle, '') || ' ' || coalesce(identities.email, ''), "
@@ -65,55 +80,175 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 
 
 def _matches(
-    session: Session, fts_table: str, pg_doc: str, words: list[str]
+    session: Session,
+    fts_table: str,
+    pg_doc: str,
+    words: list[str],
+    *,
+    from_id: int | None = None,
 ) -> ColumnElement[bool]:
-    """A condition on the content table's ``id`` that holds for rows matching every word."""
+    """A condition on the content table's ``id`` that holds for rows matching every word.
+
+    ``from_id``: the query walks a narrow index range of rows whose ids are all at least
+    this, and tests each; SQLite then reads only that tail of the match list, and is told
+    not to drive the query from the list instead (it would, reading every match).
+    """
     content, _ = SQLITE_FTS[fts_table]
     if session.get_bind().dialect.name == "postgresql":
         tsquery = " & ".join(f"{w}:*" for w in words)
         return literal_column(pg_doc).op("@@")(func.to_tsquery("simple", tsquery))
     match = " ".join(f'"{w}"*' for w in words)
-    rowids = text(f"SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH :match").bindparams(
-        match=match
-    )
-    return literal_column(f"{content}.id").in_(rowids)
+    where = f"{fts_table} MATCH :match"
+    if from_id is None:
+        rowids = text(f"SELECT rowid FROM {fts_table} WHERE {where}").bindparams(match=match)
+        return literal_column(f"{content}.id").in_(rowids)
+    rowids = text(f"SELECT rowid FROM {fts_table} WHERE {where} AND rowid >= :from_id")
+    return literal_column(f"+{content}.id").in_(rowids.bindparams(match=match, from_id=from_id))
+
+
+def _few_matching_messages(session: Session, words: list[str]) -> list[int] | None:
+    """SQLite: the ids of the matching messages when fewer than :data:`FEW` match, else
+    None. FTS5 lists them cheaply; PostgreSQL would test rows one by one, so it is never
+    asked (None)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return None
+    match = " ".join(f'"{w}"*' for w in words)
+    hits = text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match LIMIT :few")
+    ids = list(session.connection().execute(hits, {"match": match, "few": FEW}).scalars())
+    return ids if len(ids) < FEW else None
+
+
+def _windows(session: Session) -> tuple[int, ...]:
+    """Windows to try: a PostgreSQL window tests each of its rows, so past the first one
+    reading the whole match set through the GIN index costs less."""
+    return WINDOWS[:1] if session.get_bind().dialect.name == "postgresql" else WINDOWS
+
+
+def _all_matching_messages(session: Session, words: list[str]) -> Any:
+    """The ids of every matching message, as a subquery.
+
+    On PostgreSQL a materialised CTE: a plain condition lets the planner, misjudging a rare
+    prefix as common, walk every message newest first testing each (seconds, not ms).
+    """
+    condition = _matches(session, "messages_fts", PG_MESSAGE_DOC, words)
+    if session.get_bind().dialect.name != "postgresql":
+        return select(Message.id).where(condition)
+    hits = select(Message.id).where(condition).cte("hits").prefix_with("MATERIALIZED")
+    return select(hits.c.id)
+
+
+def _first_id(session: Session, smallest: Select[Any]) -> int | None:
+    """The smallest message id a window involves, which narrows SQLite's match list (a
+    PostgreSQL window tests each row's stored document instead, and needs none)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return None
+    return session.exec(smallest).one()
+
+
+def _first_rows(
+    session: Session, keys: tuple[Any, Any], rows: int, *where: ColumnElement[bool]
+) -> tuple[ColumnElement[bool], Select[Any]] | None:
+    """The first ``rows`` rows by ``keys`` descending: a condition true for exactly them,
+    and the query of their ids (the second key); None if there are fewer rows."""
+    ordered = select(*keys).where(*where).order_by(keys[0].desc(), keys[1].desc())
+    edge = session.exec(ordered.offset(rows - 1).limit(1)).first()
+    if edge is None:
+        return None
+    ids = select(keys[1]).where(*where).order_by(keys[0].desc(), keys[1].desc()).limit(rows)
+    return tuple_(*keys) >= tuple(edge), ids
 
 
 def search_messages(
     session: Session, query: str, *, limit: int = 50, offset: int = 0
 ) -> list[Message]:
-    """Messages containing every word of ``query`` (as prefixes), newest first."""
+    """Messages containing every word of ``query`` (as prefixes), newest first.
+
+    A common word matches a good part of the inbox, so the newest messages are searched
+    first (:data:`WINDOWS`); the whole match set is read when it is small or when they
+    hold too few.
+    The answer is the same either way: a window is every message down to its edge, so
+    when it holds a whole page, no message outside it could be on that page.
+    """
     words = terms(query)
     if not words:
         return []
-    statement = (
-        select(Message)
-        .where(_matches(session, "messages_fts", PG_MESSAGE_DOC, words))
-        .order_by(col(Message.sent_at).desc(), col(Message.id).desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(session.exec(statement))
+
+    def page(*where: ColumnElement[bool]) -> list[Message]:
+        statement = (
+            select(Message)
+            .where(*where)
+            .order_by(col(Message.sent_at).desc(), col(Message.id).desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(session.exec(statement))
+
+    few = _few_matching_messages(session, words)
+    keys = (col(Message.sent_at), col(Message.id))
+    for rows_per_result in _windows(session) if few is None else ():
+        window = _first_rows(session, keys, (offset + limit) * rows_per_result)
+        if window is None:
+            break
+        in_window, ids = window
+        first_id = _first_id(session, select(func.min(ids.subquery().c.id)))
+        found = page(
+            in_window, _matches(session, "messages_fts", PG_MESSAGE_DOC, words, from_id=first_id)
+        )
+        if len(found) == limit:
+            return found
+    if few is not None:
+        return page(col(Message.id).in_(few)) if few else []
+    return page(col(Message.id).in_(_all_matching_messages(session, words)))
 
 
 def search_conversations(session: Session, query: str, *, limit: int = 50) -> list[Conversation]:
-    """Conversations with a matching message or a matching customer, latest activity first."""
+    """Conversations with a matching message or a matching customer, latest activity first.
+
+    Searched like messages: the most recently active conversations first, then all.
+    """
     words = terms(query)
     if not words:
         return []
-    in_messages = select(Message.conversation_id).where(
-        _matches(session, "messages_fts", PG_MESSAGE_DOC, words)
+    customers = _matching_customers(session, query, words)
+    latest_first = (
+        col(Conversation.last_message_at).desc().nulls_last(),
+        col(Conversation.id).desc(),
     )
-    customers = select(Customer.id).where(_customer_condition(session, query, words))
+    keys = (col(Conversation.last_message_at), col(Conversation.id))
+    active = col(Conversation.last_message_at).is_not(None)
+    few = _few_matching_messages(session, words)
+    for rows_per_result in _windows(session) if few is None else ():
+        window = _first_rows(session, keys, limit * rows_per_result, active)
+        if window is None:
+            break
+        in_window, ids = window
+        first_id = _first_id(
+            session, select(func.min(Message.id)).where(col(Message.conversation_id).in_(ids))
+        )
+        has_match = exists().where(
+            col(Message.conversation_id) == col(Conversation.id),
+            _matches(session, "messages_fts", PG_MESSAGE_DOC, words, from_id=first_id),
+        )
+        statement = (
+            select(Conversation)
+            .where(
+                in_window,
+                or_(has_match, col(Conversation.customer_id).in_(customers)),
+            )
+            .order_by(*latest_first)
+            .limit(limit)
+        )
+        found = list(session.exec(statement))
+        if len(found) == limit:
+            return found
+    in_messages = select(Message.conversation_id).where(
+        col(Message.id).in_(few if few is not None else _all_matching_messages(session, words))
+    )
+    of_customers = select(Conversation.id).where(col(Conversation.customer_id).in_(customers))
     statement = (
         select(Conversation)
-        .where(
-            or_(
-                col(Conversation.id).in_(in_messages),
-                col(Conversation.customer_id).in_(customers),
-            )
-        )
-        .order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+        .where(col(Conversation.id).in_(union(in_messages, of_customers)))
+        .order_by(*latest_first)
         .limit(limit)
     )
     return list(session.exec(statement))
@@ -132,7 +267,10 @@ def search_customers(
         return []
     statement = (
         select(Customer)
-        .where(_customer_condition(session, query, words), col(Customer.merged_into_id).is_(None))
+        .where(
+            col(Customer.id).in_(_matching_customers(session, query, words)),
+            col(Customer.merged_into_id).is_(None),
+        )
         .order_by(col(Customer.id).desc())
         .offset(offset)
         .limit(limit)
@@ -140,8 +278,8 @@ def search_customers(
     return list(session.exec(statement))
 
 
-def _customer_condition(session: Session, query: str, words: list[str]) -> ColumnElement[bool]:
-    """``customers.id`` in a union of index lookups.
+def _matching_customers(session: Session, query: str, words: list[str]) -> CompoundSelect:
+    """The ids of matching customers: a union of index lookups.
 
     One OR of these conditions made PostgreSQL compute the text expression of every
     customer (a sequential walk of the primary key) instead of using the GIN indexes.
@@ -156,4 +294,4 @@ def _customer_condition(session: Session, query: str, words: list[str]) -> Colum
     if phone is not None:
         lookups.append(select(Customer.id).where(Customer.phone == phone))
         lookups.append(select(Identity.customer_id).where(Identity.phone == phone))
-    return col(Customer.id).in_(union(*lookups))
+    return union(*lookups)

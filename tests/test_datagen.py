@@ -52,6 +52,8 @@ def test_events_match_the_conversations_and_the_report_sees_resolutions(database
                     assert before.kind == "resolved" and before.at < event.at
                     assert (conversation.id, event.at) in inbound_at
         assert reopened > 20
+        by_id = sorted(conversations, key=lambda c: c.id)  # ids in the order things happen
+        assert [c.opened_at for c in by_id] == sorted(c.opened_at for c in conversations)
         statuses = {c.status for c in conversations}
         assert statuses == {"open", "pending", "resolved"}
         query = KpiQuery(

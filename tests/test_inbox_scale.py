@@ -11,8 +11,14 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from sportello.bench.datagen import generate
+from sportello.inbox import search
 from sportello.inbox.models import Conversation, Customer, Identity, Message
-from sportello.inbox.search import PG_MESSAGE_DOC, search_customers, search_messages
+from sportello.inbox.search import (
+    PG_MESSAGE_DOC,
+    search_conversations,
+    search_customers,
+    search_messages,
+)
 from sportello.inbox.search import _matches as _matches_sql
 
 FAR = datetime.max.replace(tzinfo=UTC)
@@ -85,6 +91,63 @@ def test_message_search_finds_exactly_the_matching_messages(big_inbox):
             assert page["messages"]["next_cursor"] is not None
             listed = {c["id"] for c in page["conversations"]}
             assert listed and listed <= {m.conversation_id for m in expected}
+
+
+@pytest.mark.parametrize("few", [1, 300, search.FEW], ids=["windows", "some", "default"])
+def test_search_pages_are_exact_whichever_way_they_are_found(big_inbox, monkeypatch, few):
+    """The newest rows are searched first when many match; the pages are the same."""
+    monkeypatch.setattr(search, "FEW", few)
+    with Session(big_inbox.daemon.engine) as session:
+        # one word in the newest conversation and in the oldest: a window finds one of two
+        by_activity = session.exec(select(Conversation).order_by(Conversation.last_message_at))
+        oldest, *_, newest = by_activity.all()
+        for conversation in (oldest, newest):
+            session.add(
+                Message(
+                    conversation_id=conversation.id,
+                    customer_id=conversation.customer_id,
+                    channel=conversation.channel,
+                    direction="in",
+                    author="customer",
+                    text="Avete visto il quokka?",
+                    sent_at=conversation.last_message_at,
+                    received_at=conversation.last_message_at,
+                )
+            )
+        session.commit()
+        messages = session.exec(select(Message)).all()
+        conversations = {c.id: c for c in session.exec(select(Conversation)).all()}
+        customers = session.exec(select(Customer)).all()
+        identities = session.exec(select(Identity)).all()
+        # common, rarer, a customer's name (in replies and as a customer), and no match
+        for query in ("ordine", "rimborso", "pacco arrivato", "rossi", "quokka", "zzzq"):
+            expected = sorted(
+                (m for m in messages if _matches(query, m.text)),
+                key=lambda m: (m.sent_at, m.id),
+                reverse=True,
+            )
+            for offset, limit in ((0, 20), (20, 20), (0, 2), (1, 1), (300, 50)):
+                found = search_messages(session, query, limit=limit, offset=offset)
+                wanted = expected[offset : offset + limit]
+                assert [m.id for m in found] == [m.id for m in wanted], (query, offset)
+            matching_customers = {
+                c.id for c in customers if _matches(query, c.display_name, c.email)
+            } | {
+                i.customer_id
+                for i in identities
+                if _matches(query, i.display_name, i.handle, i.email)
+            }
+            with_match = {m.conversation_id for m in expected} | {
+                c.id for c in conversations.values() if c.customer_id in matching_customers
+            }
+            latest_first = sorted(
+                (conversations[i] for i in with_match),
+                key=lambda c: (c.last_message_at is not None, c.last_message_at or FAR, c.id),
+                reverse=True,
+            )
+            for limit in (20, 2):
+                found = search_conversations(session, query, limit=limit)
+                assert [c.id for c in found] == [c.id for c in latest_first[:limit]], query
 
 
 def test_customer_search_by_name_handle_and_phone(big_inbox):
