@@ -7,8 +7,11 @@ bare ASGI endpoint on uvicorn with the same settings that only checks the secret
 target speaks of. 5 % of requests re-send an earlier delivery; at the end the new messages and
 journal rows must equal the distinct accepted deliveries.
 
-``python bench/bench_webhooks.py [--quick] [--duration S] [--no-postgres] [--kind telegram]``
-Writes ``bench/results/webhooks.json``.
+``--prefilled N`` runs the daemon on SQLite only, on a copy of the cached generated inbox of N
+messages (``bench/cached_data.py``), so ingestion is measured against a grown database.
+
+``python bench/bench_webhooks.py [--quick] [--duration S] [--no-postgres] [--kind telegram]
+[--prefilled N]``. Writes ``bench/results/webhooks.json`` (``webhooks-prefilled-N.json``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import bisect
 import importlib.util
 import json
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,6 +32,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cached_data import sqlite_dataset
 from common import (
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,
@@ -272,6 +277,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds per level (default 5)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--kind", choices=("telegram", "whatsapp"), action="append")
+    parser.add_argument("--prefilled", type=int, metavar="N", help="on a copy of N messages")
     args = parser.parse_args()
     duration = args.duration or (0.5 if args.quick else 5.0)
     levels = [1, 4] if args.quick else [1, 4, 16, 64]
@@ -282,7 +288,7 @@ def main() -> None:
     )
     backends: dict[str, str] = {}
     sqlite_file = VAR / "webhooks.db"
-    pg = None if args.no_postgres or args.quick else postgres_url()
+    pg = None if args.no_postgres or args.quick or args.prefilled else postgres_url()
 
     results: dict[str, Any] = {"duration_s": duration, "levels": levels, "kinds": {}}
     for kind in kinds:
@@ -291,6 +297,8 @@ def main() -> None:
         per_backend: dict[str, Any] = {}
         for file in VAR.glob("webhooks.db*"):
             file.unlink()
+        if args.prefilled:
+            copy_sqlite(sqlite_dataset(args.prefilled), sqlite_file)
         backends = {"sqlite": f"sqlite:///{sqlite_file}"}
         if pg is not None:
             backends["postgres"] = reset_schema(pg, "bench_ingest")
@@ -313,8 +321,21 @@ def main() -> None:
         }
         print_tables(kind, ceiling, per_backend)
     if pg is None:
-        results["postgres"] = "not measured: no PostgreSQL (or --no-postgres / --quick)"
-    write_results("webhooks", results, quick=args.quick)
+        results["postgres"] = "not measured: no PostgreSQL (or --no-postgres/--quick/--prefilled)"
+    if args.prefilled:
+        results["prefilled_messages"] = args.prefilled
+    name = f"webhooks-prefilled-{args.prefilled}" if args.prefilled else "webhooks"
+    write_results(name, results, quick=args.quick)
+
+
+def copy_sqlite(url: str, target: Path) -> None:
+    """A consistent copy of a SQLite database (its WAL included), through the backup API."""
+    source = sqlite3.connect(url.removeprefix("sqlite:///"))
+    copy = sqlite3.connect(target)
+    with copy:
+        source.backup(copy)
+    copy.close()
+    source.close()
 
 
 def print_tables(kind: str, ceiling: dict[int, Any], per_backend: dict[str, Any]) -> None:

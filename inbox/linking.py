@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from sportello.inbox.desk_models import CustomerLink
@@ -80,9 +80,9 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
     if identity.display_name:
         conditions.append(func.lower(Identity.display_name) == identity.display_name.lower())
     if len(handle) >= 3:
-        conditions.append(func.lower(Identity.handle).like(f"{handle[:3]}%"))
+        conditions.append(_handle_starts(session, handle[:3]))
     if key:
-        conditions.append(func.lower(Identity.handle).like(f"{key.replace(' ', '')[:3]}%"))
+        conditions.append(_handle_starts(session, key.replace(" ", "")[:3]))
     if not conditions:
         return []
     candidates = session.exec(
@@ -94,11 +94,13 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
         )
         .limit(MAX_CANDIDATES)
     ).all()
+    linked = _linked_customers(session, identity.customer_id, {c.customer_id for c in candidates})
     made: list[CustomerLink] = []
     for other in candidates:
         evidence = weak_evidence(identity, other)
-        if evidence is None or _already_linked(session, identity.customer_id, other.customer_id):
+        if evidence is None or other.customer_id in linked:
             continue
+        linked.add(other.customer_id)
         link = CustomerLink(
             customer_id=identity.customer_id,
             other_id=other.customer_id,
@@ -112,19 +114,29 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
     return made
 
 
-def _already_linked(session: Session, a: int, b: int) -> bool:
-    """Any suggestion for this pair, whatever its status (a dismissed pair stays dismissed)."""
-    return (
-        session.exec(
-            select(CustomerLink.id).where(
-                or_(
-                    (CustomerLink.customer_id == a) & (CustomerLink.other_id == b),
-                    (CustomerLink.customer_id == b) & (CustomerLink.other_id == a),
-                )
+def _handle_starts(session: Session, prefix: str) -> ColumnElement[bool]:
+    """``lower(handle)`` starts with ``prefix`` (letters and digits), as the index can
+    answer it (migration 0011): LIKE on PostgreSQL, a range on SQLite."""
+    lowered = func.lower(Identity.handle)
+    if session.get_bind().dialect.name == "postgresql":
+        return lowered.like(f"{prefix}%")
+    return and_(lowered >= prefix, lowered < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+
+def _linked_customers(session: Session, customer_id: int, others: set[int]) -> set[int]:
+    """Those of ``others`` with any suggestion for their pair with ``customer_id``, whatever
+    its status (a dismissed pair stays dismissed)."""
+    if not others:
+        return set()
+    rows = session.exec(
+        select(CustomerLink.customer_id, CustomerLink.other_id).where(
+            or_(
+                (CustomerLink.customer_id == customer_id) & col(CustomerLink.other_id).in_(others),
+                (CustomerLink.other_id == customer_id) & col(CustomerLink.customer_id).in_(others),
             )
-        ).first()
-        is not None
-    )
+        )
+    ).all()
+    return {b if a == customer_id else a for a, b in rows}
 
 
 def merge_on_evidence(

@@ -67,12 +67,17 @@ def terms(query: str) -> list[str]:
     return re.findall(r"[^\W_]+", query.lower())[:MAX_TERMS]
 
 
+# Expression indexes for the look-alike search of sportello.inbox.linking (migration 0011).
+LOOKALIKE_INDEXES = frozenset({"ix_identities_lower_name", "ix_identities_lower_handle"})
+
+
 def is_search_object(name: str | None, type_: str, parent_names: Any = None) -> bool:
-    """Whether a database object belongs to full-text search (not described by the tables).
+    """Whether a database object belongs to a search and not to the tables: full-text
+    search, and the look-alike indexes.
 
     Alembic's ``include_name`` hook uses the negation so autogenerate leaves them alone.
     """
-    return bool(name) and ("_fts" in str(name))
+    return bool(name) and ("_fts" in str(name) or name in LOOKALIKE_INDEXES)
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -18,6 +19,7 @@ from sportello.inbox.search import include_name
 from sportello.inbox.triage_key import triage_key
 
 
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrations_match_the_tables(database_url):
     engine = make_engine(database_url)
     migrate(engine)
