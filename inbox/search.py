@@ -4,14 +4,21 @@ One Python API, two engines:
 
 * SQLite: FTS5 external-content tables (``messages_fts``, ``identities_fts``,
   ``customers_fts``) kept in step by triggers, so every write path (ORM, bulk Core
-  inserts, deletes on erasure) maintains them;
-* PostgreSQL: GIN indexes on ``to_tsvector('simple', …)`` expressions of the same columns;
-  the queries below repeat those expressions verbatim so the planner uses the indexes.
+  inserts, deletes on erasure) maintains them (migration 0003);
+* PostgreSQL: GIN indexes on ``to_tsvector('simple', …)`` of the same columns: for
+  messages a stored generated column, ``messages.text_fts`` (migration 0010), for
+  customers and identities expressions that the queries below repeat verbatim so the
+  planner uses the indexes.
 
 Both sides split text on punctuation and spaces, fold case, keep accents, and match every
 word of the query as a prefix (``ordin`` finds ``ordine``). Results are newest first
 (messages, conversations) or most recently created first (customers), so the two engines
-answer the same thing. The structures are created by the ``0002_inbox`` migration.
+answer the same thing.
+
+A common word matches a good part of the inbox, so messages and conversations are looked
+for among the newest rows first (:data:`WINDOWS`) and the whole match set is read only
+when those hold less than a page: a window is every row down to an edge in the result
+order, so a page found inside it is the page.
 """
 
 from __future__ import annotations
@@ -168,11 +175,8 @@ def search_messages(
 ) -> list[Message]:
     """Messages containing every word of ``query`` (as prefixes), newest first.
 
-    A common word matches a good part of the inbox, so the newest messages are searched
-    first (:data:`WINDOWS`); the whole match set is read when it is small or when they
-    hold too few.
-    The answer is the same either way: a window is every message down to its edge, so
-    when it holds a whole page, no message outside it could be on that page.
+    Fewer than :data:`FEW` matches are read directly; more are looked for in the newest
+    messages first (see the module docstring), then in all of them.
     """
     words = terms(query)
     if not words:
