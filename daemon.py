@@ -137,9 +137,11 @@ class Daemon:
             log.info("seeded %s from the configuration", ", ".join(stored))
 
     def _ingested(self, ingested: Ingested) -> None:
-        """After a delivery is committed: automation may have queued replies; streams learn;
-        the platform hears that button presses are stored (called from the worker thread)."""
-        self.wake_sender()
+        """After a delivery is committed: the sender wakes for replies automation queued;
+        streams learn; the platform hears that button presses are stored (called from the
+        worker thread)."""
+        if ingested.queued_replies:
+            self.wake_sender()
         self.live.ingested(ingested)
         loop = self._loop
         if loop is None:

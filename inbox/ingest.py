@@ -46,6 +46,7 @@ class Ingested:
     statuses: int = 0
     ignored: list[Ignored] = field(default_factory=list)
     duplicates: int = 0
+    queued_replies: bool = False  # automation queued outbound messages (set by the worker)
 
 
 def ingest(

@@ -42,6 +42,13 @@ MAX_ATTEMPTS = 12
 MAX_BACKOFF_S = 600.0
 LEASE = timedelta(minutes=2)
 UNFINISHED = ("pending", "sending")
+_QUEUED = "sportello.outbox.queued"  # session.info: queue() was called in this session
+
+
+def take_queued(session: Session) -> bool:
+    """Whether :func:`queue` stored anything in ``session`` since the last ask: the sender
+    needs waking only then."""
+    return bool(session.info.pop(_QUEUED, False))
 
 
 def queue(
@@ -93,6 +100,7 @@ def queue(
     )
     if author == "agent":
         note_agent_message(conversation, now)
+    session.info[_QUEUED] = True
     return message
 
 

@@ -25,6 +25,7 @@ from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import Ingested, Scorer, ingest
 from sportello.inbox.models import Delivery
+from sportello.inbox.outbox import take_queued
 from sportello.inbox.waiting import wait_any
 
 log = logging.getLogger(__name__)
@@ -186,9 +187,11 @@ class JournalWorker:
     def _ingest(
         self, session: Session, delivery: Delivery, events: list[Event], scorer: Scorer | None
     ) -> Ingested:
+        take_queued(session)  # from here on, what this delivery queues
         ingested = ingest(session, events, now=self.clock.now(), scorer=scorer)
         for hook in self.hooks:
             hook(session, ingested)
+        ingested.queued_replies = take_queued(session)
         delivery.events = len(events)
         self._set(delivery, journal.PROCESSED, None)
         return ingested

@@ -13,7 +13,7 @@ from sportello.cli import app
 from sportello.config.settings import TelegramSettings
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.telegram import TelegramConnector
-from sportello.inbox import journal
+from sportello.inbox import journal, outbox
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate
 from sportello.inbox.models import Delivery, Message
@@ -108,3 +108,23 @@ def test_one_bad_delivery_does_not_hold_back_the_rest_of_its_batch(database_url)
     assert states == ["processed", "pending", "processed"]
     assert texts == ["testo 5", "testo 7"]
     engine.dispose()
+
+
+def test_the_worker_says_when_a_delivery_queued_replies(database_url):
+    """The daemon wakes the outbox sender only for deliveries whose automation queued one."""
+
+    def reply_to_the_second(session, ingested):
+        for message, conversation in ingested.new_messages:
+            if message.text == "testo 2":
+                outbox.queue(session, conversation, "Grazie!", now=NOW, author="bot")
+
+    engine, worker = _setup(database_url, reply_to_the_second)
+    seen: list[tuple[str, bool]] = []
+    worker.on_change = lambda ingested: seen.append(
+        (ingested.new_messages[0][0].text, ingested.queued_replies)
+    )
+    for n in (1, 2, 3):
+        _append(engine, n)
+    worker.process_pending()
+    engine.dispose()
+    assert seen == [("testo 1", False), ("testo 2", True), ("testo 3", False)]
