@@ -7,8 +7,9 @@ bare ASGI endpoint on uvicorn with the same settings that only checks the secret
 target speaks of. 5 % of requests re-send an earlier delivery; at the end the new messages and
 journal rows must equal the distinct accepted deliveries.
 
-``--prefilled N`` runs the daemon on SQLite only, on a copy of the cached generated inbox of N
-messages (``bench/cached_data.py``), so ingestion is measured against a grown database.
+``--prefilled N`` runs the daemon on a generated inbox of N messages, so ingestion is measured
+against a grown database: on SQLite a copy of the cached file (``bench/cached_data.py``), on
+PostgreSQL a schema generated afresh for each kind (a few minutes at 1M).
 
 ``python bench/bench_webhooks.py [--quick] [--duration S] [--no-postgres] [--kind telegram]
 [--prefilled N]``. Writes ``bench/results/webhooks.json`` (``webhooks-prefilled-N.json``).
@@ -32,7 +33,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cached_data import sqlite_dataset
+from cached_data import generate, sqlite_dataset
 from common import (
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,
@@ -52,6 +53,7 @@ from sqlalchemy import create_engine, func, select
 
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.inbox.db import make_engine, migrate
 from sportello.inbox.models import Delivery, Message
 
 HERE = Path(__file__).resolve().parent
@@ -288,7 +290,7 @@ def main() -> None:
     )
     backends: dict[str, str] = {}
     sqlite_file = VAR / "webhooks.db"
-    pg = None if args.no_postgres or args.quick or args.prefilled else postgres_url()
+    pg = None if args.no_postgres or args.quick else postgres_url()
 
     results: dict[str, Any] = {"duration_s": duration, "levels": levels, "kinds": {}}
     for kind in kinds:
@@ -302,6 +304,8 @@ def main() -> None:
         backends = {"sqlite": f"sqlite:///{sqlite_file}"}
         if pg is not None:
             backends["postgres"] = reset_schema(pg, "bench_ingest")
+            if args.prefilled:
+                prefill(backends["postgres"], args.prefilled)
         for label, url in backends.items():
             run = daemon_run(url, kind, levels, duration, label)
             run["ratio_to_bare"] = round(run["max_accepted_per_s"] / bare_max, 3)
@@ -321,11 +325,19 @@ def main() -> None:
         }
         print_tables(kind, ceiling, per_backend)
     if pg is None:
-        results["postgres"] = "not measured: no PostgreSQL (or --no-postgres/--quick/--prefilled)"
+        results["postgres"] = "not measured: no PostgreSQL (or --no-postgres / --quick)"
     if args.prefilled:
         results["prefilled_messages"] = args.prefilled
     name = f"webhooks-prefilled-{args.prefilled}" if args.prefilled else "webhooks"
     write_results(name, results, quick=args.quick)
+
+
+def prefill(url: str, messages: int) -> None:
+    """Generate an inbox of ``messages`` messages into the empty database at ``url``."""
+    engine = make_engine(url)
+    migrate(engine)
+    generate(engine, messages)
+    engine.dispose()
 
 
 def copy_sqlite(url: str, target: Path) -> None:
