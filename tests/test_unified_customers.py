@@ -252,3 +252,19 @@ def test_erase_reaches_mentions_surveys_and_away_cooldowns(database_url, start_d
     with Session(engine) as session:
         for table in (Mention, Survey, AwayCooldown, Message, Customer):
             assert session.exec(select(func.count()).select_from(table)).one() == 0, table
+
+
+def test_a_look_alike_handle_is_suggested_whatever_the_names(database_url, start_daemon):
+    """Only the handles match (the names differ): the prefix lookup of the handle index finds
+    the other identity, in either letter case; an unrelated handle is left alone."""
+    running = _daemon(database_url, start_daemon)
+    engine, api = running.daemon.engine, running.api
+    a, _ = _say(engine, Person("5551009", "G.", handle="Zorro_Rossi88"), "telegram", "9:1", "Ciao")
+    b, _ = _say(
+        engine, Person("1400000000000000009", "Zeta", handle="zorrorossi88"), "x", "t9", "hi"
+    )
+    _say(engine, Person("1400000000000000010", "Zeta", handle="zoe"), "x", "t10", "hi")
+    suggestions = api.get("/api/v1/customers/suggestions").json()["items"]
+    assert [(frozenset((s["customer_id"], s["other_id"])), s["reason"]) for s in suggestions] == [
+        (frozenset((a, b)), "same handle")
+    ]
