@@ -109,7 +109,7 @@ def _matches(
     if session.get_bind().dialect.name == "postgresql":
         tsquery = " & ".join(f"{w}:*" for w in words)
         return literal_column(pg_doc).op("@@")(func.to_tsquery("simple", tsquery))
-    match = " ".join(f'"{w}"*' for w in words)
+    match = _fts5_query(words)
     where = f"{fts_table} MATCH :match"
     if from_id is None:
         rowids = text(f"SELECT rowid FROM {fts_table} WHERE {where}").bindparams(match=match)
@@ -118,13 +118,18 @@ def _matches(
     return literal_column(f"+{content}.id").in_(rowids.bindparams(match=match, from_id=from_id))
 
 
+def _fts5_query(words: list[str]) -> str:
+    """An FTS5 query matching every word as a prefix."""
+    return " ".join(f'"{w}"*' for w in words)
+
+
 def _few_matching_messages(session: Session, words: list[str]) -> list[int] | None:
     """SQLite: the ids of the matching messages when fewer than :data:`FEW` match, else
     None. FTS5 lists them cheaply; PostgreSQL would test rows one by one, so it is never
     asked (None)."""
     if session.get_bind().dialect.name == "postgresql":
         return None
-    match = " ".join(f'"{w}"*' for w in words)
+    match = _fts5_query(words)
     hits = text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match LIMIT :few")
     ids = list(session.connection().execute(hits, {"match": match, "few": FEW}).scalars())
     return ids if len(ids) < FEW else None

@@ -12,7 +12,7 @@ the platform stamps a reply when it delivers it, which can be just after the age
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -164,7 +164,7 @@ class _Walker:
         return self.timeline
 
 
-def walk(conversation_id: int, messages: list[Item], events: Iterable[Item]) -> Timeline:
+def walk(conversation_id: int, messages: list[Item], events: Sequence[Item]) -> Timeline:
     """The timeline of one conversation from its messages and its status events, each list
     in time order (ties in the order they were recorded)."""
     items = messages
