@@ -25,6 +25,7 @@ from sportello.inbox import housekeeping, leases, settings_store, sla
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
+from sportello.inbox.metrics import timeline_store
 from sportello.inbox.polling import poll_once
 from sportello.inbox.surveys import run_surveys
 from sportello.listening.alerts import alert_sla_breaches, resolve_answered_sla_alerts
@@ -40,6 +41,7 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 SLA_INTERVAL_S = 60.0
 SNOOZE_INTERVAL_S = 30.0
 RETENTION_INTERVAL_S = 3600.0
+TIMELINES_INTERVAL_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         resolve_answered_sla_alerts(session, now)
         return fired
 
+    def refresh_timelines() -> int:
+        return timeline_store.refresh_all(daemon.engine, write_lock=daemon.write_lock)
+
     retention = daemon.settings.retention
     jobs += [
         PeriodicJob("sla:check", SLA_INTERVAL_S, in_session(check_sla)),
@@ -111,6 +116,10 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             "retention:early-statuses",
             RETENTION_INTERVAL_S,
             in_session(housekeeping.trim_early_statuses),
+        ),
+        # The KPI report reads stored timelines where current and walks the rest.
+        PeriodicJob(
+            "kpis:timelines", TIMELINES_INTERVAL_S, lambda: asyncio.to_thread(refresh_timelines)
         ),
     ]
     if daemon.settings.surveys.enabled:

@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -63,6 +63,26 @@ def write_lock(engine: Engine) -> AbstractContextManager[Any]:
     worker): they queue for each other instead of sleeping in SQLite's busy handler.
     PostgreSQL needs none."""
     return threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one committed state of the database.
+
+    pysqlite opens a transaction only before a write, so a SQLite reader would see each
+    statement's own latest state: the snapshot is begun by hand.
+    """
+    if engine.dialect.name == "postgresql":
+        isolated = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+        with isolated as connection, connection.begin():
+            yield connection
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("BEGIN")
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 @contextmanager

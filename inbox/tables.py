@@ -7,4 +7,5 @@ from sportello.inbox import (  # noqa: F401
     survey_tables,
     users,
 )
+from sportello.inbox.metrics import timeline_tables  # noqa: F401
 from sportello.listening import models as listening_models  # noqa: F401

@@ -89,3 +89,29 @@ class Inbox:
     def status(self, conversation: Conversation, status: str, at: datetime) -> None:
         set_status(self.session, conversation, status, at, actor="agent")
         self.session.flush()
+
+
+def hand_computed_inbox(inbox: Inbox) -> None:
+    """The inbox of test_kpis.py's docstring."""
+    a = inbox.conversation("telegram", "1001", rome(12, 4, 17, 30))
+    inbox.reply(a, rome(12, 4, 17, 31), author="bot")
+    inbox.reply(a, rome(12, 7, 9, 30))
+    inbox.status(a, "resolved", rome(12, 7, 10))
+
+    b = inbox.conversation("whatsapp", "393331112222", rome(12, 7, 17))
+    inbox.reply(b, rome(12, 9, 10))
+    inbox.customer("whatsapp", "393331112222", rome(12, 9, 10, 5))
+    inbox.reply(b, rome(12, 9, 10, 20))
+    inbox.status(b, "pending", rome(12, 9, 10, 21))
+    inbox.customer("whatsapp", "393331112222", rome(12, 10, 11))
+    inbox.reply(b, rome(12, 10, 11, 30))
+    inbox.status(b, "resolved", rome(12, 10, 11, 40))
+
+    c = inbox.conversation("telegram", "1003", rome(12, 10, 9))
+    inbox.echo("telegram", "1003", rome(12, 10, 9, 10))
+    inbox.status(c, "resolved", rome(12, 10, 9, 15))
+    inbox.customer("telegram", "1003", rome(12, 11, 9))
+
+    e = inbox.conversation("x", "777", rome(11, 25, 10))
+    inbox.status(e, "resolved", rome(11, 25, 10, 30))
+    inbox.customer("x", "777", rome(12, 2, 10))

@@ -19,40 +19,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from kpi_fixtures import Inbox, office_hours, rome
+from kpi_fixtures import Inbox, hand_computed_inbox, office_hours, rome
 
 from sportello.inbox.db import make_engine, migrate, session_scope
-from sportello.inbox.metrics import KpiQuery, compute_kpis, parse_bound
+from sportello.inbox.metrics import KpiQuery, compute_kpis, parse_bound, timeline_store
 
 
-@pytest.fixture
-def engine(database_url):
+@pytest.fixture(params=["walked", "stored"])
+def engine(database_url, request):
+    """The inbox, reported from fresh walks of its history, and from stored timelines."""
     engine = make_engine(database_url)
     migrate(engine)
     with session_scope(engine) as session:
-        inbox = Inbox(session)
-        a = inbox.conversation("telegram", "1001", rome(12, 4, 17, 30))
-        inbox.reply(a, rome(12, 4, 17, 31), author="bot")
-        inbox.reply(a, rome(12, 7, 9, 30))
-        inbox.status(a, "resolved", rome(12, 7, 10))
-
-        b = inbox.conversation("whatsapp", "393331112222", rome(12, 7, 17))
-        inbox.reply(b, rome(12, 9, 10))
-        inbox.customer("whatsapp", "393331112222", rome(12, 9, 10, 5))
-        inbox.reply(b, rome(12, 9, 10, 20))
-        inbox.status(b, "pending", rome(12, 9, 10, 21))
-        inbox.customer("whatsapp", "393331112222", rome(12, 10, 11))
-        inbox.reply(b, rome(12, 10, 11, 30))
-        inbox.status(b, "resolved", rome(12, 10, 11, 40))
-
-        c = inbox.conversation("telegram", "1003", rome(12, 10, 9))
-        inbox.echo("telegram", "1003", rome(12, 10, 9, 10))
-        inbox.status(c, "resolved", rome(12, 10, 9, 15))
-        inbox.customer("telegram", "1003", rome(12, 11, 9))
-
-        e = inbox.conversation("x", "777", rome(11, 25, 10))
-        inbox.status(e, "resolved", rome(11, 25, 10, 30))
-        inbox.customer("x", "777", rome(12, 2, 10))
+        hand_computed_inbox(Inbox(session))
+    if request.param == "stored":
+        assert timeline_store.refresh_all(engine) == 4
     yield engine
     engine.dispose()
 

@@ -1,40 +1,46 @@
 """The customer-care KPIs of a period, computed at query time; see ``docs/kpis.md``.
 
 A handful of queries, none per conversation: SQL aggregates for volumes, retention and
-surveys; two ordered streams (messages, status events) of the conversations the period
-touches, walked once per conversation in Python for every time figure.
+surveys; for the time figures, the rows of the stored timelines (``timeline_tables``) the
+period needs, and a fresh walk of the conversations whose timeline is not current.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import groupby
-from operator import itemgetter
-from typing import Any
+from typing import Any, TypeGuard
 
-from sqlalchemy import BigInteger, ColumnElement, Float, and_, cast, distinct, func, or_
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, distinct, func, or_
 from sqlalchemy import case as sql_case
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
+from sportello.inbox.db import read_snapshot
+from sportello.inbox.metrics.history import walk_histories
 from sportello.inbox.metrics.query import KpiQuery
 from sportello.inbox.metrics.stats import percent, summarize
-from sportello.inbox.metrics.timeline import Item, Timeline, event_item, message_item, walk
-from sportello.inbox.metrics.timing import OpenTime, Stopwatch
+from sportello.inbox.metrics.timeline import Timeline
+from sportello.inbox.metrics.timeline_tables import (
+    STALE,
+    ConversationTimeline,
+    TimelineCase,
+    TimelinePause,
+    TimelineWait,
+)
+from sportello.inbox.metrics.timing import OpenTime, Pause, Stopwatch
 from sportello.inbox.models import (
     Conversation,
-    ConversationEvent,
     ConversationTag,
     Customer,
     Message,
 )
-from sportello.inbox.survey_tables import Survey, SurveyResponse
+from sportello.inbox.survey_tables import Survey
 
 BUCKET_S = 900  # every time zone's offset is a multiple of 15 minutes
-STATUS_EVENTS = ("opened", "reopened", "open", "pending", "snoozed", "resolved")
 REPLY_TIME_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
     ("< 1m", 0, 60),
     ("1-5m", 60, 300),
@@ -45,14 +51,14 @@ REPLY_TIME_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
     ("> 24h", 86400, None),
 )
 PEAK_HOURS = 3
-_STREAM_BATCH = 5000
+_WALK_CHUNK = 1000  # conversations walked afresh per pair of queries
 
 
 def compute_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
     """Every figure of ``docs/kpis.md`` for ``query``, as the JSON of the reports API.
 
-    The time figures walk history in Python while the database aggregates the rest: on an
-    engine whose connections share one database, the aggregates run on a second
+    The time figures are read in one snapshot while the database aggregates the rest: on
+    an engine whose connections share one database, the aggregates run on a second
     connection at the same time, so the report reads what is committed.
     """
     tz = query.calendar.tz
@@ -60,10 +66,11 @@ def compute_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
     if isinstance(engine, Engine) and _shared_database(engine):
         with ThreadPoolExecutor(max_workers=1) as pool:
             aside = pool.submit(_aggregates_in_own_session, engine, query)
-            timing = _timing(session, query)
+            with read_snapshot(engine) as connection:
+                timing = _timing(connection, query)
             volumes, retention, surveys = aside.result()
     else:
-        timing = _timing(session, query)
+        timing = _timing(session.connection(), query)
         volumes, retention, surveys = _aggregates(session, query)
     days = _days(query)
     by_day = {day: {"date": day.isoformat(), **_zero_day()} for day in days}
@@ -161,15 +168,6 @@ def _message_filters(query: KpiQuery) -> list[ColumnElement[bool]]:
 # volumes ---------------------------------------------------------------------------------
 
 
-def _epoch(session: Session, column: Any) -> Any:
-    """A timestamp column as POSIX seconds (float), in SQL."""
-    if session.get_bind().dialect.name == "sqlite":
-        # whole seconds, plus the stored microseconds ("YYYY-MM-DD HH:MM:SS.ffffff")
-        seconds = cast(func.strftime("%s", column), Float)
-        return seconds + func.coalesce(cast(func.substr(column, 20), Float), 0.0)
-    return cast(func.extract("epoch", column), Float)
-
-
 def _bucket(session: Session, column: Any) -> Any:
     """The 15-minute UTC slot of a timestamp column, as an integer, in SQL."""
     if session.get_bind().dialect.name == "sqlite":
@@ -265,10 +263,10 @@ def _days(query: KpiQuery) -> list[date]:
 # times -----------------------------------------------------------------------------------
 
 
-def _relevant_conversations(query: KpiQuery) -> Any:
-    """Conversations the period can say anything about: opened before its end, and active
-    in it or not resolved before it."""
-    return select(Conversation.id).where(
+def _relevance(query: KpiQuery) -> list[ColumnElement[bool]]:
+    """What makes a conversation one the period can say anything about: opened before its
+    end, and active in it or not resolved before it."""
+    return [
         col(Conversation.opened_at) < query.end,
         or_(
             col(Conversation.last_message_at) >= query.start,
@@ -277,125 +275,207 @@ def _relevant_conversations(query: KpiQuery) -> Any:
             col(Conversation.status) != "resolved",
         ),
         *_conversation_filters(query),
+    ]
+
+
+@dataclass
+class _Spans:
+    """What the time figures are made of, gathered alike from stored timelines and from
+    conversations walked afresh: ``(conversation, start, end, ...)`` tuples."""
+
+    replies: list[tuple[int, float, float]] = field(default_factory=list)
+    first_responses: list[tuple[int, float, float]] = field(default_factory=list)
+    # (conversation, start, end, first human reply, human replies, reopened at)
+    resolved: list[tuple[int, float, float, float | None, int, float | None]] = field(
+        default_factory=list
     )
+    backlog: list[tuple[int, float]] = field(default_factory=list)
+    paused: set[int] = field(default_factory=set)  # paused at ``as_of``
+    pauses: dict[int, list[Pause]] = field(default_factory=dict)
+    waiting: int = 0
+    open_at_start: int = 0
+    started: int = 0
 
 
-def _timelines(session: Session, query: KpiQuery, horizon: datetime) -> Iterator[Timeline]:
-    """Every relevant conversation walked: its status events read into memory first (a
-    few per conversation), then its messages streamed in conversation order."""
-    relevant = _relevant_conversations(query)
-    connection = session.connection()
-    events: dict[int, list[Item]] = defaultdict(list)
-    for conversation_id, at, kind in connection.execute(
-        select(
-            ConversationEvent.conversation_id,
-            _epoch(session, ConversationEvent.at),
-            ConversationEvent.kind,
-        )
-        .where(
-            col(ConversationEvent.conversation_id).in_(relevant),
-            col(ConversationEvent.at) < horizon,
-            col(ConversationEvent.kind).in_(STATUS_EVENTS),
-        )
-        .order_by(
-            col(ConversationEvent.conversation_id),
-            col(ConversationEvent.at),
-            col(ConversationEvent.id),
-        )
-    ):
-        events[conversation_id].append(event_item(at, kind))
-    messages = connection.execute(
-        select(Message.conversation_id, _epoch(session, Message.sent_at), Message.direction)
-        .outerjoin(SurveyResponse, col(SurveyResponse.message_id) == col(Message.id))
-        .where(
-            col(Message.conversation_id).in_(relevant),
-            col(Message.sent_at) < horizon,
-            col(Message.author) != "bot",
-            col(SurveyResponse.message_id).is_(None),
-            or_(col(Message.delivery_status).is_(None), col(Message.delivery_status) != "failed"),
-        )
-        .order_by(col(Message.conversation_id), col(Message.sent_at), col(Message.id))
-        .execution_options(yield_per=_STREAM_BATCH)
-    )
-    for conversation_id, rows in groupby(messages, key=itemgetter(0)):
-        items = [message_item(at, direction == "in") for _, at, direction in rows]
-        yield walk(conversation_id, items, events.pop(conversation_id, ()))
-    for conversation_id, only_events in events.items():
-        yield walk(conversation_id, [], only_events)
-
-
-def _stopwatch(session: Session, query: KpiQuery, horizon: datetime) -> Stopwatch:
-    if not query.business_time:
-        return Stopwatch()
-    earliest = session.exec(
-        select(func.min(Conversation.opened_at)).where(
-            col(Conversation.id).in_(_relevant_conversations(query))
-        )
-    ).one()
-    start = min(earliest, query.start) if earliest is not None else query.start
-    return Stopwatch(OpenTime(query.calendar, start, max(horizon, query.now)))
-
-
-def _timing(session: Session, query: KpiQuery) -> dict[str, Any]:
-    horizon = query.end + query.fcr_window
-    watch = _stopwatch(session, query, horizon)
+def _walked_spans(spans: _Spans, timelines: Iterable[Timeline], query: KpiQuery) -> None:
     start, end, as_of = query.start.timestamp(), query.end.timestamp(), query.as_of.timestamp()
-    fcr_window = query.fcr_window.total_seconds()
 
-    def within(at: float | None) -> bool:
+    def within(at: float | None) -> TypeGuard[float]:
         return at is not None and start <= at < end
 
-    first_response: list[float] = []
-    reply: list[float] = []
-    handling: list[float] = []
-    resolution: list[float] = []
-    backlog_age: list[float] = []
-    backlog_status: dict[str, int] = defaultdict(int)
-    open_at_start = started = resolved = fcr_base = fcr = waiting = 0
-    for timeline in _timelines(session, query, horizon):
-        pauses = timeline.pauses
+    for timeline in timelines:
+        cid = timeline.conversation_id
+        if timeline.pauses:
+            spans.pauses[cid] = timeline.pauses
         for wait in timeline.waits:
             if within(wait.end):
-                assert wait.end is not None
-                reply.append(watch.seconds(wait.start, wait.end, pauses))
+                spans.replies.append((cid, wait.start, wait.end))
             elif (
                 wait.start < end
                 and (wait.end is None or wait.end >= end)
                 and (wait.cut is None or wait.cut >= end)
             ):
-                waiting += 1
+                spans.waiting += 1
         for case in timeline.cases:
             first = case.first_wait
             if first is not None and within(first.end):
-                assert first.end is not None
-                first_response.append(watch.seconds(first.start, first.end, pauses))
+                spans.first_responses.append((cid, first.start, first.end))
             if case.start >= end:
                 continue
             if case.start >= start:
-                started += 1
+                spans.started += 1
             elif case.end is None or case.end >= start:
-                open_at_start += 1
+                spans.open_at_start += 1
             if within(case.end):
-                assert case.end is not None
-                resolved += 1
-                resolution.append(watch.seconds(case.start, case.end, pauses))
-                if case.first_reply_at is not None and case.first_reply_at <= case.end:
-                    handling.append(watch.seconds(case.first_reply_at, case.end, pauses))
-                if case.human_replies > 0:
-                    fcr_base += 1
-                    reopened = (
-                        case.reopened_at is not None and case.reopened_at - case.end <= fcr_window
-                    )
-                    fcr += case.human_replies == 1 and not reopened
+                spans.resolved.append(
+                    (cid, case.start, case.end, case.first_reply_at, case.human_replies,
+                     case.reopened_at)
+                )  # fmt: skip
             elif case.end is None or case.end >= end:
-                backlog_age.append(watch.seconds(case.start, as_of, pauses))
-                backlog_status[_status_at(timeline, as_of)] += 1
+                spans.backlog.append((cid, case.start))
+                if _paused_at(timeline.pauses, as_of):
+                    spans.paused.add(cid)
+
+
+def _paused_at(pauses: Iterable[Pause], at: float) -> bool:
+    return any(a <= at and (b is None or at < b) for a, b in pauses)
+
+
+def _stored_spans(spans: _Spans, connection: Connection, query: KpiQuery) -> None:
+    """The spans of every conversation whose stored timeline is current, read by index."""
+    start, end, as_of = query.start.timestamp(), query.end.timestamp(), query.as_of.timestamp()
+    filters = _conversation_filters(query)
+
+    stale = select(ConversationTimeline.conversation_id).where(STALE)
+
+    def current(table: Any, *columns: Any) -> Any:
+        statement = (
+            select(*columns)
+            .select_from(table)
+            .where(col(table.conversation_id).not_in(stale))  # a few rows: one small set
+        )
+        if filters:
+            statement = statement.join(
+                Conversation, col(Conversation.id) == table.conversation_id
+            ).where(*filters)
+        return statement
+
+    wait, case = TimelineWait, TimelineCase
+    spans.replies += connection.execute(
+        current(wait, wait.conversation_id, wait.start_at, wait.end_at).where(
+            col(wait.end_at) >= start, col(wait.end_at) < end
+        )
+    ).all()
+    spans.waiting += connection.execute(
+        current(wait, func.count()).where(
+            or_(col(wait.settled_at).is_(None), col(wait.settled_at) >= end),
+            col(wait.start_at) < end,
+        )
+    ).scalar_one()
+    spans.first_responses += connection.execute(
+        current(case, case.conversation_id, case.first_wait_at, case.first_answer_at).where(
+            col(case.first_answer_at) >= start, col(case.first_answer_at) < end
+        )
+    ).all()
+    overlapping = current(
+        case,
+        case.conversation_id,
+        case.start_at,
+        case.end_at,
+        case.first_reply_at,
+        case.human_replies,
+        case.reopened_at,
+    ).where(col(case.start_at) < end, or_(col(case.end_at).is_(None), col(case.end_at) >= start))
+    for cid, opened, closed, first_reply, replies, reopened in connection.execute(overlapping):
+        if opened >= start:
+            spans.started += 1
+        else:
+            spans.open_at_start += 1
+        if closed is not None and closed < end:
+            spans.resolved.append((cid, opened, closed, first_reply, replies, reopened))
+        else:
+            spans.backlog.append((cid, opened))
+    pause = TimelinePause
+    spans.paused.update(
+        connection.execute(
+            current(pause, pause.conversation_id).where(
+                col(pause.start_at) <= as_of,
+                or_(col(pause.end_at).is_(None), col(pause.end_at) > as_of),
+            )
+        ).scalars()
+    )
+    if query.business_time:
+        for cid, paused_from, paused_to in connection.execute(
+            current(pause, pause.conversation_id, pause.start_at, pause.end_at).order_by(
+                pause.conversation_id, pause.ordinal
+            )
+        ):
+            spans.pauses.setdefault(cid, []).append((paused_from, paused_to))
+
+
+def _spans(connection: Connection, query: KpiQuery, horizon: datetime) -> _Spans:
+    """Stored timelines where current; the conversations whose history changed since their
+    timeline was stored (or that never had one) walked afresh. ``connection`` reads one
+    snapshot, so each conversation is counted from exactly one of the two."""
+    spans = _Spans()
+    _stored_spans(spans, connection, query)
+    stale = list(
+        connection.execute(
+            select(ConversationTimeline.conversation_id)
+            .join(Conversation, col(Conversation.id) == ConversationTimeline.conversation_id)
+            .where(STALE, *_relevance(query))
+        ).scalars()
+    )
+    for chunk in range(0, len(stale), _WALK_CHUNK):
+        ids = stale[chunk : chunk + _WALK_CHUNK]
+        _walked_spans(spans, walk_histories(connection, ids, horizon), query)
+    return spans
+
+
+def _stopwatch(connection: Connection, query: KpiQuery, horizon: datetime) -> Stopwatch:
+    if not query.business_time:
+        return Stopwatch()
+    earliest = connection.execute(
+        select(func.min(Conversation.opened_at)).where(*_relevance(query))
+    ).scalar_one()
+    start = min(earliest, query.start) if earliest is not None else query.start
+    return Stopwatch(OpenTime(query.calendar, start, max(horizon, query.now)))
+
+
+def _timing(connection: Connection, query: KpiQuery) -> dict[str, Any]:
+    horizon = query.end + query.fcr_window
+    watch = _stopwatch(connection, query, horizon)
+    spans = _spans(connection, query, horizon)
+    as_of, fcr_window = query.as_of.timestamp(), query.fcr_window.total_seconds()
+    pauses = spans.pauses
+
+    def seconds(cid: int, a: float, b: float) -> float:
+        return watch.seconds(a, b, pauses.get(cid, ()))
+
+    reply = [seconds(cid, a, b) for cid, a, b in spans.replies]
+    first_response = [seconds(cid, a, b) for cid, a, b in spans.first_responses]
+    resolution: list[float] = []
+    handling: list[float] = []
+    fcr_base = fcr = 0
+    for cid, opened, closed, first_reply, human_replies, reopened_at in spans.resolved:
+        resolution.append(seconds(cid, opened, closed))
+        if first_reply is not None and first_reply <= closed:
+            handling.append(seconds(cid, first_reply, closed))
+        if human_replies > 0:
+            fcr_base += 1
+            reopened = reopened_at is not None and reopened_at - closed <= fcr_window
+            fcr += human_replies == 1 and not reopened
+    backlog_age = [seconds(cid, opened, as_of) for cid, opened in spans.backlog]
+    backlog_status: dict[str, int] = defaultdict(int)
+    for cid, _ in spans.backlog:
+        backlog_status["paused" if cid in spans.paused else "open"] += 1
     ages = summarize(backlog_age)
+    resolved, open_at_start, started = len(spans.resolved), spans.open_at_start, spans.started
     return {
         "backlog": len(backlog_age),
         "backlog_age": {**ages.as_json(), "max_s": max(backlog_age, default=None)},
         "backlog_by_status": dict(sorted(backlog_status.items())),
-        "waiting_for_reply": waiting,
+        "waiting_for_reply": spans.waiting,
         "first_response_time": summarize(first_response).as_json(),
         "reply_time": summarize(reply).as_json(),
         "handling_time": summarize(handling).as_json(),
@@ -418,13 +498,6 @@ def _timing(session: Session, query: KpiQuery) -> dict[str, Any]:
         "resolution_rate": percent(resolved, open_at_start + started),
         "first_contact_resolution_rate": percent(fcr, fcr_base),
     }
-
-
-def _status_at(timeline: Timeline, at: float) -> str:
-    for pause_start, pause_end in timeline.pauses:
-        if pause_start <= at and (pause_end is None or at < pause_end):
-            return "paused"
-    return "open"
 
 
 # customers -------------------------------------------------------------------------------

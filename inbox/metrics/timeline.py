@@ -34,7 +34,7 @@ _RANK_FIRST, _RANK_MESSAGE, _RANK_LAST = 0, 1, 2
 _CLOSING = frozenset({"resolved", *PAUSED})
 
 
-@dataclass
+@dataclass(slots=True)
 class Wait:
     """``end``: the human reply; ``cut``: the resolution that ended it unanswered."""
 
@@ -43,7 +43,7 @@ class Wait:
     cut: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Case:
     start: float
     end: float | None = None
@@ -54,7 +54,7 @@ class Case:
     reopened_at: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Timeline:
     conversation_id: int
     cases: list[Case] = field(default_factory=list)

@@ -1,0 +1,125 @@
+"""Rebuilding the stored timelines that changed (``timeline_tables``): the periodic job.
+
+A rebuild reads each stale conversation's generation first, then its history, and writes
+only where the generation is still the one it read: anything committed in between bumped it
+and leaves the row stale for the next run. Rows being written by another transaction are
+skipped, never waited for (``SKIP LOCKED``), so the job cannot deadlock with the writers.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import col, select
+
+from sportello.inbox.metrics.history import walk_histories
+from sportello.inbox.metrics.timeline import Timeline
+from sportello.inbox.metrics.timeline_tables import (
+    STALE,
+    ConversationTimeline,
+    TimelineCase,
+    TimelinePause,
+    TimelineWait,
+)
+
+BATCH = 500
+ROW_TABLES = (TimelineCase, TimelineWait, TimelinePause)
+
+
+def refresh(
+    engine: Engine,
+    *,
+    limit: int = BATCH,
+    write_lock: AbstractContextManager[Any] | None = None,
+) -> int:
+    """Rebuild up to ``limit`` stale timelines; how many were rebuilt."""
+    with engine.connect() as connection:
+        read = dict(
+            connection.execute(
+                select(ConversationTimeline.conversation_id, ConversationTimeline.generation)
+                .where(STALE)
+                .limit(limit)
+            ).all()
+        )
+        if not read:
+            return 0
+        walked = {t.conversation_id: t for t in walk_histories(connection, list(read))}
+    with write_lock or nullcontext(), engine.begin() as connection:
+        locked = connection.execute(
+            select(ConversationTimeline.conversation_id, ConversationTimeline.generation)
+            .where(col(ConversationTimeline.conversation_id).in_(list(read)))
+            .with_for_update(skip_locked=True)
+        ).all()
+        claimed = [cid for cid, generation in locked if read[cid] == generation]
+        if claimed:
+            _replace(connection, claimed, walked)
+    return len(claimed)
+
+
+def refresh_all(
+    engine: Engine,
+    *,
+    budget_s: float = 10.0,
+    write_lock: AbstractContextManager[Any] | None = None,
+) -> int:
+    """Rebuild stale timelines batch after batch, for at most about ``budget_s``."""
+    deadline = time.monotonic() + budget_s
+    total = 0
+    while True:
+        done = refresh(engine, write_lock=write_lock)
+        total += done
+        if done < BATCH or time.monotonic() >= deadline:
+            return total
+
+
+def _replace(connection: Connection, claimed: list[int], walked: dict[int, Timeline]) -> None:
+    connection.execute(
+        update(ConversationTimeline)
+        .where(col(ConversationTimeline.conversation_id).in_(claimed))
+        .values(built_generation=ConversationTimeline.generation)
+    )
+    for table in ROW_TABLES:
+        connection.execute(delete(table).where(col(table.conversation_id).in_(claimed)))
+    cases: list[dict[str, Any]] = []
+    waits: list[dict[str, Any]] = []
+    pauses: list[dict[str, Any]] = []
+    for cid in claimed:
+        timeline = walked.get(cid)
+        if timeline is None:  # no history (yet, or any more)
+            continue
+        waits += [
+            {
+                "conversation_id": cid,
+                "ordinal": n,
+                "start_at": w.start,
+                "end_at": w.end,
+                "cut_at": w.cut,
+                "settled_at": min((t for t in (w.end, w.cut) if t is not None), default=None),
+            }
+            for n, w in enumerate(timeline.waits)
+        ]
+        cases += [
+            {
+                "conversation_id": cid,
+                "ordinal": n,
+                "start_at": c.start,
+                "end_at": c.end,
+                "first_wait_at": None if c.first_wait is None else c.first_wait.start,
+                "first_answer_at": None if c.first_wait is None else c.first_wait.end,
+                "first_reply_at": c.first_reply_at,
+                "human_replies": c.human_replies,
+                "reopened_at": c.reopened_at,
+            }
+            for n, c in enumerate(timeline.cases)
+        ]
+        pauses += [
+            {"conversation_id": cid, "ordinal": n, "start_at": start, "end_at": end}
+            for n, (start, end) in enumerate(timeline.pauses)
+        ]
+    for table, rows in ((TimelineCase, cases), (TimelineWait, waits), (TimelinePause, pauses)):
+        if rows:
+            connection.execute(insert(table), rows)
