@@ -91,7 +91,7 @@ class MessengerConnector(meta.MetaConnector):
             if entry.get("changes"):
                 events.append(_ignored("changes", "a Page feed change, not a conversation"))
             # ``standby`` carries the same events while another app owns the thread.
-            for item in [*(entry.get("messaging") or []), *(entry.get("standby") or [])]:
+            for item in [*meta.listed(entry, "messaging"), *meta.listed(entry, "standby")]:
                 try:
                     events.extend(self._events(item))
                 except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -222,3 +222,14 @@ class MetaConnector(Connector):
 
     async def aclose(self) -> None:
         await self.graph.aclose()
+
+
+def listed(container: dict[str, Any], key: str) -> list[Any]:
+    """``container[key]``, a list of a webhook entry (absent or null: none); a
+    :class:`ParseError` when it is anything else."""
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ParseError(f'"{key}" is not a list: {value!r:.100}')
+    return value

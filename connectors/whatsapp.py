@@ -85,7 +85,7 @@ class WhatsAppConnector(meta.MetaConnector):
     def parse(self, delivery: RawDelivery) -> list[Event]:
         events: list[Event] = []
         for entry in self.entries(delivery.body):
-            for change in entry.get("changes") or []:
+            for change in meta.listed(entry, "changes"):
                 try:
                     events.extend(self._change(change))
                 except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -137,3 +137,21 @@ def test_mutated_payloads_parse_or_raise_parse_error(channel: str, data: st.Data
 @given(payload=JSON)
 def test_arbitrary_json_parses_or_raises_parse_error(channel: str, payload: Any) -> None:
     _check(CONNECTORS[channel][0], payload)
+
+
+@pytest.mark.parametrize(
+    ("channel", "entry"),
+    [
+        ("whatsapp", {"id": PHONE_NUMBER_ID, "changes": True}),
+        ("messenger", {"id": PAGE_ID, "messaging": 5}),
+        ("messenger", {"id": PAGE_ID, "standby": {"sender": {"id": EMMA_ID}}}),
+    ],
+)
+def test_an_entry_whose_events_are_not_a_list_is_a_parse_error(
+    channel: str, entry: dict[str, Any]
+) -> None:
+    """Found by the mutation test above: the list was iterated outside the error handling."""
+    obj = "whatsapp_business_account" if channel == "whatsapp" else "page"
+    body = json.dumps({"object": obj, "entry": [entry]}).encode()
+    with pytest.raises(ParseError, match="is not a list"):
+        CONNECTORS[channel][0].parse(RawDelivery(channel, body))
