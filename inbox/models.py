@@ -75,7 +75,7 @@ class Conversation(SQLModel, table=True):
     status: str = Field(default="open")
     assignee: str | None = Field(default=None, index=True)
     priority: int = 0
-    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     first_response_at: datetime | None = _ts()
     resolved_at: datetime | None = _ts()
     snoozed_until: datetime | None = _ts()

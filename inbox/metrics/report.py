@@ -377,7 +377,9 @@ def _stored_spans(spans: _Spans, connection: Connection, query: KpiQuery) -> Non
             col(case.first_answer_at) >= start, col(case.first_answer_at) < end
         )
     ).all()
-    overlapping = current(
+    # Cases resolved in the period, then cases still open at its end: each an index range
+    # (an OR of the two would make SQLite visit the table for every row).
+    resolved = current(
         case,
         case.conversation_id,
         case.start_at,
@@ -385,16 +387,20 @@ def _stored_spans(spans: _Spans, connection: Connection, query: KpiQuery) -> Non
         case.first_reply_at,
         case.human_replies,
         case.reopened_at,
-    ).where(col(case.start_at) < end, or_(col(case.end_at).is_(None), col(case.end_at) >= start))
-    for cid, opened, closed, first_reply, replies, reopened in connection.execute(overlapping):
-        if opened >= start:
-            spans.started += 1
-        else:
-            spans.open_at_start += 1
-        if closed is not None and closed < end:
-            spans.resolved.append((cid, opened, closed, first_reply, replies, reopened))
-        else:
-            spans.backlog.append((cid, opened))
+    ).where(col(case.end_at) >= start, col(case.end_at) < end)
+    spans.resolved += connection.execute(resolved).all()
+    opened_at = [row[1] for row in spans.resolved]
+    for still_open in (col(case.end_at).is_(None), col(case.end_at) >= end):
+        backlog = connection.execute(
+            current(case, case.conversation_id, case.start_at).where(
+                still_open, col(case.start_at) < end
+            )
+        ).all()
+        spans.backlog += backlog
+        opened_at += [row[1] for row in backlog]
+    started = sum(1 for at in opened_at if at >= start)
+    spans.started += started
+    spans.open_at_start += len(opened_at) - started
     pause = TimelinePause
     spans.paused.update(
         connection.execute(
@@ -419,16 +425,18 @@ def _spans(connection: Connection, query: KpiQuery, horizon: datetime) -> _Spans
     snapshot, so each conversation is counted from exactly one of the two."""
     spans = _Spans()
     _stored_spans(spans, connection, query)
+    # the stale ones first (a partial index), then which of them matter: a planner asked
+    # both at once starts from the period's conversations
     stale = list(
-        connection.execute(
-            select(ConversationTimeline.conversation_id)
-            .join(Conversation, col(Conversation.id) == ConversationTimeline.conversation_id)
-            .where(STALE, *_relevance(query))
-        ).scalars()
+        connection.execute(select(ConversationTimeline.conversation_id).where(STALE)).scalars()
     )
     for chunk in range(0, len(stale), _WALK_CHUNK):
-        ids = stale[chunk : chunk + _WALK_CHUNK]
-        _walked_spans(spans, walk_histories(connection, ids, horizon), query)
+        relevant = select(Conversation.id).where(
+            col(Conversation.id).in_(stale[chunk : chunk + _WALK_CHUNK]), *_relevance(query)
+        )
+        ids = list(connection.execute(relevant).scalars())
+        if ids:
+            _walked_spans(spans, walk_histories(connection, ids, horizon), query)
     return spans
 
 
