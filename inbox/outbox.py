@@ -135,12 +135,14 @@ class OutboxSender:
         clock: Clock,
         *,
         batch: int = 20,
+        idle_s: float = 1.0,
         on_change: Callable[[Message], None] | None = None,
     ) -> None:
         self.engine = engine
         self.connectors = connectors
         self.clock = clock
         self.batch = batch
+        self.idle_s = idle_s  # between rounds that found nothing, unless woken
         self.on_change = on_change
         self.wake = asyncio.Event()
 
@@ -153,7 +155,7 @@ class OutboxSender:
                 sent = 0
             if sent == 0:
                 self.wake.clear()
-                await wait_any(self.wake, stop, timeout=1.0)
+                await wait_any(self.wake, stop, timeout=self.idle_s)
 
     async def send_due(self) -> int:
         """Send every item due now; returns how many were attempted."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from automation_helpers import AWAY, OFFICE, rome
 from conftest import TELEGRAM_SECRET, make_settings, telegram_channel, wait_for
@@ -52,6 +53,25 @@ def test_sunday_message_gets_one_away_message_on_telegram(
     conversation = running.api.get(f"/api/v1/conversations/{bots[0]['conversation_id']}").json()
     assert conversation["first_response_at"] is None  # the away message is not a response
     assert conversation["waiting_since"] is not None
+
+
+def test_the_worker_wakes_the_sender_for_the_away_message_it_queued(
+    database_url, telegram_emulator, start_daemon
+):
+    """Not the sender's idle poll: it would wait two minutes here."""
+    emulator, emulator_server = telegram_emulator
+    settings = make_settings(
+        database_url,
+        channels=telegram_channel(emulator_server.url),
+        business_hours=OFFICE,
+        away_messages=[AWAY],
+    )
+    running = start_daemon(settings, clock=FrozenClock(SUNDAY))
+    running.daemon.sender.idle_s = 120
+    time.sleep(1.5)  # the round under way (1 s poll) ends; the next one waits 120 s
+    message_id = emulator.next_message_id(GIULIA["id"])
+    running.post_webhook("telegram", _update(1, GIULIA, message_id, "Ciao?"), HEADERS)
+    wait_for(lambda: len(emulator.sent) == 1, timeout=10)
 
 
 def test_settings_api_reads_edits_and_documents_hours_and_away_rules(sqlite_url, start_daemon):
