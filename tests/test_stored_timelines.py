@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -242,3 +243,23 @@ def test_the_daemon_keeps_the_timelines_current(database_url):
     with Session(daemon.engine) as session:
         assert session.exec(text("SELECT count(*) FROM timeline_cases")).one()[0] == 1
     daemon.engine.dispose()
+
+
+def test_a_rebuild_skips_a_timeline_being_written_instead_of_waiting(engine):
+    """PostgreSQL row locks: the job must never queue behind (or deadlock with) ingestion."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite has one writer at a time)")
+    with session_scope(engine) as session:
+        inbox = Inbox(session)
+        busy = inbox.conversation("telegram", "1001", rome(12, 4, 10)).id
+        quiet = inbox.conversation("telegram", "1002", rome(12, 4, 11)).id
+    with ThreadPoolExecutor(max_workers=1) as pool, Session(engine) as writer:
+        Inbox(writer).customer("telegram", "1001", rome(12, 4, 12))  # bumps, holds the row
+        rebuilt = pool.submit(timeline_store.refresh, engine)
+        try:
+            assert rebuilt.result(timeout=10) == 1  # a wait for the lock would time out
+            assert _stale(engine) == {busy}
+        finally:
+            writer.commit()
+    assert timeline_store.refresh(engine) == 1
+    assert _stale(engine) == set() and _rows(engine, quiet) == (1, 1, 0)
