@@ -22,17 +22,22 @@ def _update(update_id: int, user: dict, message_id: int, text: str) -> bytes:
     return json.dumps(tg.update(update_id, message=message)).encode()
 
 
+def _sunday_daemon(database_url: str, telegram_url: str, start_daemon):
+    """A daemon on Sunday morning, office closed, with its away message."""
+    settings = make_settings(
+        database_url,
+        channels=telegram_channel(telegram_url),
+        business_hours=OFFICE,
+        away_messages=[AWAY],
+    )
+    return start_daemon(settings, clock=FrozenClock(SUNDAY))
+
+
 def test_sunday_message_gets_one_away_message_on_telegram(
     database_url, telegram_emulator, start_daemon
 ):
     emulator, emulator_server = telegram_emulator
-    settings = make_settings(
-        database_url,
-        channels=telegram_channel(emulator_server.url),
-        business_hours=OFFICE,
-        away_messages=[AWAY],
-    )
-    running = start_daemon(settings, clock=FrozenClock(SUNDAY))
+    running = _sunday_daemon(database_url, emulator_server.url, start_daemon)
     script = [(GIULIA, "Ciao, il mio ordine?"), (GIULIA, "Ci siete?"), (EMMA, "Hello, anyone?")]
     for update_id, (user, text) in enumerate(script, start=1):
         message_id = emulator.next_message_id(user["id"])
@@ -60,13 +65,7 @@ def test_the_worker_wakes_the_sender_for_the_away_message_it_queued(
 ):
     """Not the sender's idle poll: it would wait two minutes here."""
     emulator, emulator_server = telegram_emulator
-    settings = make_settings(
-        database_url,
-        channels=telegram_channel(emulator_server.url),
-        business_hours=OFFICE,
-        away_messages=[AWAY],
-    )
-    running = start_daemon(settings, clock=FrozenClock(SUNDAY))
+    running = _sunday_daemon(database_url, emulator_server.url, start_daemon)
     running.daemon.sender.idle_s = 120
     time.sleep(1.5)  # the round under way (1 s poll) ends; the next one waits 120 s
     message_id = emulator.next_message_id(GIULIA["id"])

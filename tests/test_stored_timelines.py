@@ -20,7 +20,7 @@ from sportello.bench.datagen import generate
 from sportello.daemon import Daemon
 from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.conversations import set_status
-from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.db import migrate, session_scope
 from sportello.inbox.metrics import KpiQuery, compute_kpis, timeline_store
 from sportello.inbox.metrics.timeline_tables import (
     ConversationTimeline,
@@ -33,14 +33,6 @@ from sportello.inbox.survey_tables import SurveyResponse
 from sportello.scheduler import periodic_jobs, run_job
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def _stale(engine: Engine) -> set[int]:
