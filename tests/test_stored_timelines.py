@@ -4,6 +4,7 @@ they give is the report a fresh walk of the history gives."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.conversations import set_status
 from sportello.inbox.db import migrate, session_scope
 from sportello.inbox.metrics import KpiQuery, compute_kpis, timeline_store
+from sportello.inbox.metrics.history import STATUS_EVENTS
 from sportello.inbox.metrics.timeline_tables import (
     ConversationTimeline,
     TimelineCase,
@@ -255,3 +257,11 @@ def test_a_rebuild_skips_a_timeline_being_written_instead_of_waiting(engine):
             writer.commit()
     assert timeline_store.refresh(engine) == 1
     assert _stale(engine) == set() and _rows(engine, quiet) == (1, 1, 0)
+
+
+def test_the_triggers_watch_every_status_the_walk_reads():
+    """A status kind the walk reads but the triggers ignore would leave timelines stale."""
+    migration = importlib.import_module(
+        "sportello.inbox.migrations.versions.0012_conversation_timelines"
+    )
+    assert str(STATUS_EVENTS) == migration.STATUS_KINDS

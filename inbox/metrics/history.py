@@ -7,13 +7,13 @@ Two queries whatever the number of conversations: the status events read into me
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, cast, func, or_
+from sqlalchemy import ColumnElement, Float, cast, func, or_
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
@@ -36,11 +36,11 @@ def epoch(dialect: str, column: Any) -> Any:
 
 def walk_histories(
     connection: Connection,
-    conversations: Select[Any] | list[int],
+    conversations: Sequence[int],
     horizon: datetime | None = None,
 ) -> Iterator[Timeline]:
-    """The timeline of each of ``conversations`` (a query of ids, or ids) that has any
-    history, from what happened before ``horizon`` (everything when None).
+    """The timeline of each of ``conversations`` (ids) that has any history, from what
+    happened before ``horizon`` (everything when None).
 
     Automatic messages, survey replies and messages that failed to reach the customer are
     not read: the walk leaves them out.
