@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import make_settings
 from kpi_fixtures import Inbox, hand_computed_inbox, office_hours, rome
-from sqlalchemy import delete, func, text, update
+from sqlalchemy import delete, event, func, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -224,6 +225,37 @@ def test_a_change_committed_during_a_rebuild_leaves_the_timeline_stale(engine):
     assert _rows(engine, cid) == (0, 0, 0)
     assert timeline_store.refresh(engine) == 1
     assert _stale(engine) == set()
+
+
+def test_a_change_committed_just_before_the_claim_leaves_the_timeline_stale(engine):
+    """The last moment: after the rebuild checked the generations, before it writes (on
+    SQLite its check runs outside the write transaction; on PostgreSQL it locks the rows,
+    so the change waits for the rebuild and bumps the generation after it)."""
+    with session_scope(engine) as session:
+        cid = Inbox(session).conversation("telegram", "1001", rome(12, 4, 10)).id
+
+    def write() -> None:
+        with session_scope(engine) as session:
+            Inbox(session).customer("telegram", "1001", rome(12, 4, 10, 1))
+
+    writer = threading.Thread(target=write)
+
+    def before_claim(conn, cursor, statement: str, *args) -> None:
+        if statement.startswith("UPDATE conversation_timelines") and writer.ident is None:
+            writer.start()
+            writer.join(timeout=2)  # SQLite: done; PostgreSQL: waits for the row lock
+
+    event.listen(engine, "before_cursor_execute", before_claim)
+    try:
+        timeline_store.refresh(engine)
+    finally:
+        event.remove(engine, "before_cursor_execute", before_claim)
+    writer.join()
+    assert _stale(engine) == {cid}
+    assert timeline_store.refresh(engine) == 1
+    with Session(engine) as session:
+        assert len(session.exec(select(Message)).all()) == 2
+    assert _rows(engine, cid) == (1, 1, 0)
 
 
 def test_the_daemon_keeps_the_timelines_current(database_url):

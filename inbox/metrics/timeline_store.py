@@ -1,9 +1,10 @@
 """Rebuilding the stored timelines that changed (``timeline_tables``): the periodic job.
 
 A rebuild reads each stale conversation's generation first, then its history, and writes
-only where the generation is still the one it read: anything committed in between bumped it
-and leaves the row stale for the next run. Rows being written by another transaction are
-skipped, never waited for (``SKIP LOCKED``), so the job cannot deadlock with the writers.
+only where the generation is still the one it read (one conditional ``UPDATE``): anything
+committed in between bumped it and leaves the row stale for the next run. Rows being
+written by another transaction are skipped, never waited for (``SKIP LOCKED``), so the job
+cannot deadlock with the writers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import case, delete, insert, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
@@ -49,15 +50,38 @@ def refresh(
             return 0
         walked = {t.conversation_id: t for t in walk_histories(connection, list(read))}
     with write_lock or nullcontext(), engine.begin() as connection:
-        locked = connection.execute(
-            select(ConversationTimeline.conversation_id, ConversationTimeline.generation)
+        # PostgreSQL: lock the rows nobody is writing; the others wait for the next run.
+        free = connection.execute(
+            select(ConversationTimeline.conversation_id)
             .where(col(ConversationTimeline.conversation_id).in_(list(read)))
             .with_for_update(skip_locked=True)
-        ).all()
-        claimed = [cid for cid, generation in locked if read[cid] == generation]
+        ).scalars()
+        claimed = _claim(connection, {cid: read[cid] for cid in free})
         if claimed:
             _replace(connection, claimed, walked)
     return len(claimed)
+
+
+def _claim(connection: Connection, generations: dict[int, int]) -> list[int]:
+    """Mark current the timelines whose generation is still the one read; their ids.
+
+    One conditional ``UPDATE``: on SQLite it is also what opens the write transaction, so a
+    change committed after the generations were read cannot slip in before it.
+    """
+    if not generations:
+        return []
+    timeline = ConversationTimeline
+    return list(
+        connection.execute(
+            update(timeline)
+            .where(
+                col(timeline.conversation_id).in_(list(generations)),
+                timeline.generation == case(generations, value=timeline.conversation_id),
+            )
+            .values(built_generation=timeline.generation)
+            .returning(timeline.conversation_id)
+        ).scalars()
+    )
 
 
 def refresh_all(
@@ -77,11 +101,6 @@ def refresh_all(
 
 
 def _replace(connection: Connection, claimed: list[int], walked: dict[int, Timeline]) -> None:
-    connection.execute(
-        update(ConversationTimeline)
-        .where(col(ConversationTimeline.conversation_id).in_(claimed))
-        .values(built_generation=ConversationTimeline.generation)
-    )
     for table in ROW_TABLES:
         connection.execute(delete(table).where(col(table.conversation_id).in_(claimed)))
     cases: list[dict[str, Any]] = []
