@@ -388,8 +388,9 @@ def _stored_spans(spans: _Spans, connection: Connection, query: KpiQuery) -> Non
         case.human_replies,
         case.reopened_at,
     ).where(col(case.end_at) >= start, col(case.end_at) < end)
-    spans.resolved += connection.execute(resolved).all()
-    opened_at = [row[1] for row in spans.resolved]
+    resolved_rows = connection.execute(resolved).all()
+    spans.resolved += resolved_rows
+    opened_at = [row[1] for row in resolved_rows]
     for still_open in (col(case.end_at).is_(None), col(case.end_at) >= end):
         backlog = connection.execute(
             current(case, case.conversation_id, case.start_at).where(

@@ -47,7 +47,6 @@ class Wait:
 class Case:
     start: float
     end: float | None = None
-    first_customer_at: float | None = None
     first_reply_at: float | None = None
     first_wait: Wait | None = None
     human_replies: int = 0
@@ -116,8 +115,6 @@ class _Walker:
         case = self.case
         assert case is not None
         if inbound:
-            if case.first_customer_at is None:
-                case.first_customer_at = at
             if self.wait is None:
                 self.wait = Wait(at)
                 self.timeline.waits.append(self.wait)
