@@ -10,10 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import text
-from sqlmodel import Session, SQLModel
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
 
 import sportello.inbox.tables  # noqa: F401
 from sportello.inbox.db import MIGRATIONS, make_engine, migrate
+from sportello.inbox.metrics import timeline_store
+from sportello.inbox.metrics.timeline_tables import ConversationTimeline, TimelineCase
 from sportello.inbox.models import Conversation
 from sportello.inbox.search import include_name
 from sportello.inbox.triage_key import triage_key
@@ -33,14 +36,19 @@ def test_migrations_match_the_tables(database_url):
     assert diff == [], f"tables and migrations differ; run `make migration MSG=...`: {diff}"
 
 
-def test_the_triage_key_is_filled_in_for_existing_conversations(database_url):
-    """Upgrading a database that has conversations gives each its inbox order key."""
+def _at_revision(database_url: str, revision: str) -> Engine:
     engine = make_engine(database_url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0007")
+        command.upgrade(config, revision)
+    return engine
+
+
+def test_the_triage_key_is_filled_in_for_existing_conversations(database_url):
+    """Upgrading a database that has conversations gives each its inbox order key."""
+    engine = _at_revision(database_url, "0007")
     waiting = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
     with engine.begin() as connection:
         connection.execute(
@@ -68,3 +76,38 @@ def test_the_triage_key_is_filled_in_for_existing_conversations(database_url):
         latest_sentiment=-0.6,
         last_message_at=waiting,
     )
+
+
+def test_existing_conversations_get_a_stale_timeline_the_job_builds(database_url):
+    """Upgrading to 0012: every conversation has a timeline row, stale until rebuilt."""
+    engine = _at_revision(database_url, "0011")
+    opened = datetime(2026, 11, 20, 9, 30)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO customers (id, created_at) VALUES (1, :at)"), {"at": opened}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO conversations (id, channel, thread_external_id, customer_id,"
+                " recipient_external_id, is_group, public, status, priority, opened_at,"
+                " triage_key) VALUES (1, 'telegram', '42', 1, '42', false, false, 'open', 2,"
+                " :at, 'k')"
+            ),
+            {"at": opened},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO messages (id, conversation_id, customer_id, channel, direction,"
+                " author, kind, text, attachments, sent_at, received_at, sentiment_corrected)"
+                " VALUES (1, 1, 1, 'telegram', 'in', 'customer', 'text', 'ciao', '[]', :at,"
+                " :at, false)"
+            ),
+            {"at": opened},
+        )
+    migrate(engine)
+    with Session(engine) as session:
+        assert session.get(ConversationTimeline, 1).built_generation == 0
+        assert timeline_store.refresh_all(engine) == 1
+        case = session.exec(select(TimelineCase)).one()
+    engine.dispose()
+    assert (case.start_at, case.end_at) == (opened.replace(tzinfo=UTC).timestamp(), None)
