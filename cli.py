@@ -65,7 +65,7 @@ def serve(
 
     daemon = Daemon(settings, **(daemon_kwargs or {}))  # type: ignore[arg-type]
     application = create_app(daemon)
-    _tune_garbage_collector()
+    tune_garbage_collector()
     config = uvicorn.Config(
         application,
         host=host,
@@ -77,7 +77,7 @@ def serve(
     GracefulServer(config, on_exit=daemon.live.close).run()
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """A server's heap is mostly what start-up built: keep it out of the collector's passes
     and collect young objects less often. A KPI report allocates some 100k tuples; with the
     default thresholds the collector's passes took a third of its time (docs/benchmarks.md).

@@ -5,14 +5,12 @@ as it was at ``REV`` (``git show``; it must import what the checkout still has) 
 current one, checks that both give the same JSON for seven reports (30 days, in calendar and
 business time, 7 days, a year, 90 days in business time, one channel, one agent), then times
 the 30-day reports, alternating the two versions so that both see the same machine; prints
-the medians and their ratio. Like ``sportello run``, it freezes the start-up heap and raises
-the collector's thresholds first.
+the medians and their ratio. It tunes the garbage collector as ``sportello run`` does.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib.util
 import json
 import statistics
@@ -31,7 +29,7 @@ from bench_inbox import last_message_at
 from sqlmodel import Session
 
 from sportello.api.reports import build_query
-from sportello.cli import GC_THRESHOLDS
+from sportello.cli import tune_garbage_collector
 from sportello.config.settings import Settings
 from sportello.inbox.db import make_engine
 from sportello.inbox.metrics import KpiQuery
@@ -64,8 +62,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     before = _revision(args.before)
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_garbage_collector()
     engine = make_engine(args.url)
     now = last_message_at(args.url)
 
