@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from sportello.connectors.base import Thread
+from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Conversation, ConversationEvent
 
 STATUSES = ("open", "pending", "snoozed", "resolved")
@@ -15,6 +16,7 @@ STATUSES = ("open", "pending", "snoozed", "resolved")
 
 def find_or_open(
     session: Session,
+    known: Lookups,
     *,
     channel: str,
     thread: Thread,
@@ -22,11 +24,8 @@ def find_or_open(
     recipient_external_id: str,
     at: datetime,
 ) -> Conversation:
-    conversation = session.exec(
-        select(Conversation).where(
-            Conversation.channel == channel, Conversation.thread_external_id == thread.external_id
-        )
-    ).first()
+    """The conversation of ``thread`` (among ``known``), opened if it is new."""
+    conversation = known.conversation(channel, thread.external_id)
     if conversation is not None:
         if thread.title and conversation.title != thread.title:
             conversation.title = thread.title
@@ -43,6 +42,7 @@ def find_or_open(
     )
     session.add(conversation)
     session.flush()
+    known.add_conversation(conversation)
     record(session, conversation, "opened", at)
     return conversation
 

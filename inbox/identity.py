@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from sportello.connectors.base import Person
 from sportello.inbox.linking import merge_on_evidence, suggest_links
+from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Customer, Identity
 
 
@@ -60,13 +61,12 @@ def find_customer_by_evidence(
     return None
 
 
-def resolve_identity(session: Session, channel: str, person: Person, now: datetime) -> Identity:
-    """The identity for ``person`` on ``channel``, created (with its customer) if new."""
-    identity = session.exec(
-        select(Identity).where(
-            Identity.channel == channel, Identity.external_id == person.external_id
-        )
-    ).first()
+def resolve_identity(
+    session: Session, channel: str, person: Person, now: datetime, known: Lookups
+) -> Identity:
+    """The identity for ``person`` on ``channel`` (among ``known``), created (with its
+    customer) if new."""
+    identity = known.identity(channel, person.external_id)
     phone = normalise_phone(person.phone)
     email = normalise_email(person.email)
     if identity is not None:
@@ -101,18 +101,26 @@ def resolve_identity(session: Session, channel: str, person: Person, now: dateti
     )
     session.add(identity)
     session.flush()
+    known.add_identity(identity)
     if is_new:
         suggest_links(session, identity, now)
     return identity
 
 
 def _refresh(identity: Identity, person: Person, phone: str | None, email: str | None) -> None:
-    """Keep the newest profile data the platform tells us; never erase what we knew."""
-    identity.display_name = person.display_name or identity.display_name
-    identity.handle = person.handle or identity.handle
-    identity.phone = phone or identity.phone
-    identity.email = email or identity.email
-    identity.language = person.language or identity.language
+    """Keep the newest profile data the platform tells us; never erase what we knew.
+
+    Only what changed is set: an unchanged identity stays clean and costs its flush nothing.
+    """
+    for name, value in (
+        ("display_name", person.display_name),
+        ("handle", person.handle),
+        ("phone", phone),
+        ("email", email),
+        ("language", person.language),
+    ):
+        if value and value != getattr(identity, name):
+            setattr(identity, name, value)
 
 
 def link_shared_contact(session: Session, owner: Identity, contact: Person, now: datetime) -> None:

@@ -20,6 +20,7 @@ from sportello.connectors.base import (
 )
 from sportello.inbox.conversations import find_or_open, note_agent_message, note_customer_message
 from sportello.inbox.identity import link_shared_contact, resolve_identity
+from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Conversation, EarlyStatus, Message
 from sportello.inbox.survey_replies import is_survey_reply
 
@@ -50,22 +51,31 @@ class Ingested:
 
 
 def ingest(
-    session: Session, events: Iterable[Event], *, now: datetime, scorer: Scorer | None = None
+    session: Session,
+    events: Iterable[Event],
+    *,
+    now: datetime,
+    scorer: Scorer | None = None,
+    lookups: Lookups | None = None,
 ) -> Ingested:
+    """Store ``events``; ``lookups`` (read for a whole batch by the caller) saves the
+    per-event queries for stored messages, identities and conversations."""
+    events = list(events)
+    known = lookups if lookups is not None else Lookups.read(session, events)
     result = Ingested()
     for item in events:
         if isinstance(item, InboundMessage):
-            stored = _ingest_message(session, item, now, scorer)
+            stored = _ingest_message(session, item, now, scorer, known)
             if stored is None:
                 result.duplicates += 1
             else:
                 result.new_messages.append(stored)
         elif isinstance(item, MessageEdited):
-            edited = _apply_edit(session, item, scorer)
+            edited = _apply_edit(item, scorer, known)
             if edited is not None:
                 result.edited.append(edited)
         elif isinstance(item, StatusUpdate):
-            result.statuses += _apply_status(session, item)
+            result.statuses += _apply_status(session, item, known)
         elif isinstance(item, StatusWatermark):
             result.statuses += _apply_watermark(session, item)
         elif isinstance(item, Ignored):
@@ -81,15 +91,20 @@ def find_message(session: Session, channel: str, external_id: str) -> Message | 
 
 
 def _ingest_message(
-    session: Session, event: InboundMessage, now: datetime, scorer: Scorer | None
+    session: Session,
+    event: InboundMessage,
+    now: datetime,
+    scorer: Scorer | None,
+    known: Lookups,
 ) -> tuple[Message, Conversation] | None:
-    if find_message(session, event.channel, event.external_id) is not None:
+    if known.message(event.channel, event.external_id) is not None:
         return None
-    identity = resolve_identity(session, event.channel, event.customer, now)
+    identity = resolve_identity(session, event.channel, event.customer, now, known)
     for contact in event.shared_contacts:
         link_shared_contact(session, identity, contact, now)
-    conversation = _replied_conversation(session, event) or find_or_open(
+    conversation = _replied_conversation(session, event, known) or find_or_open(
         session,
+        known,
         channel=event.channel,
         thread=event.thread,
         customer_id=identity.customer_id,
@@ -124,11 +139,13 @@ def _ingest_message(
     else:
         note_agent_message(conversation, event.sent_at)
     session.add(message)
-    session.flush()
+    known.add_message(message)
     return message, conversation
 
 
-def _replied_conversation(session: Session, event: InboundMessage) -> Conversation | None:
+def _replied_conversation(
+    session: Session, event: InboundMessage, known: Lookups
+) -> Conversation | None:
     """The conversation of the stored message this one answers, when its thread is not known.
 
     Platforms that name no thread for a reply (X Account Activity tweets) still keep a
@@ -136,15 +153,11 @@ def _replied_conversation(session: Session, event: InboundMessage) -> Conversati
     """
     if event.reply_to_external_id is None:
         return None
-    known_thread = session.exec(
-        select(Conversation.id).where(
-            Conversation.channel == event.channel,
-            Conversation.thread_external_id == event.thread.external_id,
-        )
-    ).first()
-    if known_thread is not None:
+    if known.conversation(event.channel, event.thread.external_id) is not None:
         return None
-    replied = find_message(session, event.channel, event.reply_to_external_id)
+    replied = known.message(event.channel, event.reply_to_external_id) or find_message(
+        session, event.channel, event.reply_to_external_id
+    )
     return session.get(Conversation, replied.conversation_id) if replied is not None else None
 
 
@@ -169,8 +182,8 @@ def _score(message: Message, conversation: Conversation | None, scorer: Scorer |
             conversation.worst_sentiment = scored.compound
 
 
-def _apply_edit(session: Session, event: MessageEdited, scorer: Scorer | None) -> Message | None:
-    message = find_message(session, event.channel, event.external_id)
+def _apply_edit(event: MessageEdited, scorer: Scorer | None, known: Lookups) -> Message | None:
+    message = known.message(event.channel, event.external_id)
     if message is None:
         log.info("edit of unknown %s message %s", event.channel, event.external_id)
         return None
@@ -181,8 +194,8 @@ def _apply_edit(session: Session, event: MessageEdited, scorer: Scorer | None) -
     return message
 
 
-def _apply_status(session: Session, event: StatusUpdate) -> int:
-    message = find_message(session, event.channel, event.external_id)
+def _apply_status(session: Session, event: StatusUpdate, known: Lookups) -> int:
+    message = known.message(event.channel, event.external_id)
     if message is None:
         # The platform may report on our message before the outbox has stored the id the
         # send returned: keep the word until then (``outbox`` applies it).

@@ -24,6 +24,7 @@ from sportello.inbox import journal
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import Ingested, Scorer, ingest
+from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Delivery
 from sportello.inbox.outbox import take_queued
 from sportello.inbox.waiting import wait_any
@@ -86,19 +87,19 @@ class JournalWorker:
     def process_pending(self) -> int:
         """Process one batch of pending deliveries; returns how many were handled.
 
-        Parsing and sentiment scoring (pure CPU work) happen before the first write, so the
-        database's write lock is held only while the results are stored.
+        Parsing, sentiment scoring (pure CPU work) and the batch's lookups happen before the
+        first write, so the database's write lock is held only while the results are stored.
         """
         changes: list[Ingested | None] = []
         with session_scope(self.engine) as session:
             claimed = journal.claim_pending(session, self.batch)
             parsed = [(delivery, self._parse(delivery)) for delivery in claimed]
-            scorer = self._prescored([e for _, p in parsed if p.events for e in p.events])
+            events = [e for _, p in parsed if p.events for e in p.events]
+            scorer = self._prescored(events)
+            lookups = Lookups.read(session, events)
             with self.write_lock:
                 try:  # the common case: the whole batch in one go, no savepoints
-                    changes = [
-                        self._store(session, d, p, scorer, isolated=False) for d, p in parsed
-                    ]
+                    changes = [self._store(session, d, p, scorer, lookups) for d, p in parsed]
                     session.commit()
                 except Exception:  # one delivery fails: redo, each in its own savepoint
                     session.rollback()
@@ -151,18 +152,18 @@ class JournalWorker:
         delivery: Delivery,
         parsed: Parsed,
         scorer: Scorer | None,
-        *,
-        isolated: bool = True,
+        lookups: Lookups | None = None,
     ) -> Ingested | None:
-        """Ingest one parsed delivery; ``isolated`` keeps its failure from its neighbours'
-        work (a savepoint), otherwise a failure propagates to the caller."""
+        """Ingest one parsed delivery. With the batch's ``lookups`` a failure propagates to
+        the caller; without, the delivery is isolated in a savepoint (reading its own
+        lookups), so its failure does not undo its neighbours' work."""
         delivery.attempts += 1
         delivery.processed_at = self.clock.now()
         if parsed.events is None:
             self._set(delivery, parsed.state, parsed.error)
             return None
-        if not isolated:
-            return self._ingest(session, delivery, parsed.events, scorer)
+        if lookups is not None:
+            return self._ingest(session, delivery, parsed.events, scorer, lookups)
         savepoint = session.begin_nested()
         try:
             ingested = self._ingest(session, delivery, parsed.events, scorer)
@@ -185,10 +186,15 @@ class JournalWorker:
         return ingested
 
     def _ingest(
-        self, session: Session, delivery: Delivery, events: list[Event], scorer: Scorer | None
+        self,
+        session: Session,
+        delivery: Delivery,
+        events: list[Event],
+        scorer: Scorer | None,
+        lookups: Lookups | None = None,
     ) -> Ingested:
         take_queued(session)  # from here on, what this delivery queues
-        ingested = ingest(session, events, now=self.clock.now(), scorer=scorer)
+        ingested = ingest(session, events, now=self.clock.now(), scorer=scorer, lookups=lookups)
         for hook in self.hooks:
             hook(session, ingested)
         ingested.queued_replies = take_queued(session)

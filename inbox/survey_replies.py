@@ -33,6 +33,13 @@ def button_payload(survey_id: int, score: int) -> str:
     return f"{PAYLOAD_PREFIX}{survey_id}:{score}"
 
 
+def looks_like_reply(text: str | None, payload: str | None) -> bool:
+    """Whether a message has the form of a survey reply (a survey button or a number)."""
+    if payload is not None and payload.startswith(PAYLOAD_PREFIX):
+        return True
+    return _NUMBER.fullmatch(text or "") is not None
+
+
 def classify(
     session: Session,
     conversation_id: int,

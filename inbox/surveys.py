@@ -26,7 +26,7 @@ from sportello.inbox import outbox
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
 from sportello.inbox.models import Conversation, ConversationEvent, Customer, Message
-from sportello.inbox.survey_replies import SCALES, button_payload, classify
+from sportello.inbox.survey_replies import SCALES, button_payload, classify, looks_like_reply
 from sportello.inbox.survey_tables import Survey, SurveyResponse
 
 if TYPE_CHECKING:
@@ -212,8 +212,10 @@ class SurveyAnswers:
 
     def __call__(self, session: Session, ingested: Ingested) -> None:
         for message, conversation in ingested.new_messages:
-            if message.direction != "in":
-                continue
+            if message.direction != "in" or not looks_like_reply(
+                message.text, message.button_payload
+            ):
+                continue  # no savepoint (and its flush) for the messages that cannot be one
             try:
                 with session.begin_nested():
                     self._handle(session, message, conversation)

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from pydantic import SecretStr
+from sqlalchemy import event
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -16,7 +17,7 @@ from sportello.connectors.telegram import TelegramConnector
 from sportello.inbox import journal, outbox
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate
-from sportello.inbox.models import Delivery, Message
+from sportello.inbox.models import Conversation, Customer, Delivery, Identity, Message
 from sportello.inbox.pipeline import MAX_INGEST_ATTEMPTS, JournalWorker
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -128,3 +129,40 @@ def test_the_worker_says_when_a_delivery_queued_replies(database_url):
     worker.process_pending()
     engine.dispose()
     assert seen == [("testo 1", False), ("testo 2", True), ("testo 3", False)]
+
+
+def test_a_batch_finds_what_its_earlier_deliveries_stored(database_url):
+    """One batch: a new customer's first message, a second one, the first again in another
+    update, an edit of the first. The batch reads its lookups once and learns what it adds:
+    one customer, one conversation, two messages, the edit applied, and no fallback to a
+    savepoint per delivery (which a duplicate row would have forced)."""
+    engine, worker = _setup(database_url, lambda session, ingested: None)
+    date = int(NOW.timestamp())
+    first = tg.message(1, PIA, date, text="testo 1")
+    updates = [
+        tg.update(1, message=first),
+        tg.update(2, message=tg.message(2, PIA, date + 1, text="testo 2")),
+        tg.update(3, message=first),
+        tg.update(4, edited_message={**first, "text": "testo 1, corretto", "edit_date": date + 9}),
+    ]
+    for body in updates:
+        journal.append(
+            engine,
+            channel="telegram",
+            body=json.dumps(body).encode(),
+            received_at=NOW,
+            platform_key=f"u{body['update_id']}",
+        )
+    savepoints: list[str] = []
+    event.listen(engine, "savepoint", lambda connection, name: savepoints.append(name))
+    assert worker.process_pending() == 4
+    with Session(engine) as session:
+        assert sorted(m.text for m in session.exec(select(Message))) == [
+            "testo 1, corretto",
+            "testo 2",
+        ]
+        assert [len(session.exec(select(model)).all()) for model in (Customer, Identity)] == [1, 1]
+        assert len(session.exec(select(Conversation)).all()) == 1
+        assert {d.state for d in session.exec(select(Delivery))} == {"processed"}
+    assert savepoints == []
+    engine.dispose()

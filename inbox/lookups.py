@@ -1,0 +1,87 @@
+"""What a batch of events needs from the database, read in one query per table.
+
+The journal worker stores up to 50 deliveries in one transaction. Looking up each event's
+stored message, identity and conversation one query at a time (each query flushing the
+session first) was most of its work; :meth:`Lookups.read` reads them for the whole batch,
+and ingestion tells it the rows the batch itself adds, so later events of the same batch
+find them too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlmodel import Session, col, select
+
+from sportello.connectors.base import Event, InboundMessage, MessageEdited, StatusUpdate
+from sportello.inbox.models import Conversation, Identity, Message
+
+Key = tuple[str, str]  # (channel, the platform's id)
+Row = TypeVar("Row", Message, Identity, Conversation)
+
+CHUNK = 500  # ids per query: keeps the bound parameters few on every engine
+
+
+@dataclass
+class Lookups:
+    """Stored messages, identities and conversations by (channel, platform id)."""
+
+    messages: dict[Key, Message] = field(default_factory=dict)
+    identities: dict[Key, Identity] = field(default_factory=dict)
+    conversations: dict[Key, Conversation] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, session: Session, events: Iterable[Event]) -> Lookups:
+        message_ids: dict[str, set[str]] = defaultdict(set)
+        people: dict[str, set[str]] = defaultdict(set)
+        threads: dict[str, set[str]] = defaultdict(set)
+        for event in events:
+            if isinstance(event, InboundMessage):
+                people[event.channel].add(event.customer.external_id)
+                threads[event.channel].add(event.thread.external_id)
+            if isinstance(event, InboundMessage | MessageEdited | StatusUpdate):
+                message_ids[event.channel].add(event.external_id)
+        return cls(
+            messages=_by_key(session, Message, "external_id", message_ids),
+            identities=_by_key(session, Identity, "external_id", people),
+            conversations=_by_key(session, Conversation, "thread_external_id", threads),
+        )
+
+    def message(self, channel: str, external_id: str) -> Message | None:
+        return self.messages.get((channel, external_id))
+
+    def identity(self, channel: str, external_id: str) -> Identity | None:
+        return self.identities.get((channel, external_id))
+
+    def conversation(self, channel: str, thread_external_id: str) -> Conversation | None:
+        return self.conversations.get((channel, thread_external_id))
+
+    def add_message(self, message: Message) -> None:
+        if message.external_id is not None:
+            self.messages[(message.channel, message.external_id)] = message
+
+    def add_identity(self, identity: Identity) -> None:
+        self.identities[(identity.channel, identity.external_id)] = identity
+
+    def add_conversation(self, conversation: Conversation) -> None:
+        self.conversations[(conversation.channel, conversation.thread_external_id)] = conversation
+
+
+def _by_key(
+    session: Session, model: type[Row], id_column: str, wanted: Mapping[str, set[str]]
+) -> dict[Key, Row]:
+    """The stored rows of ``model`` whose (channel, ``id_column``) is among ``wanted``."""
+    found: dict[Key, Row] = {}
+    channel_attr: Any = col(model.channel)
+    id_attr: Any = col(getattr(model, id_column))
+    for channel, ids in wanted.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start : start + CHUNK]
+            rows = session.exec(select(model).where(channel_attr == channel, id_attr.in_(chunk)))
+            for row in rows:
+                found[(channel, getattr(row, id_column))] = row
+    return found
