@@ -32,7 +32,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONFIG_TOKEN_NAME = "api"
 
 
-def get_daemon(request: Request) -> Daemon:
+async def get_daemon(request: Request) -> Daemon:
+    """Async only so that FastAPI calls it inline: a sync dependency costs a thread hop."""
     return request.app.state.daemon  # type: ignore[no-any-return]
 
 
