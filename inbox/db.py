@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from sportello.inbox.write_lock import WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,10 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def write_lock(engine: Engine) -> AbstractContextManager[Any]:
-    """A process-wide lock for the hot writers of a SQLite file (the journal writer and the
-    worker): they queue for each other instead of sleeping in SQLite's busy handler.
-    PostgreSQL needs none."""
-    return threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+def write_lock(engine: Engine) -> WriteLock:
+    """The in-process lock of the hot writers of a SQLite file (the journal writer and the
+    worker); on PostgreSQL one that does nothing."""
+    return WriteLock(enabled=engine.dialect.name == "sqlite")
 
 
 @contextmanager

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from sportello.inbox import journal
 from sportello.inbox.models import Delivery
+from sportello.inbox.write_lock import WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class _Pending:
 class JournalWriter:
     """Commits raw deliveries in batches; ``append`` returns once its delivery is durable."""
 
-    def __init__(self, engine: Engine, write_lock: AbstractContextManager[Any]) -> None:
+    def __init__(self, engine: Engine, write_lock: WriteLock) -> None:
         self.engine = engine
         self.write_lock = write_lock
         self._queue: asyncio.Queue[_Pending | None] | None = None
@@ -109,5 +109,5 @@ class JournalWriter:
         """One transaction; a delivery seen before (same channel and key) is skipped."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(Delivery.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
-        with self.write_lock, self.engine.begin() as connection:
+        with self.write_lock.urgent(), self.engine.begin() as connection:
             connection.execute(statement, rows)

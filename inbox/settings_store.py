@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from pydantic import TypeAdapter
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from sportello.config.settings import (
     AwayMessageSettings,
@@ -27,6 +27,7 @@ from sportello.inbox.upsert import insert_ignore
 BUSINESS_HOURS: Final = "business_hours"
 AWAY_MESSAGES: Final = "away_messages"
 SLA: Final = "sla"
+KEYS: Final = (BUSINESS_HOURS, AWAY_MESSAGES, SLA)
 
 _AWAY = TypeAdapter(list[AwayMessageSettings])
 _SLA = TypeAdapter(list[SlaSettings])
@@ -48,6 +49,16 @@ def seed(session: Session, settings: Settings, now: datetime) -> list[str]:
         ):
             stored.append(key)
     return stored
+
+
+def read_all(session: Session) -> None:
+    """Read every stored setting for this unit of work in one query.
+
+    The journal worker calls it before it takes the write lock, so the hooks that ask for
+    hours, away rules and SLA policies read nothing while it holds the lock.
+    """
+    rows = {row.key: row for row in session.exec(select(StoredSetting))}
+    session.info["stored_settings"] = {key: rows.get(key) for key in KEYS} | rows
 
 
 def _read(session: Session, key: str) -> StoredSetting | None:

@@ -17,9 +17,11 @@ from automation_helpers import (
     migrated,
     rome,
 )
+from sqlalchemy import event
 from sqlmodel import Session
 
 from sportello.config.settings import AwayMessageSettings
+from sportello.inbox import settings_store
 from sportello.inbox.away import AwayResponder, decide
 from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.clock import FrozenClock
@@ -304,3 +306,21 @@ def test_two_replicas_at_once_send_one_away_message(database_url):
         clock.advance(timedelta(hours=12))  # skip the open hours: the rule answers when closed
     for engine in engines:
         engine.dispose()
+
+
+def test_the_worker_reads_all_stored_settings_in_one_query(engine):
+    """``read_all`` (the worker calls it before taking the write lock) leaves the hooks'
+    reads of hours, away rules and SLA policies nothing to ask the database."""
+    configure(engine, rome(2026, 12, 7, 9))
+    statements: list[str] = []
+    with Session(engine) as session:
+        settings_store.read_all(session)
+        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        rules = settings_store.away_rules(session)
+        calendar = settings_store.calendar(session)
+        policies = settings_store.sla_policies(session)
+    assert statements == []
+    with Session(engine) as fresh:
+        assert rules == settings_store.away_rules(fresh) == RULES
+        assert calendar == settings_store.calendar(fresh)
+        assert policies == settings_store.sla_policies(fresh) == []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 
+from conftest import wait_for
 from pydantic import SecretStr
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -16,7 +18,7 @@ from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.telegram import TelegramConnector
 from sportello.inbox import journal, outbox
 from sportello.inbox.clock import FrozenClock
-from sportello.inbox.db import make_engine, migrate
+from sportello.inbox.db import make_engine, migrate, write_lock
 from sportello.inbox.models import Conversation, Customer, Delivery, Identity, Message
 from sportello.inbox.pipeline import MAX_INGEST_ATTEMPTS, JournalWorker
 
@@ -165,4 +167,76 @@ def test_a_batch_finds_what_its_earlier_deliveries_stored(database_url):
         assert len(session.exec(select(Conversation)).all()) == 1
         assert {d.state for d in session.exec(select(Delivery))} == {"processed"}
     assert savepoints == []
+    engine.dispose()
+
+
+def _webhook_waits_during(engine, worker, text: str, seen: list[int]):
+    """A hook that, while the worker stores the message ``text``, makes a webhook queue for
+    the SQLite write lock; the webhook notes how many deliveries are processed by then."""
+    lock = worker.write_lock
+    threads: list[threading.Thread] = []
+
+    def webhook() -> None:
+        with lock.urgent(), Session(engine) as session:
+            processed = select(Delivery).where(Delivery.state == "processed")
+            seen.append(len(session.exec(processed).all()))
+
+    def hook(session, ingested):
+        if any(m.text == text for m, _ in ingested.new_messages):
+            threads.append(threading.Thread(target=webhook, daemon=True))
+            threads[-1].start()
+            wait_for(lock.wanted, timeout=10, interval=0.001)
+
+    return hook, threads
+
+
+def test_a_waiting_webhook_goes_between_two_deliveries_of_a_batch(sqlite_url):
+    """The worker commits what it stored and lets the webhook in, then finishes the batch."""
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    connector = TelegramConnector(TelegramSettings(bot_token=SecretStr("1:x")))
+    worker = JournalWorker(
+        engine, {"telegram": connector}, FrozenClock(NOW), write_lock=write_lock(engine)
+    )
+    seen: list[int] = []
+    hook, threads = _webhook_waits_during(engine, worker, "testo 1", seen)
+    worker.hooks.append(hook)
+    for n in (1, 2, 3):
+        _append(engine, n)
+    assert worker.process_pending() == 3
+    threads[0].join(10)
+    assert seen == [1]  # the first delivery was committed before the webhook's turn
+    with Session(engine) as session:
+        assert [d.state for d in session.exec(select(Delivery))] == ["processed"] * 3
+        assert len(session.exec(select(Message)).all()) == 3
+    engine.dispose()
+
+
+def test_after_letting_a_webhook_in_a_failure_redoes_only_the_uncommitted_rest(sqlite_url):
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    connector = TelegramConnector(TelegramSettings(bot_token=SecretStr("1:x")))
+    worker = JournalWorker(
+        engine, {"telegram": connector}, FrozenClock(NOW), write_lock=write_lock(engine)
+    )
+    seen: list[int] = []
+    hook, threads = _webhook_waits_during(engine, worker, "testo 1", seen)
+
+    def picky(session, ingested):
+        if any(m.text == "testo 3" for m, _ in ingested.new_messages):
+            raise ValueError("cannot handle this one")
+
+    worker.hooks += [hook, picky]
+    for n in (1, 2, 3):
+        _append(engine, n)
+    assert worker.process_pending() == 3
+    threads[0].join(10)
+    with Session(engine) as session:
+        deliveries = session.exec(select(Delivery).order_by(Delivery.id)).all()
+        assert [(d.state, d.attempts) for d in deliveries] == [
+            ("processed", 1),
+            ("processed", 1),
+            ("pending", 1),
+        ]
+        assert sorted(m.text for m in session.exec(select(Message))) == ["testo 1", "testo 2"]
     engine.dispose()

@@ -1,0 +1,74 @@
+"""One writer at a time for a SQLite file, with webhooks first.
+
+SQLite has one writer. In the daemon the hot writers are the journal writer (a webhook's
+200 waits for its commit) and the journal worker (which stores a batch of deliveries per
+transaction). They queue here instead of sleeping in SQLite's busy handler, and the journal
+writer is *urgent*: it goes before the worker's next turn, and the worker, between two
+deliveries of a batch, commits what it has stored and lets it in. A webhook then waits for
+at most one delivery's worth of the worker's work, not a whole batch. PostgreSQL needs no
+lock: the instance for it does nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class WriteLock:
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._state = threading.Condition()
+        self._held = False
+        self._urgent = 0  # urgent writers waiting for their turn
+
+    def __enter__(self) -> None:
+        self._acquire(urgent=False)
+
+    def __exit__(self, *_: object) -> None:
+        self._release()
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Hold the lock, ahead of every writer that is not urgent."""
+        self._acquire(urgent=True)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def wanted(self) -> bool:
+        """Whether an urgent writer waits for the holder to let it in."""
+        return self._urgent > 0
+
+    def let_urgent_in(self) -> None:
+        """Give the lock to the urgent writers waiting for it, and take it back after them.
+
+        The holder must have committed: its transaction ends here.
+        """
+        if not self.enabled:
+            return
+        self._release()
+        self._acquire(urgent=False)
+
+    def _acquire(self, *, urgent: bool) -> None:
+        if not self.enabled:
+            return
+        with self._state:
+            if urgent:
+                self._urgent += 1
+            try:
+                while self._held or (not urgent and self._urgent):
+                    self._state.wait()
+            finally:
+                if urgent:
+                    self._urgent -= 1
+            self._held = True
+
+    def _release(self) -> None:
+        if not self.enabled:
+            return
+        with self._state:
+            self._held = False
+            self._state.notify_all()
