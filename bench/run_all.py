@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "sentiment": "bench_sentiment.py",
     "webhooks": "bench_webhooks.py",
+    "worker": "bench_worker.py",
     "e2e": "bench_e2e.py",
     "inbox": "bench_inbox.py",
 }

@@ -56,6 +56,12 @@ def test_webhooks_counts_every_delivery_once(quick_run):
     assert sqlite["targets"]["exactly_once"] is True
 
 
+def test_worker_stores_every_journaled_delivery(quick_run):
+    runs = result("worker")["runs"]
+    assert set(runs) == {"sqlite/known", "sqlite/new"}
+    assert all(run["deliveries"] == 60 and run["worker_per_s"] > 0 for run in runs.values())
+
+
 def test_e2e_measures_the_away_message_and_the_reply_path(quick_run):
     data = result("e2e")
     assert data["reply"]["webhook_to_reply_at_emulator"]["n"] == data["n"]
