@@ -105,7 +105,8 @@ class JournalWorker:
             lookups = Lookups.read(session, events)
             settings_store.read_all(session)
             with self.write_lock:
-                self._store_all(session, parsed, scorer, lookups)
+                stored = self._store_all(session, parsed, scorer, lookups)
+        self._changed(stored)
         return len(parsed)
 
     def _store_all(
@@ -114,8 +115,9 @@ class JournalWorker:
         parsed: list[tuple[Delivery, Parsed]],
         scorer: Scorer | None,
         lookups: Lookups,
-    ) -> None:
-        """Store a batch in as few transactions as the webhooks allow.
+    ) -> list[Ingested | None]:
+        """Store a batch in as few transactions as the webhooks allow; returns what the
+        last transaction stored (the earlier ones are announced as they commit).
 
         The common case is one transaction and no savepoints. When a webhook waits for the
         (SQLite) write lock, what is stored so far is committed and the webhook goes first.
@@ -137,7 +139,7 @@ class JournalWorker:
             session.rollback()
             stored = [self._store(session, d, p, scorer) for d, p in parsed[committed:]]
             session.commit()
-        self._changed(stored)
+        return stored
 
     def _changed(self, stored: list[Ingested | None]) -> None:
         if self.on_change is None:
