@@ -19,6 +19,7 @@ from sportello.inbox.db import make_engine, migrate, session_scope, write_lock
 from sportello.inbox.erasure import EraseHook
 from sportello.inbox.identity import fill_profile, needs_profile
 from sportello.inbox.ingest import Ingested, Scorer
+from sportello.inbox.intake import Intake
 from sportello.inbox.journal_writer import JournalWriter
 from sportello.inbox.live import Broadcaster
 from sportello.inbox.outbox import OutboxSender
@@ -65,6 +66,7 @@ class Daemon:
         ]
         self.write_lock = write_lock(self.engine)
         self.journal = JournalWriter(self.engine, self.write_lock)
+        self.intake = Intake()
         self.worker = JournalWorker(
             self.engine,
             self.connectors,
@@ -73,6 +75,7 @@ class Daemon:
             hooks=hooks,
             on_change=self._ingested,
             write_lock=self.write_lock,
+            intake=self.intake,
         )
         self.worker.hooks.append(store_public_tweets)
         self.erase_hooks: list[EraseHook] = [forget_mentions]

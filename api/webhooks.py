@@ -33,6 +33,11 @@ def handshake(channel: str, request: Request, daemon: DaemonDep) -> Response:
 
 @router.post("/{channel}")
 async def receive(channel: str, request: Request, daemon: DaemonDep) -> dict[str, bool]:
+    with daemon.intake.receiving():  # the journal worker steps aside meanwhile
+        return await _journal(channel, request, daemon)
+
+
+async def _journal(channel: str, request: Request, daemon: Any) -> dict[str, bool]:
     connector = _connector(daemon, channel)
     body = await _read_limited(request)
     headers = {k.lower(): v for k, v in request.headers.items()}

@@ -23,6 +23,7 @@ from sportello.inbox import journal, settings_store
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import Ingested, Scorer, ingest
+from sportello.inbox.intake import Intake
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Delivery
 from sportello.inbox.outbox import take_queued
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_ERROR_LEN = 2000
 MAX_INGEST_ATTEMPTS = 5
 GATHER_S = 0.01  # a batch's fixed cost is some 5 ms: worth 10 ms more before a message shows
+YIELD_S = 0.005  # the longest the worker steps aside for webhooks between two deliveries
 
 
 class Hook(Protocol):
@@ -64,6 +66,8 @@ class JournalWorker:
         batch: int = 50,
         gather_s: float = GATHER_S,
         write_lock: WriteLock | None = None,
+        intake: Intake | None = None,
+        yield_s: float = YIELD_S,
     ) -> None:
         self.engine = engine
         self.connectors = connectors
@@ -74,6 +78,8 @@ class JournalWorker:
         self.batch = batch
         self.gather_s = gather_s
         self.write_lock = write_lock if write_lock is not None else WriteLock(enabled=False)
+        self.intake = intake if intake is not None else Intake()
+        self.yield_s = yield_s
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -119,8 +125,9 @@ class JournalWorker:
         """Store a batch in as few transactions as the webhooks allow; returns what the
         last transaction stored (the earlier ones are announced as they commit).
 
-        The common case is one transaction and no savepoints. When a webhook waits for the
-        (SQLite) write lock, what is stored so far is committed and the webhook goes first.
+        The common case is one transaction and no savepoints. Webhooks go first: while one
+        is in flight the worker waits between two deliveries (see ``inbox/intake.py``), and
+        on SQLite it commits what it has stored and lets go of the write lock meanwhile.
         If a delivery fails, the uncommitted rest is redone, each in its own savepoint.
         """
         committed = 0
@@ -128,12 +135,17 @@ class JournalWorker:
         try:
             for delivery, result in parsed:
                 stored.append(self._store(session, delivery, result, scorer, lookups))
-                if self.write_lock.wanted():
+                if self.write_lock.enabled and (self.write_lock.wanted() or self.intake.busy()):
                     session.commit()
                     committed += len(stored)
                     self._changed(stored)
                     stored = []
-                    self.write_lock.let_urgent_in()
+                    with self.write_lock.released():
+                        self.intake.wait_idle(self.yield_s)
+                elif self.intake.busy():
+                    # PostgreSQL: no lock to hand over, and committing would release the
+                    # rows of the batch's other deliveries to another replica.
+                    self.intake.wait_idle(self.yield_s)
             session.commit()
         except Exception:
             session.rollback()
@@ -149,6 +161,8 @@ class JournalWorker:
                 self.on_change(ingested)
 
     def _parse(self, delivery: Delivery) -> Parsed:
+        if self.intake.busy():  # parsing is CPU work too: webhooks first
+            self.intake.wait_idle(self.yield_s)
         connector = self.connectors.get(delivery.channel)
         if connector is None:
             return Parsed(journal.FAILED, f"channel {delivery.channel} is not configured")

@@ -42,15 +42,18 @@ class WriteLock:
         """Whether an urgent writer waits for the holder to let it in."""
         return self._urgent > 0
 
-    def let_urgent_in(self) -> None:
-        """Give the lock to the urgent writers waiting for it, and take it back after them.
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Let go of the lock for the ``with`` block (the urgent writers waiting for it get
+        it), and take it back after them.
 
         The holder must have committed: its transaction ends here.
         """
-        if not self.enabled:
-            return
         self._release()
-        self._acquire(urgent=False)
+        try:
+            yield
+        finally:
+            self._acquire(urgent=False)
 
     def _acquire(self, *, urgent: bool) -> None:
         if not self.enabled:

@@ -240,3 +240,52 @@ def test_after_letting_a_webhook_in_a_failure_redoes_only_the_uncommitted_rest(s
         ]
         assert sorted(m.text for m in session.exec(select(Message))) == ["testo 1", "testo 2"]
     engine.dispose()
+
+
+def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url):
+    """A webhook arrives while the worker stores the first of three deliveries. The worker
+    stores nothing more until the webhook is answered; on SQLite it commits the first
+    delivery meanwhile (and lets go of the write lock), on PostgreSQL it commits nothing
+    (the batch's claimed rows stay locked against other replicas)."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    connector = TelegramConnector(TelegramSettings(bot_token=SecretStr("1:x")))
+    worker = JournalWorker(
+        engine,
+        {"telegram": connector},
+        FrozenClock(NOW),
+        write_lock=write_lock(engine),
+        yield_s=10.0,  # the webhook, not the timeout, ends the wait
+    )
+    seen_by_webhook: list[int] = []
+    busy_when_stored: dict[str, bool] = {}
+    threads: list[threading.Thread] = []
+
+    def webhook() -> None:
+        with worker.intake.receiving():
+            in_flight.set()
+            threading.Event().wait(0.3)  # long enough for the worker to reach its wait
+            with Session(engine) as session:
+                processed = select(Delivery).where(Delivery.state == "processed")
+                seen_by_webhook.append(len(session.exec(processed).all()))
+
+    in_flight = threading.Event()
+
+    def hook(session, ingested):
+        for message, _ in ingested.new_messages:
+            busy_when_stored[message.text] = worker.intake.busy()
+            if message.text == "testo 1":
+                threads.append(threading.Thread(target=webhook, daemon=True))
+                threads[-1].start()
+                in_flight.wait(10)
+
+    worker.hooks.append(hook)
+    for n in (1, 2, 3):
+        _append(engine, n)
+    assert worker.process_pending() == 3
+    threads[0].join(10)
+    assert seen_by_webhook == [1 if worker.write_lock.enabled else 0]
+    assert busy_when_stored == {"testo 1": False, "testo 2": False, "testo 3": False}
+    with Session(engine) as session:
+        assert [d.state for d in session.exec(select(Delivery))] == ["processed"] * 3
+    engine.dispose()

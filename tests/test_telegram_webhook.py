@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime
 
+import httpx
 from conftest import (
     TELEGRAM_SECRET,
     make_settings,
@@ -238,3 +239,29 @@ def test_failed_deliveries_are_parsed_again_after_a_fix(
     assert (
         fixed.api.post("/api/v1/deliveries/requeue", json={"state": "pending"}).status_code == 422
     )
+
+
+def test_a_webhook_is_counted_in_flight_until_it_is_answered(
+    sqlite_url, telegram_emulator, start_daemon
+):
+    """The journal worker steps aside while a webhook is in flight: the body arrives in two
+    parts, and between them the daemon counts the request as in flight."""
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+    body = _text_update(900009, 49, "in due parti")
+    busy_mid_body: list[bool] = []
+
+    def in_two_parts():
+        yield body[:10]
+        busy_mid_body.append(bool(wait_for(running.daemon.intake.busy, interval=0.001)))
+        yield body[10:]
+
+    response = httpx.post(
+        f"{running.url}/webhooks/telegram", content=in_two_parts(), headers=_headers(), timeout=10
+    )
+    assert response.status_code == 200
+    assert busy_mid_body == [True]
+    assert not running.daemon.intake.busy()
+    assert wait_for(lambda: running.messages(channel="telegram", external_id="5551001:49"))

@@ -61,7 +61,8 @@ def test_the_holder_lets_the_waiting_webhooks_in_and_takes_the_lock_back():
         order.append("batch, first part")
         threads = [_run(lambda n=n: webhook(n)) for n in ("webhook 1", "webhook 2")]
         _when_waiting(lock, 2)
-        lock.let_urgent_in()
+        with lock.released():
+            pass
         order.append("batch, the rest")
         assert not lock.wanted()
     for thread in threads:
@@ -73,5 +74,6 @@ def test_the_holder_lets_the_waiting_webhooks_in_and_takes_the_lock_back():
 def test_a_disabled_lock_never_blocks_and_never_asks_to_yield():
     lock = WriteLock(enabled=False)
     with lock, lock.urgent(), lock:  # would deadlock if it locked
-        lock.let_urgent_in()
+        with lock.released():
+            pass
         assert not lock.wanted()

@@ -1,0 +1,51 @@
+"""The count of webhooks in flight, which the journal worker waits on between deliveries."""
+
+from __future__ import annotations
+
+import threading
+
+from sportello.inbox.intake import Intake
+
+WAIT_S = 10.0
+
+
+def test_an_idle_intake_does_not_make_anyone_wait():
+    intake = Intake()
+    assert not intake.busy()
+    assert intake.wait_idle(WAIT_S)
+
+
+def test_waiting_ends_when_the_last_request_in_flight_is_answered():
+    intake = Intake()
+    idle = threading.Event()
+
+    def waiter() -> None:
+        if intake.wait_idle(WAIT_S):
+            idle.set()
+
+    with intake.receiving():
+        with intake.receiving():
+            assert intake.busy()
+            thread = threading.Thread(target=waiter, daemon=True)
+            thread.start()
+        assert intake.busy()
+        assert not idle.wait(0.05)  # one request is still in flight
+    thread.join(WAIT_S)
+    assert idle.is_set()
+    assert not intake.busy()
+
+
+def test_waiting_is_bounded_while_a_request_stays_in_flight():
+    intake = Intake()
+    with intake.receiving():
+        assert intake.wait_idle(0.01) is False
+
+
+def test_a_request_that_fails_is_no_longer_counted():
+    intake = Intake()
+    try:
+        with intake.receiving():
+            raise RuntimeError("the handler failed")
+    except RuntimeError:
+        pass
+    assert not intake.busy()
