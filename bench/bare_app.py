@@ -53,7 +53,10 @@ def make_app(kind: str, secret: str) -> Callable[[dict[str, Any], Receive, Send]
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"application/json")],
+                "headers": [  # as the daemon's JSONResponse answers
+                    (b"content-length", str(len(answer)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": answer})

@@ -111,20 +111,32 @@ class Connection:
             + body
         )
         status = int((await self.reader.readline()).split()[1])
-        length, close = 0, False
+        length, chunked, close = 0, False, False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
-            name = name.strip().lower()
+            name, value = name.strip().lower(), value.strip().lower()
             if name == b"content-length":
                 length = int(value)
-            elif name == b"connection" and value.strip().lower() == b"close":
+            elif name == b"transfer-encoding":
+                chunked = value == b"chunked"
+            elif name == b"connection" and value == b"close":
                 close = True
-        if length:
+        if chunked:
+            await self._read_chunks()
+        elif length:
             await self.reader.readexactly(length)
         if close:
             self.writer.close()
             self.writer = None
         return status
+
+    async def _read_chunks(self) -> None:
+        """Read a ``Transfer-Encoding: chunked`` body to its end (a body without a length)."""
+        assert self.reader is not None
+        while size := int((await self.reader.readline()).split(b";")[0], 16):
+            await self.reader.readexactly(size + 2)  # the chunk and its CRLF
+        while await self.reader.readline() not in (b"\r\n", b""):  # trailers
+            pass
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
