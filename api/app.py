@@ -28,6 +28,7 @@ from sportello.api import (
     webhooks,
     x_usage,
 )
+from sportello.api.webhook_intake import WebhookIntake
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
@@ -44,6 +45,7 @@ def create_app(daemon: Daemon) -> FastAPI:
 
     app = FastAPI(title="sportello", version=__version__, lifespan=lifespan)
     app.state.daemon = daemon
+    app.add_middleware(WebhookIntake, daemon=daemon)  # POST /webhooks/{channel}
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

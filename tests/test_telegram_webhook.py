@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from datetime import UTC, datetime
 
@@ -265,3 +266,92 @@ def test_a_webhook_is_counted_in_flight_until_it_is_answered(
     assert busy_mid_body == [True]
     assert not running.daemon.intake.busy()
     assert wait_for(lambda: running.messages(channel="telegram", external_id="5551001:49"))
+
+
+def test_a_body_streamed_past_1_mib_without_a_length_is_refused(
+    sqlite_url, telegram_emulator, start_daemon
+):
+    """No Content-Length to refuse early on: the daemon counts as the body streams in."""
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+
+    def endless_padding():
+        yield b'{"update_id": 900010, "pad": "'
+        for _ in range(17):
+            yield b"x" * 65536
+
+    response = httpx.post(
+        f"{running.url}/webhooks/telegram",
+        content=endless_padding(),
+        headers=_headers(),
+        timeout=10,
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "body over 1 MiB"}
+    with Session(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(Delivery)).one() == 0
+
+
+def test_a_platform_that_hangs_up_mid_body_leaves_nothing_behind(
+    sqlite_url, telegram_emulator, start_daemon
+):
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+    body = _text_update(900011, 51, "interrotto")
+    host, port = running.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as hung_up:
+        head = (
+            "POST /webhooks/telegram HTTP/1.1\r\n"
+            f"Host: {host}\r\nContent-Type: application/json\r\n"
+            f"X-Telegram-Bot-Api-Secret-Token: {TELEGRAM_SECRET}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        hung_up.sendall(head.encode() + body[:20])
+        wait_for(running.daemon.intake.busy, interval=0.001)
+    wait_for(lambda: not running.daemon.intake.busy(), interval=0.001)
+    with Session(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(Delivery)).one() == 0
+
+    assert running.post_webhook("telegram", body, _headers()).status_code == 200
+    assert wait_for(lambda: running.messages(channel="telegram", external_id="5551001:51"))
+
+
+REFUSE_INSERTS = {
+    "sqlite": [
+        "CREATE TRIGGER refuse BEFORE INSERT ON deliveries "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON deliveries FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+ALLOW_INSERTS = {"sqlite": "DROP TRIGGER refuse", "postgresql": "DROP TRIGGER refuse ON deliveries"}
+
+
+def test_a_delivery_the_database_refuses_is_answered_503_for_the_platform_to_retry(
+    database_url, telegram_emulator, start_daemon
+):
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(database_url, channels=telegram_channel(emulator_server.url))
+    )
+    engine = running.daemon.engine
+    dialect = engine.dialect.name
+    with engine.begin() as connection:
+        for statement in REFUSE_INSERTS[dialect]:
+            connection.exec_driver_sql(statement)
+    body = _text_update(900012, 52, "il database è pieno")
+    refused = running.post_webhook("telegram", body, _headers())
+    assert refused.status_code == 503
+    assert refused.json() == {"detail": "the delivery could not be stored; try again"}
+
+    with engine.begin() as connection:
+        connection.exec_driver_sql(ALLOW_INSERTS[dialect])
+    assert running.post_webhook("telegram", body, _headers()).status_code == 200  # the retry
+    assert wait_for(lambda: running.messages(channel="telegram", external_id="5551001:52"))
