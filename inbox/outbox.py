@@ -148,13 +148,13 @@ class OutboxSender:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self.wake.clear()  # before the round: a wake during it starts the next one
             try:
                 sent = await self.send_due()
             except Exception:
                 log.exception("outbox round failed")
                 sent = 0
             if sent == 0:
-                self.wake.clear()
                 await wait_any(self.wake, stop, timeout=self.idle_s)
 
     async def send_due(self) -> int:

@@ -68,6 +68,7 @@ class JournalWorker:
         write_lock: WriteLock | None = None,
         intake: Intake | None = None,
         yield_s: float = YIELD_S,
+        idle_s: float = 1.0,
     ) -> None:
         self.engine = engine
         self.connectors = connectors
@@ -80,18 +81,19 @@ class JournalWorker:
         self.write_lock = write_lock if write_lock is not None else WriteLock(enabled=False)
         self.intake = intake if intake is not None else Intake()
         self.yield_s = yield_s
+        self.idle_s = idle_s  # between rounds that found nothing, unless woken
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self.wake.clear()  # before the round: a wake during it starts the next one
             try:
                 done = await asyncio.to_thread(self.process_pending)
             except Exception:
                 log.exception("journal round failed")
                 done = 0
             if done == 0:
-                self.wake.clear()
-                await wait_any(self.wake, stop, timeout=1.0)
+                await wait_any(self.wake, stop, timeout=self.idle_s)
             elif done < self.batch:
                 # The backlog is drained: let the next deliveries gather for a moment, so
                 # that a steady trickle is stored in batches, not one transaction each.

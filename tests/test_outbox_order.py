@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from conftest import telegram_channel
 
@@ -90,3 +92,42 @@ async def test_a_reply_that_failed_for_good_no_longer_holds_the_next_one(
         for connector in connectors.values():
             await connector.aclose()
     assert [m["text"] for m in emulator.sent] == ["Secondo"]
+
+
+async def test_a_reply_queued_while_a_round_finds_nothing_is_not_left_waiting(
+    engine, database_url, telegram_emulator
+):
+    """Queued (and the sender woken) just after its claim came back empty: the wake starts
+    the next round instead of being forgotten until the idle poll, a minute here."""
+    emulator, server = telegram_emulator
+    settings = load_settings(
+        None, database={"url": database_url}, channels=telegram_channel(server.url)
+    )
+    conversation = _conversation(engine, 7004)
+    connectors = enabled_connectors(settings)
+    sender = OutboxSender(engine, connectors, FrozenClock(NOW), idle_s=60.0)
+    loop = asyncio.get_running_loop()
+    claim = sender._claim
+    rounds: list[int] = []
+
+    def claim_then_an_agent_replies() -> list[tuple[int, dict[str, Any]]]:
+        items = claim()
+        rounds.append(len(items))
+        if rounds == [0]:
+            _queue(engine, conversation, "Eccoci!")
+            loop.call_soon_threadsafe(sender.wake.set)  # as ``Daemon.wake_sender`` does
+        return items
+
+    sender._claim = claim_then_an_agent_replies
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            while not emulator.sent:
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+        for connector in connectors.values():
+            await connector.aclose()
+    assert [m["text"] for m in emulator.sent] == ["Eccoci!"]

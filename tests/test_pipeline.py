@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from datetime import UTC, datetime
@@ -289,3 +290,44 @@ def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url):
     with Session(engine) as session:
         assert [d.state for d in session.exec(select(Delivery))] == ["processed"] * 3
     engine.dispose()
+
+
+async def test_a_delivery_journaled_while_a_round_finds_nothing_is_not_left_waiting(
+    database_url,
+):
+    """A webhook commits just after the worker's claim came back empty and wakes it before
+    the round has ended: that wake must start the next round, not be forgotten (the worker
+    would then sleep until its idle timeout, a minute here)."""
+    engine, worker = _setup(database_url, lambda session, ingested: None)
+    worker.idle_s = 60.0
+    loop = asyncio.get_running_loop()
+    empty_rounds = 0
+    round_of = worker.process_pending
+
+    def round_then_a_webhook() -> int:
+        nonlocal empty_rounds
+        done = round_of()
+        if done == 0:
+            empty_rounds += 1
+            if empty_rounds == 1:
+                _append(engine, 7)
+                loop.call_soon_threadsafe(worker.wake.set)  # as ``Daemon.wake_worker`` does
+        return done
+
+    worker.process_pending = round_then_a_webhook
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            while not _stored_texts(engine):
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+    assert _stored_texts(engine) == ["testo 7"]
+    engine.dispose()
+
+
+def _stored_texts(engine) -> list[str]:
+    with Session(engine) as session:
+        return [m.text for m in session.exec(select(Message))]
