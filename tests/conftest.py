@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -79,6 +80,24 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+class Loop(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+async def run_until(loop: Loop, predicate: Callable[[], Any], timeout: float = 10.0) -> None:
+    """Run a daemon loop (``run(stop)``) until ``predicate`` holds, then stop it; fail with
+    ``TimeoutError`` after ``timeout`` seconds."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(loop.run(stop))
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
 
 
 @dataclass

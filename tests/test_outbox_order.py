@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import telegram_channel
+from conftest import run_until, telegram_channel
 
 from sportello.config.settings import load_settings
 from sportello.connectors.base import InboundMessage, Person, Thread
@@ -119,15 +119,9 @@ async def test_a_reply_queued_while_a_round_finds_nothing_is_not_left_waiting(
         return items
 
     sender._claim = claim_then_an_agent_replies
-    stop = asyncio.Event()
-    running = asyncio.create_task(sender.run(stop))
     try:
-        async with asyncio.timeout(10):
-            while not emulator.sent:
-                await asyncio.sleep(0.01)
+        await run_until(sender, lambda: emulator.sent)
     finally:
-        stop.set()
-        await running
         for connector in connectors.values():
             await connector.aclose()
     assert [m["text"] for m in emulator.sent] == ["Eccoci!"]

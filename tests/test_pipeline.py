@@ -7,7 +7,7 @@ import json
 import threading
 from datetime import UTC, datetime
 
-from conftest import wait_for
+from conftest import run_until, wait_for
 from pydantic import SecretStr
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -315,15 +315,7 @@ async def test_a_delivery_journaled_while_a_round_finds_nothing_is_not_left_wait
         return done
 
     worker.process_pending = round_then_a_webhook
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
-        async with asyncio.timeout(10):
-            while not _stored_texts(engine):
-                await asyncio.sleep(0.01)
-    finally:
-        stop.set()
-        await running
+    await run_until(worker, lambda: _stored_texts(engine))
     assert _stored_texts(engine) == ["testo 7"]
     engine.dispose()
 

@@ -32,13 +32,16 @@ def _headers(secret: str = TELEGRAM_SECRET) -> dict[str, str]:
     return {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret}
 
 
+def _telegram_daemon(start_daemon, telegram_emulator, database_url: str):
+    """A daemon with Telegram enabled against the emulator."""
+    _, emulator_server = telegram_emulator
+    return start_daemon(make_settings(database_url, channels=telegram_channel(emulator_server.url)))
+
+
 def test_update_is_stored_once_however_often_redelivered(
     database_url, telegram_emulator, start_daemon
 ):
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(database_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, database_url)
     body = _text_update(900001, 42, "Ciao, il mio ordine non è arrivato")
     for _ in range(3):
         assert running.post_webhook("telegram", body, _headers()).status_code == 200
@@ -61,10 +64,7 @@ def test_update_is_stored_once_however_often_redelivered(
 
 
 def test_forged_secret_is_refused_and_nothing_stored(sqlite_url, telegram_emulator, start_daemon):
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     body = _text_update(900002, 43, "forged")
     assert running.post_webhook("telegram", body, _headers("wrong")).status_code == 403
     no_secret = {"content-type": "application/json"}
@@ -74,10 +74,7 @@ def test_forged_secret_is_refused_and_nothing_stored(sqlite_url, telegram_emulat
 
 
 def test_oversized_and_malformed_bodies(sqlite_url, telegram_emulator, start_daemon):
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     huge = b'{"update_id": 1, "pad": "' + b"x" * (1024 * 1024) + b'"}'
     assert running.post_webhook("telegram", huge, _headers()).status_code == 413
     assert running.post_webhook("telegram", b"{not json", _headers()).status_code == 400
@@ -88,10 +85,7 @@ def test_oversized_and_malformed_bodies(sqlite_url, telegram_emulator, start_dae
 
 
 def test_unusable_delivery_is_quarantined_and_listed(sqlite_url, telegram_emulator, start_daemon):
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     assert running.post_webhook("telegram", b'{"hello": "world"}', _headers()).status_code == 200
     assert running.post_webhook("telegram", b"[1, 2, 3]", _headers()).status_code == 200
 
@@ -176,10 +170,7 @@ def test_permanent_refusal_fails_with_the_reason(sqlite_url, telegram_emulator, 
 
 
 def test_inbound_messages_carry_sentiment(sqlite_url, telegram_emulator, start_daemon):
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     running.post_webhook(
         "telegram", _text_update(900005, 46, "Servizio pessimo, è una vergogna!"), _headers()
     )
@@ -247,10 +238,7 @@ def test_a_webhook_is_counted_in_flight_until_it_is_answered(
 ):
     """The journal worker steps aside while a webhook is in flight: the body arrives in two
     parts, and between them the daemon counts the request as in flight."""
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     body = _text_update(900009, 49, "in due parti")
     busy_mid_body: list[bool] = []
 
@@ -272,10 +260,7 @@ def test_a_body_streamed_past_1_mib_without_a_length_is_refused(
     sqlite_url, telegram_emulator, start_daemon
 ):
     """No Content-Length to refuse early on: the daemon counts as the body streams in."""
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
 
     def endless_padding():
         yield b'{"update_id": 900010, "pad": "'
@@ -297,10 +282,7 @@ def test_a_body_streamed_past_1_mib_without_a_length_is_refused(
 def test_a_platform_that_hangs_up_mid_body_leaves_nothing_behind(
     sqlite_url, telegram_emulator, start_daemon
 ):
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     body = _text_update(900011, 51, "interrotto")
     host, port = running.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as hung_up:
@@ -337,10 +319,7 @@ ALLOW_INSERTS = {"sqlite": "DROP TRIGGER refuse", "postgresql": "DROP TRIGGER re
 def test_a_delivery_the_database_refuses_is_answered_503_for_the_platform_to_retry(
     database_url, telegram_emulator, start_daemon
 ):
-    _, emulator_server = telegram_emulator
-    running = start_daemon(
-        make_settings(database_url, channels=telegram_channel(emulator_server.url))
-    )
+    running = _telegram_daemon(start_daemon, telegram_emulator, database_url)
     engine = running.daemon.engine
     dialect = engine.dialect.name
     with engine.begin() as connection:
