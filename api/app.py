@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -28,10 +28,26 @@ from sportello.api import (
     webhooks,
     x_usage,
 )
-from sportello.api.webhook_intake import WebhookIntake
+from sportello.api.webhook_intake import Receive, Scope, Send, WebhookIntake, delivery_channel
 
 if TYPE_CHECKING:
     from sportello.daemon import Daemon
+
+
+class SportelloApp(FastAPI):
+    """FastAPI, with webhook deliveries (``POST /webhooks/{channel}``) answered before its
+    middleware and router ever see them: the hot path, see :mod:`sportello.api.webhook_intake`."""
+
+    def __init__(self, intake: WebhookIntake, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.intake = intake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        channel = delivery_channel(scope)
+        if channel is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.intake(channel, scope, receive, send)
 
 
 def create_app(daemon: Daemon) -> FastAPI:
@@ -43,9 +59,10 @@ def create_app(daemon: Daemon) -> FastAPI:
         finally:
             await daemon.stop()
 
-    app = FastAPI(title="sportello", version=__version__, lifespan=lifespan)
+    app = SportelloApp(
+        WebhookIntake(daemon), title="sportello", version=__version__, lifespan=lifespan
+    )
     app.state.daemon = daemon
-    app.add_middleware(WebhookIntake, daemon=daemon)  # POST /webhooks/{channel}
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

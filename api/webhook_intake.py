@@ -1,11 +1,13 @@
-"""``POST /webhooks/{channel}``: verify, journal the raw body, answer; a plain ASGI middleware.
+"""``POST /webhooks/{channel}``: verify, journal the raw body, answer; plain ASGI.
 
 Deliveries are the daemon's hot path, and they need nothing FastAPI offers: no parameters to
 validate, no dependencies, no response model. Served as a route, FastAPI's routing,
 dependency solving and response classes took three times the interpreter time of the work
-itself (py-spy under load, docs/benchmarks.md), time the journal worker then waits for. This
-middleware answers them before the router; every other request goes on to the application.
-Parsing happens after the answer, in the journal worker.
+itself (py-spy under load, docs/benchmarks.md), time the journal worker then waits for; as a
+middleware they still passed through FastAPI's own layers (error handling, telemetry, body
+limit), each wrapping every message sent. The application hands them here before any of that
+(:class:`sportello.api.app.SportelloApp`). Parsing happens after the answer, in the journal
+worker.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PREFIX = "/webhooks/"
 MAX_BODY = 1024 * 1024
@@ -44,15 +45,11 @@ class ClientGone(Exception):
 
 
 class WebhookIntake:
-    def __init__(self, app: ASGIApp, daemon: Daemon) -> None:
-        self.app = app
+    def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        channel = _delivery_channel(scope)
-        if channel is None:
-            await self.app(scope, receive, send)
-            return
+    async def __call__(self, channel: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one delivery to ``channel`` (see :func:`delivery_channel`)."""
         with self.daemon.intake.receiving():  # the journal worker steps aside meanwhile
             try:
                 await self._journal(channel, scope, receive)
@@ -93,7 +90,7 @@ class WebhookIntake:
         daemon.wake_worker()
 
 
-def _delivery_channel(scope: Scope) -> str | None:
+def delivery_channel(scope: Scope) -> str | None:
     """The channel of a ``POST /webhooks/{channel}``, or None for any other request."""
     if scope["type"] != "http" or scope["method"] != "POST":
         return None
