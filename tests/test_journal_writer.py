@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlmodel import Session, func, select
 
 from sportello.inbox.db import write_lock
@@ -58,3 +59,41 @@ async def test_stopping_commits_what_is_queued(engine):
     await writer.stop()
     await asyncio.gather(*appends)
     assert _count(engine) == 50
+
+
+async def test_a_journaled_delivery_reads_back_as_it_was_received(engine):
+    writer = JournalWriter(engine, write_lock(engine))
+    writer.start()
+    body = '{"update_id": 7, "message": {"text": "è arrivato"}}'.encode()
+    headers = {"content-type": "application/json", "x-hub-signature-256": "sha256=ab", "host": "h"}
+    await writer.append(
+        channel="telegram", body=body, received_at=NOW, headers=headers, platform_key="update:7"
+    )
+    await writer.stop()
+    with Session(engine) as session:
+        stored = session.exec(select(Delivery)).one()
+    assert (stored.channel, stored.source, stored.dedup_key) == ("telegram", "webhook", "update:7")
+    assert stored.body == body
+    assert stored.headers == {
+        "content-type": "application/json",
+        "x-hub-signature-256": "sha256=ab",
+    }
+    assert stored.received_at == NOW and stored.received_at.tzinfo is not None
+    assert (stored.state, stored.attempts, stored.events) == ("pending", 0, 0)
+
+
+async def test_a_connection_the_server_dropped_is_replaced_without_failing_the_delivery(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: the server ends the writer's connection")
+    writer = JournalWriter(engine, write_lock(engine))
+    writer.start()
+    await writer.append(channel="telegram", body=b'{"update_id": 1}', received_at=NOW)
+    with engine.connect() as admin:
+        ended = admin.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).all()
+    assert ended  # the writer's connection among them
+    await writer.append(channel="telegram", body=b'{"update_id": 2}', received_at=NOW)
+    await writer.stop()
+    assert _count(engine) == 2
