@@ -10,6 +10,7 @@ evidence (same name, similar handle) only stores a suggestion (see ``inbox/linki
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 import phonenumbers
 from sqlmodel import Session, select
@@ -20,8 +21,13 @@ from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Customer, Identity
 
 
+@lru_cache(maxsize=4096)
 def normalise_phone(raw: str | None, default_region: str | None = None) -> str | None:
-    """E.164 form of a phone number, or ``None`` when it is not a valid number."""
+    """E.164 form of a phone number, or ``None`` when it is not a valid number.
+
+    Cached: every WhatsApp message carries its sender's number, and parsing it is a tenth of
+    storing a message from a known customer.
+    """
     if not raw:
         return None
     text = raw.strip()
