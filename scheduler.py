@@ -42,6 +42,7 @@ SLA_INTERVAL_S = 60.0
 SNOOZE_INTERVAL_S = 30.0
 RETENTION_INTERVAL_S = 3600.0
 TIMELINES_INTERVAL_S = 30.0
+TIMELINES_YIELD_S = 1.0  # under steady webhooks, a batch of timelines a second at least
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         return fired
 
     def refresh_timelines() -> int:
-        return timeline_store.refresh_all(daemon.engine, write_lock=daemon.write_lock)
+        return timeline_store.refresh_all(
+            daemon.engine,
+            write_lock=daemon.write_lock,
+            pause=lambda: daemon.intake.wait_idle(TIMELINES_YIELD_S),
+        )
 
     retention = daemon.settings.retention
     jobs += [

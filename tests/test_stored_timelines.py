@@ -8,6 +8,7 @@ import importlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from sqlalchemy import delete, event, func, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from sportello import scheduler
 from sportello.bench.datagen import generate
 from sportello.daemon import Daemon
 from sportello.inbox.business_hours import BusinessCalendar
@@ -269,6 +271,35 @@ def test_the_daemon_keeps_the_timelines_current(database_url):
     with Session(daemon.engine) as session:
         assert session.exec(text("SELECT count(*) FROM timeline_cases")).one()[0] == 1
     daemon.engine.dispose()
+
+
+def test_the_daemon_rebuilds_timelines_between_webhooks(database_url, monkeypatch):
+    """Before each batch the job waits for a moment without a webhook in flight."""
+    monkeypatch.setattr(scheduler, "TIMELINES_YIELD_S", 60.0)
+    daemon = Daemon(make_settings(database_url))
+    migrate(daemon.engine)
+    with session_scope(daemon.engine) as session:
+        cid = Inbox(session).conversation("telegram", "1001", rome(12, 4, 10)).id
+    job = next(j for j in periodic_jobs(daemon) if j.name == "kpis:timelines")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with daemon.intake.receiving():
+            ran = pool.submit(asyncio.run, run_job(daemon, job))
+            with pytest.raises(FutureTimeout):
+                ran.result(timeout=0.5)  # without the wait, one timeline takes milliseconds
+            assert _stale(daemon.engine) == {cid}
+        assert ran.result(timeout=10)
+    assert _stale(daemon.engine) == set()
+    daemon.engine.dispose()
+
+
+def test_the_pause_comes_before_each_batch(engine):
+    generate(engine, customers=100, conversations=250, messages=600, seed=5, now=NOW)
+    stale_at_each_pause: list[int] = []
+    rebuilt = timeline_store.refresh_all(
+        engine, pause=lambda: stale_at_each_pause.append(len(_stale(engine)))
+    )
+    assert rebuilt == 250
+    assert stale_at_each_pause == list(range(250, 0, -timeline_store.BATCH))
 
 
 def test_a_rebuild_skips_a_timeline_being_written_instead_of_waiting(engine):
