@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from sportello.connectors.base import Event, InboundMessage, MessageEdited, StatusUpdate
 from sportello.inbox.models import Conversation, Identity, Message
@@ -45,9 +47,9 @@ class Lookups:
             if isinstance(event, InboundMessage | MessageEdited | StatusUpdate):
                 message_ids[event.channel].add(event.external_id)
         return cls(
-            messages=_by_key(session, Message, "external_id", message_ids),
-            identities=_by_key(session, Identity, "external_id", people),
-            conversations=_by_key(session, Conversation, "thread_external_id", threads),
+            messages=_by_key(session, MESSAGES, "external_id", message_ids),
+            identities=_by_key(session, IDENTITIES, "external_id", people),
+            conversations=_by_key(session, CONVERSATIONS, "thread_external_id", threads),
         )
 
     def message(self, channel: str, external_id: str) -> Message | None:
@@ -70,18 +72,32 @@ class Lookups:
         self.conversations[(conversation.channel, conversation.thread_external_id)] = conversation
 
 
+def _lookup(model: type[Row], id_column: str) -> SelectOfScalar[Row]:
+    """The rows of ``model`` with a channel and one of a list of ids, to run with ``params``.
+
+    Built once: ``column.in_(a_list)`` built afresh for every batch left reference cycles (a
+    bound parameter and its copy) that only the garbage collector frees.
+    """
+    return select(model).where(
+        col(model.channel) == bindparam("channel"),
+        col(getattr(model, id_column)).in_(bindparam("ids", expanding=True)),
+    )
+
+
+MESSAGES = _lookup(Message, "external_id")
+IDENTITIES = _lookup(Identity, "external_id")
+CONVERSATIONS = _lookup(Conversation, "thread_external_id")
+
+
 def _by_key(
-    session: Session, model: type[Row], id_column: str, wanted: Mapping[str, set[str]]
+    session: Session, statement: SelectOfScalar[Row], id_column: str, wanted: Mapping[str, set[str]]
 ) -> dict[Key, Row]:
-    """The stored rows of ``model`` whose (channel, ``id_column``) is among ``wanted``."""
+    """The rows ``statement`` finds for each (channel, ``id_column``) among ``wanted``."""
     found: dict[Key, Row] = {}
-    channel_attr: Any = col(model.channel)
-    id_attr: Any = col(getattr(model, id_column))
     for channel, ids in wanted.items():
         ordered = sorted(ids)
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
-            rows = session.exec(select(model).where(channel_attr == channel, id_attr.in_(chunk)))
-            for row in rows:
+            for row in session.exec(statement, params={"channel": channel, "ids": chunk}):
                 found[(channel, getattr(row, id_column))] = row
     return found

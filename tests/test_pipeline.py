@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from conftest import run_until, wait_for
+from conftest import make_settings, run_until, telegram_channel, wait_for
 from pydantic import SecretStr
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -17,6 +21,7 @@ from sportello.cli import app
 from sportello.config.settings import TelegramSettings
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.telegram import TelegramConnector
+from sportello.daemon import Daemon
 from sportello.inbox import journal, outbox
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, write_lock
@@ -323,3 +328,45 @@ async def test_a_delivery_journaled_while_a_round_finds_nothing_is_not_left_wait
 def _stored_texts(engine) -> list[str]:
     with Session(engine) as session:
         return [m.text for m in session.exec(select(Message))]
+
+
+def _garbage_left_by(work: Callable[[], object]) -> Counter[str]:
+    """The objects ``work`` left in reference cycles, by type (only the collector frees them)."""
+    gc.collect()
+    gc.disable()
+    try:
+        work()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        return Counter(type(o).__qualname__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def test_the_worker_leaves_no_reference_cycles(database_url):
+    """The collector's passes stop every thread: when the worker left cycles (some 45k
+    objects between two passes under load), a pass took 25-40 ms of every webhook in flight."""
+    daemon = Daemon(make_settings(database_url, channels=telegram_channel("http://127.0.0.1:9")))
+    migrate(daemon.engine)
+    daemon.seed_settings()
+    daemon.worker.on_change = None  # no event loop here: nothing to wake
+    people = [
+        tg.user(5554100 + k, f"Nome{k}", f"Cognome{k}", username=f"nome{k}") for k in range(30)
+    ]
+
+    def ingest(first: int, who: list[dict[str, Any]]) -> None:
+        for n, person in enumerate(who, start=first):
+            message = tg.message(n, person, int(NOW.timestamp()) + n, text=f"grazie mille {n}")
+            body = json.dumps(tg.update(n, message=message)).encode()
+            journal.append(daemon.engine, channel="telegram", body=body, received_at=NOW)
+        while daemon.worker.process_pending():
+            pass
+
+    ingest(1, people[:10])  # first compilations, caches
+    # new customers (look-alike search, identity, conversation) and known ones
+    assert _garbage_left_by(lambda: ingest(100, people[10:] + people[:10])) == Counter()
+    with Session(daemon.engine) as session:
+        assert len(session.exec(select(Message)).all()) == 40
+    daemon.engine.dispose()
