@@ -18,9 +18,10 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, exists, or_
+from sqlalchemy import BindParameter, Engine, bindparam, exists, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from sportello.connectors.base import (
     Button,
@@ -145,6 +146,7 @@ class OutboxSender:
         self.idle_s = idle_s  # between rounds that found nothing, unless woken
         self.on_change = on_change
         self.wake = asyncio.Event()
+        self._due = _due_items(batch)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -168,27 +170,8 @@ class OutboxSender:
     def _claim(self) -> list[tuple[int, dict[str, Any]]]:
         """Lease the due items that are first in line in their conversation."""
         now = self.clock.now()
-        earlier, earlier_message = aliased(OutboxItem), aliased(Message)
-        queued_before = exists().where(
-            col(earlier.id) < col(OutboxItem.id),
-            col(earlier.state).in_(UNFINISHED),
-            col(earlier_message.id) == col(earlier.message_id),
-            col(earlier_message.conversation_id) == col(Message.conversation_id),
-        )
         with session_scope(self.engine) as session:
-            due = session.exec(
-                select(OutboxItem)
-                .join(Message, col(Message.id) == col(OutboxItem.message_id))
-                .where(
-                    col(OutboxItem.state).in_(UNFINISHED),
-                    OutboxItem.next_attempt_at <= now,
-                    or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),  # type: ignore[union-attr]
-                    ~queued_before,
-                )
-                .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True, of=OutboxItem)  # type: ignore[arg-type]
-            ).all()
+            due = session.exec(self._due, params={"now": now}).all()
             for item in due:
                 item.state = "sending"
                 item.locked_until = now + LEASE
@@ -275,3 +258,32 @@ def _apply_early_statuses(session: Session, message: Message, ids: tuple[str, ..
     for status in early:
         apply_status(message, status.status, status.error)
         session.delete(status)
+
+
+def _due_items(batch: int) -> SelectOfScalar[OutboxItem]:
+    """Up to ``batch`` items due at ``:now`` and first in line in their conversation.
+
+    Built once per sender: the aliases built afresh each round (a round runs after every
+    batch of deliveries that queued a reply) left reference cycles for the collector.
+    """
+    now: BindParameter[datetime] = bindparam("now")
+    earlier, earlier_message = aliased(OutboxItem), aliased(Message)
+    queued_before = exists().where(
+        col(earlier.id) < col(OutboxItem.id),
+        col(earlier.state).in_(UNFINISHED),
+        col(earlier_message.id) == col(earlier.message_id),
+        col(earlier_message.conversation_id) == col(Message.conversation_id),
+    )
+    return (
+        select(OutboxItem)
+        .join(Message, col(Message.id) == col(OutboxItem.message_id))
+        .where(
+            col(OutboxItem.state).in_(UNFINISHED),
+            col(OutboxItem.next_attempt_at) <= now,
+            or_(col(OutboxItem.locked_until).is_(None), col(OutboxItem.locked_until) < now),
+            ~queued_before,
+        )
+        .order_by(col(OutboxItem.next_attempt_at), col(OutboxItem.id))
+        .limit(batch)
+        .with_for_update(skip_locked=True, of=OutboxItem)  # type: ignore[arg-type]
+    )

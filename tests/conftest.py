@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,3 +298,18 @@ def browser() -> Iterator[Browser]:
         yield Browser(page, errors)
         context.close()  # closes the event stream before the daemon stops
         chromium.close()
+
+
+def cycles_left_by(work: Callable[[], object]) -> Counter[str]:
+    """The objects ``work`` left in reference cycles, by type (only the collector frees them)."""
+    gc.collect()
+    gc.disable()
+    try:
+        work()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        return Counter(type(o).__qualname__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

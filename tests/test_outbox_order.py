@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import run_until, telegram_channel
+from conftest import cycles_left_by, run_until, telegram_channel
 
 from sportello.config.settings import load_settings
 from sportello.connectors.base import InboundMessage, Person, Thread
@@ -125,3 +126,20 @@ async def test_a_reply_queued_while_a_round_finds_nothing_is_not_left_waiting(
         for connector in connectors.values():
             await connector.aclose()
     assert [m["text"] for m in emulator.sent] == ["Eccoci!"]
+
+
+def test_a_round_leaves_no_reference_cycles(engine, telegram_emulator):
+    """The sender looks for due items after every batch that queued a reply and every
+    second: reference cycles each round made filled the collector's passes (docs/benchmarks.md)."""
+    _, server = telegram_emulator
+    settings = load_settings(None, channels=telegram_channel(server.url))
+    sender = OutboxSender(engine, enabled_connectors(settings), FrozenClock(NOW))
+    _queue(engine, _conversation(engine, 7001), "Controllo subito.")
+    sender._claim()  # first compilation
+    _queue(engine, _conversation(engine, 7002), "Buongiorno!")
+
+    def rounds() -> None:
+        assert len(sender._claim()) == 1
+        assert sender._claim() == []  # nothing due: the idle round
+
+    assert cycles_left_by(rounds) == Counter()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from conftest import make_settings, run_until, telegram_channel, wait_for
+from conftest import cycles_left_by, make_settings, run_until, telegram_channel, wait_for
 from pydantic import SecretStr
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -330,21 +328,6 @@ def _stored_texts(engine) -> list[str]:
         return [m.text for m in session.exec(select(Message))]
 
 
-def _garbage_left_by(work: Callable[[], object]) -> Counter[str]:
-    """The objects ``work`` left in reference cycles, by type (only the collector frees them)."""
-    gc.collect()
-    gc.disable()
-    try:
-        work()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        return Counter(type(o).__qualname__ for o in gc.garbage)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
-
-
 def test_the_worker_leaves_no_reference_cycles(database_url):
     """The collector's passes stop every thread: when the worker left cycles (some 45k
     objects between two passes under load), a pass took 25-40 ms of every webhook in flight."""
@@ -366,7 +349,7 @@ def test_the_worker_leaves_no_reference_cycles(database_url):
 
     ingest(1, people[:10])  # first compilations, caches
     # new customers (look-alike search, identity, conversation) and known ones
-    assert _garbage_left_by(lambda: ingest(100, people[10:] + people[:10])) == Counter()
+    assert cycles_left_by(lambda: ingest(100, people[10:] + people[:10])) == Counter()
     with Session(daemon.engine) as session:
         assert len(session.exec(select(Message)).all()) == 40
     daemon.engine.dispose()
