@@ -42,7 +42,8 @@ SLA_INTERVAL_S = 60.0
 SNOOZE_INTERVAL_S = 30.0
 RETENTION_INTERVAL_S = 3600.0
 TIMELINES_INTERVAL_S = 30.0
-TIMELINES_YIELD_S = 1.0  # under steady webhooks, a batch of timelines a second at least
+TIMELINES_QUIET_S = 0.1  # a batch of timelines waits for this long without webhooks
+TIMELINES_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         return timeline_store.refresh_all(
             daemon.engine,
             write_lock=daemon.write_lock,
-            pause=lambda: daemon.intake.wait_idle(TIMELINES_YIELD_S),
+            pause=lambda: daemon.intake.wait_quiet(TIMELINES_QUIET_S, TIMELINES_YIELD_S),
         )
 
     retention = daemon.settings.retention

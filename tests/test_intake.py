@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from sportello.inbox.intake import Intake
 
@@ -49,3 +50,20 @@ def test_a_request_that_fails_is_no_longer_counted():
     except RuntimeError:
         pass
     assert not intake.busy()
+
+
+def test_quiet_means_no_request_for_a_while():
+    intake = Intake()
+    assert intake.wait_quiet(0.2, WAIT_S)  # none ever: quiet at once
+    with intake.receiving():
+        pass
+    started = time.monotonic()
+    assert intake.wait_quiet(0.2, WAIT_S)
+    assert time.monotonic() - started >= 0.2 - 0.01  # the quiet moment, after the last answer
+
+
+def test_waiting_for_quiet_is_bounded_while_requests_keep_coming():
+    intake = Intake()
+    with intake.receiving():
+        assert not intake.wait_quiet(0.01, 0.2)
+    assert not intake.wait_quiet(5.0, 0.2)  # answered just now: not quiet for long enough

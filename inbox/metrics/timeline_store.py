@@ -96,7 +96,7 @@ def refresh_all(
 ) -> int:
     """Rebuild stale timelines batch after batch, for at most about ``budget_s``.
 
-    ``pause`` runs before each batch. The daemon waits there for a moment without webhooks:
+    ``pause`` runs before each batch. The daemon waits there for a quiet moment in the webhooks:
     the stored timelines are a cache (the report walks what is stale), and rebuilding them
     is Python work that would take the interpreter and SQLite's writer from the webhooks.
     """
