@@ -89,9 +89,10 @@ def serve(
 
 
 def tune_garbage_collector() -> None:
-    """A server's heap is mostly what start-up built: keep it out of the collector's passes
-    and collect young objects less often. A KPI report allocates some 100k tuples; with the
-    default thresholds the collector's passes took a third of its time (docs/benchmarks.md).
+    """A server's heap is mostly what start-up built: collect what start-up threw away, keep
+    the rest out of the collector's passes, and collect young objects less often. A KPI report
+    allocates some 100k tuples; with the default thresholds the collector's passes took a
+    third of its time (docs/benchmarks.md).
     """
     gc.collect()
     gc.freeze()

@@ -1,4 +1,4 @@
-"""The server collects its start-up garbage before it answers anything, then freezes the heap."""
+"""The server collects its start-up garbage as soon as it has started, then freezes the heap."""
 
 from __future__ import annotations
 
