@@ -14,8 +14,9 @@ from sportello.connectors.base import Connector
 from sportello.connectors.registry import enabled_connectors
 from sportello.inbox import leases, settings_store
 from sportello.inbox.away import AwayResponder
+from sportello.inbox.checkpointer import WalCheckpointer
 from sportello.inbox.clock import Clock
-from sportello.inbox.db import make_engine, migrate, session_scope, write_lock
+from sportello.inbox.db import is_sqlite_file, make_engine, migrate, session_scope, write_lock
 from sportello.inbox.erasure import EraseHook
 from sportello.inbox.identity import fill_profile, needs_profile
 from sportello.inbox.ingest import Ingested, Scorer
@@ -50,6 +51,7 @@ class Daemon:
             settings.database.url,
             pool_size=settings.database.pool_size,
             echo=settings.database.echo,
+            autocheckpoint=False,  # self.checkpointer's job, beside the writers
         )
         self.connectors = (
             dict(connectors) if connectors is not None else enabled_connectors(settings)
@@ -65,6 +67,9 @@ class Daemon:
             AwayResponder(self.clock, settings.brand.default_language),
         ]
         self.write_lock = write_lock(self.engine)
+        self.checkpointer = (
+            WalCheckpointer(self.engine, self.write_lock) if is_sqlite_file(self.engine) else None
+        )
         self.journal = JournalWriter(self.engine, self.write_lock)
         self.intake = Intake()
         self.worker = JournalWorker(
@@ -94,6 +99,8 @@ class Daemon:
         self._loop = asyncio.get_running_loop()
         self.live.attach(self._loop)
         await asyncio.to_thread(migrate, self.engine)
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         await asyncio.to_thread(self.seed_settings)
         # Loaded now, not inside the first delivery's transaction.
         await asyncio.to_thread(self.sentiment.preload)
@@ -130,6 +137,8 @@ class Daemon:
             except Exception as exc:
                 log.debug("closing %s: %s", connector.name, exc)
         await self.listening.aclose()
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
         self.engine.dispose()
 
     def seed_settings(self) -> None:

@@ -21,8 +21,14 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys."""
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, autocheckpoint: bool = True
+) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys.
+
+    ``autocheckpoint=False`` leaves the WAL's checkpoints to a
+    :class:`~sportello.inbox.checkpointer.WalCheckpointer` instead of the commits that fill it.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -34,6 +40,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if not autocheckpoint:
+            event.listen(engine, "connect", _no_autocheckpoint)
         return engine
     return create_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -48,6 +56,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def is_sqlite_file(engine: Engine) -> bool:
+    """Whether ``engine`` is a SQLite file (which has a WAL), not memory nor a server."""
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
 
 
 def migrate(engine: Engine) -> None:
