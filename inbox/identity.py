@@ -10,42 +10,14 @@ evidence (same name, similar handle) only stores a suggestion (see ``inbox/linki
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 
-import phonenumbers
 from sqlmodel import Session, select
 
 from sportello.connectors.base import Person
+from sportello.inbox.contact_points import normalise_email, normalise_phone
 from sportello.inbox.linking import merge_on_evidence, suggest_links
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Customer, Identity
-
-
-@lru_cache(maxsize=4096)
-def normalise_phone(raw: str | None, default_region: str | None = None) -> str | None:
-    """E.164 form of a phone number, or ``None`` when it is not a valid number.
-
-    Cached: every WhatsApp message carries its sender's number, and parsing it is a tenth of
-    storing a message from a known customer.
-    """
-    if not raw:
-        return None
-    text = raw.strip()
-    if not text.startswith("+") and default_region is None:
-        text = "+" + text.lstrip("0")
-    try:
-        number = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_email(raw: str | None) -> str | None:
-    if not raw or "@" not in raw:
-        return None
-    return raw.strip().lower()
 
 
 def find_customer_by_evidence(
@@ -78,10 +50,15 @@ def resolve_identity(
     if identity is not None:
         learned = (phone and phone != identity.phone) or (email and email != identity.email)
         _refresh(identity, person, phone, email)
+        known.claim(phone, email)
         if learned:
             merge_on_evidence(session, identity, now=now, reason="phone or e-mail learned")
         return identity
-    customer = find_customer_by_evidence(session, phone, email)
+    customer = (
+        None
+        if known.unclaimed_evidence(phone, email)
+        else find_customer_by_evidence(session, phone, email)
+    )
     is_new = customer is None
     if customer is None:
         customer = Customer(
@@ -108,6 +85,7 @@ def resolve_identity(
     session.add(identity)
     session.flush()
     known.add_identity(identity)
+    known.claim(phone, email)
     if is_new:
         suggest_links(session, identity, now)
     return identity
@@ -129,7 +107,9 @@ def _refresh(identity: Identity, person: Person, phone: str | None, email: str |
             setattr(identity, name, value)
 
 
-def link_shared_contact(session: Session, owner: Identity, contact: Person, now: datetime) -> None:
+def link_shared_contact(
+    session: Session, owner: Identity, contact: Person, now: datetime, known: Lookups
+) -> None:
     """A contact card a customer shared about themselves proves their phone number.
 
     Only a card whose platform user id is the sender's own counts (Telegram sets
@@ -142,6 +122,7 @@ def link_shared_contact(session: Session, owner: Identity, contact: Person, now:
     if phone is None:
         return
     owner.phone = phone
+    known.claim(phone)
     session.flush()
     if merge_on_evidence(session, owner, now=now, reason="shared own contact card") is not None:
         return

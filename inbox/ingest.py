@@ -101,7 +101,7 @@ def _ingest_message(
         return None
     identity = resolve_identity(session, event.channel, event.customer, now, known)
     for contact in event.shared_contacts:
-        link_shared_contact(session, identity, contact, now)
+        link_shared_contact(session, identity, contact, now, known)
     conversation = _replied_conversation(session, event, known) or find_or_open(
         session,
         known,

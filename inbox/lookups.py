@@ -5,6 +5,10 @@ stored message, identity and conversation one query at a time (each query flushi
 session first) was most of its work; :meth:`Lookups.read` reads them for the whole batch,
 and ingestion tells it the rows the batch itself adds, so later events of the same batch
 find them too.
+
+It also reads which phone numbers and e-mail addresses of the batch's new people no identity
+or customer had: a new customer's evidence search (two queries, each flushing the session)
+was a third of storing a new customer's message, and for a new customer it finds nothing.
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from sportello.connectors.base import Event, InboundMessage, MessageEdited, StatusUpdate
-from sportello.inbox.models import Conversation, Identity, Message
+from sportello.connectors.base import Event, InboundMessage, MessageEdited, Person, StatusUpdate
+from sportello.inbox.contact_points import normalise_email, normalise_phone
+from sportello.inbox.models import Conversation, Customer, Identity, Message
 
 Key = tuple[str, str]  # (channel, the platform's id)
 Row = TypeVar("Row", Message, Identity, Conversation)
@@ -34,22 +39,30 @@ class Lookups:
     messages: dict[Key, Message] = field(default_factory=dict)
     identities: dict[Key, Identity] = field(default_factory=dict)
     conversations: dict[Key, Conversation] = field(default_factory=dict)
+    # Normalised phone numbers and e-mail addresses that no identity or customer had when
+    # the batch was read, and that the batch has not stored since (see ``claim``).
+    unclaimed: set[str] = field(default_factory=set)
 
     @classmethod
     def read(cls, session: Session, events: Iterable[Event]) -> Lookups:
         message_ids: dict[str, set[str]] = defaultdict(set)
         people: dict[str, set[str]] = defaultdict(set)
         threads: dict[str, set[str]] = defaultdict(set)
+        persons: list[tuple[str, Person]] = []
         for event in events:
             if isinstance(event, InboundMessage):
                 people[event.channel].add(event.customer.external_id)
                 threads[event.channel].add(event.thread.external_id)
+                persons.append((event.channel, event.customer))
             if isinstance(event, InboundMessage | MessageEdited | StatusUpdate):
                 message_ids[event.channel].add(event.external_id)
+        identities = _by_key(session, IDENTITIES, "external_id", people)
+        newcomers = [p for channel, p in persons if (channel, p.external_id) not in identities]
         return cls(
             messages=_by_key(session, MESSAGES, "external_id", message_ids),
-            identities=_by_key(session, IDENTITIES, "external_id", people),
+            identities=identities,
             conversations=_by_key(session, CONVERSATIONS, "thread_external_id", threads),
+            unclaimed=_unclaimed(session, newcomers),
         )
 
     def message(self, channel: str, external_id: str) -> Message | None:
@@ -71,6 +84,14 @@ class Lookups:
     def add_conversation(self, conversation: Conversation) -> None:
         self.conversations[(conversation.channel, conversation.thread_external_id)] = conversation
 
+    def unclaimed_evidence(self, phone: str | None, email: str | None) -> bool:
+        """Whether no identity or customer can have this phone number or e-mail address."""
+        return all(value in self.unclaimed for value in (phone, email) if value is not None)
+
+    def claim(self, *values: str | None) -> None:
+        """The batch stores these phone numbers or e-mail addresses: look for them again."""
+        self.unclaimed.difference_update(values)
+
 
 def _lookup(model: type[Row], id_column: str) -> SelectOfScalar[Row]:
     """The rows of ``model`` with a channel and one of a list of ids, to run with ``params``.
@@ -87,6 +108,37 @@ def _lookup(model: type[Row], id_column: str) -> SelectOfScalar[Row]:
 MESSAGES = _lookup(Message, "external_id")
 IDENTITIES = _lookup(Identity, "external_id")
 CONVERSATIONS = _lookup(Conversation, "thread_external_id")
+
+
+def _owners(*columns: Any) -> list[SelectOfScalar[str]]:
+    """Which of a list of values each column holds, to run with ``params`` (built once)."""
+    return [
+        select(column).where(column.in_(bindparam("values", expanding=True))) for column in columns
+    ]
+
+
+PHONE_OWNERS = _owners(col(Identity.phone), col(Customer.phone))
+EMAIL_OWNERS = _owners(col(Identity.email), col(Customer.email))
+
+
+def _unclaimed(session: Session, newcomers: list[Person]) -> set[str]:
+    """The newcomers' phone numbers and e-mail addresses that no identity or customer has."""
+    phones = {normalise_phone(person.phone) for person in newcomers}
+    emails = {normalise_email(person.email) for person in newcomers}
+    return _not_found(session, phones, PHONE_OWNERS) | _not_found(session, emails, EMAIL_OWNERS)
+
+
+def _not_found(
+    session: Session, values: set[str | None], owners: list[SelectOfScalar[str]]
+) -> set[str]:
+    missing = {value for value in values if value is not None}
+    ordered = sorted(missing)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        for statement in owners:
+            found: Iterable[str] = session.exec(statement, params={"values": chunk})
+            missing.difference_update(found)
+    return missing
 
 
 def _by_key(

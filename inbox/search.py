@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, func, select
 
-from sportello.inbox.identity import normalise_phone
+from sportello.inbox.contact_points import normalise_phone
 from sportello.inbox.models import Conversation, Customer, Identity, Message
 
 MAX_TERMS = 8
