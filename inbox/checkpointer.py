@@ -38,10 +38,6 @@ class Checkpoint(NamedTuple):
     frames: int  # frames in the WAL
     copied: int  # of which now in the database file
 
-    @property
-    def complete(self) -> bool:
-        return not self.busy and self.copied == self.frames
-
 
 def checkpoint(connection: Connection) -> Checkpoint:
     """One PASSIVE checkpoint: copy what no reader still needs, wait for nobody."""
@@ -88,10 +84,10 @@ class WalCheckpointer:
                 except Exception:  # a locked or vanished file: the next round tries again
                     log.exception("the WAL checkpoint failed")
 
-    def round(self, connection: Connection) -> Checkpoint:
+    def round(self, connection: Connection) -> None:
         """Copy what it can beside the writers; rewind the WAL if it has grown too long."""
-        done = checkpoint(connection)
-        if done.frames >= self.rewind_frames:  # a commit during the copy is not in ``done``
-            with self.write_lock.urgent():  # as a webhook's commit: the worker would starve it
-                done = checkpoint(connection)
-        return done
+        if checkpoint(connection).frames >= self.rewind_frames:
+            # Copy the commits made during that copy with the writers held off, so that
+            # the next one rewinds; urgent as a webhook's commit, or the worker starves it.
+            with self.write_lock.urgent():
+                checkpoint(connection)

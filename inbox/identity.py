@@ -50,8 +50,8 @@ def resolve_identity(
     if identity is not None:
         learned = (phone and phone != identity.phone) or (email and email != identity.email)
         _refresh(identity, person, phone, email)
-        known.claim(phone, email)
         if learned:
+            known.claim(phone, email)
             merge_on_evidence(session, identity, now=now, reason="phone or e-mail learned")
         return identity
     customer = (
