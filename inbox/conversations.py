@@ -9,7 +9,8 @@ from sqlmodel import Session, select
 
 from sportello.connectors.base import Thread
 from sportello.inbox.lookups import Lookups
-from sportello.inbox.models import Conversation, ConversationEvent
+from sportello.inbox.models import Conversation, ConversationEvent, refresh_triage_key
+from sportello.inbox.upsert import insert_now
 
 STATUSES = ("open", "pending", "snoozed", "resolved")
 
@@ -40,8 +41,8 @@ def find_or_open(
         public=thread.public,
         opened_at=at,
     )
-    session.add(conversation)
-    session.flush()
+    refresh_triage_key(conversation)  # insert_now runs no mapper event
+    insert_now(session, conversation)
     known.add_conversation(conversation)
     record(session, conversation, "opened", at)
     return conversation

@@ -18,6 +18,7 @@ from sportello.inbox.contact_points import normalise_email, normalise_phone
 from sportello.inbox.linking import merge_on_evidence, suggest_links
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Customer, Identity
+from sportello.inbox.upsert import insert_now
 
 
 def find_customer_by_evidence(
@@ -49,7 +50,8 @@ def resolve_identity(
     email = normalise_email(person.email)
     if identity is not None:
         learned = (phone and phone != identity.phone) or (email and email != identity.email)
-        _refresh(identity, person, phone, email)
+        if _refresh(identity, person, phone, email) & {"display_name", "handle"}:
+            session.flush()  # the batch's later look-alike searches read stored names
         if learned:
             known.claim(phone, email)
             merge_on_evidence(session, identity, now=now, reason="phone or e-mail learned")
@@ -68,8 +70,7 @@ def resolve_identity(
             email=email,
             created_at=now,
         )
-        session.add(customer)
-        session.flush()
+        insert_now(session, customer)
     assert customer.id is not None
     identity = Identity(
         customer_id=customer.id,
@@ -82,8 +83,7 @@ def resolve_identity(
         language=person.language,
         created_at=now,
     )
-    session.add(identity)
-    session.flush()
+    insert_now(session, identity)
     known.add_identity(identity)
     known.claim(phone, email)
     if is_new:
@@ -91,11 +91,13 @@ def resolve_identity(
     return identity
 
 
-def _refresh(identity: Identity, person: Person, phone: str | None, email: str | None) -> None:
+def _refresh(identity: Identity, person: Person, phone: str | None, email: str | None) -> set[str]:
     """Keep the newest profile data the platform tells us; never erase what we knew.
+    Returns the names of the fields that changed.
 
     Only what changed is set: an unchanged identity stays clean and costs its flush nothing.
     """
+    changed = set()
     for name, value in (
         ("display_name", person.display_name),
         ("handle", person.handle),
@@ -105,6 +107,8 @@ def _refresh(identity: Identity, person: Person, phone: str | None, email: str |
     ):
         if value and value != getattr(identity, name):
             setattr(identity, name, value)
+            changed.add(name)
+    return changed
 
 
 def link_shared_contact(

@@ -78,7 +78,12 @@ def weak_evidence(a: Identity, b: Identity) -> Evidence | None:
 
 
 def suggest_links(session: Session, identity: Identity, now: datetime) -> list[CustomerLink]:
-    """Store suggestions linking ``identity``'s customer to look-alikes on other channels."""
+    """Store suggestions linking ``identity``'s customer to look-alikes on other channels.
+
+    It reads without flushing the session: what it compares is stored by then (identities
+    are inserted at once, a changed name or handle and a merge are flushed), and a flush for
+    every new customer stored the rest of a worker's batch one row at a time.
+    """
     key = name_key(identity.display_name)
     handle = handle_key(identity.handle)
     conditions = []
@@ -90,16 +95,19 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
         conditions.append(_handle_starts(session, key.replace(" ", "")[:3]))
     if not conditions:
         return []
-    candidates = session.exec(
-        select(Identity)
-        .where(
-            Identity.channel != identity.channel,
-            Identity.customer_id != identity.customer_id,
-            or_(*conditions),
+    with session.no_autoflush:
+        candidates = session.exec(
+            select(Identity)
+            .where(
+                Identity.channel != identity.channel,
+                Identity.customer_id != identity.customer_id,
+                or_(*conditions),
+            )
+            .limit(MAX_CANDIDATES)
+        ).all()
+        linked = _linked_customers(
+            session, identity.customer_id, {c.customer_id for c in candidates}
         )
-        .limit(MAX_CANDIDATES)
-    ).all()
-    linked = _linked_customers(session, identity.customer_id, {c.customer_id for c in candidates})
     made: list[CustomerLink] = []
     for other in candidates:
         evidence = weak_evidence(identity, other)
@@ -115,7 +123,6 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
         )
         session.add(link)
         made.append(link)
-    session.flush()
     return made
 
 

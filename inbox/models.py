@@ -92,7 +92,12 @@ class Conversation(SQLModel, table=True):
 
 @event.listens_for(Conversation, "before_insert")
 @event.listens_for(Conversation, "before_update")
-def _refresh_triage_key(_mapper: Any, _connection: Any, conversation: Conversation) -> None:
+def _before_write(_mapper: Any, _connection: Any, conversation: Conversation) -> None:
+    refresh_triage_key(conversation)
+
+
+def refresh_triage_key(conversation: Conversation) -> None:
+    """Set the conversation's inbox order from its fields (every flush does it)."""
     conversation.triage_key = triage_key(
         waiting_since=conversation.waiting_since,
         priority=conversation.priority,

@@ -1,0 +1,113 @@
+"""A batch of new customers is stored without a flush per customer: their customers,
+identities and conversations are inserted at once, their messages together at the end; what
+the look-alike search compares is stored by then, even a name changed earlier in the batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+from sqlmodel import Session as SQLSession
+from sqlmodel import select
+
+from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.inbox.db import session_scope
+from sportello.inbox.desk_models import CustomerLink
+from sportello.inbox.ingest import ingest
+from sportello.inbox.models import Conversation, Customer
+from sportello.inbox.triage_key import triage_key
+from sportello.inbox.upsert import insert_now
+
+T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+
+def _message(channel: str, person: Person, n: int) -> InboundMessage:
+    return InboundMessage(
+        channel=channel,  # type: ignore[arg-type]
+        external_id=f"{channel}-{n}",
+        thread=Thread(person.external_id),
+        customer=person,
+        sent_at=T0,
+        text=f"message {n}",
+    )
+
+
+def _batch(engine: Engine, *events: InboundMessage) -> list[int]:
+    """Ingest ``events`` as one batch; the customer id of each message."""
+    with session_scope(engine) as session:
+        ingested = ingest(session, list(events), now=T0)
+        return [message.customer_id for message, _ in ingested.new_messages]
+
+
+def test_a_name_changed_earlier_in_the_batch_is_a_look_alike(engine: Engine) -> None:
+    (known,) = _batch(engine, _message("telegram", Person("tg-1", display_name="Cliente"), 1))
+    renamed, newcomer = _batch(
+        engine,
+        _message("telegram", Person("tg-1", display_name="Giulia Rossi"), 2),
+        _message("whatsapp", Person("393331234567", display_name="Giulia Rossi"), 3),
+    )
+    assert renamed == known != newcomer
+    with session_scope(engine) as session:
+        links = session.exec(select(CustomerLink)).all()
+    assert [(link.customer_id, link.other_id, link.reason) for link in links] == [
+        (newcomer, known, "same display name")
+    ]
+
+
+def test_new_customers_are_stored_with_one_flush(engine: Engine) -> None:
+    statements: list[str] = []
+    flushes: list[int] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split("(")[0].strip())
+
+    def count_flush(_session: object, _context: object) -> None:
+        flushes.append(len(statements))
+
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(Session, "after_flush", count_flush)
+    try:
+        customers = _batch(
+            engine,
+            *(
+                _message("whatsapp", Person(f"39333000{n:04d}", display_name=f"Cliente {n}"), n)
+                for n in range(20)
+            ),
+        )
+    finally:
+        event.remove(Session, "after_flush", count_flush)
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(set(customers)) == 20
+    assert len(flushes) == 1  # the commit's
+    assert statements.count("INSERT INTO customers") == 20  # one each, for its id
+    last_customer = len(statements) - statements[::-1].index("INSERT INTO customers")
+    assert "INSERT INTO messages" not in statements[:last_customer]
+    with session_scope(engine) as session:
+        conversations = session.exec(select(Conversation)).all()
+    assert len(conversations) == 20
+    for conversation in conversations:  # the inbox order of the stored row is its own
+        assert conversation.waiting_since == T0
+        assert conversation.triage_key == triage_key(
+            waiting_since=conversation.waiting_since,
+            priority=conversation.priority,
+            sla_due_at=conversation.sla_due_at,
+            latest_sentiment=conversation.latest_sentiment,
+            last_message_at=conversation.last_message_at,
+        )
+
+
+def test_a_row_inserted_at_once_and_rolled_back_gives_way_to_the_next(engine: Engine) -> None:
+    with SQLSession(engine) as session:
+        gone = insert_now(session, Customer(display_name="Ada", created_at=T0))
+        gone_id = gone.id  # ``gone`` stays referenced, as a worker's batch lookups keep theirs
+        session.rollback()
+        kept = insert_now(session, Customer(display_name="Bea", created_at=T0))
+        kept.language = "it"  # a change after the insert is flushed like any other
+        kept_id = kept.id
+        session.commit()
+    with SQLSession(engine) as session:
+        stored = session.exec(select(Customer)).all()
+    assert [(c.id, c.display_name, c.language) for c in stored] == [(kept_id, "Bea", "it")]
+    if engine.dialect.name == "sqlite":
+        assert kept_id == gone_id  # the case at stake: SQLite hands out a rolled-back id again
