@@ -14,9 +14,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
+from functools import cache
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_
+from sqlalchemy import ColumnElement, String, and_, bindparam, func, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from sportello.inbox.desk_models import CustomerLink
 from sportello.inbox.merge import MergeError, audit, current_customer, merge_customers
@@ -84,27 +86,23 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
     are inserted at once, a changed name or handle and a merge are flushed), and a flush for
     every new customer stored the rest of a worker's batch one row at a time.
     """
-    key = name_key(identity.display_name)
-    handle = handle_key(identity.handle)
-    conditions = []
+    params: dict[str, object] = {"channel": identity.channel, "customer_id": identity.customer_id}
     if identity.display_name:
-        conditions.append(lowered_name == identity.display_name.lower())
-    if len(handle) >= 3:
-        conditions.append(_handle_starts(session, handle[:3]))
-    if key:
-        conditions.append(_handle_starts(session, key.replace(" ", "")[:3]))
-    if not conditions:
+        params["name"] = identity.display_name.lower()
+    handle = handle_key(identity.handle)
+    name_as_handle = name_key(identity.display_name).replace(" ", "")
+    prefixes = [p for p in (handle[:3] if len(handle) >= 3 else "", name_as_handle[:3]) if p]
+    if "name" not in params and not prefixes:
         return []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for n, prefix in enumerate(prefixes):
+        if postgres:
+            params[f"prefix{n}"] = f"{prefix}%"
+        else:  # the range of strings that start with the prefix
+            params[f"prefix{n}"], params[f"prefix{n}_end"] = prefix, _next_string(prefix)
+    statement = _look_alikes(postgres, by_name="name" in params, prefixes=len(prefixes))
     with session.no_autoflush:
-        candidates = session.exec(
-            select(Identity)
-            .where(
-                Identity.channel != identity.channel,
-                Identity.customer_id != identity.customer_id,
-                or_(*conditions),
-            )
-            .limit(MAX_CANDIDATES)
-        ).all()
+        candidates = session.exec(statement, params=params).all()
         linked = _linked_customers(
             session, identity.customer_id, {c.customer_id for c in candidates}
         )
@@ -126,18 +124,44 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
     return made
 
 
-def _handle_starts(session: Session, prefix: str) -> ColumnElement[bool]:
-    """``lower(handle)`` starts with ``prefix`` (letters and digits), as the index can
-    answer it (migration 0011): LIKE on PostgreSQL, a range on SQLite.
+@cache
+def _look_alikes(postgres: bool, *, by_name: bool, prefixes: int) -> SelectOfScalar[Identity]:
+    """The look-alike query for a name and/or handle prefixes, to run with ``params``.
+
+    Built once per shape: building it for every new customer was a third of its search.
+    """
+    conditions = [lowered_name == bindparam("name")] if by_name else []
+    conditions += [_handle_starts(postgres, f"prefix{n}") for n in range(prefixes)]
+    return (
+        select(Identity)
+        .where(
+            col(Identity.channel) != bindparam("channel"),
+            col(Identity.customer_id) != bindparam("customer_id"),
+            or_(*conditions),
+        )
+        .limit(MAX_CANDIDATES)
+    )
+
+
+def _handle_starts(postgres: bool, param: str) -> ColumnElement[bool]:
+    """``lower(handle)`` starts with the prefix bound as ``param`` (letters and digits), as
+    the index can answer it (migration 0011): LIKE on PostgreSQL, a range on SQLite.
 
     On PostgreSQL the pattern is written into the statement, not bound: a prepared
     statement run often gets a generic plan, which cannot use the index for ``LIKE $1``
     and read every identity instead (34 ms a new customer at 1M messages, against 0.3).
     """
-    lowered = lowered_handle
-    if session.get_bind().dialect.name == "postgresql":
-        return lowered.like(bindparam("prefix", f"{prefix}%", unique=True, literal_execute=True))
-    return and_(lowered >= prefix, lowered < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    if postgres:
+        return lowered_handle.like(bindparam(param, type_=String, literal_execute=True))
+    return and_(
+        lowered_handle >= bindparam(param, type_=String),
+        lowered_handle < bindparam(f"{param}_end", type_=String),
+    )
+
+
+def _next_string(prefix: str) -> str:
+    """The first string after every string that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _linked_customers(session: Session, customer_id: int, others: set[int]) -> set[int]:
