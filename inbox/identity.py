@@ -97,7 +97,7 @@ def _refresh(identity: Identity, person: Person, phone: str | None, email: str |
 
     Only what changed is set: an unchanged identity stays clean and costs its flush nothing.
     """
-    changed = set()
+    changed: set[str] = set()
     for name, value in (
         ("display_name", person.display_name),
         ("handle", person.handle),

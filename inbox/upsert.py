@@ -1,4 +1,5 @@
-"""``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL alike."""
+"""Single-row inserts outside the unit of work: ``INSERT ... ON CONFLICT DO NOTHING`` on SQLite
+and PostgreSQL alike, and a new row stored at once."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def insert_now(session: Session, row: Row) -> Row:
     pending: a new customer's message took three, each storing the batch's earlier work one
     row at a time. One ``INSERT ... RETURNING`` does not. Mapper events do not run for ``row``.
 
-    Unlike a flushed row, ``row`` stays in the session (expired) when the transaction rolls
+    Unlike a flushed row, ``row`` stays in the session when its transaction or savepoint rolls
     back; SQLite then hands its id to the next insert, which replaces it here.
     """
     table = row.__table__  # type: ignore[attr-defined]
