@@ -5,78 +5,56 @@ and newcomers without evidence cost no evidence query each."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
+from batch_helpers import inbound, ingest_batch
 from sqlalchemy import Engine, event
 
-from sportello.connectors.base import InboundMessage, Person, Thread
-from sportello.inbox.db import session_scope
-from sportello.inbox.ingest import ingest
+from sportello.connectors.base import Person
 
-T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 PHONE = "393331234567"  # as WhatsApp gives it; +393331234567 normalised
 
 
-def _message(channel: str, person: Person, n: int, **extra: object) -> InboundMessage:
-    return InboundMessage(
-        channel=channel,  # type: ignore[arg-type]
-        external_id=f"{channel}-{n}",
-        thread=Thread(person.external_id),
-        customer=person,
-        sent_at=T0,
-        text=f"message {n}",
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-def _batch(engine: Engine, *events: InboundMessage) -> list[int]:
-    """Ingest ``events`` as one batch (one lookup read); the customer id of each message."""
-    with session_scope(engine) as session:
-        ingested = ingest(session, list(events), now=T0)
-        return [message.customer_id for message, _ in ingested.new_messages]
-
-
 def test_evidence_stored_before_the_batch_is_found(engine: Engine) -> None:
-    (by_phone,) = _batch(engine, _message("whatsapp", Person(PHONE, phone=PHONE), 1))
-    (by_email,) = _batch(
-        engine, _message("messenger", Person("psid-1", email="Ada@Example.com"), 2)
+    (by_phone,) = ingest_batch(engine, inbound("whatsapp", Person(PHONE, phone=PHONE), 1))
+    (by_email,) = ingest_batch(
+        engine, inbound("messenger", Person("psid-1", email="Ada@Example.com"), 2)
     )
-    joined = _batch(
+    joined = ingest_batch(
         engine,
-        _message("telegram", Person("tg-1", phone="+39 333 123 4567"), 3),
-        _message("x", Person("x-1", email="ada@example.com"), 4),
-        _message("telegram", Person("tg-2", phone="+39 333 765 4321"), 5),
+        inbound("telegram", Person("tg-1", phone="+39 333 123 4567"), 3),
+        inbound("x", Person("x-1", email="ada@example.com"), 4),
+        inbound("telegram", Person("tg-2", phone="+39 333 765 4321"), 5),
     )
     assert joined[:2] == [by_phone, by_email]
     assert joined[2] not in (by_phone, by_email)
 
 
 def test_a_newcomer_of_the_same_batch_is_evidence(engine: Engine) -> None:
-    first, second = _batch(
+    first, second = ingest_batch(
         engine,
-        _message("whatsapp", Person(PHONE, phone=PHONE), 1),
-        _message("telegram", Person("tg-1", phone="+" + PHONE), 2),
+        inbound("whatsapp", Person(PHONE, phone=PHONE), 1),
+        inbound("telegram", Person("tg-1", phone="+" + PHONE), 2),
     )
     assert first == second
 
 
 def test_a_known_identity_revealing_its_phone_in_the_batch_is_evidence(engine: Engine) -> None:
-    (known,) = _batch(engine, _message("telegram", Person("tg-1"), 1))
-    revealed, newcomer = _batch(
+    (known,) = ingest_batch(engine, inbound("telegram", Person("tg-1"), 1))
+    revealed, newcomer = ingest_batch(
         engine,
-        _message("telegram", Person("tg-1", phone="+" + PHONE), 2),
-        _message("whatsapp", Person(PHONE, phone=PHONE), 3),
+        inbound("telegram", Person("tg-1", phone="+" + PHONE), 2),
+        inbound("whatsapp", Person(PHONE, phone=PHONE), 3),
     )
     assert revealed == newcomer == known
 
 
 def test_an_own_contact_card_shared_in_the_batch_is_evidence(engine: Engine) -> None:
-    (known,) = _batch(engine, _message("telegram", Person("tg-1"), 1))
+    (known,) = ingest_batch(engine, inbound("telegram", Person("tg-1"), 1))
     card = Person("tg-1", phone="+" + PHONE)  # Telegram sets user_id on one's own card
-    shared, newcomer = _batch(
+    shared, newcomer = ingest_batch(
         engine,
-        _message("telegram", Person("tg-1"), 2, kind="contact", shared_contacts=(card,)),
-        _message("whatsapp", Person(PHONE, phone=PHONE), 3),
+        inbound("telegram", Person("tg-1"), 2, kind="contact", shared_contacts=(card,)),
+        inbound("whatsapp", Person(PHONE, phone=PHONE), 3),
     )
     assert shared == newcomer == known
 
@@ -89,10 +67,10 @@ def test_newcomers_without_evidence_cost_no_evidence_query_each(engine: Engine) 
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        customers = _batch(
+        customers = ingest_batch(
             engine,
             *(
-                _message("whatsapp", Person(f"39333000{n:04d}", phone=f"39333000{n:04d}"), n)
+                inbound("whatsapp", Person(f"39333000{n:04d}", phone=f"39333000{n:04d}"), n)
                 for n in range(20)
             ),
         )

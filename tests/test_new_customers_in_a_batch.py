@@ -1,51 +1,32 @@
 """A batch of new customers is stored without a flush per customer: their customers,
-identities and conversations are inserted at once, their messages together at the end; what
-the look-alike search compares is stored by then, even a name changed earlier in the batch."""
+identities and conversations are inserted at once (a conversation with its inbox order), their
+messages together at the end; what the look-alike search compares is stored by then, even a
+name changed earlier in the batch."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from batch_helpers import T0, inbound, ingest_batch
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from sqlmodel import Session as SQLSession
 from sqlmodel import select
 
-from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.base import Person, Thread
+from sportello.inbox.conversations import find_or_open
 from sportello.inbox.db import session_scope
 from sportello.inbox.desk_models import CustomerLink
-from sportello.inbox.ingest import ingest
+from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Conversation, Customer
 from sportello.inbox.triage_key import triage_key
 from sportello.inbox.upsert import insert_now
 
-T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
-
-
-def _message(channel: str, person: Person, n: int) -> InboundMessage:
-    return InboundMessage(
-        channel=channel,  # type: ignore[arg-type]
-        external_id=f"{channel}-{n}",
-        thread=Thread(person.external_id),
-        customer=person,
-        sent_at=T0,
-        text=f"message {n}",
-    )
-
-
-def _batch(engine: Engine, *events: InboundMessage) -> list[int]:
-    """Ingest ``events`` as one batch; the customer id of each message."""
-    with session_scope(engine) as session:
-        ingested = ingest(session, list(events), now=T0)
-        return [message.customer_id for message, _ in ingested.new_messages]
-
 
 def test_a_name_changed_earlier_in_the_batch_is_a_look_alike(engine: Engine) -> None:
-    (known,) = _batch(engine, _message("telegram", Person("tg-1", display_name="Cliente"), 1))
-    renamed, newcomer = _batch(
+    (known,) = ingest_batch(engine, inbound("telegram", Person("tg-1", display_name="Cliente"), 1))
+    renamed, newcomer = ingest_batch(
         engine,
-        _message("telegram", Person("tg-1", display_name="Giulia Rossi"), 2),
-        _message("whatsapp", Person("393331234567", display_name="Giulia Rossi"), 3),
+        inbound("telegram", Person("tg-1", display_name="Giulia Rossi"), 2),
+        inbound("whatsapp", Person("393331234567", display_name="Giulia Rossi"), 3),
     )
     assert renamed == known != newcomer
     with session_scope(engine) as session:
@@ -68,10 +49,10 @@ def test_new_customers_are_stored_with_one_flush(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", record)
     event.listen(Session, "after_flush", count_flush)
     try:
-        customers = _batch(
+        customers = ingest_batch(
             engine,
             *(
-                _message("whatsapp", Person(f"39333000{n:04d}", display_name=f"Cliente {n}"), n)
+                inbound("whatsapp", Person(f"39333000{n:04d}", display_name=f"Cliente {n}"), n)
                 for n in range(20)
             ),
         )
@@ -86,15 +67,38 @@ def test_new_customers_are_stored_with_one_flush(engine: Engine) -> None:
     with session_scope(engine) as session:
         conversations = session.exec(select(Conversation)).all()
     assert len(conversations) == 20
-    for conversation in conversations:  # the inbox order of the stored row is its own
+    for conversation in conversations:
         assert conversation.waiting_since == T0
-        assert conversation.triage_key == triage_key(
-            waiting_since=conversation.waiting_since,
-            priority=conversation.priority,
-            sla_due_at=conversation.sla_due_at,
-            latest_sentiment=conversation.latest_sentiment,
-            last_message_at=conversation.last_message_at,
+        assert conversation.triage_key == _own_triage_key(conversation)
+
+
+def test_a_conversation_inserted_at_once_has_its_inbox_order(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        customer = insert_now(session, Customer(display_name="Ada", created_at=T0))
+        assert customer.id is not None
+        find_or_open(  # committed as inserted: nothing changes it afterwards
+            session,
+            Lookups(),
+            channel="telegram",
+            thread=Thread("tg-1"),
+            customer_id=customer.id,
+            recipient_external_id="tg-1",
+            at=T0,
         )
+    with session_scope(engine) as session:
+        (conversation,) = session.exec(select(Conversation)).all()
+    assert conversation.triage_key != ""
+    assert conversation.triage_key == _own_triage_key(conversation)
+
+
+def _own_triage_key(conversation: Conversation) -> str:
+    return triage_key(
+        waiting_since=conversation.waiting_since,
+        priority=conversation.priority,
+        sla_due_at=conversation.sla_due_at,
+        latest_sentiment=conversation.latest_sentiment,
+        last_message_at=conversation.last_message_at,
+    )
 
 
 def test_a_row_inserted_at_once_and_rolled_back_gives_way_to_the_next(engine: Engine) -> None:
