@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from sportello.connectors.base import Thread
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Conversation, ConversationEvent, refresh_triage_key
+from sportello.inbox.new_row import new_row
 from sportello.inbox.upsert import insert_now
 
 STATUSES = ("open", "pending", "snoozed", "resolved")
@@ -31,7 +32,8 @@ def find_or_open(
         if thread.title and conversation.title != thread.title:
             conversation.title = thread.title
         return conversation
-    conversation = Conversation(
+    conversation = new_row(
+        Conversation,
         channel=channel,
         thread_external_id=thread.external_id,
         customer_id=customer_id,
@@ -58,7 +60,14 @@ def record(
 ) -> None:
     assert conversation.id is not None
     session.add(
-        ConversationEvent(conversation_id=conversation.id, kind=kind, at=at, actor=actor, data=data)
+        new_row(
+            ConversationEvent,
+            conversation_id=conversation.id,
+            kind=kind,
+            at=at,
+            actor=actor,
+            data=data,
+        )
     )
 
 

@@ -18,6 +18,7 @@ from sportello.inbox.contact_points import normalise_email, normalise_phone
 from sportello.inbox.linking import merge_on_evidence, suggest_links
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Customer, Identity
+from sportello.inbox.new_row import new_row
 from sportello.inbox.upsert import insert_now
 
 
@@ -63,7 +64,8 @@ def resolve_identity(
     )
     is_new = customer is None
     if customer is None:
-        customer = Customer(
+        customer = new_row(
+            Customer,
             display_name=person.display_name or person.handle,
             language=person.language,
             phone=phone,
@@ -72,7 +74,8 @@ def resolve_identity(
         )
         insert_now(session, customer)
     assert customer.id is not None
-    identity = Identity(
+    identity = new_row(
+        Identity,
         customer_id=customer.id,
         channel=channel,
         external_id=person.external_id,

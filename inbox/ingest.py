@@ -22,6 +22,7 @@ from sportello.inbox.conversations import find_or_open, note_agent_message, note
 from sportello.inbox.identity import link_shared_contact, resolve_identity
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Conversation, EarlyStatus, Message
+from sportello.inbox.new_row import new_row
 from sportello.inbox.survey_replies import is_survey_reply
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ def _ingest_message(
     )
     assert conversation.id is not None
     inbound = event.direction == "in"
-    message = Message(
+    message = new_row(
+        Message,
         conversation_id=conversation.id,
         customer_id=identity.customer_id,
         identity_id=identity.id,
