@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from sportello.inbox import message_ids  # noqa: F401  (registers its flush listener)
 from sportello.inbox.write_lock import WriteLock
 
 log = logging.getLogger(__name__)
