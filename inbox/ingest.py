@@ -114,6 +114,7 @@ def _ingest_message(
     )
     assert conversation.id is not None
     inbound = event.direction == "in"
+    sentiment = _sentiment(event.text, scorer) if inbound else {}
     message = new_row(
         Message,
         conversation_id=conversation.id,
@@ -131,9 +132,11 @@ def _ingest_message(
         received_at=now,
         button_payload=event.button_payload,
         delivery_status=None if inbound else "sent",
+        **sentiment,
     )
     if inbound:
-        _score(message, conversation, scorer)
+        if sentiment:
+            _note_sentiment(conversation, sentiment["sentiment_compound"])
         survey_reply = is_survey_reply(
             session, conversation.id, event.text, event.button_payload, event.sent_at
         )
@@ -169,19 +172,22 @@ def _attachment_json(attachment: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in (None, {})}
 
 
-def _score(message: Message, conversation: Conversation | None, scorer: Scorer | None) -> None:
-    if scorer is None or message.sentiment_corrected or not message.text.strip():
-        return
-    scored = scorer(message.text)
+def _sentiment(text: str, scorer: Scorer | None) -> dict[str, Any]:
+    """A customer message's sentiment columns for ``text``; none when nothing scores it."""
+    scored = scorer(text) if scorer is not None and text.strip() else None
     if scored is None:
-        return
-    message.sentiment_compound = scored.compound
-    message.sentiment_label = scored.label
-    message.sentiment_language = scored.language
-    if conversation is not None:
-        conversation.latest_sentiment = scored.compound
-        if conversation.worst_sentiment is None or scored.compound < conversation.worst_sentiment:
-            conversation.worst_sentiment = scored.compound
+        return {}
+    return {
+        "sentiment_compound": scored.compound,
+        "sentiment_label": scored.label,
+        "sentiment_language": scored.language,
+    }
+
+
+def _note_sentiment(conversation: Conversation, compound: float) -> None:
+    conversation.latest_sentiment = compound
+    if conversation.worst_sentiment is None or compound < conversation.worst_sentiment:
+        conversation.worst_sentiment = compound
 
 
 def _apply_edit(event: MessageEdited, scorer: Scorer | None, known: Lookups) -> Message | None:
@@ -191,8 +197,9 @@ def _apply_edit(event: MessageEdited, scorer: Scorer | None, known: Lookups) -> 
         return None
     message.text = event.text
     message.edited_at = event.edited_at
-    if message.direction == "in":
-        _score(message, None, scorer)
+    if message.direction == "in" and not message.sentiment_corrected:
+        for column, value in _sentiment(event.text, scorer).items():
+            setattr(message, column, value)
     return message
 
 

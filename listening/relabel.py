@@ -1,6 +1,6 @@
 """Human corrections of sentiment, for messages and mentions; the conversation follows.
 
-A corrected score is never overwritten by scoring again (``inbox.ingest._score`` skips
+A corrected score is never overwritten by scoring again (``inbox.ingest._apply_edit`` skips
 corrected messages; mentions are scored only when first stored) and is what every figure
 and alert uses.
 """
