@@ -87,12 +87,13 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
     every new customer stored the rest of a worker's batch one row at a time.
     """
     params: dict[str, object] = {"channel": identity.channel, "customer_id": identity.customer_id}
+    by_name = bool(identity.display_name)
     if identity.display_name:
         params["name"] = identity.display_name.lower()
     handle = handle_key(identity.handle)
     name_as_handle = name_key(identity.display_name).replace(" ", "")
     prefixes = [p for p in (handle[:3] if len(handle) >= 3 else "", name_as_handle[:3]) if p]
-    if "name" not in params and not prefixes:
+    if not by_name and not prefixes:
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
     for n, prefix in enumerate(prefixes):
@@ -100,7 +101,7 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
             params[f"prefix{n}"] = f"{prefix}%"
         else:  # the range of strings that start with the prefix
             params[f"prefix{n}"], params[f"prefix{n}_end"] = prefix, _next_string(prefix)
-    statement = _look_alikes(postgres, by_name="name" in params, prefixes=len(prefixes))
+    statement = _look_alikes(postgres, by_name=by_name, prefixes=len(prefixes))
     with session.no_autoflush:
         candidates = session.exec(statement, params=params).all()
         linked = _linked_customers(
