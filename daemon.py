@@ -59,7 +59,8 @@ class Daemon:
         self.live = Broadcaster()
         for connector in self.connectors.values():
             connector.use_clock(self.clock.now)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leases = leases.ReplicaLeases(self.engine, holder)
         self.sentiment = SentimentService(default_language=settings.brand.default_language)
         hooks = [
             SurveyAnswers(settings, self.clock),
@@ -123,7 +124,7 @@ class Daemon:
         """Stop the loops; what is mid-flight finishes, what is queued stays journaled."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
-            await asyncio.to_thread(leases.release_all, self.engine, self.holder)
+            await asyncio.to_thread(self.leases.release_all)
         await self.journal.stop()
         self._stop.set()
         self.live.close()

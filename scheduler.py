@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from sportello.connectors.base import Connector
-from sportello.inbox import housekeeping, leases, settings_store, sla
+from sportello.inbox import housekeeping, settings_store, sla
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
@@ -62,9 +62,7 @@ async def run_job(daemon: Daemon, job: PeriodicJob) -> bool:
     """Run ``job`` if this replica holds its lease and its slot is not done; True if it ran."""
     now = daemon.clock.now()
     slot = int(now.timestamp() // job.interval_s) if job.slotted else None
-    taken = await asyncio.to_thread(
-        leases.try_run_slot, daemon.engine, job.name, daemon.holder, now, job.lease_ttl, slot
-    )
+    taken = await asyncio.to_thread(daemon.leases.try_run_slot, job.name, now, job.lease_ttl, slot)
     if taken:
         try:
             await job.work()

@@ -8,6 +8,7 @@ or a hand-over in the middle of a slot never runs that slot a second time.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, or_, update
@@ -69,3 +70,32 @@ def release_all(engine: Engine, holder: str) -> None:
             .where(JobLease.holder == holder)  # type: ignore[arg-type]
             .values(expires_at=_LONG_AGO)
         )
+
+
+class ReplicaLeases:
+    """One replica's leases: taken one at a time, and none once they are given up.
+
+    A scheduler tick that is taking a lease in its thread when the daemon stops is not
+    stopped with it: it could commit the lease after :meth:`release_all`, and the next
+    replica (or the same one restarted) would wait a whole lease for the job, 30 s for a
+    poller. Here a lease is taken either before the release or not at all.
+    """
+
+    def __init__(self, engine: Engine, holder: str) -> None:
+        self.engine = engine
+        self.holder = holder
+        self._lock = threading.Lock()
+        self._released = False
+
+    def try_run_slot(self, name: str, now: datetime, ttl: timedelta, slot: int | None) -> bool:
+        """:func:`try_run_slot` for this replica; False once its leases are given up."""
+        with self._lock:
+            return not self._released and try_run_slot(
+                self.engine, name, self.holder, now, ttl, slot
+            )
+
+    def release_all(self) -> None:
+        """Give up every lease of this replica for good (at shutdown)."""
+        with self._lock:
+            self._released = True
+            release_all(self.engine, self.holder)

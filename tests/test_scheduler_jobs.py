@@ -94,7 +94,7 @@ def test_restart_does_not_rerun_a_slot_and_a_dead_replica_hands_over(sqlite_url)
     first = Daemon(settings, clock=clock)
     assert asyncio.run(run_job(first, job))
     restarted = Daemon(settings, clock=clock)  # same slot, a new process
-    restarted.holder = first.holder  # e.g. the same replica name
+    restarted.leases.holder = first.leases.holder  # e.g. the same replica name
     assert not asyncio.run(run_job(restarted, job))
     other = Daemon(settings, clock=clock)
     clock.advance(60)
@@ -103,6 +103,26 @@ def test_restart_does_not_rerun_a_slot_and_a_dead_replica_hands_over(sqlite_url)
     assert asyncio.run(run_job(other, job))
     assert runs == ["test:job", "test:job"]
     for daemon in (first, restarted, other):
+        daemon.engine.dispose()
+
+
+def test_a_stopped_replica_takes_no_lease_and_hands_its_jobs_over_at_once(sqlite_url):
+    """A tick still in flight when the daemon stops (its thread outlives the scheduler) must
+    not take the lease after the daemon gave its leases up: the next daemon would wait a
+    whole lease (30 s for a poller) before it could poll."""
+    clock = FrozenClock(rome(2026, 12, 6, 10))
+    settings = make_settings(sqlite_url)
+    migrated(sqlite_url).dispose()
+    runs: list[str] = []
+    poller = PeriodicJob("poll:test", 0.2, _counting_job(runs).work, slotted=False)
+    stopping = Daemon(settings, clock=clock)
+    assert asyncio.run(run_job(stopping, poller))
+    stopping.leases.release_all()  # what Daemon.stop does
+    assert not asyncio.run(run_job(stopping, poller))  # the tick that was still running
+    successor = Daemon(settings, clock=clock)
+    assert asyncio.run(run_job(successor, poller))  # no lease to wait for
+    assert runs == ["test:job", "test:job"]
+    for daemon in (stopping, successor):
         daemon.engine.dispose()
 
 
