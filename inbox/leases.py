@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, or_, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from sportello.inbox.automation_tables import JobLease
 from sportello.inbox.db import session_scope
@@ -45,7 +45,7 @@ def claim_slot(session: Session, name: str, holder: str, slot: int) -> bool:
         .where(
             JobLease.name == name,  # type: ignore[arg-type]
             JobLease.holder == holder,  # type: ignore[arg-type]
-            or_(JobLease.last_slot.is_(None), JobLease.last_slot < slot),  # type: ignore[union-attr,operator]
+            or_(col(JobLease.last_slot).is_(None), col(JobLease.last_slot) < slot),
         )
         .values(last_slot=slot)
     )
