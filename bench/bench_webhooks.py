@@ -27,6 +27,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ if __package__ in (None, ""):
 
 from cached_data import generate, sqlite_dataset
 from common import (
+    REPO,
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,
     VAR,
@@ -206,9 +209,51 @@ def max_delivery_id(database_url: str) -> int:
     return int(found or 0)
 
 
-def daemon_run(
-    database_url: str, kind: str, levels: list[int], duration: float, label: str
-) -> dict[str, Any]:
+class Loads:
+    """Load runs against one daemon, each counted: rates, latencies, visibility, exactly once."""
+
+    def __init__(self, database_url: str, url: str, kind: str) -> None:
+        self.database_url = database_url
+        self.url = url
+        self.kind = kind
+        self.next_id = 1  # delivery numbers go on across runs: each run's are new
+
+    def measured(self, spec: dict[str, Any]) -> dict[str, Any]:
+        base_delivery = max_delivery_id(self.database_url)
+        poller = CountPoller(self.database_url).start()
+        report = load(
+            {
+                "url": self.url,
+                "kind": self.kind,
+                "secret": SECRETS[self.kind],
+                **spec,
+                "first_id": self.next_id,
+                "duplicate_every": 20,
+            }
+        )
+        self.next_id = (report["last_id"] or self.next_id) + 1
+        drained = poller.wait_for(report["accepted_distinct"], timeout=120)
+        poller.stop()
+        visible = poller.visibility(report["accepted_at"])
+        counts = exactly_once(self.database_url, poller.base, base_delivery)
+        return {
+            **rate_row(report),
+            "accepted_distinct": report["accepted_distinct"],
+            "drain_after_load_s": None if drained is None else round(drained, 3),
+            "visible": latency_summary(visible),
+            "stored": counts,
+            "exactly_once": counts["messages"] == report["accepted_distinct"]
+            and counts["distinct_external_ids"] == counts["messages"]
+            and counts["deliveries"] == report["accepted_distinct"],
+        }
+
+
+@contextmanager
+def running_daemon(
+    database_url: str, kind: str, label: str, checkout: Path = REPO
+) -> Iterator[Loads]:
+    """``sportello run`` (of ``checkout``, by default this one) on ``database_url``, warmed
+    up, with its platform's emulator for outbound calls."""
     emulator = TelegramEmulator(TELEGRAM_TOKEN, secret=TELEGRAM_SECRET)
     platform = BackgroundServer(emulator.app).start()
     config = daemon_config(
@@ -216,57 +261,31 @@ def daemon_run(
         telegram_api=platform.url if kind == "telegram" else None,
         whatsapp_graph=platform.url if kind == "whatsapp" else None,
     )
-    next_id = 1
-    rows: dict[str, Any] = {}
     try:
-        with sportello_run(config, f"webhooks-{label}-{kind}") as daemon:
-            url = f"{daemon.url}/webhooks/{kind}"
-
-            def measured(spec: dict[str, Any]) -> dict[str, Any]:
-                nonlocal next_id
-                base_delivery = max_delivery_id(database_url)
-                poller = CountPoller(database_url).start()
-                report = load(
-                    {
-                        "url": url,
-                        "kind": kind,
-                        "secret": SECRETS[kind],
-                        **spec,
-                        "first_id": next_id,
-                        "duplicate_every": 20,
-                    }
-                )
-                next_id = (report["last_id"] or next_id) + 1
-                drained = poller.wait_for(report["accepted_distinct"], timeout=120)
-                poller.stop()
-                visible = poller.visibility(report["accepted_at"])
-                counts = exactly_once(database_url, poller.base, base_delivery)
-                return {
-                    **rate_row(report),
-                    "accepted_distinct": report["accepted_distinct"],
-                    "drain_after_load_s": None if drained is None else round(drained, 3),
-                    "visible": latency_summary(visible),
-                    "stored": counts,
-                    "exactly_once": counts["messages"] == report["accepted_distinct"]
-                    and counts["distinct_external_ids"] == counts["messages"]
-                    and counts["deliveries"] == report["accepted_distinct"],
-                }
-
-            warm = measured({"mode": "closed", "concurrency": 4, "duration": min(duration, 2)})
-            rows_warm_up = {"warm_up": warm}  # lazy imports, caches, first connections
-            for concurrency in levels:
-                rows[str(concurrency)] = measured(
-                    {"mode": "closed", "concurrency": concurrency, "duration": duration}
-                )
-            best = max(r["accepted_per_s"] for r in rows.values())
-            half = measured(
-                {"mode": "open", "rate": best / 2, "concurrency": 64, "duration": duration}
-            )
-            half["rate"] = round(best / 2, 1)
+        name = f"webhooks-{label}-{kind}"
+        with sportello_run(config, name, checkout=checkout) as daemon:
+            yield Loads(database_url, f"{daemon.url}/webhooks/{kind}", kind)
     finally:
         platform.stop()
+
+
+def daemon_run(
+    database_url: str, kind: str, levels: list[int], duration: float, label: str
+) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    with running_daemon(database_url, kind, label) as loads:
+        warm = loads.measured({"mode": "closed", "concurrency": 4, "duration": min(duration, 2)})
+        for concurrency in levels:
+            rows[str(concurrency)] = loads.measured(
+                {"mode": "closed", "concurrency": concurrency, "duration": duration}
+            )
+        best = max(r["accepted_per_s"] for r in rows.values())
+        half = loads.measured(
+            {"mode": "open", "rate": best / 2, "concurrency": 64, "duration": duration}
+        )
+        half["rate"] = round(best / 2, 1)
     return {
-        **rows_warm_up,
+        "warm_up": warm,  # lazy imports, caches, first connections
         "closed_loop": rows,
         "half_max_open_loop": half,
         "max_accepted_per_s": best,

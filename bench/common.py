@@ -156,11 +156,12 @@ def rss_kib(pid: int) -> dict[str, int]:
     return found
 
 
-def python_env() -> dict[str, str]:
-    """The environment for child processes: ``import sportello`` loads this checkout."""
+def python_env(checkout: Path = REPO) -> dict[str, str]:
+    """The environment for child processes: ``import sportello`` loads ``checkout`` (a
+    directory named ``sportello``; by default this one)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO.parent), env.get("PYTHONPATH", "")) if p
+        p for p in (str(checkout.parent), env.get("PYTHONPATH", "")) if p
     )
     return env
 
@@ -228,7 +229,9 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout:
 
 
 @contextmanager
-def spawn(argv: Sequence[str], name: str, timeout: float = 120) -> Iterator[DaemonProcess]:
+def spawn(
+    argv: Sequence[str], name: str, timeout: float = 120, checkout: Path = REPO
+) -> Iterator[DaemonProcess]:
     """Run ``argv`` (a server taking ``--port``) on a free loopback port until the block ends."""
     port = free_port()
     VAR.mkdir(parents=True, exist_ok=True)
@@ -236,10 +239,10 @@ def spawn(argv: Sequence[str], name: str, timeout: float = 120) -> Iterator[Daem
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [*argv, "--host", "127.0.0.1", "--port", str(port)],
-            env=python_env(),
+            env=python_env(checkout),
             stdout=sink,
             stderr=subprocess.STDOUT,
-            cwd=REPO,
+            cwd=checkout,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -255,11 +258,14 @@ def spawn(argv: Sequence[str], name: str, timeout: float = 120) -> Iterator[Daem
 
 
 @contextmanager
-def sportello_run(config_text: str, name: str, timeout: float = 120) -> Iterator[DaemonProcess]:
-    """``sportello run --config FILE`` in a subprocess, as an operator would start it."""
+def sportello_run(
+    config_text: str, name: str, timeout: float = 120, checkout: Path = REPO
+) -> Iterator[DaemonProcess]:
+    """``sportello run --config FILE`` in a subprocess, as an operator would start it (the
+    code of ``checkout``, by default this one)."""
     with tempfile.TemporaryDirectory(prefix="sportello-bench-") as tmp:
         config = Path(tmp) / "sportello.toml"
         config.write_text(config_text, encoding="utf-8")
         argv = [sys.executable, "-m", "sportello.cli", "run", "--config", str(config)]
-        with spawn(argv, name, timeout) as daemon:
+        with spawn(argv, name, timeout, checkout) as daemon:
             yield daemon

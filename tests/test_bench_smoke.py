@@ -84,3 +84,22 @@ def test_inbox_measures_the_api_and_memory(quick_run):
 def test_sentiment_compares_with_vader(quick_run):
     data = result("sentiment")
     assert data["results"]["en"]["vader"] > 0
+
+
+def test_ab_webhooks_compares_two_revisions_under_one_load():
+    """Both revisions' daemons (here the same one) take the same fixed load, counted."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO.parent), env.get("PYTHONPATH")) if p)
+    options = ["--before", "HEAD", "--kind", "telegram", "--rate", "100", "--duration", "1"]
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "ab_webhooks.py"), *options, "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    runs = [line.split() for line in done.stdout.splitlines() if line.strip().startswith("1 ")]
+    assert [(run[1], run[-1]) for run in runs] == [("before", "yes"), ("after", "yes")]
+    assert "after/before" in done.stdout
