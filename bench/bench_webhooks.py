@@ -252,8 +252,8 @@ class Loads:
 def running_daemon(
     database_url: str, kind: str, label: str, checkout: Path = REPO
 ) -> Iterator[Loads]:
-    """``sportello run`` (of ``checkout``, by default this one) on ``database_url``, warmed
-    up, with its platform's emulator for outbound calls."""
+    """``sportello run`` (of ``checkout``, by default this one) on ``database_url``, with an
+    emulator of its platform for outbound calls."""
     emulator = TelegramEmulator(TELEGRAM_TOKEN, secret=TELEGRAM_SECRET)
     platform = BackgroundServer(emulator.app).start()
     config = daemon_config(
