@@ -18,17 +18,22 @@ REPO = Path(__file__).resolve().parents[1]
 QUICK = REPO / "var" / "bench" / "quick"
 
 
-def run_quick() -> subprocess.CompletedProcess[str]:
+def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``bench/script`` with this checkout importable as ``sportello``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO.parent), env.get("PYTHONPATH")) if p)
     return subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run_all.py"), "--quick"],
+        [sys.executable, str(REPO / "bench" / script), *args],
         capture_output=True,
         text=True,
         env=env,
         cwd=REPO,
         timeout=180,
     )
+
+
+def run_quick() -> subprocess.CompletedProcess[str]:
+    return bench("run_all.py", "--quick")
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +93,8 @@ def test_sentiment_compares_with_vader(quick_run):
 
 def test_ab_webhooks_compares_two_revisions_under_one_load():
     """Both revisions' daemons (here the same one) take the same fixed load, counted."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO.parent), env.get("PYTHONPATH")) if p)
-    options = ["--before", "HEAD", "--kind", "telegram", "--rate", "100", "--duration", "1"]
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "ab_webhooks.py"), *options, "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=180,
-    )
+    options = ["--kind", "telegram", "--rate", "100", "--duration", "1", "--rounds", "1"]
+    done = bench("ab_webhooks.py", "--before", "HEAD", *options)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     runs = [line.split() for line in done.stdout.splitlines() if line.strip().startswith("1 ")]
     assert [(run[1], run[-1]) for run in runs] == [("before", "yes"), ("after", "yes")]

@@ -116,8 +116,13 @@ def test_a_stopped_replica_takes_no_lease_and_hands_its_jobs_over_at_once(sqlite
     runs: list[str] = []
     poller = PeriodicJob("poll:test", 0.2, _counting_job(runs).work, slotted=False)
     stopping = Daemon(settings, clock=clock)
-    assert asyncio.run(run_job(stopping, poller))
-    stopping.leases.release_all()  # what Daemon.stop does
+
+    async def start_run_and_stop() -> None:
+        await stopping.start()
+        assert await run_job(stopping, poller)
+        await stopping.stop()
+
+    asyncio.run(start_run_and_stop())
     assert not asyncio.run(run_job(stopping, poller))  # the tick that was still running
     successor = Daemon(settings, clock=clock)
     assert asyncio.run(run_job(successor, poller))  # no lease to wait for
