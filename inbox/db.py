@@ -14,7 +14,10 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from sportello.inbox import message_ids  # noqa: F401  (registers its flush listener)
+from sportello.inbox import (  # noqa: F401  (they register their flush listeners)
+    conversation_updates,
+    message_ids,
+)
 from sportello.inbox.write_lock import WriteLock
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,13 @@
-"""Inbound messages ingested as one worker batch (one lookup read), without the journal."""
+"""Inbound messages ingested as one worker batch (one lookup read), without the journal; the
+statements a batch sends."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.inbox.db import session_scope
@@ -31,3 +34,20 @@ def ingest_batch(engine: Engine, *events: InboundMessage) -> list[int]:
     with session_scope(engine) as session:
         ingested = ingest(session, list(events), now=T0)
         return [message.customer_id for message, _ in ingested.new_messages]
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[tuple[str, bool]]]:
+    """The statements ``engine`` runs meanwhile, each with whether it was an executemany."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(
+        _c: object, _cur: object, statement: str, _p: object, _x: object, many: bool
+    ) -> None:
+        seen.append((statement, many))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -3,11 +3,8 @@ one short executemany; a lone message, and messages on SQLite, are inserted as b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from batch_helpers import T0, inbound
-from sqlalchemy import Engine, event
+from batch_helpers import T0, inbound, statements
+from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from sportello.connectors.base import Person
@@ -15,23 +12,6 @@ from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import Message
 from sportello.inbox.new_row import new_row
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[tuple[str, bool]]]:
-    """The statements ``engine`` runs meanwhile, each with whether it was an executemany."""
-    seen: list[tuple[str, bool]] = []
-
-    def record(
-        _c: object, _cur: object, statement: str, _p: object, _x: object, many: bool
-    ) -> None:
-        seen.append((statement, many))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def message_inserts(seen: list[tuple[str, bool]]) -> list[tuple[bool, bool]]:
@@ -71,10 +51,10 @@ def test_a_lone_message_is_not_numbered_first(engine: Engine) -> None:
         session.flush()
         assert lone.id is not None
         with Session(engine) as other:
-            earlier = other.exec(select(Message.id)).all()
+            earlier = other.exec(select(func.max(Message.id))).one()
     assert [many for many, _ in message_inserts(seen)] == [False]
     assert not any("nextval" in s for s, _ in seen)
-    assert lone.id > max(earlier)
+    assert earlier is not None and lone.id > earlier
 
 
 def test_a_message_given_its_id_keeps_it(engine: Engine) -> None:
