@@ -16,6 +16,8 @@ agent's reply or status change made meanwhile through the API stays). Rows that 
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, event, inspect, update
@@ -40,15 +42,20 @@ def _update_conversations_together(session: Session, _flush: Any, _instances: An
     if len(dirty) < 2:  # one row: the unit of work's one statement
         return
     deleted = session.deleted
-    groups: dict[tuple[str, ...], list[tuple[Conversation, dict[str, Any]]]] = defaultdict(list)
+    shaped: list[tuple[int, tuple[str, ...], Conversation, dict[str, Any]]] = []
     for conversation in dirty:
         if deleted and conversation in deleted:
             continue
         refresh_triage_key(conversation)  # what the ``before_update`` listener would do
         changes = _changes(conversation)
-        if changes:
-            groups[tuple(sorted(changes))].append((conversation, changes))
-    if sum(len(rows) for rows in groups.values()) < 2:
+        if changes and conversation.id is not None:
+            shaped.append((conversation.id, tuple(sorted(changes)), conversation, changes))
+    shaped.sort(key=itemgetter(0))  # the unit of work's order
+    groups: dict[tuple[str, ...], list[tuple[Conversation, dict[str, Any]]]] = defaultdict(list)
+    for _, shape, conversation, changes in shaped:
+        groups[shape].append((conversation, changes))
+    runs = sum(1 for _ in groupby(shape for _, shape, _, _ in shaped))
+    if runs <= len(groups):  # already one statement per set of columns: nothing to gain
         return
     connection = session.connection()
     for rows in groups.values():
