@@ -38,14 +38,11 @@ _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
 
 @event.listens_for(Session, "before_flush")
 def _update_conversations_together(session: Session, _flush: Any, _instances: Any) -> None:
-    dirty = [row for row in session.dirty if type(row) is Conversation]
+    dirty = [row for row in session.dirty if type(row) is Conversation]  # deleted ones: not
     if len(dirty) < 2:  # one row: the unit of work's one statement
         return
-    deleted = session.deleted
     shaped: list[tuple[int, tuple[str, ...], Conversation, dict[str, Any]]] = []
     for conversation in dirty:
-        if deleted and conversation in deleted:
-            continue
         refresh_triage_key(conversation)  # what the ``before_update`` listener would do
         changes = _changes(conversation)
         if changes and conversation.id is not None:

@@ -3,9 +3,11 @@ each row writing only what it changed, with its inbox order brought up to date."
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from batch_helpers import inbound, ingest_batch, statements
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, event
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
@@ -134,3 +136,24 @@ def test_a_moved_conversation_is_left_to_the_unit_of_work(engine: Engine) -> Non
     assert stored[ids[0]] == (customer, "moved")
     assert stored[ids[1]][1] == "case 1"
     assert stored[ids[2]] == (customer, "case 2")
+
+
+def test_rows_already_in_one_statement_are_left_to_the_unit_of_work(engine: Engine) -> None:
+    _conversations(engine, 3)
+    binds: list[set[str]] = []
+
+    def record(
+        _c: object, _cur: object, statement: str, _p: object, context: Any, _m: bool
+    ) -> None:
+        if statement.startswith("UPDATE conversations"):
+            binds.append(set(context.compiled.binds))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with session_scope(engine) as session:
+            for n, row in enumerate(_loaded(session)):  # one shape: one statement either way
+                row.title = f"case {n}"
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(binds) == 1
+    assert "row_id" not in binds[0]  # the unit of work's own statement, not this module's
