@@ -128,7 +128,7 @@ async def test_a_reply_queued_while_a_round_finds_nothing_is_not_left_waiting(
     assert [m["text"] for m in emulator.sent] == ["Eccoci!"]
 
 
-def test_a_round_leaves_no_reference_cycles(engine, telegram_emulator):
+def test_a_round_leaves_no_reference_cycles(engine, telegram_emulator, fresh_orm_caches):
     """The sender looks for due items after every batch that queued a reply and every
     second: reference cycles each round made filled the collector's passes (docs/benchmarks.md)."""
     _, server = telegram_emulator

@@ -328,7 +328,7 @@ def _stored_texts(engine) -> list[str]:
         return [m.text for m in session.exec(select(Message))]
 
 
-def test_the_worker_leaves_no_reference_cycles(database_url):
+def test_the_worker_leaves_no_reference_cycles(database_url, fresh_orm_caches):
     """The collector's passes stop every thread: when the worker left cycles (some 45k
     objects between two passes under load), a pass took 25-40 ms of every webhook in flight."""
     daemon = Daemon(make_settings(database_url, channels=telegram_channel("http://127.0.0.1:9")))
