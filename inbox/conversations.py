@@ -11,7 +11,7 @@ from sportello.connectors.base import Thread
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Conversation, ConversationEvent, refresh_triage_key
 from sportello.inbox.new_row import new_row
-from sportello.inbox.upsert import insert_now
+from sportello.inbox.numbered_rows import add_new
 
 STATUSES = ("open", "pending", "snoozed", "resolved")
 
@@ -43,8 +43,8 @@ def find_or_open(
         public=thread.public,
         opened_at=at,
     )
-    refresh_triage_key(conversation)  # insert_now runs no mapper event
-    insert_now(session, conversation)
+    refresh_triage_key(conversation)  # an insert at once runs no mapper event
+    add_new(session, conversation, known.reserved)
     known.add_conversation(conversation)
     record(session, conversation, "opened", at)
     return conversation

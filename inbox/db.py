@@ -17,6 +17,7 @@ from sqlmodel import Session
 from sportello.inbox import (  # noqa: F401  (they register their flush listeners)
     conversation_updates,
     message_ids,
+    numbered_rows,
 )
 from sportello.inbox.write_lock import WriteLock
 

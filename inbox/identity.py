@@ -19,7 +19,7 @@ from sportello.inbox.linking import merge_on_evidence, suggest_links
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Customer, Identity
 from sportello.inbox.new_row import new_row
-from sportello.inbox.upsert import insert_now
+from sportello.inbox.numbered_rows import add_new
 
 
 def find_customer_by_evidence(
@@ -72,7 +72,7 @@ def resolve_identity(
             email=email,
             created_at=now,
         )
-        insert_now(session, customer)
+        add_new(session, customer, known.reserved)
     assert customer.id is not None
     identity = new_row(
         Identity,
@@ -86,11 +86,11 @@ def resolve_identity(
         language=person.language,
         created_at=now,
     )
-    insert_now(session, identity)
+    add_new(session, identity, known.reserved)
     known.add_identity(identity)
     known.claim(phone, email)
     if is_new:
-        suggest_links(session, identity, now)
+        suggest_links(session, identity, now, batch=known.waiting_identities)
     return identity
 
 

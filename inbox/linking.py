@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
@@ -79,21 +80,24 @@ def weak_evidence(a: Identity, b: Identity) -> Evidence | None:
     return Evidence(", ".join(reasons), round(min(score, 0.95), 2))
 
 
-def suggest_links(session: Session, identity: Identity, now: datetime) -> list[CustomerLink]:
+def suggest_links(
+    session: Session, identity: Identity, now: datetime, batch: Iterable[Identity] = ()
+) -> list[CustomerLink]:
     """Store suggestions linking ``identity``'s customer to look-alikes on other channels.
 
-    It reads without flushing the session: what it compares is stored by then (identities
-    are inserted at once, a changed name or handle and a merge are flushed), and a flush for
-    every new customer stored the rest of a worker's batch one row at a time.
+    It reads without flushing the session (a flush for every new customer stored the rest of
+    a worker's batch one row at a time): stored identities, as they are stored by then (a
+    changed name or handle and a merge are flushed), and the new identities of the worker's
+    ``batch`` that wait for the flush (on PostgreSQL, ``inbox/numbered_rows.py``).
     """
     params: dict[str, object] = {"channel": identity.channel, "customer_id": identity.customer_id}
-    by_name = bool(identity.display_name)
-    if identity.display_name:
-        params["name"] = identity.display_name.lower()
+    name = identity.display_name.lower() if identity.display_name else None
+    if name is not None:
+        params["name"] = name
     handle = handle_key(identity.handle)
     name_as_handle = name_key(identity.display_name).replace(" ", "")
     prefixes = [p for p in (handle[:3] if len(handle) >= 3 else "", name_as_handle[:3]) if p]
-    if not by_name and not prefixes:
+    if name is None and not prefixes:
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
     for n, prefix in enumerate(prefixes):
@@ -101,14 +105,17 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
             params[f"prefix{n}"] = f"{prefix}%"
         else:  # the range of strings that start with the prefix
             params[f"prefix{n}"], params[f"prefix{n}_end"] = prefix, _next_string(prefix)
-    statement = _look_alikes(postgres, by_name=by_name, prefixes=len(prefixes))
+    statement = _look_alikes(postgres, by_name=name is not None, prefixes=len(prefixes))
     with session.no_autoflush:
-        candidates = session.exec(statement, params=params).all()
+        candidates = {c.id: c for c in session.exec(statement, params=params)}
+        for other in batch:
+            if other.id not in candidates and _looks_alike(other, identity, name, prefixes):
+                candidates[other.id] = other
         linked = _linked_customers(
-            session, identity.customer_id, {c.customer_id for c in candidates}
+            session, identity.customer_id, {c.customer_id for c in candidates.values()}
         )
     made: list[CustomerLink] = []
-    for other in candidates:
+    for other in candidates.values():
         evidence = weak_evidence(identity, other)
         if evidence is None or other.customer_id in linked:
             continue
@@ -123,6 +130,18 @@ def suggest_links(session: Session, identity: Identity, now: datetime) -> list[C
         session.add(link)
         made.append(link)
     return made
+
+
+def _looks_alike(
+    other: Identity, identity: Identity, name: str | None, prefixes: list[str]
+) -> bool:
+    """What the look-alike query asks of a stored identity, asked of one in memory."""
+    if other.channel == identity.channel or other.customer_id == identity.customer_id:
+        return False
+    if name is not None and other.display_name and other.display_name.lower() == name:
+        return True
+    handle = other.handle.lower() if other.handle else ""
+    return any(handle.startswith(prefix) for prefix in prefixes)
 
 
 @cache

@@ -9,6 +9,7 @@ find them too.
 It also reads which phone numbers and e-mail addresses of the batch's new people no identity
 or customer had: a new customer's evidence search (two queries, each flushing the session)
 was a third of storing a new customer's message, and for a new customer it finds nothing.
+On PostgreSQL it reserves the ids of the batch's new rows (``inbox/numbered_rows.py``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, inspect
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from sportello.connectors.base import Event, InboundMessage, MessageEdited, Person, StatusUpdate
 from sportello.inbox.contact_points import normalise_email, normalise_phone
 from sportello.inbox.models import Conversation, Customer, Identity, Message
+from sportello.inbox.numbered_rows import ReservedIds
 
 Key = tuple[str, str]  # (channel, the platform's id)
 Row = TypeVar("Row", Message, Identity, Conversation)
@@ -42,6 +44,11 @@ class Lookups:
     # Normalised phone numbers and e-mail addresses that no identity or customer had when
     # the batch was read, and that the batch has not stored since (see ``claim``).
     unclaimed: set[str] = field(default_factory=set)
+    # Ids for the batch's new customers, identities and conversations (PostgreSQL).
+    reserved: ReservedIds = field(default_factory=ReservedIds)
+    # The batch's new identities that waited for the flush when added (PostgreSQL): the
+    # look-alike search compares them too.
+    waiting_identities: list[Identity] = field(default_factory=list)
 
     @classmethod
     def read(cls, session: Session, events: Iterable[Event]) -> Lookups:
@@ -57,12 +64,26 @@ class Lookups:
             if isinstance(event, InboundMessage | MessageEdited | StatusUpdate):
                 message_ids[event.channel].add(event.external_id)
         identities = _by_key(session, IDENTITIES, "external_id", people)
-        newcomers = [p for channel, p in persons if (channel, p.external_id) not in identities]
+        newcomers = {
+            (channel, p.external_id): p
+            for channel, p in persons
+            if (channel, p.external_id) not in identities
+        }
+        conversations = _by_key(session, CONVERSATIONS, "thread_external_id", threads)
+        new_threads = sum(
+            (channel, id_) not in conversations for channel, ids in threads.items() for id_ in ids
+        )
         return cls(
             messages=_by_key(session, MESSAGES, "external_id", message_ids),
             identities=identities,
-            conversations=_by_key(session, CONVERSATIONS, "thread_external_id", threads),
-            unclaimed=_unclaimed(session, newcomers),
+            conversations=conversations,
+            unclaimed=_unclaimed(session, list(newcomers.values())),
+            reserved=ReservedIds.reserve(
+                session,
+                customers=len(newcomers),
+                identities=len(newcomers),
+                conversations=new_threads,
+            ),
         )
 
     def message(self, channel: str, external_id: str) -> Message | None:
@@ -80,6 +101,8 @@ class Lookups:
 
     def add_identity(self, identity: Identity) -> None:
         self.identities[(identity.channel, identity.external_id)] = identity
+        if inspect(identity).pending:
+            self.waiting_identities.append(identity)
 
     def add_conversation(self, conversation: Conversation) -> None:
         self.conversations[(conversation.channel, conversation.thread_external_id)] = conversation
