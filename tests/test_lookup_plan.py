@@ -1,0 +1,116 @@
+"""A batch's lookups probe the unique index on PostgreSQL whatever its statistics say.
+
+With ``channel = ... AND external_id IN (...)``, a channel that ``ANALYZE`` has not seen (a
+young table, or a channel added since) looked rare to the planner: it read every message of
+the channel and filtered the ids, so the worker's lookups grew with the table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, insert, text
+from sqlmodel import Session
+
+from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.inbox.lookups import Lookups
+from sportello.inbox.models import Conversation, Customer, Message
+
+NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+STORED = 3_000
+
+
+def _fill(session: Session) -> None:
+    """Ten Telegram messages counted by ``ANALYZE``, then WhatsApp ones it has not seen."""
+    session.exec(text("ALTER TABLE messages SET (autovacuum_enabled = false)"))  # type: ignore[call-overload]
+    customer = Customer(display_name="Ada", created_at=NOW)
+    session.add(customer)
+    session.flush()
+    assert customer.id is not None
+    conversation = Conversation(
+        channel="whatsapp",
+        thread_external_id="t",
+        customer_id=customer.id,
+        recipient_external_id="393330000001",
+        opened_at=NOW,
+    )
+    session.add(conversation)
+    session.flush()
+
+    def rows(channel: str, count: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "conversation_id": conversation.id,
+                "customer_id": customer.id,
+                "channel": channel,
+                "direction": "in",
+                "author": "customer",
+                "kind": "text",
+                "external_id": f"{channel}-{n}",
+                "text": "ciao",
+                "attachments": [],
+                "sent_at": NOW,
+                "received_at": NOW,
+            }
+            for n in range(count)
+        ]
+
+    session.exec(insert(Message), params=rows("telegram", 10))  # type: ignore[call-overload]
+    session.commit()
+    session.exec(text("ANALYZE messages"))  # type: ignore[call-overload]
+    session.exec(insert(Message), params=rows("whatsapp", STORED))  # type: ignore[call-overload]
+    session.commit()
+
+
+def _scans_of_messages(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [plan] if plan.get("Relation Name") == "messages" else []
+    for child in plan.get("Plans", []):
+        found += _scans_of_messages(child)
+    return found
+
+
+def test_the_message_lookup_reads_only_the_ids_asked(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite's planner takes the index without statistics)")
+    asked = [
+        InboundMessage(
+            channel="whatsapp",
+            external_id=f"whatsapp-{n}" if n % 2 else f"new-{n}",  # half stored, half new
+            thread=Thread("t"),
+            customer=Person("393330000001"),
+            sent_at=NOW,
+            text="ciao",
+        )
+        for n in range(50)
+    ]
+    with Session(engine) as session:
+        _fill(session)
+        executed: list[tuple[str, Any]] = []
+
+        def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
+            if "FROM messages" in statement:
+                executed.append((statement, params))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            known = Lookups.read(session, asked)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        [(statement, params)] = executed
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+        [[[explained]]] = cursor.fetchall()
+        cursor.close()
+        session.rollback()
+    assert len(known.messages) == 25
+    scans = _scans_of_messages(explained["Plan"])
+    assert scans, explained
+    for scan in scans:  # each an index probe that reads only what it returns
+        assert scan["Node Type"] == "Index Scan", explained
+        assert scan["Index Name"] == "messages_channel_external_id_key", explained
+        assert scan.get("Rows Removed by Filter", 0) == 0, explained
+        assert scan["Actual Rows"] <= 1, explained  # per probe, at most the id asked
