@@ -48,7 +48,7 @@ class Identity(SQLModel, table=True):
     external_id: str = Field(index=True)  # search by a platform id, whatever the channel
     handle: str | None = None
     phone: str | None = Field(default=None, index=True)
-    email: str | None = None
+    email: str | None = Field(default=None, index=True)
     display_name: str | None = None
     language: str | None = None
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

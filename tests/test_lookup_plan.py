@@ -1,8 +1,9 @@
-"""A batch's lookups probe the unique index on PostgreSQL whatever its statistics say.
+"""A batch's lookups probe their indexes on PostgreSQL whatever the statistics say.
 
 With ``channel = ... AND external_id IN (...)``, a channel that ``ANALYZE`` has not seen (a
 young table, or a channel added since) looked rare to the planner: it read every message of
-the channel and filtered the ids, so the worker's lookups grew with the table.
+the channel and filtered the ids, so the worker's lookups grew with the table. The same for
+the newcomers' phone numbers: every identity was read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlmodel import Session
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.inbox.lookups import Lookups
-from sportello.inbox.models import Conversation, Customer, Message
+from sportello.inbox.models import Conversation, Customer, Identity, Message
 
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 STORED = 3_000
@@ -64,11 +65,22 @@ def _fill(session: Session) -> None:
     session.commit()
 
 
-def _scans_of_messages(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [plan] if plan.get("Relation Name") == "messages" else []
+def _scans_of(plan: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    found = [plan] if plan.get("Relation Name") == table else []
     for child in plan.get("Plans", []):
-        found += _scans_of_messages(child)
+        found += _scans_of(child, table)
     return found
+
+
+def _explain(session: Session, statement: str, params: Any) -> dict[str, Any]:
+    """How PostgreSQL ran ``statement`` with ``params``: its plan, with actual rows."""
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+    [[[explained]]] = cursor.fetchall()
+    cursor.close()
+    return explained  # type: ignore[no-any-return]
 
 
 def test_the_message_lookup_reads_only_the_ids_asked(engine: Engine) -> None:
@@ -99,18 +111,70 @@ def test_the_message_lookup_reads_only_the_ids_asked(engine: Engine) -> None:
         finally:
             event.remove(engine, "before_cursor_execute", capture)
         [(statement, params)] = executed
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
-        [[[explained]]] = cursor.fetchall()
-        cursor.close()
+        explained = _explain(session, statement, params)
         session.rollback()
     assert len(known.messages) == 25
-    scans = _scans_of_messages(explained["Plan"])
+    scans = _scans_of(explained["Plan"], "messages")
     assert scans, explained
     for scan in scans:  # each an index probe that reads only what it returns
         assert scan["Node Type"] == "Index Scan", explained
         assert scan["Index Name"] == "messages_channel_external_id_key", explained
         assert scan.get("Rows Removed by Filter", 0) == 0, explained
         assert scan["Actual Rows"] <= 1, explained  # per probe, at most the id asked
+
+
+def test_the_newcomers_phone_numbers_are_probed_in_the_index(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite's planner takes the index without statistics)")
+    with Session(engine) as session:
+        session.exec(text("ALTER TABLE identities SET (autovacuum_enabled = false)"))  # type: ignore[call-overload]
+        session.exec(text("ANALYZE identities"))  # type: ignore[call-overload]
+        customer = Customer(display_name="Ada", created_at=NOW)
+        session.add(customer)
+        session.flush()
+        session.exec(
+            insert(Identity),  # type: ignore[call-overload]
+            params=[
+                {
+                    "customer_id": customer.id,
+                    "channel": "whatsapp",
+                    "external_id": f"39333{n:07d}",
+                    "phone": f"+39333{n:07d}",
+                    "created_at": NOW,
+                }
+                for n in range(STORED)
+            ],
+        )
+        session.commit()
+        newcomers = [
+            InboundMessage(
+                channel="telegram",
+                external_id=f"tg-{n}",
+                thread=Thread(f"tg-{n}"),
+                customer=Person(f"tg-{n}", phone=f"+39333{n * 97:07d}"),
+                sent_at=NOW,
+                text="ciao",
+            )
+            for n in range(50)  # the first 31 have their number stored, on WhatsApp
+        ]
+        executed: list[tuple[str, Any]] = []
+
+        def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
+            if "WHERE identities.phone" in statement:
+                executed.append((statement, params))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            known = Lookups.read(session, newcomers)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        [(statement, params)] = executed
+        explained = _explain(session, statement, params)
+        session.rollback()
+    assert len(known.unclaimed) == 50 - 31
+    scans = _scans_of(explained["Plan"], "identities")
+    assert scans, explained
+    for scan in scans:
+        assert scan["Node Type"] == "Index Only Scan", explained
+        assert scan["Index Name"] == "ix_identities_phone", explained
+        assert scan["Actual Rows"] <= 1, explained
