@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, String, bindparam, func, inspect, true
+from sqlalchemy import ARRAY, String, bindparam, func, inspect, literal, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlmodel import Session, col, select
@@ -34,6 +34,7 @@ Key = tuple[str, str]  # (channel, the platform's id)
 Row = TypeVar("Row", Message, Identity, Conversation)
 
 CHUNK = 500  # ids per query: keeps the bound parameters few on every engine
+ONE = literal(1, literal_execute=True)  # ``LIMIT 1`` written out: no plan for any limit
 
 
 @dataclass
@@ -152,7 +153,7 @@ def _probes(model: type[Row], id_column: str) -> SelectOfScalar[Row]:
             col(model.channel) == bindparam("channel"),
             col(getattr(model, id_column)) == wanted.c.value,
         )
-        .limit(1)
+        .limit(ONE)
         .lateral("found")
     )
     return select(aliased(model, found)).select_from(wanted).join(found, true())
@@ -176,7 +177,7 @@ def _owners(*columns: Any) -> dict[str, list[SelectOfScalar[str]]]:
     probes = [
         select(wanted.c.value)
         .select_from(wanted)
-        .join(select(column).where(column == wanted.c.value).limit(1).lateral(), true())
+        .join(select(column).where(column == wanted.c.value).limit(ONE).lateral(), true())
         for column in columns
     ]
     in_lists = [
