@@ -17,7 +17,7 @@ from datetime import datetime
 from difflib import SequenceMatcher
 from functools import cache
 
-from sqlalchemy import ColumnElement, String, and_, bindparam, func, literal, or_
+from sqlalchemy import ColumnElement, String, and_, bindparam, func, literal_column, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -158,7 +158,7 @@ def _look_alikes(postgres: bool, *, by_name: bool, prefixes: int) -> SelectOfSca
             col(Identity.customer_id) != bindparam("customer_id"),
             or_(*conditions),
         )
-        .limit(literal(MAX_CANDIDATES, literal_execute=True))
+        .limit(literal_column(str(MAX_CANDIDATES)) if postgres else MAX_CANDIDATES)
     )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, String, bindparam, func, inspect, literal, true
+from sqlalchemy import ARRAY, String, bindparam, func, inspect, literal_column, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlmodel import Session, col, select
@@ -34,7 +34,7 @@ Key = tuple[str, str]  # (channel, the platform's id)
 Row = TypeVar("Row", Message, Identity, Conversation)
 
 CHUNK = 500  # ids per query: keeps the bound parameters few on every engine
-ONE = literal(1, literal_execute=True)  # ``LIMIT 1`` written out: no plan for any limit
+ONE = literal_column("1")  # ``LIMIT 1`` written into the statement, not bound
 
 
 @dataclass
