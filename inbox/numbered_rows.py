@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, event, text
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlmodel import Session as SQLSession
 from sqlmodel import SQLModel
 
 from sportello.inbox.models import Conversation, Customer, Identity, refresh_triage_key
-from sportello.inbox.upsert import insert_now
+from sportello.inbox.upsert import hold_as_stored, insert_now
 
 PARENTS_FIRST: tuple[type[SQLModel], ...] = (Customer, Identity, Conversation)
 _NUMBERED = frozenset(PARENTS_FIRST)
@@ -96,7 +96,5 @@ def _insert_numbered_rows(session: Session, _flush: Any, _instances: Any) -> Non
         table = _table(model)
         columns = [column.key for column in table.columns]
         connection.execute(table.insert(), [{c: getattr(row, c) for c in columns} for row in rows])
-    for row in waiting:  # stored: from now on the session holds them as loaded rows
-        session.expunge(row)
-        make_transient_to_detached(row)
-        session.add(row)
+    for row in waiting:
+        hold_as_stored(session, row)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Insert, Table, inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
@@ -46,12 +47,21 @@ def insert_now(session: Session, row: Row) -> Row:
     table = row.__table__  # type: ignore[attr-defined]
     values = {c.key: getattr(row, c.key) for c in table.columns if not c.primary_key}
     row.id = session.connection().execute(_insert(table), values).scalar_one()  # type: ignore[attr-defined]
+    hold_as_stored(session, row)
+    return row
+
+
+def hold_as_stored(session: OrmSession, row: SQLModel) -> None:
+    """Keep ``row``, just inserted outside the unit of work, in ``session`` as a loaded row:
+    its values the stored ones, nothing pending. A row of the same key that a rollback left
+    behind makes way for it."""
+    if inspect(row).pending:
+        session.expunge(row)
     make_transient_to_detached(row)
     rolled_back = session.identity_map.get(inspect(row).key)
     if rolled_back is not None:
         session.expunge(rolled_back)
     session.add(row)
-    return row
 
 
 @cache

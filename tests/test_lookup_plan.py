@@ -72,6 +72,27 @@ def _scans_of(plan: dict[str, Any], table: str) -> list[dict[str, Any]]:
     return found
 
 
+def _read_explained(
+    session: Session, events: list[InboundMessage], marker: str
+) -> tuple[Lookups, dict[str, Any]]:
+    """``Lookups.read`` for ``events``, and how PostgreSQL ran its one statement that
+    contains ``marker``: the plan, with actual rows."""
+    engine = session.get_bind()
+    executed: list[tuple[str, Any]] = []
+
+    def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
+        if marker in statement:
+            executed.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        known = Lookups.read(session, events)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    [(statement, params)] = executed
+    return known, _explain(session, statement, params)
+
+
 def _explain(session: Session, statement: str, params: Any) -> dict[str, Any]:
     """How PostgreSQL ran ``statement`` with ``params``: its plan, with actual rows."""
     raw = session.connection().connection.dbapi_connection
@@ -99,19 +120,7 @@ def test_the_message_lookup_reads_only_the_ids_asked(engine: Engine) -> None:
     ]
     with Session(engine) as session:
         _fill(session)
-        executed: list[tuple[str, Any]] = []
-
-        def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
-            if "FROM messages" in statement:
-                executed.append((statement, params))
-
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
-            known = Lookups.read(session, asked)
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
-        [(statement, params)] = executed
-        explained = _explain(session, statement, params)
+        known, explained = _read_explained(session, asked, "FROM messages")
         session.rollback()
     assert len(known.messages) == 25
     scans = _scans_of(explained["Plan"], "messages")
@@ -157,19 +166,7 @@ def test_the_newcomers_phone_numbers_are_probed_in_the_index(engine: Engine) -> 
             )
             for n in range(50)  # the first 31 have their number stored, on WhatsApp
         ]
-        executed: list[tuple[str, Any]] = []
-
-        def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
-            if "WHERE identities.phone" in statement:
-                executed.append((statement, params))
-
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
-            known = Lookups.read(session, newcomers)
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
-        [(statement, params)] = executed
-        explained = _explain(session, statement, params)
+        known, explained = _read_explained(session, newcomers, "WHERE identities.phone")
         session.rollback()
     assert len(known.unclaimed) == 50 - 31
     scans = _scans_of(explained["Plan"], "identities")
