@@ -157,7 +157,12 @@ def start_daemon() -> Iterator[Callable[..., RunningDaemon]]:
         daemon = Daemon(settings, **daemon_kwargs)
         server = BackgroundServer(create_app(daemon)).start(timeout=30)
         api = httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10
+            base_url=server.url,
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+            timeout=10,
+            # Below uvicorn's 5 s keep-alive: httpx's default (also 5 s) let a request go out
+            # on a connection the server was closing that moment ("connection reset by peer").
+            limits=httpx.Limits(keepalive_expiry=2.0),
         )
         running = RunningDaemon(daemon, server, api)
         started.append(running)
