@@ -148,6 +148,14 @@ def whatsapp_emulator() -> Iterator[tuple[GraphEmulator, BackgroundServer]]:
     server.stop()
 
 
+def server_client(base_url: str, **kwargs: Any) -> httpx.Client:
+    """A client for a daemon under test that drops idle connections after 2 s, before
+    uvicorn's 5 s keep-alive closes them: httpx's default (also 5 s) let a request go out on a
+    connection the server was closing that moment ("connection reset by peer")."""
+    kwargs.setdefault("timeout", 10)
+    return httpx.Client(base_url=base_url, limits=httpx.Limits(keepalive_expiry=2.0), **kwargs)
+
+
 @pytest.fixture
 def start_daemon() -> Iterator[Callable[..., RunningDaemon]]:
     """Start daemons (real uvicorn on loopback); each is stopped at the end of the test."""
@@ -156,14 +164,7 @@ def start_daemon() -> Iterator[Callable[..., RunningDaemon]]:
     def start(settings: Settings, **daemon_kwargs: Any) -> RunningDaemon:
         daemon = Daemon(settings, **daemon_kwargs)
         server = BackgroundServer(create_app(daemon)).start(timeout=30)
-        api = httpx.Client(
-            base_url=server.url,
-            headers={"Authorization": f"Bearer {API_TOKEN}"},
-            timeout=10,
-            # Below uvicorn's 5 s keep-alive: httpx's default (also 5 s) let a request go out
-            # on a connection the server was closing that moment ("connection reset by peer").
-            limits=httpx.Limits(keepalive_expiry=2.0),
-        )
+        api = server_client(server.url, headers={"Authorization": f"Bearer {API_TOKEN}"})
         running = RunningDaemon(daemon, server, api)
         started.append(running)
         return running

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import httpx
-from conftest import wait_for
+from conftest import server_client, wait_for
 
 from sportello.connectors.emulators.server import free_port
 
@@ -30,9 +30,7 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    api = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer demo"}, timeout=10
-    )
+    api = server_client(f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer demo"})
 
     def get(path: str, **params) -> list[dict] | None:
         try:

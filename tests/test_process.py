@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import API_TOKEN, TELEGRAM_SECRET, TELEGRAM_TOKEN, wait_for
+from conftest import API_TOKEN, TELEGRAM_SECRET, TELEGRAM_TOKEN, server_client, wait_for
 
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import free_port
@@ -78,16 +78,16 @@ def test_sigkill_right_after_200_loses_nothing(database_url, telegram_emulator, 
     process = _start(config, port)
     url = f"http://127.0.0.1:{port}"
     count = 60
-    with httpx.Client(timeout=10) as client:
+    with server_client(url) as client:
         for n in range(1, count + 1):
-            response = client.post(f"{url}/webhooks/telegram", content=_update(n), headers=HEADERS)
+            response = client.post("/webhooks/telegram", content=_update(n), headers=HEADERS)
             assert response.status_code == 200
     process.send_signal(signal.SIGKILL)  # right after the last 200: work is still in flight
     process.wait(timeout=10)
 
     process = _start(config, port)
     try:
-        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"})
+        api = server_client(url, headers={"Authorization": f"Bearer {API_TOKEN}"})
 
         def all_there() -> list | None:
             items = api.get("/api/v1/messages", params={"limit": 200}).json()["items"]

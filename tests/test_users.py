@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from conftest import TELEGRAM_SECRET, make_settings, telegram_channel, wait_for
+from conftest import TELEGRAM_SECRET, make_settings, server_client, telegram_channel, wait_for
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -123,7 +123,7 @@ def _add_users(running) -> None:
 
 
 def _login(base_url: str, name: str, password: str, **headers: str) -> httpx.Client:
-    client = httpx.Client(base_url=base_url, timeout=10, headers=headers)
+    client = server_client(base_url, headers=headers)
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     response = client.post("/login", data={"name": name, "password": password, "csrf": csrf})
@@ -140,7 +140,7 @@ def _csrf(client: httpx.Client) -> str:
 def test_login_session_cookie_and_logout(database_url, start_daemon):
     running = start_daemon(make_settings(database_url))
     _add_users(running)
-    anonymous = httpx.Client(base_url=running.url, timeout=10)
+    anonymous = server_client(running.url)
     assert anonymous.get("/").status_code == 303
     assert anonymous.get("/").headers["location"] == "/login"
     form = anonymous.get("/login")
@@ -243,9 +243,7 @@ def test_personal_api_tokens_over_http(database_url, start_daemon):
     assert [t["label"] for t in listed] == ["reports"] and "token" not in listed[0]
     assert secret not in bob.get("/api/v1/tokens").text
 
-    script = httpx.Client(
-        base_url=running.url, headers={"Authorization": f"Bearer {secret}"}, timeout=10
-    )
+    script = server_client(running.url, headers={"Authorization": f"Bearer {secret}"})
     assert script.get("/api/v1/me").json() == {"name": "bob", "role": "agent", "via": "token"}
     assert script.get("/api/v1/conversations").status_code == 200
     assert script.get("/api/v1/users").status_code == 403
@@ -288,7 +286,7 @@ def test_interface_language_follows_the_browser_and_the_switch(sqlite_url, start
     assert "Accedi" in italian.text
     weighted = httpx.get(f"{running.url}/login", headers={"Accept-Language": "de, en;q=0.9"})
     assert "Sign in" in weighted.text
-    client = httpx.Client(base_url=running.url, headers={"Accept-Language": "en"})
+    client = server_client(running.url, headers={"Accept-Language": "en"})
     switched = client.get("/language/it", params={"next": "https://evil.example/"})
     assert switched.headers["location"] == "/"
     assert "Accedi" in client.get("/login").text

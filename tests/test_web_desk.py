@@ -31,6 +31,7 @@ from conftest import (
     TELEGRAM_TOKEN,
     WHATSAPP_TOKEN,
     make_settings,
+    server_client,
     telegram_channel,
     wait_for,
     whatsapp_channel,
@@ -144,7 +145,7 @@ def shift(tmp_path_factory) -> Iterator[Shift]:
     whatsapp.webhook_url = f"{server.url}/webhooks/whatsapp"
     with session_scope(daemon.engine) as session:
         accounts.create_user(session, "ada", "ada-password", "admin", datetime.now(UTC))
-    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    api = server_client(server.url, headers={"Authorization": f"Bearer {API_TOKEN}"})
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = chromium.new_context(
