@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from sportello.connectors.base import Connector
-from sportello.inbox import housekeeping, settings_store, sla
+from sportello.inbox import housekeeping, planner_statistics, settings_store, sla
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
@@ -44,6 +44,7 @@ RETENTION_INTERVAL_S = 3600.0
 TIMELINES_INTERVAL_S = 30.0
 TIMELINES_QUIET_S = 0.1  # a batch of timelines waits for this long without webhooks
 TIMELINES_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
+STATISTICS_INTERVAL_S = 60.0  # autovacuum's own naptime
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,11 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         # The KPI report reads stored timelines where current and walks the rest.
         PeriodicJob(
             "kpis:timelines", TIMELINES_INTERVAL_S, lambda: asyncio.to_thread(refresh_timelines)
+        ),
+        PeriodicJob(
+            "statistics:analyze",
+            STATISTICS_INTERVAL_S,
+            lambda: asyncio.to_thread(planner_statistics.analyze_stale, daemon.engine),
         ),
     ]
     if daemon.settings.surveys.enabled:
