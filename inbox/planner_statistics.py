@@ -30,7 +30,7 @@ _TABLES = text(
             WHERE option_name = 'autovacuum_enabled') AS autovacuum,
            c.reltuples AS rows, s.n_mod_since_analyze AS changed
     FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
-    WHERE c.relnamespace = current_schema()::regnamespace
+    WHERE s.schemaname = current_schema() AND pg_has_role(c.relowner, 'USAGE')
     ORDER BY c.relname
     """
 )
@@ -52,7 +52,9 @@ class TableState:
 
 def analyze_stale(engine: Engine) -> list[str]:
     """``ANALYZE`` the tables that autovacuum leaves alone and that have changed enough since
-    their last one; returns their names. Nothing to do on SQLite, which plans without."""
+    their last one; returns their names. Only tables the daemon's role owns (PostgreSQL
+    would skip the others with a warning, and they would look stale at every run). Nothing
+    to do on SQLite, which plans without."""
     if engine.dialect.name != "postgresql":
         return []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

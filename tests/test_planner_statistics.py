@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from automation_helpers import migrated
 from conftest import make_settings, wait_for
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, create_engine, insert, text
 
 from sportello.daemon import Daemon
 from sportello.inbox.clock import FrozenClock
@@ -116,3 +116,40 @@ def test_the_daemon_runs_it_as_a_periodic_job(database_url):
         assert _analyzed_columns(engine, "customers") > 0
     engine.dispose()
     daemon.engine.dispose()
+
+
+def test_only_tables_the_role_owns(engine):
+    """ANALYZE skips another role's table with a mere warning: it would look stale forever."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with engine.begin() as connection:
+        if not connection.execute(
+            text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+        ).scalar():
+            pytest.skip("the test database's role cannot create roles")
+        connection.execute(
+            text(
+                "DO $$ BEGIN CREATE ROLE sportello_test_analyst LOGIN; "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+        )
+        connection.execute(text("GRANT USAGE, CREATE ON SCHEMA public TO sportello_test_analyst"))
+        connection.execute(text("ALTER TABLE customers SET (autovacuum_enabled = off)"))
+        connection.execute(
+            text("CREATE TABLE analyst_rows (n int) WITH (autovacuum_enabled = off)")
+        )
+        connection.execute(text("ALTER TABLE analyst_rows OWNER TO sportello_test_analyst"))
+        connection.execute(text("INSERT INTO analyst_rows SELECT generate_series(1, 100)"))
+    _customers(engine, 100, first=0)
+    analyst = create_engine(engine.url.set(username="sportello_test_analyst"))
+    try:
+        wait_for(lambda: _changed(engine, "customers") == 100, timeout=15, interval=0.2)
+        wait_for(lambda: "analyst_rows" in analyze_stale(analyst), timeout=15, interval=0.2)
+        assert "customers" not in analyze_stale(analyst)  # the migrating role's, left alone
+        assert _changed(engine, "customers") == 100
+    finally:
+        analyst.dispose()
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE analyst_rows"))
+            connection.execute(text("REVOKE ALL ON SCHEMA public FROM sportello_test_analyst"))
+            connection.execute(text("DROP ROLE sportello_test_analyst"))
