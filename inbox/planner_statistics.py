@@ -45,7 +45,8 @@ class TableState:
 
     def needs_analyze(self, server_autovacuum: bool) -> bool:
         """What autovacuum would analyze, where autovacuum does not run."""
-        if self.autovacuum if self.autovacuum is not None else server_autovacuum:
+        autovacuum = server_autovacuum if self.autovacuum is None else self.autovacuum
+        if autovacuum:
             return False
         return self.changed > THRESHOLD_ROWS + SCALE_FACTOR * max(self.rows, 0.0)
 
@@ -54,7 +55,7 @@ def analyze_stale(engine: Engine) -> list[str]:
     """``ANALYZE`` the tables that autovacuum leaves alone and that have changed enough since
     their last one; returns their names. Only tables the daemon's role owns (PostgreSQL
     would skip the others with a warning, and they would look stale at every run). Nothing
-    to do on SQLite, which plans without."""
+    to do on SQLite, whose planner does as well without (docs/benchmarks.md, session 24)."""
     if engine.dialect.name != "postgresql":
         return []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
