@@ -7,7 +7,8 @@ twelfth of the history rather than half of it. SQLite files live in ``var/bench/
 PostgreSQL datasets in a schema ``inbox_<N>`` of the bench database, tagged so a stale one
 is rebuilt.
 
-``python bench/cached_data.py 100000 [--postgres]`` builds (or reuses) one and prints where.
+``python bench/cached_data.py 100000 [--postgres]`` builds (or reuses) one and prints where;
+``--unanalyzed`` builds a PostgreSQL one afresh that nothing has analyzed.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ VERSION = 6
 SPAN = timedelta(days=365)
 
 
-def generate(engine: Engine, messages: int) -> dict[str, int]:
+def generate(engine: Engine, messages: int, *, settle: bool = True) -> dict[str, int]:
     """A dataset of ``messages`` messages, ending now, in an empty migrated database."""
     made = generate_inbox(
         engine,
@@ -46,7 +47,8 @@ def generate(engine: Engine, messages: int) -> dict[str, int]:
         span=SPAN,
         batch=10_000,
     )
-    _settle(engine)
+    if settle:
+        _settle(engine)
     return {
         "customers": made.customers,
         "identities": made.identities,
@@ -117,14 +119,28 @@ def postgres_dataset(base_url: str, messages: int) -> str:
     return _migrated(schema_url(base_url, schema))
 
 
-def _migrated(url: str) -> str:
+def unanalyzed_postgres_dataset(base_url: str, messages: int) -> str:
+    """A schema ``unanalyzed_<messages>`` built afresh and never vacuumed nor analyzed, as on
+    a server whose autovacuum is off; a URL that uses it. Not cached: a daemon started on it
+    analyzes it (the ``statistics:analyze`` job)."""
+    started = time.monotonic()
+    url = reset_schema(base_url, f"unanalyzed_{messages}")
+    engine = make_engine(url)
+    migrate(engine)
+    counts = generate(engine, messages, settle=False)
+    engine.dispose()
+    print(f"generated {counts} in {time.monotonic() - started:.1f}s, not analyzed")
+    return _migrated(url, settle=False)
+
+
+def _migrated(url: str, *, settle: bool = True) -> str:
     """``url`` after applying the migrations newer than the cached dataset (the data stays),
     with every stored KPI timeline current, as the daemon's job keeps them."""
     engine = make_engine(url)
     migrate(engine)
     started = time.monotonic()
     rebuilt = timeline_store.refresh_all(engine, budget_s=math.inf)
-    if rebuilt:
+    if rebuilt and settle:
         _settle(engine)
         print(f"rebuilt {rebuilt} stored timelines in {time.monotonic() - started:.1f}s")
     engine.dispose()
@@ -135,14 +151,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("messages", type=int)
     parser.add_argument("--postgres", action="store_true", help="build in the bench database")
+    parser.add_argument(
+        "--unanalyzed", action="store_true", help="PostgreSQL, afresh, with no statistics"
+    )
     args = parser.parse_args()
-    if args.postgres:
+    if args.postgres or args.unanalyzed:
         from common import postgres_url
 
         base = postgres_url()
         if base is None:
             raise SystemExit("PostgreSQL does not answer")
-        print(postgres_dataset(base, args.messages))
+        if args.unanalyzed:
+            print(unanalyzed_postgres_dataset(base, args.messages))
+        else:
+            print(postgres_dataset(base, args.messages))
     else:
         print(sqlite_dataset(args.messages))
 
