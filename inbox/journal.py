@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, func, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -108,12 +108,17 @@ def append_many(
 
 
 def claim_pending(session: Session, limit: int) -> list[Delivery]:
-    """The oldest pending deliveries, locked for this worker on PostgreSQL (SKIP LOCKED)."""
+    """The oldest pending deliveries, locked for this worker on PostgreSQL (SKIP LOCKED).
+
+    The state and the limit are written into the statement, not bound: only then may
+    PostgreSQL read the pending deliveries' own index (``ix_deliveries_pending``) in a plan it
+    keeps for reuse, and know that it needs only the first few of them.
+    """
     query = (
         select(Delivery)
-        .where(Delivery.state == PENDING)
+        .where(Delivery.state == literal(PENDING, literal_execute=True))
         .order_by(Delivery.id)
-        .limit(limit)
+        .limit(literal(limit, literal_execute=True))
         .with_for_update(skip_locked=True)
     )
     return list(session.exec(query))

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, event
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from sportello.inbox.triage_key import triage_key
@@ -173,6 +174,13 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "dedup_key"),
         Index("ix_deliveries_state_id", "state", "id"),
+        # The worker's queue (journal.claim_pending): see migration 0015.
+        Index(
+            "ix_deliveries_pending",
+            "id",
+            postgresql_where=sql_text("state = 'pending'"),
+            sqlite_where=sql_text("state = 'pending'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
