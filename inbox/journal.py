@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, literal, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sportello.inbox.models import Delivery
 
@@ -89,7 +89,7 @@ def append_many(
     seen = set(
         session.exec(
             select(Delivery.dedup_key).where(
-                Delivery.channel == channel, Delivery.dedup_key.in_(keys)
+                col(Delivery.channel) == channel, col(Delivery.dedup_key).in_(keys)
             )
         )
     )
@@ -116,8 +116,8 @@ def claim_pending(session: Session, limit: int) -> list[Delivery]:
     """
     query = (
         select(Delivery)
-        .where(Delivery.state == literal(PENDING, literal_execute=True))
-        .order_by(Delivery.id)
+        .where(col(Delivery.state) == literal(PENDING, literal_execute=True))
+        .order_by(col(Delivery.id))
         .limit(literal(limit, literal_execute=True))
         .with_for_update(skip_locked=True)
     )
@@ -128,9 +128,9 @@ def requeue(session: Session, state: str = FAILED, channel: str | None = None) -
     """Put failed (or quarantined) deliveries back in line, e.g. after a fix or an outage."""
     if state not in (FAILED, QUARANTINED):
         raise ValueError(f"only {FAILED} or {QUARANTINED} deliveries can be requeued")
-    query = update(Delivery).where(Delivery.state == state)
+    query = update(Delivery).where(col(Delivery.state) == state)
     if channel is not None:
-        query = query.where(Delivery.channel == channel)
+        query = query.where(col(Delivery.channel) == channel)
     result = session.exec(query.values(state=PENDING, error=None, attempts=0))  # type: ignore[call-overload]
     return int(result.rowcount or 0)
 
