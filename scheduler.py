@@ -42,7 +42,8 @@ SLA_INTERVAL_S = 60.0
 SNOOZE_INTERVAL_S = 30.0
 RETENTION_INTERVAL_S = 3600.0
 TIMELINES_INTERVAL_S = 30.0
-TIMELINES_QUIET_S = 0.1  # a batch of timelines waits for this long without webhooks
+# A background batch (KPI timelines, journal retention) waits for this long without webhooks,
+TIMELINES_QUIET_S = 0.1
 TIMELINES_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
 STATISTICS_INTERVAL_S = 60.0  # autovacuum's own naptime
 
@@ -108,14 +109,20 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             pause=lambda: daemon.intake.wait_quiet(TIMELINES_QUIET_S, TIMELINES_YIELD_S),
         )
 
-    retention = daemon.settings.retention
+    def trim_journal() -> int:
+        return housekeeping.trim_all_deliveries(
+            daemon.engine,
+            daemon.clock.now(),
+            daemon.settings.retention,
+            write_lock=daemon.write_lock,
+            pause=lambda: daemon.intake.wait_quiet(TIMELINES_QUIET_S, TIMELINES_YIELD_S),
+        )
+
     jobs += [
         PeriodicJob("sla:check", SLA_INTERVAL_S, in_session(check_sla)),
         PeriodicJob("snooze:wake", SNOOZE_INTERVAL_S, in_session(wake_snoozed)),
         PeriodicJob(
-            "retention:deliveries",
-            RETENTION_INTERVAL_S,
-            in_session(lambda s, now: housekeeping.trim_deliveries(s, now, retention)),
+            "retention:deliveries", RETENTION_INTERVAL_S, lambda: asyncio.to_thread(trim_journal)
         ),
         PeriodicJob(
             "retention:early-statuses",

@@ -2,35 +2,50 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import Engine, delete, literal, update
+from sqlalchemy import text as sql_text
 from sqlmodel import Session, col, select
 
 from sportello.config.settings import RetentionSettings, parse_duration
-from sportello.inbox import journal
-from sportello.inbox.models import Delivery, EarlyStatus
+from sportello.inbox.db import session_scope
+from sportello.inbox.models import TRIMMED, UNTRIMMED, Delivery, EarlyStatus
 
 BATCH = 1000
 
 
 def trim_deliveries(session: Session, now: datetime, settings: RetentionSettings) -> int:
-    """Processed raw deliveries older than the retention lose their body (or their row).
+    """Processed raw deliveries older than the retention lose their body (or their row), up
+    to :data:`BATCH` of them, the oldest first; returns how many.
 
     Quarantined and failed deliveries are kept whole: someone still has to look at them.
+    With ``delete``, rows an earlier ``drop_body`` emptied go too. The conditions are written
+    into the statements, so that each reads the index of exactly these deliveries
+    (``ix_deliveries_untrimmed``, ``ix_deliveries_trimmed``), not the ones trimmed before.
     """
     if settings.deliveries_after is None:
         return 0
     cutoff = now - timedelta(seconds=parse_duration(settings.deliveries_after))
     old = (
-        select(Delivery.id)
-        .where(Delivery.state == journal.PROCESSED, col(Delivery.processed_at) < cutoff)
-        .order_by(col(Delivery.id))
-        .limit(BATCH)
+        select(col(Delivery.id))
+        .where(sql_text(UNTRIMMED), col(Delivery.processed_at) < cutoff)
+        .order_by(col(Delivery.processed_at))
+        .limit(literal(BATCH, literal_execute=True))
     )
-    if settings.deliveries_action == "drop_body":
-        old = old.where(Delivery.body != b"")
     ids = list(session.exec(old))
+    if settings.deliveries_action == "delete" and len(ids) < BATCH:
+        emptied = (
+            select(col(Delivery.id))
+            .where(sql_text(TRIMMED), col(Delivery.processed_at) < cutoff)
+            .order_by(col(Delivery.id))
+            .limit(literal(BATCH - len(ids), literal_execute=True))
+        )
+        ids += session.exec(emptied)
     if not ids:
         return 0
     chosen = col(Delivery.id).in_(ids)
@@ -39,6 +54,30 @@ def trim_deliveries(session: Session, now: datetime, settings: RetentionSettings
     else:
         session.exec(update(Delivery).where(chosen).values(body=b"", headers={}))  # type: ignore[call-overload]
     return len(ids)
+
+
+def trim_all_deliveries(
+    engine: Engine,
+    now: datetime,
+    settings: RetentionSettings,
+    *,
+    budget_s: float = 30.0,
+    write_lock: AbstractContextManager[Any] | None = None,
+    pause: Callable[[], object] | None = None,
+) -> int:
+    """Trim batch after batch, each in a transaction of its own, for at most about
+    ``budget_s``; ``pause`` runs before each (the daemon waits for a quiet moment in the
+    webhooks there, as the KPI timelines job does). Returns how many were trimmed."""
+    deadline = time.monotonic() + budget_s
+    total = 0
+    while True:
+        if pause is not None:
+            pause()
+        with write_lock or nullcontext(), session_scope(engine) as session:
+            done = trim_deliveries(session, now, settings)
+        total += done
+        if done < BATCH or time.monotonic() >= deadline:
+            return total
 
 
 EARLY_STATUS_TTL = timedelta(days=2)

@@ -167,6 +167,11 @@ class Message(SQLModel, table=True):
     button_payload: str | None = None
 
 
+# Processed deliveries with their body, and those the retention left without (drop_body).
+UNTRIMMED = "state = 'processed' AND length(body) > 0"
+TRIMMED = "state = 'processed' AND length(body) = 0"
+
+
 class Delivery(SQLModel, table=True):
     """The journal: every raw inbound delivery, committed before the platform gets its 200."""
 
@@ -180,6 +185,19 @@ class Delivery(SQLModel, table=True):
             "id",
             postgresql_where=sql_text("state = 'pending'"),
             sqlite_where=sql_text("state = 'pending'"),
+        ),
+        # The retention job's (housekeeping.trim_deliveries): see migration 0016.
+        Index(
+            "ix_deliveries_untrimmed",
+            "processed_at",
+            postgresql_where=sql_text(UNTRIMMED),
+            sqlite_where=sql_text(UNTRIMMED),
+        ),
+        Index(
+            "ix_deliveries_trimmed",
+            "id",
+            postgresql_where=sql_text(TRIMMED),
+            sqlite_where=sql_text(TRIMMED),
         ),
     )
 
