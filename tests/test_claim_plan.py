@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, insert, text, update
+from plan_helpers import explain, scans_of, statements_run
+from sqlalchemy import Engine, insert, text, update
 from sqlmodel import Session, col, select
 
 from sportello.inbox import journal
@@ -51,52 +52,26 @@ def _fill(session: Session, *, analyze: bool) -> None:
         session.commit()
 
 
-def _claimed_explained(session: Session) -> tuple[list[Delivery], Any]:
-    """``claim_pending``'s deliveries, and the plan of its statement: JSON on PostgreSQL
-    (with actual rows), ``EXPLAIN QUERY PLAN``'s rows on SQLite."""
-    engine = session.get_bind()
-    executed: list[tuple[str, Any]] = []
-
-    def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
-        if "FROM deliveries" in statement:
-            executed.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        claimed = journal.claim_pending(session, 50)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+def _claimed_explained(session: Session) -> tuple[list[int | None], Any]:
+    """The ids ``claim_pending`` returns, and the plan of its statement (``explain``)."""
+    with statements_run(session.get_bind(), "FROM deliveries") as executed:
+        ids = [d.id for d in journal.claim_pending(session, 50)]
     [(statement, params)] = executed
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    if engine.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         assert not params  # nothing bound, so a plan kept for reuse may use the index too
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement)
-        [[[plan]]] = cursor.fetchall()
-    else:
-        cursor.execute("EXPLAIN QUERY PLAN " + statement, params)
-        plan = cursor.fetchall()
-    cursor.close()
-    return claimed, plan
-
-
-def _scans_of(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [plan] if plan.get("Relation Name") == "deliveries" else []
-    for child in plan.get("Plans", []):
-        found += _scans_of(child)
-    return found
+    return ids, explain(session, statement, params)
 
 
 @pytest.mark.parametrize("analyze", [True, False], ids=["analyzed", "no-statistics"])
 def test_the_claim_reads_only_pending_deliveries(engine: Engine, analyze: bool) -> None:
     with Session(engine) as session:
         _fill(session, analyze=analyze)
-        claimed, plan = _claimed_explained(session)
-        ids = [d.id for d in claimed]
+        ids, plan = _claimed_explained(session)
         session.rollback()
     assert ids == list(range(PROCESSED + 1, PROCESSED + 51))
     if engine.dialect.name == "postgresql":
         # An index of the pending ones, never the primary key filtering out processed ones.
-        [scan] = _scans_of(plan["Plan"])
+        [scan] = scans_of(plan["Plan"], "deliveries")
         index = scan.get("Index Name") or scan["Plans"][0]["Index Name"]
         assert index in ("ix_deliveries_pending", "ix_deliveries_state_id"), plan
         assert scan.get("Rows Removed by Filter", 0) == 0, plan
@@ -104,6 +79,5 @@ def test_the_claim_reads_only_pending_deliveries(engine: Engine, analyze: bool) 
         # dozen pending and may read and sort them all, but only them, until an ANALYZE.
         assert scan["Actual Rows"] <= (50 if analyze else PENDING), plan
     else:  # SQLite searches an index on the state; it never scans the table
-        details = [row[-1] for row in plan]
-        assert any("USING INDEX ix_deliveries_" in d for d in details), details
-        assert not any(d == "SCAN deliveries" for d in details), details
+        assert any("USING INDEX ix_deliveries_" in d for d in plan), plan
+        assert "SCAN deliveries" not in plan, plan

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, insert, text
+from plan_helpers import explain, scans_of, statements_run
+from sqlalchemy import Engine, insert, text
 from sqlmodel import Session
 
 from sportello.connectors.base import InboundMessage, Person, Thread
@@ -65,43 +66,15 @@ def _fill(session: Session) -> None:
     session.commit()
 
 
-def _scans_of(plan: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    found = [plan] if plan.get("Relation Name") == table else []
-    for child in plan.get("Plans", []):
-        found += _scans_of(child, table)
-    return found
-
-
 def _read_explained(
     session: Session, events: list[InboundMessage], marker: str
 ) -> tuple[Lookups, dict[str, Any]]:
     """``Lookups.read`` for ``events``, and how PostgreSQL ran its one statement that
     contains ``marker``: the plan, with actual rows."""
-    engine = session.get_bind()
-    executed: list[tuple[str, Any]] = []
-
-    def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
-        if marker in statement:
-            executed.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with statements_run(session.get_bind(), marker) as executed:
         known = Lookups.read(session, events)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
     [(statement, params)] = executed
-    return known, _explain(session, statement, params)
-
-
-def _explain(session: Session, statement: str, params: Any) -> dict[str, Any]:
-    """How PostgreSQL ran ``statement`` with ``params``: its plan, with actual rows."""
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
-    [[[explained]]] = cursor.fetchall()
-    cursor.close()
-    return explained  # type: ignore[no-any-return]
+    return known, explain(session, statement, params)
 
 
 def test_the_message_lookup_reads_only_the_ids_asked(engine: Engine) -> None:
@@ -123,7 +96,7 @@ def test_the_message_lookup_reads_only_the_ids_asked(engine: Engine) -> None:
         known, explained = _read_explained(session, asked, "FROM messages")
         session.rollback()
     assert len(known.messages) == 25
-    scans = _scans_of(explained["Plan"], "messages")
+    scans = scans_of(explained["Plan"], "messages")
     assert scans, explained
     for scan in scans:  # each an index probe that reads only what it returns
         assert scan["Node Type"] == "Index Scan", explained
@@ -169,7 +142,7 @@ def test_the_newcomers_phone_numbers_are_probed_in_the_index(engine: Engine) -> 
         known, explained = _read_explained(session, newcomers, "WHERE identities.phone")
         session.rollback()
     assert len(known.unclaimed) == 50 - 31
-    scans = _scans_of(explained["Plan"], "identities")
+    scans = scans_of(explained["Plan"], "identities")
     assert scans, explained
     for scan in scans:
         assert scan["Node Type"] == "Index Only Scan", explained

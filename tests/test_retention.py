@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from automation_helpers import migrated
 from conftest import make_settings
-from sqlalchemy import Engine, event, insert, text
+from plan_helpers import explain, scans_of, statements_run
+from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, col, func, select
 
 from sportello.config.settings import RetentionSettings
@@ -70,39 +71,15 @@ def test_a_run_stops_at_its_budget(engine):
 
 
 def _trim_explained(engine: Engine) -> tuple[int, Any]:
-    """One ``trim_deliveries``, and the plan of its search: JSON with actual rows on
-    PostgreSQL, ``EXPLAIN QUERY PLAN``'s rows on SQLite."""
-    executed: list[tuple[str, Any]] = []
-
-    def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
-        if statement.lstrip().startswith("SELECT deliveries.id"):
-            executed.append((statement, params))
-
+    """One ``trim_deliveries``, and the plan of its search (``explain``) as it found them."""
     with Session(engine) as session:
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
+        with statements_run(engine, "SELECT deliveries.id") as executed:
             trimmed = housekeeping.trim_deliveries(session, NOW, MONTH)
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
         [(statement, params)] = executed
-        session.rollback()  # the plan of the search as it found them
-        cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        if engine.dialect.name == "postgresql":
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
-            [[[plan]]] = cursor.fetchall()
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + statement, params)
-            plan = cursor.fetchall()
-        cursor.close()
+        session.rollback()
+        plan = explain(session, statement, params)
         session.rollback()
     return trimmed, plan
-
-
-def _scans_of(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [plan] if plan.get("Relation Name") == "deliveries" else []
-    for child in plan.get("Plans", []):
-        found += _scans_of(child)
-    return found
 
 
 @pytest.mark.parametrize("analyze", [True, False], ids=["analyzed", "no-statistics"])
@@ -118,14 +95,13 @@ def test_the_search_reads_none_of_the_deliveries_trimmed_before(engine, analyze)
     trimmed, plan = _trim_explained(engine)
     assert trimmed == 200
     if engine.dialect.name == "postgresql":
-        [scan] = _scans_of(plan["Plan"])
+        [scan] = scans_of(plan["Plan"], "deliveries")
         index = scan.get("Index Name") or scan["Plans"][0]["Index Name"]
         assert index == "ix_deliveries_untrimmed", plan
         assert scan.get("Rows Removed by Filter", 0) == 0, plan
         assert scan["Actual Rows"] == 200, plan
     else:
-        details = [row[-1] for row in plan]
-        assert any("USING INDEX ix_deliveries_untrimmed" in d for d in details), details
+        assert any("USING INDEX ix_deliveries_untrimmed" in d for d in plan), plan
 
 
 def test_the_hourly_job_trims_the_whole_backlog(database_url):

@@ -1,0 +1,51 @@
+"""How the database ran one of the code's own statements: for the tests of query plans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlmodel import Session
+
+
+@contextmanager
+def statements_run(engine: Engine, marker: str) -> Iterator[list[tuple[str, Any]]]:
+    """The statements containing ``marker`` run inside the block, with their parameters."""
+    executed: list[tuple[str, Any]] = []
+
+    def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
+        if marker in statement:
+            executed.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield executed
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+
+def explain(session: Session, statement: str, params: Any) -> Any:
+    """How ``statement`` runs with ``params``: on PostgreSQL its plan as JSON, with actual
+    rows (it is run); on SQLite the details of ``EXPLAIN QUERY PLAN``."""
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params or None)
+            [[[plan]]] = cursor.fetchall()
+            return plan
+        cursor.execute("EXPLAIN QUERY PLAN " + statement, params)
+        return [row[-1] for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def scans_of(plan: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    """The nodes of a PostgreSQL plan that read ``table``."""
+    found = [plan] if plan.get("Relation Name") == table else []
+    for child in plan.get("Plans", []):
+        found += scans_of(child, table)
+    return found
