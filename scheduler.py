@@ -42,9 +42,8 @@ SLA_INTERVAL_S = 60.0
 SNOOZE_INTERVAL_S = 30.0
 RETENTION_INTERVAL_S = 3600.0
 TIMELINES_INTERVAL_S = 30.0
-# A background batch (KPI timelines, journal retention) waits for this long without webhooks,
-TIMELINES_QUIET_S = 0.1
-TIMELINES_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
+QUIET_S = 0.1  # a background batch (timelines, retention) waits this long without webhooks,
+QUIET_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
 STATISTICS_INTERVAL_S = 60.0  # autovacuum's own naptime
 
 
@@ -102,11 +101,12 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         resolve_answered_sla_alerts(session, now)
         return fired
 
+    def quiet_moment() -> None:
+        daemon.intake.wait_quiet(QUIET_S, QUIET_YIELD_S)
+
     def refresh_timelines() -> int:
         return timeline_store.refresh_all(
-            daemon.engine,
-            write_lock=daemon.write_lock,
-            pause=lambda: daemon.intake.wait_quiet(TIMELINES_QUIET_S, TIMELINES_YIELD_S),
+            daemon.engine, write_lock=daemon.write_lock, pause=quiet_moment
         )
 
     def trim_journal() -> int:
@@ -115,7 +115,7 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             daemon.clock.now(),
             daemon.settings.retention,
             write_lock=daemon.write_lock,
-            pause=lambda: daemon.intake.wait_quiet(TIMELINES_QUIET_S, TIMELINES_YIELD_S),
+            pause=quiet_moment,
         )
 
     jobs += [

@@ -95,10 +95,7 @@ def sqlite_dataset(messages: int) -> str:
         for stale in VAR.glob(building.name + "*"):
             stale.unlink()
         started = time.monotonic()
-        engine = make_engine(f"sqlite:///{building}")
-        migrate(engine)
-        counts = generate(engine, messages)
-        engine.dispose()
+        counts = _built(f"sqlite:///{building}", messages)
         building.rename(path)
         print(f"generated {counts} in {time.monotonic() - started:.1f}s -> {path}")
     return _migrated(f"sqlite:///{path}")
@@ -109,11 +106,7 @@ def postgres_dataset(base_url: str, messages: int) -> str:
     schema = f"inbox_{messages}"
     if schema_comment(base_url, schema) != _tag(messages):
         started = time.monotonic()
-        url = reset_schema(base_url, schema)
-        engine = make_engine(url)
-        migrate(engine)
-        counts = generate(engine, messages)
-        engine.dispose()
+        counts = _built(reset_schema(base_url, schema), messages)
         set_schema_comment(base_url, schema, _tag(messages))
         print(f"generated {counts} in {time.monotonic() - started:.1f}s -> {schema}")
     return _migrated(schema_url(base_url, schema))
@@ -125,12 +118,18 @@ def unanalyzed_postgres_dataset(base_url: str, messages: int) -> str:
     analyzes it (the ``statistics:analyze`` job)."""
     started = time.monotonic()
     url = reset_schema(base_url, f"unanalyzed_{messages}")
-    engine = make_engine(url)
-    migrate(engine)
-    counts = generate(engine, messages, settle=False)
-    engine.dispose()
+    counts = _built(url, messages, settle=False)
     print(f"generated {counts} in {time.monotonic() - started:.1f}s, not analyzed")
     return _migrated(url, settle=False)
+
+
+def _built(url: str, messages: int, *, settle: bool = True) -> dict[str, int]:
+    """Migrate the empty database at ``url`` and generate ``messages`` messages into it."""
+    engine = make_engine(url)
+    migrate(engine)
+    counts = generate(engine, messages, settle=settle)
+    engine.dispose()
+    return counts
 
 
 def _migrated(url: str, *, settle: bool = True) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from sqlalchemy import text as sql_text
 from sqlmodel import Session, col, select
 
 from sportello.config.settings import RetentionSettings, parse_duration
+from sportello.inbox.batches import in_batches
 from sportello.inbox.db import session_scope
 from sportello.inbox.models import TRIMMED, UNTRIMMED, Delivery, EarlyStatus
 
@@ -66,18 +66,13 @@ def trim_all_deliveries(
     pause: Callable[[], object] | None = None,
 ) -> int:
     """Trim batch after batch, each in a transaction of its own, for at most about
-    ``budget_s``; ``pause`` runs before each (the daemon waits for a quiet moment in the
-    webhooks there, as the KPI timelines job does). Returns how many were trimmed."""
-    deadline = time.monotonic() + budget_s
-    total = 0
-    while True:
-        if pause is not None:
-            pause()
+    ``budget_s`` (see :func:`in_batches`); returns how many were trimmed."""
+
+    def batch() -> int:
         with write_lock or nullcontext(), session_scope(engine) as session:
-            done = trim_deliveries(session, now, settings)
-        total += done
-        if done < BATCH or time.monotonic() >= deadline:
-            return total
+            return trim_deliveries(session, now, settings)
+
+    return in_batches(batch, BATCH, budget_s=budget_s, pause=pause)
 
 
 EARLY_STATUS_TTL = timedelta(days=2)

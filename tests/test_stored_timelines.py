@@ -275,7 +275,7 @@ def test_the_daemon_keeps_the_timelines_current(database_url):
 
 def test_the_daemon_rebuilds_timelines_between_webhooks(database_url, monkeypatch):
     """Before each batch the job waits for a moment without a webhook in flight."""
-    monkeypatch.setattr(scheduler, "TIMELINES_YIELD_S", 60.0)
+    monkeypatch.setattr(scheduler, "QUIET_YIELD_S", 60.0)
     daemon = Daemon(make_settings(database_url))
     migrate(daemon.engine)
     with session_scope(daemon.engine) as session:

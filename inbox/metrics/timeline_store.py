@@ -9,7 +9,6 @@ cannot deadlock with the writers.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import case, delete, insert, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
+from sportello.inbox.batches import in_batches
 from sportello.inbox.metrics.history import walk_histories
 from sportello.inbox.metrics.timeline import Timeline
 from sportello.inbox.metrics.timeline_tables import (
@@ -100,15 +100,9 @@ def refresh_all(
     the stored timelines are a cache (the report walks what is stale), and rebuilding them
     is Python work that would take the interpreter and SQLite's writer from the webhooks.
     """
-    deadline = time.monotonic() + budget_s
-    total = 0
-    while True:
-        if pause is not None:
-            pause()
-        done = refresh(engine, write_lock=write_lock)
-        total += done
-        if done < BATCH or time.monotonic() >= deadline:
-            return total
+    return in_batches(
+        lambda: refresh(engine, write_lock=write_lock), BATCH, budget_s=budget_s, pause=pause
+    )
 
 
 def _replace(connection: Connection, claimed: list[int], walked: dict[int, Timeline]) -> None:
