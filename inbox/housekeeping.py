@@ -7,14 +7,15 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, literal, update
+from sqlalchemy import Engine, bindparam, delete, update
 from sqlalchemy import text as sql_text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from sportello.config.settings import RetentionSettings, parse_duration
 from sportello.inbox.batches import in_batches
 from sportello.inbox.db import session_scope
 from sportello.inbox.models import TRIMMED, UNTRIMMED, Delivery, EarlyStatus
+from sportello.inbox.types import UTCDateTime
 
 BATCH = 1000
 
@@ -31,21 +32,9 @@ def trim_deliveries(session: Session, now: datetime, settings: RetentionSettings
     if settings.deliveries_after is None:
         return 0
     cutoff = now - timedelta(seconds=parse_duration(settings.deliveries_after))
-    old = (
-        select(col(Delivery.id))
-        .where(sql_text(UNTRIMMED), col(Delivery.processed_at) < cutoff)
-        .order_by(col(Delivery.processed_at))
-        .limit(literal(BATCH, literal_execute=True))
-    )
-    ids = list(session.exec(old))
+    ids = _oldest(session, "ix_deliveries_untrimmed", UNTRIMMED, "processed_at", cutoff, BATCH)
     if settings.deliveries_action == "delete" and len(ids) < BATCH:
-        emptied = (
-            select(col(Delivery.id))
-            .where(sql_text(TRIMMED), col(Delivery.processed_at) < cutoff)
-            .order_by(col(Delivery.id))
-            .limit(literal(BATCH - len(ids), literal_execute=True))
-        )
-        ids += session.exec(emptied)
+        ids += _oldest(session, "ix_deliveries_trimmed", TRIMMED, "id", cutoff, BATCH - len(ids))
     if not ids:
         return 0
     chosen = col(Delivery.id).in_(ids)
@@ -54,6 +43,25 @@ def trim_deliveries(session: Session, now: datetime, settings: RetentionSettings
     else:
         session.exec(update(Delivery).where(chosen).values(body=b"", headers={}))  # type: ignore[call-overload]
     return len(ids)
+
+
+def _oldest(
+    session: Session, index: str, condition: str, order_by: str, cutoff: datetime, limit: int
+) -> list[int]:
+    """The ids of the first ``limit`` deliveries under ``condition`` processed before
+    ``cutoff``, read through ``index``.
+
+    SQLite is told the index (``INDEXED BY``): the daemon never analyzes SQLite, and without
+    statistics its planner reads ``state = 'processed'`` through ``ix_deliveries_state_id``,
+    every processed delivery a batch (0.3-0.4 s at 1M, under the write lock). The limit is
+    written into the statement, so that a generic plan on PostgreSQL uses the index too.
+    """
+    indexed_by = f" INDEXED BY {index}" if session.get_bind().dialect.name == "sqlite" else ""
+    statement = sql_text(
+        f"SELECT id FROM deliveries{indexed_by} WHERE {condition} AND processed_at < :cutoff"
+        f" ORDER BY {order_by} LIMIT {int(limit)}"
+    ).bindparams(bindparam("cutoff", cutoff, type_=UTCDateTime()))
+    return list(session.execute(statement).scalars())
 
 
 def trim_all_deliveries(
