@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, literal, update
+from sqlalchemy import Engine, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -133,8 +133,3 @@ def requeue(session: Session, state: str = FAILED, channel: str | None = None) -
         query = query.where(col(Delivery.channel) == channel)
     result = session.exec(query.values(state=PENDING, error=None, attempts=0))  # type: ignore[call-overload]
     return int(result.rowcount or 0)
-
-
-def count_by_state(session: Session) -> dict[str, int]:
-    rows = session.exec(select(Delivery.state, func.count()).group_by(Delivery.state))
-    return {state: count for state, count in rows}

@@ -103,10 +103,6 @@ class XEmulator:
         with self._lock:
             self.windows[endpoint] = Window(limit, window_s)
 
-    def rate_limited(self) -> int:
-        """How many calls were answered 429."""
-        return sum(1 for _, status, _ in self.calls if status == 429)
-
     def next_id(self) -> str:
         with self._lock:
             return str(next(self._ids))
