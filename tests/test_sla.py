@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from automation_helpers import OFFICE, bot_messages, inbound, migrated, rome
+from plan_helpers import statements_run
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from sportello.config.settings import SlaSettings, WindowReminderSettings, load_settings
@@ -88,6 +90,27 @@ def test_warning_then_breach_once_each_and_cleared_by_an_answer(database_url):
             sla.breach_counts(session, start, start + timedelta(days=1), "whatsapp")["total"] == 0
         )
         assert [b.level for b in sla.fired_after(session, None)] == ["warning", "breach"]
+    engine.dispose()
+
+
+def test_a_repeated_check_writes_nothing_for_what_it_fired_before(database_url):
+    """A backlog of overdue conversations used to cost one insert per deadline at every
+    check, and a pass of the flush over every active conversation (docs/benchmarks.md,
+    session 25)."""
+    engine = migrated(database_url)
+    start = rome(2026, 12, 6, 10)
+    with session_scope(engine) as session:
+        for user in ("u1", "u2", "u3"):
+            _opened(session, start, user=user)
+    late = start + timedelta(days=2)
+    with session_scope(engine) as session:
+        fired = sla.check(session, late, [POLICY], CALENDAR)
+    assert len(fired) == 6  # both deadlines of each, breached
+    flushed: list[object] = []
+    with session_scope(engine) as session, statements_run(engine, "INSERT") as inserts:
+        event.listen(session, "before_flush", lambda s, *_: flushed.extend(s.dirty | s.new))
+        assert sla.check(session, late + timedelta(minutes=1), [POLICY], CALENDAR) == []
+    assert (inserts, flushed) == ([], [])
     engine.dispose()
 
 
