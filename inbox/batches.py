@@ -1,9 +1,16 @@
-"""Background work done batch after batch, within a time budget (the periodic jobs')."""
+"""Work done batch after batch: background work within a time budget (the periodic jobs'),
+and long lists of ids asked about a chunk at a time."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Ids per ``IN (...)``: keeps the bound parameters few on every engine (SQLite allows 32,766).
+CHUNK = 500
 
 
 def in_batches(
@@ -25,3 +32,9 @@ def in_batches(
         total += done
         if done < full or time.monotonic() >= deadline:
             return total
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

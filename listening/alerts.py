@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from sportello.inbox.automation_tables import SlaBreach
+from sportello.inbox.batches import chunked
 from sportello.inbox.models import Conversation
 from sportello.listening.models import Alert
 
@@ -115,26 +116,38 @@ def alert_sla_breaches(session: Session, breaches: Iterable[SlaBreach], now: dat
 def resolve_answered_sla_alerts(session: Session, now: datetime) -> int:
     """Resolve the SLA breach alerts whose conversation got what was late: a first human
     answer for a first-response breach, a resolution for a resolution breach (or the
-    conversation is gone, erased). Returns how many resolved; the sinks hear of each."""
+    conversation is gone, erased). Returns how many resolved; the sinks hear of each.
+
+    Runs with every SLA check, so it reads columns, not rows: a backlog keeps thousands of
+    breach alerts firing (docs/benchmarks.md, session 25).
+    """
     firing = session.exec(
-        select(Alert).where(Alert.kind == "sla_breach", Alert.state == FIRING)
+        select(Alert.id, Alert.details).where(Alert.kind == "sla_breach", Alert.state == FIRING)
     ).all()
-    ids = {alert.details.get("conversation_id") for alert in firing}
-    conversations = {
-        c.id: c for c in session.exec(select(Conversation).where(col(Conversation.id).in_(ids)))
-    }
-    resolved = 0
-    for alert in firing:
-        conversation = conversations.get(alert.details.get("conversation_id"))
-        if conversation is not None and not _breach_cleared(conversation, alert.details):
-            continue
-        status = "gone" if conversation is None else conversation.status
-        _close(alert, now, {"conversation": status})
-        resolved += 1
-    return resolved
+    ids = sorted({details["conversation_id"] for _, details in firing})
+    conversations: dict[int | None, tuple[str, datetime | None]] = {}
+    for chunk in chunked(ids):
+        found = session.exec(
+            select(Conversation.id, Conversation.status, Conversation.first_response_at).where(
+                col(Conversation.id).in_(chunk)
+            )
+        )
+        conversations.update({id_: (status, answered) for id_, status, answered in found})
+    outcome: dict[int, str] = {}  # alert id: what became of its conversation
+    for alert_id, details in firing:
+        assert alert_id is not None
+        conversation = conversations.get(details["conversation_id"])
+        if conversation is None:
+            outcome[alert_id] = "gone"
+        elif _breach_cleared(details.get("kind"), *conversation):
+            outcome[alert_id] = conversation[0]
+    for chunk in chunked(sorted(outcome)):
+        for alert in session.exec(select(Alert).where(col(Alert.id).in_(chunk))):
+            _close(alert, now, {"conversation": outcome[alert.id]})  # type: ignore[index]
+    return len(outcome)
 
 
-def _breach_cleared(conversation: Conversation, details: dict[str, Any]) -> bool:
-    if details.get("kind") == "first_response":
-        return conversation.first_response_at is not None
-    return conversation.status == "resolved"
+def _breach_cleared(kind: str | None, status: str, first_response_at: datetime | None) -> bool:
+    if kind == "first_response":
+        return first_response_at is not None
+    return status == "resolved"
