@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -30,8 +31,9 @@ from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.ingest import Ingested
 from sportello.inbox.models import Conversation, ConversationTag
+from sportello.inbox.new_row import new_row
 from sportello.inbox.replies import pick_template, recipient, render
-from sportello.inbox.upsert import insert_ignore
+from sportello.inbox.upsert import insert_ignore_many
 
 ACTIVE = ("open", "pending")
 WINDOW = timedelta(hours=24)
@@ -140,6 +142,7 @@ def check(
             conversation.sla_due_at = None
         return fired
     recorded = _recorded(session)
+    due: list[dict[str, Any]] = []
     for conversation in list(
         session.exec(select(Conversation).where(col(Conversation.status).in_(ACTIVE)))
     ):
@@ -150,13 +153,13 @@ def check(
                 level = WARNING
             else:
                 continue
-            if (conversation.id, deadline.kind, level, deadline.due_at) in recorded:
-                continue
-            record = _fire(
-                session, conversation, deadline.kind, level, deadline.due_at, now, deadline.policy
-            )
-            if record is not None:
-                fired.append(record)
+            if (conversation.id, deadline.kind, level, deadline.due_at) not in recorded:
+                due.append(
+                    _record(
+                        conversation, deadline.kind, level, deadline.due_at, now, deadline.policy
+                    )
+                )
+    fired += _fire(session, due)
     session.flush()
     return fired
 
@@ -179,17 +182,16 @@ def _recorded(session: Session) -> set[tuple[int, str, str, datetime]]:
     return {tuple(row) for row in session.exec(fired_before)}  # type: ignore[misc]
 
 
-def _fire(
-    session: Session,
+def _record(
     conversation: Conversation,
     kind: str,
     level: str,
     due_at: datetime,
     now: datetime,
     policy: str | None,
-) -> SlaBreach | None:
+) -> dict[str, Any]:
     assert conversation.id is not None
-    values = {
+    return {
         "conversation_id": conversation.id,
         "channel": conversation.channel,
         "kind": kind,
@@ -198,9 +200,16 @@ def _fire(
         "due_at": due_at,
         "fired_at": now,
     }
-    if not insert_ignore(session, SlaBreach, values):
-        return None
-    return SlaBreach(**values)
+
+
+def _fire(session: Session, records: Sequence[dict[str, Any]]) -> list[SlaBreach]:
+    """Store ``records`` but those stored before (the unique key decides, so that two checks
+    at once fire each once); returns the ones this call stored."""
+    stored = insert_ignore_many(session, SlaBreach, records, _KEY)
+    return [new_row(SlaBreach, **r) for r in records if tuple(r[name] for name in _KEY) in stored]
+
+
+_KEY = ("conversation_id", "kind", "level", "due_at")
 
 
 def check_windows(
@@ -239,10 +248,10 @@ def check_windows(
         if conversation.waiting_since is None or now < window_end - before:
             continue
         closing.add(conversation.id)
-        record = _fire(session, conversation, WINDOW_CLOSING, WARNING, window_end, now, None)
-        if record is None:
+        record = _record(conversation, WINDOW_CLOSING, WARNING, window_end, now, None)
+        if not _fire(session, [record]):
             continue
-        fired.append(record)
+        fired.append(new_row(SlaBreach, **record))
         if conversation.id not in tagged:
             session.add(ConversationTag(conversation_id=conversation.id, tag=WINDOW_TAG))
         if settings.action == "remind":

@@ -3,6 +3,7 @@ and PostgreSQL alike, and a new row stored at once."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -19,16 +20,26 @@ def insert_ignore(session: Session, table: type[SQLModel], values: dict[str, Any
     On PostgreSQL a concurrent transaction inserting the same key makes this one wait for
     it and then do nothing, so exactly one of them sees True.
     """
+    primary_key = [c.key for c in table.__table__.primary_key.columns]  # type: ignore[attr-defined]
+    return bool(insert_ignore_many(session, table, [values], primary_key))
+
+
+def insert_ignore_many(
+    session: Session, table: type[SQLModel], rows: Sequence[dict[str, Any]], key: Sequence[str]
+) -> set[tuple[Any, ...]]:
+    """Insert ``rows`` but those a unique key already holds; returns the values of the
+    columns ``key`` of the rows this call inserted (as for :func:`insert_ignore`, RETURNING
+    tells them: rowcount is unreliable here). SQLAlchemy sends the rows a page at a time
+    ("insertmanyvalues"), within each engine's limit of bound parameters."""
+    if not rows:
+        return set()
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     table_ = table.__table__  # type: ignore[attr-defined]
     statement = (
-        module.insert(table_)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(*table_.primary_key.columns)  # rowcount is unreliable here; RETURNING is not
+        module.insert(table_).on_conflict_do_nothing().returning(*(table_.c[name] for name in key))
     )
-    return session.connection().execute(statement).first() is not None
+    return {tuple(row) for row in session.connection().execute(statement, list(rows))}
 
 
 Row = TypeVar("Row", bound=SQLModel)

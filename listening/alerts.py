@@ -1,13 +1,14 @@
 """Alerts: one per episode of a condition, fired once and resolved once.
 
-:func:`raise_alert` and :func:`resolve_alert` are the whole lifecycle; any code may call
-them (the rule evaluator below, SLA checks). Notifications to the sinks are made later
-by :mod:`sportello.listening.dispatch`, from the alert rows alone.
+:func:`raise_alert` (:func:`raise_alerts` for many) and :func:`resolve_alert` are the whole
+lifecycle; any code may call them (the rule evaluator, SLA checks). Notifications to the
+sinks are made later by :mod:`sportello.listening.dispatch`, from the alert rows alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,18 +17,19 @@ from sqlmodel import Session, col, select
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.batches import chunked
 from sportello.inbox.models import Conversation
+from sportello.inbox.new_row import new_row
 from sportello.listening.models import Alert
 
 FIRING, RESOLVED = "firing", "resolved"
 
 
-def _latest(session: Session, kind: str, key: str) -> Alert | None:
-    return session.exec(
-        select(Alert)
-        .where(Alert.kind == kind, Alert.key == key)
-        .order_by(col(Alert.fired_at).desc(), col(Alert.id).desc())
-        .limit(1)
-    ).first()
+@dataclass(frozen=True)
+class Condition:
+    """What an alert is about: ``key`` tells its episodes apart within a kind."""
+
+    key: str
+    title: str
+    details: dict[str, Any]
 
 
 def raise_alert(
@@ -47,36 +49,73 @@ def raise_alert(
     still firing: its details and ``last_seen_at`` are refreshed) or when the previous
     episode fired less than ``cooldown`` ago (a flapping condition notifies once).
     """
-    latest = _latest(session, kind, key)
-    if latest is not None and latest.state == FIRING:
-        latest.last_seen_at = now
-        latest.details = details
-        return None
-    if latest is not None and now - latest.fired_at < cooldown:
-        return None
-    alert = Alert(
-        kind=kind,
-        key=key,
-        rule=rule,
-        title=title,
-        details=details,
-        state=FIRING,
-        fired_at=now,
-        last_seen_at=now,
+    fired = raise_alerts(
+        session, kind, [Condition(key, title, details)], now, cooldown=cooldown, rule=rule
     )
-    session.add(alert)
+    return fired[0] if fired else None
+
+
+def raise_alerts(
+    session: Session,
+    kind: str,
+    conditions: Sequence[Condition],
+    now: datetime,
+    *,
+    cooldown: timedelta = timedelta(0),
+    rule: str | None = None,
+) -> list[Alert]:
+    """:func:`raise_alert` for many keys at once: one read of their latest episodes and one
+    flush, whatever their number (a daemon back from an outage finds every deadline that
+    passed meanwhile breached). Returns the alerts fired."""
+    latest = _latest(session, kind, [condition.key for condition in conditions])
+    fired: dict[str, Alert] = {}
+    for condition in conditions:
+        if condition.key in fired:  # the same key twice: one episode
+            continue
+        previous = latest.get(condition.key)
+        if previous is not None and previous.state == FIRING:
+            previous.last_seen_at = now
+            previous.details = condition.details
+            continue
+        if previous is not None and now - previous.fired_at < cooldown:
+            continue
+        fired[condition.key] = new_row(
+            Alert,
+            kind=kind,
+            key=condition.key,
+            rule=rule,
+            title=condition.title,
+            details=condition.details,
+            state=FIRING,
+            fired_at=now,
+            last_seen_at=now,
+        )
+    session.add_all(fired.values())
     session.flush()
-    return alert
+    return list(fired.values())
 
 
 def resolve_alert(
     session: Session, kind: str, key: str, now: datetime, details: dict[str, Any] | None = None
 ) -> Alert | None:
     """Close the firing episode of ``kind``/``key``, if any; returns it."""
-    latest = _latest(session, kind, key)
+    latest = _latest(session, kind, [key]).get(key)
     if latest is None or latest.state != FIRING:
         return None
     _close(latest, now, details)
+    return latest
+
+
+def _latest(session: Session, kind: str, keys: Sequence[str]) -> dict[str, Alert]:
+    """The latest episode of each of ``keys`` that has one."""
+    latest: dict[str, Alert] = {}
+    for chunk in chunked(sorted(set(keys))):
+        episodes = session.exec(
+            select(Alert)
+            .where(Alert.kind == kind, col(Alert.key).in_(chunk))
+            .order_by(col(Alert.fired_at), col(Alert.id))
+        )
+        latest.update((alert.key, alert) for alert in episodes)  # the last one stays
     return latest
 
 
@@ -90,16 +129,11 @@ def _close(alert: Alert, now: datetime, details: dict[str, Any] | None) -> None:
 def alert_sla_breaches(session: Session, breaches: Iterable[SlaBreach], now: datetime) -> int:
     """Each SLA breach (warnings stay in the inbox) becomes an alert, delivered to every
     sink like the brand alerts; returns how many fired."""
-    fired = 0
-    for breach in breaches:
-        if breach.level != "breach":
-            continue
-        what = breach.kind.replace("_", " ")
-        alert = raise_alert(
-            session,
-            "sla_breach",
+    conditions = [
+        Condition(
             f"{breach.conversation_id}:{breach.kind}:{breach.due_at.isoformat()}",
-            f"SLA breach: {what} on {breach.channel} conversation #{breach.conversation_id}",
+            f"SLA breach: {breach.kind.replace('_', ' ')} on {breach.channel} conversation"
+            f" #{breach.conversation_id}",
             {
                 "conversation_id": breach.conversation_id,
                 "channel": breach.channel,
@@ -107,10 +141,11 @@ def alert_sla_breaches(session: Session, breaches: Iterable[SlaBreach], now: dat
                 "policy": breach.policy,
                 "due_at": breach.due_at.isoformat(),
             },
-            now,
         )
-        fired += alert is not None
-    return fired
+        for breach in breaches
+        if breach.level == "breach"
+    ]
+    return len(raise_alerts(session, "sla_breach", conditions, now))
 
 
 def resolve_answered_sla_alerts(session: Session, now: datetime) -> int:

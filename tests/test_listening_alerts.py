@@ -11,13 +11,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from conftest import make_settings, telegram_channel
 from fastapi import FastAPI, Request, Response
+from plan_helpers import statements_run
 from sqlmodel import Session, select
 
 from sportello.config.settings import ConfigError
 from sportello.connectors.emulators.server import BackgroundServer, free_port
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, session_scope
-from sportello.listening.alerts import raise_alert, resolve_alert
+from sportello.listening.alerts import Condition, raise_alert, raise_alerts, resolve_alert
 from sportello.listening.dispatch import AlertDispatcher
 from sportello.listening.models import Alert, AlertNotification, Mention
 from sportello.listening.rules import evaluate_all, spike_limit
@@ -141,6 +142,29 @@ def test_raise_alert_is_once_per_episode(engine):
         assert resolve_alert(session, "sla_breach", "conv:7", MONDAY_10) is None
         later = MONDAY_10 + timedelta(hours=1)
         assert raise_alert(session, "sla_breach", "conv:7", "SLA", {}, later) is not None
+
+
+def test_raise_alerts_reads_the_episodes_of_many_keys_at_once(engine):
+    with session_scope(engine) as session:
+        raise_alert(session, "sla_breach", "firing", "SLA", {"n": 1}, MONDAY_10)
+        raise_alert(session, "sla_breach", "over", "SLA", {}, MONDAY_10)
+        resolve_alert(session, "sla_breach", "over", MONDAY_10)
+    later = MONDAY_10 + timedelta(minutes=5)
+    conditions = [
+        Condition(key, "SLA", {"n": 2}) for key in ("firing", "over", "new", "new", "spare")
+    ] + [Condition(f"many:{n}", "SLA", {}) for n in range(1_200)]  # past one chunk of keys
+    with session_scope(engine) as session, statements_run(engine, "FROM alerts") as reads:
+        fired = raise_alerts(session, "sla_breach", conditions, later)
+        keys = [alert.key for alert in fired]
+        assert keys[:3] == ["over", "new", "spare"] and len(keys) == 1_203  # "new" once
+    assert len(reads) == 3  # the latest episodes, by chunks of keys
+    with Session(engine) as session:
+        episodes = session.exec(select(Alert).where(Alert.key.in_(("firing", "over")))).all()
+    assert sorted((a.key, a.state, a.details) for a in episodes) == [
+        ("firing", "firing", {"n": 2}),  # the same episode, seen again
+        ("over", "firing", {"n": 2}),  # a new episode
+        ("over", "resolved", {}),
+    ]
 
 
 # sinks -------------------------------------------------------------------------------
