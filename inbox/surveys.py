@@ -94,7 +94,9 @@ def schedule(session: Session, config: SurveySettings, now: datetime) -> int:
             col(ConversationEvent.at) >= now - delay - LOOKBACK,
             col(Survey.id).is_(None),
         )
-        .order_by(col(ConversationEvent.id))
+        # In time order, so that the time index finds them: in id order SQLite walked
+        # every event ever written (tests/test_survey_plan.py).
+        .order_by(col(ConversationEvent.at), col(ConversationEvent.id))
     ).all()
     added = 0
     for event, conversation in rows:
