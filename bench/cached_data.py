@@ -116,11 +116,18 @@ def unanalyzed_postgres_dataset(base_url: str, messages: int) -> str:
     """A schema ``unanalyzed_<messages>`` built afresh and never vacuumed nor analyzed, as on
     a server whose autovacuum is off; a URL that uses it. Not cached: a daemon started on it
     analyzes it (the ``statistics:analyze`` job)."""
+    return scratch_postgres_dataset(base_url, messages, f"unanalyzed_{messages}", analyzed=False)
+
+
+def scratch_postgres_dataset(
+    base_url: str, messages: int, schema: str, *, analyzed: bool = True
+) -> str:
+    """A schema built afresh, for a benchmark that writes to it; a URL that uses it."""
     started = time.monotonic()
-    url = reset_schema(base_url, f"unanalyzed_{messages}")
-    counts = _built(url, messages, settle=False)
-    print(f"generated {counts} in {time.monotonic() - started:.1f}s, not analyzed")
-    return _migrated(url, settle=False)
+    url = reset_schema(base_url, schema)
+    counts = _built(url, messages, settle=analyzed)
+    print(f"generated {counts} in {time.monotonic() - started:.1f}s -> {schema}")
+    return _migrated(url, settle=analyzed)
 
 
 def _built(url: str, messages: int, *, settle: bool = True) -> dict[str, int]:

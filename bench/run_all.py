@@ -1,8 +1,9 @@
 """Run every benchmark in ``bench/`` one after the other (``make bench``).
 
 ``python bench/run_all.py [--quick] [--full] [--only webhooks,inbox]``: ``--quick`` is a smoke
-run at tiny sizes, ``--full`` adds the 1M-message inbox size. Each script prints its table and
-writes ``bench/results/<name>.json``; see docs/benchmarks.md for what each figure means.
+run at tiny sizes, ``--full`` adds the 1M-message inbox size (to inbox and jobs). Each script
+prints its table and writes ``bench/results/<name>.json``; see docs/benchmarks.md for what each
+figure means.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ SCRIPTS = {
     "worker": "bench_worker.py",
     "e2e": "bench_e2e.py",
     "inbox": "bench_inbox.py",
+    "jobs": "bench_jobs.py",
 }
 
 
@@ -38,7 +40,7 @@ def main() -> int:
         argv = [sys.executable, str(HERE / SCRIPTS[name])]
         if args.quick:
             argv.append("--quick")
-        if args.full and name == "inbox":
+        if args.full and name in ("inbox", "jobs"):
             argv.append("--full")
         print(f"\n=== {name}: {' '.join(argv[1:])}", flush=True)
         started = time.monotonic()

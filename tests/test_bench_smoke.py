@@ -86,6 +86,14 @@ def test_inbox_measures_the_api_and_memory(quick_run):
         assert run["latency"][name]["n"] == data["requests_per_endpoint"]
 
 
+def test_jobs_measures_every_periodic_job(quick_run):
+    (run,) = result("jobs")["runs"].values()
+    assert run["base_p50_ms"] > 0
+    assert {"sla:check", "surveys", "retention:deliveries"} <= run["jobs"].keys()
+    for job in run["jobs"].values():
+        assert job["catch_up_ms"] > 0 and job["steady_p50_ms"] > 0
+
+
 def test_sentiment_compares_with_vader(quick_run):
     data = result("sentiment")
     assert data["results"]["en"]["vader"] > 0

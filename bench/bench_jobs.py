@@ -1,0 +1,142 @@
+"""The scheduler's periodic jobs on a grown inbox: what each run costs the daemon.
+
+Every job of ``scheduler.periodic_jobs`` runs in the daemon's one process, in a thread that
+shares the interpreter with the webhooks and the journal worker: a slow job is CPU taken from
+them (and on SQLite, a long write transaction holds the journal's commits back). For each size
+(messages: 10k and 100k by default, 1M with ``--full``) and database, on a copy of the
+generated inbox (SQLite: a copy of the cached file; PostgreSQL: a schema built afresh, since
+the jobs write), with an SLA policy (first response in 1h, resolution in 24h) and surveys on,
+each job runs through a real ``Daemon``:
+
+- **catch-up**: its first run, what a daemon does after an outage or once an SLA policy is set
+  on an existing backlog (every deadline that passed is found at once);
+- **steady**: the median and the maximum of the next runs (``--runs``, default 5).
+
+Baseline, in the same run: an empty job (a session that runs ``SELECT 1``, from a thread as
+the jobs are), the least a job costs; ``steady/base`` is the ratio of the medians.
+
+``python bench/bench_jobs.py [--quick] [--full] [--sizes 10000,100000] [--no-postgres]``
+Writes ``bench/results/jobs.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cached_data import scratch_postgres_dataset, sqlite_dataset
+from common import VAR, ms, postgres_url, table, write_results
+from sqlalchemy import text
+
+from sportello.config.settings import load_settings
+from sportello.daemon import Daemon
+from sportello.inbox.db import session_scope
+from sportello.scheduler import periodic_jobs
+
+SLA_POLICY = {"name": "standard", "first_response": "1h", "resolution": "24h"}
+
+
+def sqlite_copy(messages: int) -> str:
+    """A copy of the cached SQLite dataset that the jobs may write to; its URL."""
+    source = sqlite_dataset(messages).removeprefix("sqlite:///")
+    path = VAR / f"jobs-{messages}.db"
+    for stale in VAR.glob(path.name + "*"):
+        stale.unlink()
+    with sqlite3.connect(source) as original, sqlite3.connect(path) as copy:
+        original.backup(copy)
+    return f"sqlite:///{path}"
+
+
+async def _timed(work: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await work()
+    return time.perf_counter() - started
+
+
+def run_one(database_url: str, runs: int) -> dict[str, Any]:
+    settings = load_settings(
+        None, database={"url": database_url}, sla=[SLA_POLICY], surveys={"enabled": True}
+    )
+    daemon = Daemon(settings)
+    daemon.seed_settings()
+
+    def empty() -> None:
+        with session_scope(daemon.engine) as session:
+            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+
+    async def measure() -> dict[str, Any]:
+        base = [await _timed(lambda: asyncio.to_thread(empty)) for _ in range(runs + 1)]
+        base_p50 = statistics.median(base[1:])
+        jobs: dict[str, Any] = {}
+        for job in periodic_jobs(daemon):
+            first = await _timed(job.work)
+            steady = [await _timed(job.work) for _ in range(runs)]
+            p50 = statistics.median(steady)
+            jobs[job.name] = {
+                "catch_up_ms": ms(first),
+                "steady_p50_ms": ms(p50),
+                "steady_max_ms": ms(max(steady)),
+                "steady_over_base": round(p50 / base_p50, 1),
+            }
+        return {"base_p50_ms": ms(base_p50), "jobs": jobs}
+
+    try:
+        return asyncio.run(measure())
+    finally:
+        daemon.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--full", action="store_true", help="add the 1M-message size")
+    parser.add_argument("--sizes", help="comma-separated message counts")
+    parser.add_argument("--runs", type=int, help="steady runs of each job (default 5)")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    elif args.quick:
+        sizes = [2000]
+    else:
+        sizes = [10_000, 100_000] + ([1_000_000] if args.full else [])
+    runs = args.runs or (2 if args.quick else 5)
+    pg = None if args.no_postgres or args.quick else postgres_url()
+    results: dict[str, Any] = {"sla": SLA_POLICY, "steady_runs": runs, "runs": {}}
+    for size in sizes:
+        backends = {"sqlite": sqlite_copy(size)}
+        if pg is not None:
+            backends["postgres"] = scratch_postgres_dataset(pg, size, f"jobs_{size}")
+        for label, url in backends.items():
+            results["runs"][f"{label}-{size}"] = run_one(url, runs)
+    if pg is None:
+        results["postgres"] = "not measured: no PostgreSQL (or --no-postgres / --quick)"
+    print_table(results["runs"])
+    write_results("jobs", results, quick=args.quick)
+    for path in VAR.glob("jobs-*.db*"):
+        path.unlink()
+
+
+def print_table(runs: dict[str, Any]) -> None:
+    rows = []
+    for key, run in runs.items():
+        for name, job in run["jobs"].items():
+            rows.append([key, name, job["catch_up_ms"], job["steady_p50_ms"], job["steady_max_ms"]])
+            rows[-1].append(job["steady_over_base"])
+        rows.append([key, "(empty job: base)", None, run["base_p50_ms"], None, 1.0])
+    print("\nperiodic jobs, ms per run")
+    print(table(["run", "job", "catch-up", "steady p50", "steady max", "steady/base"], rows))
+
+
+if __name__ == "__main__":
+    main()
