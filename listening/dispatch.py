@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
 from sportello.config.settings import AlertRuleSettings
@@ -44,7 +44,12 @@ def fan_out(
     """Create the notification rows of every alert event not fanned out yet."""
     by_rule = {rule.name: rule.sinks for rule in rules}
     created = 0
-    pending = session.exec(select(Alert).where(Alert.fanned_out != "fired,resolved")).all()
+    # Only alerts with an event left: a backlog keeps thousands firing, already fanned out.
+    waiting = or_(
+        col(Alert.fanned_out) == "",
+        and_(col(Alert.state) == RESOLVED, col(Alert.fanned_out) != "fired,resolved"),
+    )
+    pending = session.exec(select(Alert).where(waiting)).all()
     for alert in pending:
         events = _events(alert)
         if not events:

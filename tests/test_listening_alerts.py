@@ -12,6 +12,7 @@ from aiosmtpd.handlers import Message as MessageHandler
 from conftest import make_settings, telegram_channel
 from fastapi import FastAPI, Request, Response
 from plan_helpers import statements_run
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from sportello.config.settings import ConfigError
@@ -19,7 +20,7 @@ from sportello.connectors.emulators.server import BackgroundServer, free_port
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.listening.alerts import Condition, raise_alert, raise_alerts, resolve_alert
-from sportello.listening.dispatch import AlertDispatcher
+from sportello.listening.dispatch import AlertDispatcher, fan_out
 from sportello.listening.models import Alert, AlertNotification, Mention
 from sportello.listening.rules import evaluate_all, spike_limit
 from sportello.listening.sinks import build_sinks
@@ -247,6 +248,35 @@ def test_every_sink_gets_the_alert_and_failures_retry(sqlite_url, telegram_emula
     finally:
         smtp.stop()
         hook_server.stop()
+
+
+def test_fan_out_reads_only_alerts_with_an_event_left(engine):
+    """Firing alerts already fanned out used to be read again at every run: a backlog kept
+    thousands of SLA breach alerts firing (docs/benchmarks.md, session 25)."""
+    with session_scope(engine) as session:
+        for key in ("a", "b", "c"):
+            raise_alert(session, "sla_breach", key, "SLA", {}, MONDAY_10)
+
+    def fanned_out() -> tuple[int, list[str]]:
+        """Notifications made by one fan-out, and the alerts it read."""
+        loaded: list[str] = []
+
+        def on_load(alert: Alert, _context: object) -> None:
+            loaded.append(alert.key)
+
+        event.listen(Alert, "load", on_load)
+        try:
+            with session_scope(engine) as session:
+                return fan_out(session, ["ops"], [], MONDAY_10), sorted(loaded)
+        finally:
+            event.remove(Alert, "load", on_load)
+
+    assert fanned_out() == (3, ["a", "b", "c"])
+    assert fanned_out() == (0, [])
+    with session_scope(engine) as session:
+        resolve_alert(session, "sla_breach", "b", MONDAY_10)
+    assert fanned_out() == (1, ["b"])
+    assert fanned_out() == (0, [])
 
 
 class _Mailbox(MessageHandler):
