@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -28,6 +28,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from sportello.config.settings import SlaSettings, WindowReminderSettings, parse_duration
 from sportello.inbox import outbox, settings_store
 from sportello.inbox.automation_tables import SlaBreach
+from sportello.inbox.batches import chunked
 from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.ingest import Ingested
 from sportello.inbox.models import Conversation, ConversationTag
@@ -50,7 +51,41 @@ class Deadline:
     policy: str
 
 
-def policy_for(policies: Sequence[SlaSettings], conversation: Conversation) -> SlaSettings | None:
+class Clocked(Protocol):
+    """What a conversation's deadlines depend on: a :class:`Conversation` is one."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def waiting_since(self) -> datetime | None: ...
+
+
+class _Active(NamedTuple):
+    """The columns of an active conversation that a check reads (a row, not an ORM object:
+    loading every active conversation was most of a check once nothing had to fire)."""
+
+    id: int
+    channel: str
+    priority: int
+    status: str
+    opened_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    waiting_since: datetime | None
+    sla_due_at: datetime | None
+
+
+def policy_for(policies: Sequence[SlaSettings], conversation: Clocked) -> SlaSettings | None:
     for policy in policies:
         if policy.channels and conversation.channel not in policy.channels:
             continue
@@ -89,7 +124,7 @@ def _due(
 
 
 def deadlines(
-    conversation: Conversation, policy: SlaSettings | None, calendar: BusinessCalendar
+    conversation: Clocked, policy: SlaSettings | None, calendar: BusinessCalendar
 ) -> list[Deadline]:
     """The deadlines now running for ``conversation`` under ``policy``."""
     if policy is None or conversation.status not in ACTIVE:
@@ -116,10 +151,14 @@ def refresh(
 ) -> list[Deadline]:
     """Recompute ``conversation.sla_due_at`` (the earliest running deadline)."""
     running = deadlines(conversation, policy_for(policies, conversation), calendar)
-    due = min((d.due_at for d in running), default=None)
+    due = _next(running)
     if conversation.sla_due_at != due:  # an equal value would still make the row dirty
         conversation.sla_due_at = due
     return running
+
+
+def _next(running: Sequence[Deadline]) -> datetime | None:
+    return min((d.due_at for d in running), default=None)
 
 
 def check(
@@ -143,22 +182,28 @@ def check(
         return fired
     recorded = _recorded(session)
     due: list[dict[str, Any]] = []
-    for conversation in list(
-        session.exec(select(Conversation).where(col(Conversation.status).in_(ACTIVE)))
-    ):
-        for deadline in refresh(conversation, policies, calendar):
+    moved: dict[int, datetime | None] = {}  # conversation id: its next deadline, changed
+    active = select(*(getattr(Conversation, name) for name in _Active._fields)).where(
+        col(Conversation.status).in_(ACTIVE)
+    )
+    for current in (_Active(*row) for row in session.exec(active)):
+        running = deadlines(current, policy_for(policies, current), calendar)
+        if _next(running) != current.sla_due_at:
+            moved[current.id] = _next(running)
+        for deadline in running:
             if now >= deadline.due_at:
                 level = BREACH
             elif deadline.warn_at is not None and now >= deadline.warn_at:
                 level = WARNING
             else:
                 continue
-            if (conversation.id, deadline.kind, level, deadline.due_at) not in recorded:
+            if (current.id, deadline.kind, level, deadline.due_at) not in recorded:
                 due.append(
-                    _record(
-                        conversation, deadline.kind, level, deadline.due_at, now, deadline.policy
-                    )
+                    _record(current, deadline.kind, level, deadline.due_at, now, deadline.policy)
                 )
+    for chunk in chunked(sorted(moved)):
+        for changed in session.exec(select(Conversation).where(col(Conversation.id).in_(chunk))):
+            changed.sla_due_at = moved[changed.id]  # type: ignore[index]
     fired += _fire(session, due)
     session.flush()
     return fired
@@ -183,7 +228,7 @@ def _recorded(session: Session) -> set[tuple[int, str, str, datetime]]:
 
 
 def _record(
-    conversation: Conversation,
+    conversation: Conversation | _Active,
     kind: str,
     level: str,
     due_at: datetime,
