@@ -31,6 +31,7 @@ from sqlalchemy import delete, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from sportello.inbox import away, sla, surveys
+from sportello.inbox.batches import chunked
 from sportello.inbox.desk_models import ConversationNote, CustomerAudit, CustomerLink
 from sportello.inbox.merge import audit, merged_family
 from sportello.inbox.models import (
@@ -286,8 +287,7 @@ def _ids(session: Session, column: Any, condition: Any) -> list[int]:
 
 def _delete(session: Session, model: Any, column: Any, ids: Sequence[int]) -> int:
     total = 0
-    for start in range(0, len(ids), CHUNK):
-        chunk = list(ids[start : start + CHUNK])
+    for chunk in chunked(ids):
         result = session.execute(
             delete(model).where(column.in_(chunk)),
             execution_options={"synchronize_session": False},

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from sportello.connectors.base import Event, InboundMessage, MessageEdited, Person, StatusUpdate
+from sportello.inbox.batches import chunked
 from sportello.inbox.contact_points import normalise_email, normalise_phone
 from sportello.inbox.models import Conversation, Customer, Identity, Message
 from sportello.inbox.numbered_rows import ReservedIds
@@ -33,7 +34,6 @@ from sportello.inbox.numbered_rows import ReservedIds
 Key = tuple[str, str]  # (channel, the platform's id)
 Row = TypeVar("Row", Message, Identity, Conversation)
 
-CHUNK = 500  # ids per query: keeps the bound parameters few on every engine
 ONE = literal_column("1")  # ``LIMIT 1`` written into the statement, not bound
 
 
@@ -203,8 +203,7 @@ def _not_found(
     missing = {value for value in values if value is not None}
     statements = owners[session.get_bind().dialect.name]
     ordered = sorted(missing)
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start : start + CHUNK]
+    for chunk in chunked(ordered):
         for statement in statements:
             found: Iterable[str] = session.exec(statement, params={"values": chunk})
             missing.difference_update(found)
@@ -222,8 +221,7 @@ def _by_key(
     found: dict[Key, Row] = {}
     for channel, ids in wanted.items():
         ordered = sorted(ids)
-        for start in range(0, len(ordered), CHUNK):
-            chunk = ordered[start : start + CHUNK]
+        for chunk in chunked(ordered):
             for row in session.exec(statement, params={"channel": channel, "ids": chunk}):
                 found[(channel, getattr(row, id_column))] = row
     return found

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
+from sportello.inbox.batches import chunked
 from sportello.inbox.desk_models import CustomerAudit, CustomerLink
 from sportello.inbox.models import Conversation, Customer, Identity, Message
 
@@ -196,8 +197,7 @@ def _ids(session: Session, model: Any, condition: Any) -> list[int]:
 
 def _move(session: Session, model: Any, ids: Sequence[int], customer_id: int) -> None:
     """Re-point rows to another customer, in chunks (keeps bound parameters few)."""
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
+    for chunk in chunked(ids):
         session.execute(
             update(model).where(model.id.in_(chunk)).values(customer_id=customer_id),
             execution_options={"synchronize_session": "fetch"},

@@ -19,6 +19,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
+from sportello.inbox.batches import chunked
 from sportello.inbox.db import read_snapshot
 from sportello.inbox.metrics.history import walk_histories
 from sportello.inbox.metrics.query import KpiQuery
@@ -431,9 +432,9 @@ def _spans(connection: Connection, query: KpiQuery, horizon: datetime) -> _Spans
     stale = list(
         connection.execute(select(ConversationTimeline.conversation_id).where(STALE)).scalars()
     )
-    for chunk in range(0, len(stale), _WALK_CHUNK):
+    for chunk in chunked(stale, _WALK_CHUNK):
         relevant = select(Conversation.id).where(
-            col(Conversation.id).in_(stale[chunk : chunk + _WALK_CHUNK]), *_relevance(query)
+            col(Conversation.id).in_(chunk), *_relevance(query)
         )
         ids = list(connection.execute(relevant).scalars())
         if ids:
