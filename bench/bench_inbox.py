@@ -31,9 +31,10 @@ import httpx
 from cached_data import postgres_dataset, sqlite_dataset
 from common import (
     DaemonProcess,
+    add_inbox_size_options,
     daemon_config,
+    inbox_sizes,
     latency_summary,
-    postgres_url,
     rss_kib,
     sportello_run,
     table,
@@ -160,21 +161,12 @@ def run_one(database_url: str, size: int, n: int, load_s: float, label: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--full", action="store_true", help="add the 1M-message size")
-    parser.add_argument("--sizes", help="comma-separated message counts")
+    add_inbox_size_options(parser)
     parser.add_argument("--requests", type=int, help="requests per endpoint (default 200)")
-    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    if args.sizes:
-        sizes = [int(s) for s in args.sizes.split(",")]
-    elif args.quick:
-        sizes = [2000]
-    else:
-        sizes = [10_000, 100_000] + ([1_000_000] if args.full else [])
+    sizes, pg = inbox_sizes(args)
     n = args.requests or (5 if args.quick else 200)
     load_s = 1.0 if args.quick else 10.0
-    pg = None if args.no_postgres or args.quick else postgres_url()
 
     results: dict[str, Any] = {"requests_per_endpoint": n, "sizes": sizes, "runs": {}}
     for size in sizes:

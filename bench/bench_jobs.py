@@ -35,7 +35,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cached_data import scratch_postgres_dataset, sqlite_dataset
-from common import VAR, ms, postgres_url, table, write_results
+from common import VAR, add_inbox_size_options, inbox_sizes, ms, table, write_results
 from sqlalchemy import text
 
 from sportello.config.settings import load_settings
@@ -98,20 +98,11 @@ def run_one(database_url: str, runs: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--full", action="store_true", help="add the 1M-message size")
-    parser.add_argument("--sizes", help="comma-separated message counts")
+    add_inbox_size_options(parser)
     parser.add_argument("--runs", type=int, help="steady runs of each job (default 5)")
-    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    if args.sizes:
-        sizes = [int(s) for s in args.sizes.split(",")]
-    elif args.quick:
-        sizes = [2000]
-    else:
-        sizes = [10_000, 100_000] + ([1_000_000] if args.full else [])
+    sizes, pg = inbox_sizes(args)
     runs = args.runs or (2 if args.quick else 5)
-    pg = None if args.no_postgres or args.quick else postgres_url()
     results: dict[str, Any] = {"sla": SLA_POLICY, "steady_runs": runs, "runs": {}}
     for size in sizes:
         backends = {"sqlite": sqlite_copy(size)}

@@ -6,6 +6,7 @@ in its own process, so its CPU, memory and event loop are measured apart from th
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -71,6 +72,26 @@ def postgres_url() -> str | None:
     finally:
         server.dispose()
     return url
+
+
+def add_inbox_size_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the scripts that measure generated inboxes of several sizes."""
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--full", action="store_true", help="add the 1M-message size")
+    parser.add_argument("--sizes", help="comma-separated message counts")
+    parser.add_argument("--no-postgres", action="store_true")
+
+
+def inbox_sizes(args: argparse.Namespace) -> tuple[list[int], str | None]:
+    """The sizes those options ask for (10k and 100k messages by default), and the PostgreSQL
+    database to measure too (None: SQLite only)."""
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    elif args.quick:
+        sizes = [2000]
+    else:
+        sizes = [10_000, 100_000] + ([1_000_000] if args.full else [])
+    return sizes, None if args.no_postgres or args.quick else postgres_url()
 
 
 def machine() -> dict[str, Any]:

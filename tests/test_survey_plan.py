@@ -20,24 +20,24 @@ from sportello.inbox import surveys
 from sportello.inbox.models import ConversationEvent
 
 NOW = rome(12, 9, 10)
-OLD_EVENTS = 20_000
+OLD_EVENTS = 5_000
 
 
 def _history(session: Session, *, analyze: bool) -> int:
-    """A year of events, and one conversation resolved an hour ago; returns its id."""
+    """Months of events, and one conversation resolved an hour ago; returns its id."""
     inbox = Inbox(session)
     conversation = inbox.customer("telegram", "u1", NOW - timedelta(hours=2)).new_messages[0][1]
     inbox.status(conversation, "resolved", NOW - timedelta(hours=1))
-    session.exec(
-        insert(ConversationEvent),  # type: ignore[call-overload]
-        params=[
+    session.connection().execute(
+        insert(ConversationEvent),
+        [
             {
                 "conversation_id": conversation.id,
                 "kind": ("resolved", "reopened", "assigned")[n % 3],
-                "at": NOW - timedelta(days=365) + timedelta(minutes=20 * n),
+                "at": NOW - timedelta(days=365) + timedelta(hours=n),
                 "data": {},
             }
-            for n in range(OLD_EVENTS)  # one every 20 minutes: all older than 3 months
+            for n in range(OLD_EVENTS)  # one an hour: all older than 5 months
         ],
     )
     session.commit()
