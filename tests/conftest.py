@@ -50,8 +50,14 @@ def reset_postgres(url: str) -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each database test runs on SQLite and, where configured, on a real PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/sportello.db"
+    return empty_database(request.param, tmp_path)
+
+
+def empty_database(kind: str, directory: Path) -> str:
+    """The URL of an empty database of ``kind`` (a SQLite file in ``directory``, or the
+    configured PostgreSQL, emptied); skips the test when PostgreSQL is not configured."""
+    if kind == "sqlite":
+        return f"sqlite:///{directory}/sportello.db"
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set")
@@ -113,6 +119,10 @@ class RunningDaemon:
     def url(self) -> str:
         return self.server.url
 
+    def stop(self) -> None:
+        self.api.close()
+        self.server.stop()
+
     def post_webhook(self, channel: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         return httpx.post(
             f"{self.url}/webhooks/{channel}", content=body, headers=headers, timeout=10
@@ -162,17 +172,21 @@ def start_daemon() -> Iterator[Callable[..., RunningDaemon]]:
     started: list[RunningDaemon] = []
 
     def start(settings: Settings, **daemon_kwargs: Any) -> RunningDaemon:
-        daemon = Daemon(settings, **daemon_kwargs)
-        server = BackgroundServer(create_app(daemon)).start(timeout=30)
-        api = server_client(server.url, headers={"Authorization": f"Bearer {API_TOKEN}"})
-        running = RunningDaemon(daemon, server, api)
+        running = run_daemon(settings, **daemon_kwargs)
         started.append(running)
         return running
 
     yield start
     for running in reversed(started):
-        running.api.close()
-        running.server.stop()
+        running.stop()
+
+
+def run_daemon(settings: Settings, **daemon_kwargs: Any) -> RunningDaemon:
+    """A daemon serving on loopback (real uvicorn); the caller stops it."""
+    daemon = Daemon(settings, **daemon_kwargs)
+    server = BackgroundServer(create_app(daemon)).start(timeout=30)
+    api = server_client(server.url, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    return RunningDaemon(daemon, server, api)
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import make_settings
+from conftest import RunningDaemon, empty_database, make_settings, run_daemon
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -33,11 +34,18 @@ def _matches(query: str, *fields: str | None) -> bool:
     return all(any(w.startswith(term) for w in words) for term in _words(query))
 
 
-@pytest.fixture
-def big_inbox(database_url, start_daemon):
-    running = start_daemon(make_settings(database_url))
-    generate(running.daemon.engine, customers=2_000, conversations=5_000, messages=20_000, seed=7)
-    return running
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def big_inbox(request, tmp_path_factory) -> Iterator[RunningDaemon]:
+    """One generated inbox per engine for the whole module: its tests only read it."""
+    url = empty_database(request.param, tmp_path_factory.mktemp("big_inbox"))
+    running = run_daemon(make_settings(url))
+    try:
+        generate(
+            running.daemon.engine, customers=2_000, conversations=5_000, messages=20_000, seed=7
+        )
+        yield running
+    finally:
+        running.stop()
 
 
 def test_open_conversations_come_most_urgent_first(big_inbox):
