@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from sportello.inbox.automation_tables import SlaBreach
@@ -107,15 +108,17 @@ def resolve_alert(
 
 
 def _latest(session: Session, kind: str, keys: Sequence[str]) -> dict[str, Alert]:
-    """The latest episode of each of ``keys`` that has one."""
+    """The latest episode of each of ``keys`` that has one: the newest row of the key, since
+    an episode is only ever added after the one before (the earlier ones stay unread)."""
     latest: dict[str, Alert] = {}
     for chunk in chunked(sorted(set(keys))):
-        episodes = session.exec(
-            select(Alert)
+        newest = (
+            select(func.max(Alert.id))
             .where(Alert.kind == kind, col(Alert.key).in_(chunk))
-            .order_by(col(Alert.fired_at), col(Alert.id))
+            .group_by(col(Alert.key))
         )
-        latest.update((alert.key, alert) for alert in episodes)  # the last one stays
+        for alert in session.exec(select(Alert).where(col(Alert.id).in_(newest))):
+            latest[alert.key] = alert
     return latest
 
 

@@ -145,6 +145,29 @@ def test_raise_alert_is_once_per_episode(engine):
         assert raise_alert(session, "sla_breach", "conv:7", "SLA", {}, later) is not None
 
 
+def test_only_the_latest_episode_of_a_key_is_read(engine):
+    """A condition that came and went all year keeps its episodes; raising it again reads
+    the newest alone."""
+    with session_scope(engine) as session:
+        for day in range(5):
+            at = MONDAY_10 + timedelta(days=day)
+            raise_alert(session, "negative_share", "neg", "neg", {"day": day}, at)
+            resolve_alert(session, "negative_share", "neg", at + timedelta(hours=1))
+    loaded: list[object] = []
+
+    def on_load(alert: Alert, _context: object) -> None:
+        loaded.append(alert.details)
+
+    event.listen(Alert, "load", on_load)
+    try:
+        with session_scope(engine) as session:
+            later = MONDAY_10 + timedelta(days=9)
+            assert raise_alert(session, "negative_share", "neg", "neg", {}, later) is not None
+    finally:
+        event.remove(Alert, "load", on_load)
+    assert loaded == [{"day": 4}]
+
+
 def test_raise_alerts_reads_the_episodes_of_many_keys_at_once(engine):
     with session_scope(engine) as session:
         raise_alert(session, "sla_breach", "firing", "SLA", {"n": 1}, MONDAY_10)
