@@ -188,8 +188,9 @@ def check(
     )
     for current in (_Active(*row) for row in session.exec(active)):
         running = deadlines(current, policy_for(policies, current), calendar)
-        if _next(running) != current.sla_due_at:
-            moved[current.id] = _next(running)
+        next_due = _next(running)
+        if next_due != current.sla_due_at:
+            moved[current.id] = next_due
         for deadline in running:
             if now >= deadline.due_at:
                 level = BREACH
@@ -293,10 +294,12 @@ def check_windows(
         if conversation.waiting_since is None or now < window_end - before:
             continue
         closing.add(conversation.id)
-        record = _record(conversation, WINDOW_CLOSING, WARNING, window_end, now, None)
-        if not _fire(session, [record]):
+        stored = _fire(
+            session, [_record(conversation, WINDOW_CLOSING, WARNING, window_end, now, None)]
+        )
+        if not stored:
             continue
-        fired.append(new_row(SlaBreach, **record))
+        fired += stored
         if conversation.id not in tagged:
             session.add(ConversationTag(conversation_id=conversation.id, tag=WINDOW_TAG))
         if settings.action == "remind":
