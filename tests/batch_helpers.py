@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, event
+from plan_helpers import on_each_statement
+from sqlalchemy import Engine
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.inbox.db import session_scope
@@ -40,14 +41,5 @@ def ingest_batch(engine: Engine, *events: InboundMessage) -> list[int]:
 def statements(engine: Engine) -> Iterator[list[tuple[str, bool]]]:
     """The statements ``engine`` runs meanwhile, each with whether it was an executemany."""
     seen: list[tuple[str, bool]] = []
-
-    def record(
-        _c: object, _cur: object, statement: str, _p: object, _x: object, many: bool
-    ) -> None:
-        seen.append((statement, many))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with on_each_statement(engine, lambda statement, _params, many: seen.append((statement, many))):
         yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)

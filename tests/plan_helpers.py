@@ -1,8 +1,9 @@
-"""How the database ran one of the code's own statements: for the tests of query plans."""
+"""The statements the code sends, and how the database ran them: for the tests of statements
+and of query plans."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,19 +12,33 @@ from sqlmodel import Session
 
 
 @contextmanager
+def on_each_statement(engine: Engine, record: Callable[[str, Any, bool], object]) -> Iterator[None]:
+    """``record(statement, parameters, executemany)`` for each statement ``engine`` sends
+    inside the block."""
+
+    def before(
+        _c: object, _cur: object, statement: str, params: Any, _x: object, many: bool
+    ) -> None:
+        record(statement, params, many)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
 def statements_run(engine: Engine, marker: str) -> Iterator[list[tuple[str, Any]]]:
     """The statements containing ``marker`` run inside the block, with their parameters."""
     executed: list[tuple[str, Any]] = []
 
-    def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
+    def keep(statement: str, params: Any, _many: bool) -> None:
         if marker in statement:
             executed.append((statement, params))
 
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with on_each_statement(engine, keep):
         yield executed
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
 
 
 def explain(session: Session, statement: str, params: Any) -> Any:
