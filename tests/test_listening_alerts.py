@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -145,6 +147,21 @@ def test_raise_alert_is_once_per_episode(engine):
         assert raise_alert(session, "sla_breach", "conv:7", "SLA", {}, later) is not None
 
 
+@contextmanager
+def alerts_read() -> Iterator[list[tuple[str, dict]]]:
+    """The key and details of each alert row read from the database inside the block."""
+    read: list[tuple[str, dict]] = []
+
+    def on_load(alert: Alert, _context: object) -> None:
+        read.append((alert.key, alert.details))
+
+    event.listen(Alert, "load", on_load)
+    try:
+        yield read
+    finally:
+        event.remove(Alert, "load", on_load)
+
+
 def test_only_the_latest_episode_of_a_key_is_read(engine):
     """A condition that came and went all year keeps its episodes; raising it again reads
     the newest alone."""
@@ -153,19 +170,10 @@ def test_only_the_latest_episode_of_a_key_is_read(engine):
             at = MONDAY_10 + timedelta(days=day)
             raise_alert(session, "negative_share", "neg", "neg", {"day": day}, at)
             resolve_alert(session, "negative_share", "neg", at + timedelta(hours=1))
-    loaded: list[object] = []
-
-    def on_load(alert: Alert, _context: object) -> None:
-        loaded.append(alert.details)
-
-    event.listen(Alert, "load", on_load)
-    try:
-        with session_scope(engine) as session:
-            later = MONDAY_10 + timedelta(days=9)
-            assert raise_alert(session, "negative_share", "neg", "neg", {}, later) is not None
-    finally:
-        event.remove(Alert, "load", on_load)
-    assert loaded == [{"day": 4}]
+    later = MONDAY_10 + timedelta(days=9)
+    with alerts_read() as read, session_scope(engine) as session:
+        assert raise_alert(session, "negative_share", "neg", "neg", {}, later) is not None
+    assert read == [("neg", {"day": 4})]
 
 
 def test_raise_alerts_reads_the_episodes_of_many_keys_at_once(engine):
@@ -281,18 +289,10 @@ def test_fan_out_reads_only_alerts_with_an_event_left(engine):
             raise_alert(session, "sla_breach", key, "SLA", {}, MONDAY_10)
 
     def fanned_out() -> tuple[int, list[str]]:
-        """Notifications made by one fan-out, and the alerts it read."""
-        loaded: list[str] = []
-
-        def on_load(alert: Alert, _context: object) -> None:
-            loaded.append(alert.key)
-
-        event.listen(Alert, "load", on_load)
-        try:
-            with session_scope(engine) as session:
-                return fan_out(session, ["ops"], [], MONDAY_10), sorted(loaded)
-        finally:
-            event.remove(Alert, "load", on_load)
+        """Notifications made by one fan-out, and the keys of the alerts it read."""
+        with alerts_read() as read, session_scope(engine) as session:
+            made = fan_out(session, ["ops"], [], MONDAY_10)
+        return made, sorted(key for key, _ in read)
 
     assert fanned_out() == (3, ["a", "b", "c"])
     assert fanned_out() == (0, [])
