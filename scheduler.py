@@ -22,7 +22,6 @@ from sqlmodel import Session
 
 from sportello.connectors.base import Connector
 from sportello.inbox import housekeeping, planner_statistics, settings_store, sla
-from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
 from sportello.inbox.metrics import timeline_store
@@ -39,6 +38,7 @@ logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # 
 SURVEY_INTERVAL_S = 5
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 SLA_INTERVAL_S = 60.0
+SLA_PART = 20  # conversations written per transaction of an SLA check (docs/benchmarks.md)
 SNOOZE_INTERVAL_S = 30.0
 RETENTION_INTERVAL_S = 3600.0
 TIMELINES_INTERVAL_S = 30.0
@@ -86,19 +86,10 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
 
         return lambda: asyncio.to_thread(unit)
 
-    def check_sla(session: Session, now: datetime) -> list[SlaBreach]:
-        policies = settings_store.sla_policies(session)
-        fired = sla.check(session, now, policies, settings_store.calendar(session))
-        fired += sla.check_windows(
-            session,
-            now,
-            daemon.settings.window_reminder,
-            daemon.settings.brand.default_language,
-        )
+    def check_sla() -> int:
+        fired = check_service_levels(daemon, daemon.clock.now())
         if fired:
-            alert_sla_breaches(session, fired, now)
             daemon.wake_sender()
-        resolve_answered_sla_alerts(session, now)
         return fired
 
     def quiet_moment() -> None:
@@ -119,7 +110,7 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         )
 
     jobs += [
-        PeriodicJob("sla:check", SLA_INTERVAL_S, in_session(check_sla)),
+        PeriodicJob("sla:check", SLA_INTERVAL_S, lambda: asyncio.to_thread(check_sla)),
         PeriodicJob("snooze:wake", SNOOZE_INTERVAL_S, in_session(wake_snoozed)),
         PeriodicJob(
             "retention:deliveries", RETENTION_INTERVAL_S, lambda: asyncio.to_thread(trim_journal)
@@ -153,6 +144,36 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         for name, interval_s, work in daemon.listening.periodic()
     ]
     return jobs
+
+
+def check_service_levels(daemon: Daemon, now: datetime) -> int:
+    """The SLA check: deadlines, warnings and breaches (their alerts), the 24-hour windows,
+    and the breach alerts answered since. Returns how many records fired.
+
+    Each step writes in short transactions of its own, after its reads, and the deadlines
+    by parts of :data:`SLA_PART` conversations under the daemon's write lock: on SQLite,
+    everything one transaction wrote holds back the journal's commits, and the webhooks'
+    answers, until its end.
+    """
+    engine = daemon.engine
+    with session_scope(engine) as session:
+        resolve_answered_sla_alerts(session, now)
+    with session_scope(engine) as session:
+        policies = settings_store.sla_policies(session)
+        calendar = settings_store.calendar(session)
+        planned = sla.plan_check(session, now, policies, calendar)
+    fired = 0
+    for part in planned.parts(SLA_PART):
+        with daemon.write_lock, session_scope(engine) as session:
+            breaches = sla.apply_check(session, part, policies, calendar)
+            alert_sla_breaches(session, breaches, now)
+        fired += len(breaches)
+    with session_scope(engine) as session:
+        breaches = sla.check_windows(
+            session, now, daemon.settings.window_reminder, daemon.settings.brand.default_language
+        )
+        alert_sla_breaches(session, breaches, now)
+    return fired + len(breaches)
 
 
 def _poller(daemon: Daemon, connector: Connector) -> PeriodicJob:

@@ -16,12 +16,13 @@ about to close while the customer still waits for us.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, delete, func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -161,6 +162,32 @@ def _next(running: Sequence[Deadline]) -> datetime | None:
     return min((d.due_at for d in running), default=None)
 
 
+@dataclass(frozen=True)
+class CheckPlan:
+    """What a check found to write: the conversations whose next deadline is to be stored
+    again (it moved, or they left the clock) and the warnings and breaches that fell due."""
+
+    moved: Sequence[int]
+    due: Sequence[dict[str, Any]]
+
+    def parts(self, size: int) -> Iterator[CheckPlan]:
+        """The plan by conversations, at most ``size`` in each part.
+
+        The daemon writes each part in a transaction of its own: a catch-up over a backlog
+        of 15,000 overdue conversations held SQLite's one writer, and the webhooks' answers,
+        for 7 s in one transaction (docs/benchmarks.md, session 26).
+        """
+        due_by: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for record in self.due:
+            due_by[record["conversation_id"]].append(record)
+        moved = set(self.moved)
+        for ids in chunked(sorted(moved | due_by.keys()), size):
+            yield CheckPlan(
+                [id_ for id_ in ids if id_ in moved],
+                [record for id_ in ids for record in due_by.get(id_, ())],
+            )
+
+
 def check(
     session: Session, now: datetime, policies: Sequence[SlaSettings], calendar: BusinessCalendar
 ) -> list[SlaBreach]:
@@ -168,29 +195,27 @@ def check(
 
     Returns the records fired by this call (none for a repeated call at the same instant).
     """
-    fired: list[SlaBreach] = []
-    stale = select(Conversation).where(
-        col(Conversation.sla_due_at).is_not(None), col(Conversation.status).not_in(ACTIVE)
-    )
-    for conversation in list(session.exec(stale)):
-        conversation.sla_due_at = None
+    return apply_check(session, plan_check(session, now, policies, calendar), policies, calendar)
+
+
+def plan_check(
+    session: Session, now: datetime, policies: Sequence[SlaSettings], calendar: BusinessCalendar
+) -> CheckPlan:
+    """Read what :func:`check` has to write (it writes nothing)."""
     if not policies:
-        for conversation in list(
-            session.exec(select(Conversation).where(col(Conversation.sla_due_at).is_not(None)))
-        ):
-            conversation.sla_due_at = None
-        return fired
+        return CheckPlan(sorted(_ids(session, col(Conversation.sla_due_at).is_not(None))), [])
+    moved = _ids(  # no longer on the clock: their deadline is cleared
+        session, col(Conversation.sla_due_at).is_not(None), col(Conversation.status).not_in(ACTIVE)
+    )
     recorded = _recorded(session)
     due: list[dict[str, Any]] = []
-    moved: dict[int, datetime | None] = {}  # conversation id: its next deadline, changed
     active = select(*(getattr(Conversation, name) for name in _Active._fields)).where(
         col(Conversation.status).in_(ACTIVE)
     )
     for current in (_Active(*row) for row in session.exec(active)):
         running = deadlines(current, policy_for(policies, current), calendar)
-        next_due = _next(running)
-        if next_due != current.sla_due_at:
-            moved[current.id] = next_due
+        if _next(running) != current.sla_due_at:
+            moved.add(current.id)
         for deadline in running:
             if now >= deadline.due_at:
                 level = BREACH
@@ -202,10 +227,26 @@ def check(
                 due.append(
                     _record(current, deadline.kind, level, deadline.due_at, now, deadline.policy)
                 )
-    for chunk in chunked(sorted(moved)):
+    return CheckPlan(sorted(moved), due)
+
+
+def _ids(session: Session, *conditions: ColumnElement[bool]) -> set[int]:
+    found = session.exec(select(col(Conversation.id)).where(*conditions))
+    return set(cast("Iterable[int]", found))  # stored rows: no id is None
+
+
+def apply_check(
+    session: Session, plan: CheckPlan, policies: Sequence[SlaSettings], calendar: BusinessCalendar
+) -> list[SlaBreach]:
+    """Write ``plan``: returns the records it fired.
+
+    The moved deadlines are computed again from the conversations as they are now: one
+    may have changed since the plan was read.
+    """
+    for chunk in chunked(plan.moved):
         for changed in session.exec(select(Conversation).where(col(Conversation.id).in_(chunk))):
-            changed.sla_due_at = moved[changed.id]  # type: ignore[index]
-    fired += _fire(session, due)
+            refresh(changed, policies, calendar)
+    fired = _fire(session, plan.due)
     session.flush()
     return fired
 
@@ -271,7 +312,6 @@ def check_windows(
     if not settings.enabled:
         return []
     before = timedelta(seconds=parse_duration(settings.before))
-    fired: list[SlaBreach] = []
     tagged = set(
         session.exec(
             select(ConversationTag.conversation_id).where(ConversationTag.tag == WINDOW_TAG)
@@ -287,26 +327,25 @@ def check_windows(
             )
         )
     )
-    closing = set()
+    closing: dict[int, Conversation] = {}
+    due: list[dict[str, Any]] = []
     for conversation in candidates:
         assert conversation.id is not None and conversation.last_customer_message_at is not None
         window_end = conversation.last_customer_message_at + WINDOW
         if conversation.waiting_since is None or now < window_end - before:
             continue
-        closing.add(conversation.id)
-        stored = _fire(
-            session, [_record(conversation, WINDOW_CLOSING, WARNING, window_end, now, None)]
-        )
-        if not stored:
-            continue
-        fired += stored
-        if conversation.id not in tagged:
-            session.add(ConversationTag(conversation_id=conversation.id, tag=WINDOW_TAG))
+        closing[conversation.id] = conversation
+        due.append(_record(conversation, WINDOW_CLOSING, WARNING, window_end, now, None))
+    warned = _windows_warned(session, sorted(closing))
+    fired = _fire(session, [r for r in due if (r["conversation_id"], r["due_at"]) not in warned])
+    for record in fired:
+        if record.conversation_id not in tagged:
+            session.add(ConversationTag(conversation_id=record.conversation_id, tag=WINDOW_TAG))
         if settings.action == "remind":
-            _remind(session, conversation, settings, now, default_language)
-    for conversation_id in tagged - closing:
-        conversation = session.get(Conversation, conversation_id)
-        if conversation is not None and _window_renewed_or_answered(conversation, now, before):
+            _remind(session, closing[record.conversation_id], settings, now, default_language)
+    for conversation_id in tagged - closing.keys():
+        current = session.get(Conversation, conversation_id)
+        if current is not None and _window_renewed_or_answered(current, now, before):
             session.exec(
                 delete(ConversationTag).where(
                     col(ConversationTag.conversation_id) == conversation_id,
@@ -315,6 +354,21 @@ def check_windows(
             )  # type: ignore[call-overload]
     session.flush()
     return fired
+
+
+def _windows_warned(session: Session, conversation_ids: Sequence[int]) -> set[tuple[int, datetime]]:
+    """The windows of these conversations already warned about: (conversation id, window end).
+
+    A window stays closing for ``before``; warning about it again at every check, one insert
+    each, was a write (SQLite's writer taken) every minute for nothing.
+    """
+    warned: set[tuple[int, datetime]] = set()
+    for chunk in chunked(conversation_ids):
+        found = select(SlaBreach.conversation_id, SlaBreach.due_at).where(
+            SlaBreach.kind == WINDOW_CLOSING, col(SlaBreach.conversation_id).in_(chunk)
+        )
+        warned.update((id_, due_at) for id_, due_at in session.exec(found))
+    return warned
 
 
 def _window_renewed_or_answered(
