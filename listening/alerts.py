@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from sportello.inbox.automation_tables import SlaBreach
@@ -156,36 +156,30 @@ def resolve_answered_sla_alerts(session: Session, now: datetime) -> int:
     answer for a first-response breach, a resolution for a resolution breach (or the
     conversation is gone, erased). Returns how many resolved; the sinks hear of each.
 
-    Runs with every SLA check, so it reads columns, not rows: a backlog keeps thousands of
-    breach alerts firing (docs/benchmarks.md, session 25).
+    Runs with every SLA check, so the database picks the alerts to close: a backlog keeps
+    thousands of breach alerts firing, and reading them all to look at their conversations
+    took a third of a second a minute at 1M messages (docs/benchmarks.md, sessions 25-26).
     """
-    firing = session.exec(
-        select(Alert.id, Alert.details).where(Alert.kind == "sla_breach", Alert.state == FIRING)
-    ).all()
-    ids = sorted({details["conversation_id"] for _, details in firing})
-    conversations: dict[int | None, tuple[str, datetime | None]] = {}
-    for chunk in chunked(ids):
-        found = session.exec(
-            select(Conversation.id, Conversation.status, Conversation.first_response_at).where(
-                col(Conversation.id).in_(chunk)
-            )
+    conversation_id = Alert.details["conversation_id"].as_integer()
+    late = func.coalesce(Alert.details["kind"].as_string(), "")
+    cleared = (
+        select(Alert.id, Conversation.status)
+        .outerjoin(Conversation, col(Conversation.id) == conversation_id)
+        .where(
+            Alert.kind == "sla_breach",
+            Alert.state == FIRING,
+            or_(
+                col(Conversation.id).is_(None),
+                and_(late == "first_response", col(Conversation.first_response_at).is_not(None)),
+                and_(late != "first_response", col(Conversation.status) == "resolved"),
+            ),
         )
-        conversations.update({id_: (status, answered) for id_, status, answered in found})
+    )
     outcome: dict[int, str] = {}  # alert id: what became of its conversation
-    for alert_id, details in firing:
+    for alert_id, status in session.exec(cleared):
         assert alert_id is not None
-        conversation = conversations.get(details["conversation_id"])
-        if conversation is None:
-            outcome[alert_id] = "gone"
-        elif _breach_cleared(details.get("kind"), *conversation):
-            outcome[alert_id] = conversation[0]
+        outcome[alert_id] = status or "gone"
     for chunk in chunked(sorted(outcome)):
         for alert in session.exec(select(Alert).where(col(Alert.id).in_(chunk))):
             _close(alert, now, {"conversation": outcome[alert.id]})  # type: ignore[index]
     return len(outcome)
-
-
-def _breach_cleared(kind: str | None, status: str, first_response_at: datetime | None) -> bool:
-    if kind == "first_response":
-        return first_response_at is not None
-    return status == "resolved"
