@@ -15,6 +15,10 @@ each job runs through a real ``Daemon``:
 Baseline, in the same run: an empty job (a session that runs ``SELECT 1``, from a thread as
 the jobs are), the least a job costs; ``steady/base`` is the ratio of the medians.
 
+Also the longest write transaction of each (from its first ``INSERT``, ``UPDATE`` or
+``DELETE`` to its commit): on SQLite the journal's commits, which the webhooks' answers wait
+for, cannot go in meanwhile.
+
 ``python bench/bench_jobs.py [--quick] [--full] [--sizes 10000,100000] [--no-postgres]``
 Writes ``bench/results/jobs.json``.
 """
@@ -36,7 +40,7 @@ if __package__ in (None, ""):
 
 from cached_data import scratch_postgres_dataset, sqlite_dataset
 from common import VAR, add_inbox_size_options, inbox_sizes, ms, table, write_results
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, event, text
 
 from sportello.config.settings import load_settings
 from sportello.daemon import Daemon
@@ -55,6 +59,33 @@ def sqlite_copy(messages: int) -> str:
     with sqlite3.connect(source) as original, sqlite3.connect(path) as copy:
         original.backup(copy)
     return f"sqlite:///{path}"
+
+
+class WriteHolds:
+    """The longest write transaction on ``engine`` since the last :meth:`take`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._since: dict[int, float] = {}  # connection: when its first write went
+        self._longest = 0.0
+        event.listen(engine, "before_cursor_execute", self._write)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
+
+    def _write(self, connection: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip()[:6].upper() in WRITES:
+            self._since.setdefault(id(connection), time.perf_counter())
+
+    def _end(self, connection: Connection) -> None:
+        started = self._since.pop(id(connection), None)
+        if started is not None:
+            self._longest = max(self._longest, time.perf_counter() - started)
+
+    def take(self) -> float:
+        longest, self._longest = self._longest, 0.0
+        return longest
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 async def _timed(work: Callable[[], Awaitable[object]]) -> float:
@@ -78,8 +109,11 @@ def run_one(database_url: str, runs: int) -> dict[str, Any]:
         base = [await _timed(lambda: asyncio.to_thread(empty)) for _ in range(runs + 1)]
         base_p50 = statistics.median(base[1:])
         jobs: dict[str, Any] = {}
+        holds = WriteHolds(daemon.engine)
         for job in periodic_jobs(daemon):
+            holds.take()
             first = await _timed(job.work)
+            first_hold = holds.take()
             steady = [await _timed(job.work) for _ in range(runs)]
             p50 = statistics.median(steady)
             jobs[job.name] = {
@@ -87,6 +121,8 @@ def run_one(database_url: str, runs: int) -> dict[str, Any]:
                 "steady_p50_ms": ms(p50),
                 "steady_max_ms": ms(max(steady)),
                 "steady_over_base": round(p50 / base_p50, 1),
+                "catch_up_longest_write_ms": ms(first_hold),
+                "steady_longest_write_ms": ms(holds.take()),
             }
         return {"base_p50_ms": ms(base_p50), "jobs": jobs}
 
@@ -124,9 +160,11 @@ def print_table(runs: dict[str, Any]) -> None:
         for name, job in run["jobs"].items():
             rows.append([key, name, job["catch_up_ms"], job["steady_p50_ms"], job["steady_max_ms"]])
             rows[-1].append(job["steady_over_base"])
-        rows.append([key, "(empty job: base)", None, run["base_p50_ms"], None, 1.0])
-    print("\nperiodic jobs, ms per run")
-    print(table(["run", "job", "catch-up", "steady p50", "steady max", "steady/base"], rows))
+            rows[-1] += [job["catch_up_longest_write_ms"], job["steady_longest_write_ms"]]
+        rows.append([key, "(empty job: base)", None, run["base_p50_ms"], None, 1.0, None, None])
+    print("\nperiodic jobs, ms per run; longest write transaction, ms")
+    columns = ["run", "job", "catch-up", "steady p50", "steady max", "steady/base"]
+    print(table([*columns, "write: catch-up", "write: steady"], rows))
 
 
 if __name__ == "__main__":
