@@ -41,6 +41,34 @@ def statements_run(engine: Engine, marker: str) -> Iterator[list[tuple[str, Any]
         yield executed
 
 
+Writes = list[tuple[str, list[dict[str, Any]]]]
+"""Write statements, each with its rows of parameters by column name (whatever the driver)."""
+
+
+@contextmanager
+def write_transactions(engine: Engine) -> Iterator[list[Writes]]:
+    """The transactions committed inside the block that wrote, each as its writes."""
+    committed: list[Writes] = []
+    pending: Writes = []
+
+    def before(_c: object, _cur: object, statement: str, _p: Any, context: Any, _m: bool) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            pending.append((statement, list(context.compiled_parameters)))
+
+    def commit(_connection: object) -> None:
+        if pending:
+            committed.append(list(pending))
+            pending.clear()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "commit", commit)
+    try:
+        yield committed
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "commit", commit)
+
+
 def explain(session: Session, statement: str, params: Any) -> Any:
     """How ``statement`` runs with ``params``: on PostgreSQL its plan as JSON, with actual
     rows (it is run); on SQLite the details of ``EXPLAIN QUERY PLAN``."""

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from conftest import make_settings, telegram_channel
 from fastapi import FastAPI, Request, Response
-from plan_helpers import statements_run
+from plan_helpers import statements_run, write_transactions
 from sqlalchemy import event
 from sqlmodel import Session, select
 
@@ -22,7 +22,7 @@ from sportello.connectors.emulators.server import BackgroundServer, free_port
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.listening.alerts import Condition, raise_alert, raise_alerts, resolve_alert
-from sportello.listening.dispatch import AlertDispatcher, fan_out
+from sportello.listening.dispatch import AlertDispatcher, fan_out, fan_out_in_parts
 from sportello.listening.models import Alert, AlertNotification, Mention
 from sportello.listening.rules import evaluate_all, spike_limit
 from sportello.listening.sinks import build_sinks
@@ -300,6 +300,25 @@ def test_fan_out_reads_only_alerts_with_an_event_left(engine):
         resolve_alert(session, "sla_breach", "b", MONDAY_10)
     assert fanned_out() == (1, ["b"])
     assert fanned_out() == (0, [])
+
+
+def test_a_fan_out_of_many_alerts_goes_a_part_per_transaction(engine):
+    """An SLA check's catch-up fires thousands of breach alerts at once; their fan-out held
+    SQLite's writer in one transaction (docs/benchmarks.md, session 26)."""
+    with session_scope(engine) as session:
+        conditions = [Condition(str(n), "SLA", {}) for n in range(5)]
+        raise_alerts(session, "sla_breach", conditions, MONDAY_10)
+    with write_transactions(engine) as transactions:
+        assert fan_out_in_parts(engine, ["ops", "mail"], [], MONDAY_10, part=2) == 10
+    notified = [
+        {row["alert_id"] for statement, rows in writes if "alert_notifications" in statement
+         for row in rows}
+        for writes in transactions
+    ]  # fmt: skip
+    assert [len(alerts) for alerts in notified] == [2, 2, 1]
+    assert fan_out_in_parts(engine, ["ops", "mail"], [], MONDAY_10, part=2) == 0
+    with Session(engine) as session:
+        assert len(session.exec(select(AlertNotification)).all()) == 10
 
 
 class _Mailbox(MessageHandler):

@@ -9,13 +9,11 @@ read every firing breach alert, holding it for 0.4 s a minute (docs/benchmarks.m
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from automation_helpers import inbound, rome
-from sqlalchemy import Engine, event
+from plan_helpers import write_transactions
 from sqlmodel import Session, select
 
 from sportello import scheduler
@@ -29,32 +27,6 @@ from sportello.listening.models import Alert
 
 START = rome(2026, 12, 7, 10)
 SLA = [{"name": "standard", "first_response": "1h", "resolution": "1d"}]
-WRITES = ("INSERT", "UPDATE", "DELETE")
-
-
-@contextmanager
-def write_transactions(engine: Engine) -> Iterator[list[list[tuple[str, list[dict[str, Any]]]]]]:
-    """The transactions committed inside the block that wrote, each as its writes: the
-    statement and its rows of parameters, by column name whatever the driver."""
-    committed: list[list[tuple[str, list[dict[str, Any]]]]] = []
-    pending: list[tuple[str, list[dict[str, Any]]]] = []
-
-    def before(_c: object, _cur: object, statement: str, _p: Any, context: Any, _m: bool) -> None:
-        if statement.lstrip().upper().startswith(WRITES):
-            pending.append((statement, list(context.compiled_parameters)))
-
-    def commit(_connection: object) -> None:
-        if pending:
-            committed.append(list(pending))
-            pending.clear()
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "commit", commit)
-    try:
-        yield committed
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "commit", commit)
 
 
 @pytest.fixture
