@@ -1,4 +1,5 @@
-"""The SQLite write lock: webhooks (urgent) go before the worker, which lets them in."""
+"""The SQLite write lock: webhooks (urgent) go before the worker, which lets them in; the
+other writers take turns in the order they asked."""
 
 from __future__ import annotations
 
@@ -69,6 +70,26 @@ def test_the_holder_lets_the_waiting_webhooks_in_and_takes_the_lock_back():
         thread.join(WAIT_S)
     assert order[0] == "batch, first part" and order[-1] == "batch, the rest"
     assert sorted(order[1:3]) == ["webhook 1", "webhook 2"]
+
+
+def test_a_writer_that_takes_the_lock_back_goes_behind_the_writers_waiting():
+    """An SLA check's catch-up writes part after part; it took the lock back at once after
+    each, and the journal worker waited for all of them (docs/benchmarks.md, session 26)."""
+    lock = WriteLock()
+    order: list[str] = []
+
+    def worker() -> None:
+        with lock:
+            order.append("worker")
+
+    with lock:
+        order.append("first part")
+        thread = _run(worker)
+        wait_for(lambda: len(lock._queue) == 1, timeout=WAIT_S, interval=0.001)
+    with lock:
+        order.append("next part")
+    thread.join(WAIT_S)
+    assert order == ["first part", "worker", "next part"]
 
 
 def test_a_disabled_lock_never_blocks_and_never_asks_to_yield():
