@@ -9,6 +9,11 @@ then, round after round, runs ``sportello run`` of each revision in turn on a fr
 the rest, and checks that every delivery was stored exactly once; then the medians of each
 revision and their ratio.
 
+``--prefilled N`` (SQLite) runs each daemon on a fresh copy of the generated inbox of N
+messages; ``--sla`` gives it an SLA policy (first response 1h, resolution 24h), whose first
+check, 60 s after the start, catches up on the inbox's backlog: with ``--duration 80`` it
+falls inside the load, and the answers show what the check holds the webhooks back for.
+
 Why a fixed rate: ``bench_webhooks.py``'s best closed-loop rate moves by a third between two
 runs of the same code on these machines, and its open loop runs at half of it, so two runs
 of it compare different loads. Alternating runs at one rate compare the same one.
@@ -29,11 +34,13 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_webhooks import running_daemon
+from bench_webhooks import copy_sqlite, running_daemon
+from cached_data import sqlite_dataset
 from common import REPO, postgres_url, table
 from pgschema import reset_schema
 
-MEASURES = ("p50_ms", "p99_ms", "visible_p99_ms", "drain_s")
+MEASURES = ("p50_ms", "p99_ms", "max_ms", "visible_p99_ms", "drain_s")
+SLA_POLICY = '[[sla]]\nname = "standard"\nfirst_response = "1h"\nresolution = "24h"\n'
 
 
 @contextmanager
@@ -49,14 +56,18 @@ def worktree(revision: str) -> Iterator[Path]:
             subprocess.run([*git, "worktree", "remove", "--force", str(path)], check=True)
 
 
-def fresh_database(engine: str, tmp: Path, run: int) -> str:
-    if engine == "postgres":
+def fresh_database(args: argparse.Namespace, tmp: Path, run: int) -> str:
+    if args.engine == "postgres":
         return reset_schema(postgres_url(), "bench_ab")
-    return f"sqlite:///{tmp}/ab-{run}.db"
+    path = tmp / f"ab-{run}.db"
+    if args.prefilled:
+        copy_sqlite(sqlite_dataset(args.prefilled), path)
+    return f"sqlite:///{path}"
 
 
 def one_run(checkout: Path, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    with running_daemon(database_url, args.kind, "ab", checkout=checkout) as loads:
+    extra = SLA_POLICY if args.sla else ""
+    with running_daemon(database_url, args.kind, "ab", checkout=checkout, extra=extra) as loads:
         loads.measured({"mode": "closed", "concurrency": 4, "duration": 2})
         run = loads.measured(
             {"mode": "open", "rate": args.rate, "concurrency": 64, "duration": args.duration}
@@ -64,6 +75,7 @@ def one_run(checkout: Path, database_url: str, args: argparse.Namespace) -> dict
     return {
         "p50_ms": run["p50_ms"],
         "p99_ms": run["p99_ms"],
+        "max_ms": run["max_ms"],
         "visible_p99_ms": run["visible"]["p99_ms"],
         "drain_s": run["drain_after_load_s"],
         "accepted_per_s": run["accepted_per_s"],
@@ -84,20 +96,28 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0, help="deliveries per second")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of load")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--prefilled", type=int, metavar="N", help="a copy of N messages")
+    parser.add_argument("--sla", action="store_true", help="an SLA policy (checked after 60 s)")
     args = parser.parse_args()
+    if args.prefilled and args.engine != "sqlite":
+        parser.error("--prefilled: SQLite only (a PostgreSQL inbox takes minutes to generate)")
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
     rows = []
     with worktree(args.before) as before, tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             for label, checkout in (("before", before), ("after", REPO)):
-                url = fresh_database(args.engine, Path(tmp), len(rows))
+                url = fresh_database(args, Path(tmp), len(rows))
                 run = one_run(checkout, url, args)
                 runs[label].append(run)
                 once = "yes" if run["exactly_once"] else "NO"
                 rows.append(
                     [round_ + 1, label, run["accepted_per_s"], *map(run.get, MEASURES), once]
                 )
-    print(f"\n{args.kind} on {args.engine}, open loop at {args.rate:g}/s for {args.duration:g} s")
+    setup = f", {args.prefilled:,} messages" if args.prefilled else ""
+    setup += ", an SLA policy" if args.sla else ""
+    print(
+        f"\n{args.kind} on {args.engine}{setup}: open loop at {args.rate:g}/s, {args.duration:g} s"
+    )
     print(table(["round", "revision", "accepted/s", *MEASURES, "once"], rows))
     medians = []
     for measure in MEASURES:

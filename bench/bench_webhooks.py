@@ -250,16 +250,17 @@ class Loads:
 
 @contextmanager
 def running_daemon(
-    database_url: str, kind: str, label: str, checkout: Path = REPO
+    database_url: str, kind: str, label: str, checkout: Path = REPO, extra: str = ""
 ) -> Iterator[Loads]:
     """``sportello run`` (of ``checkout``, by default this one) on ``database_url``, with an
-    emulator of its platform for outbound calls."""
+    emulator of its platform for outbound calls; ``extra`` is added to its configuration."""
     emulator = TelegramEmulator(TELEGRAM_TOKEN, secret=TELEGRAM_SECRET)
     platform = BackgroundServer(emulator.app).start()
     config = daemon_config(
         database_url,
         telegram_api=platform.url if kind == "telegram" else None,
         whatsapp_graph=platform.url if kind == "whatsapp" else None,
+        extra=extra,
     )
     try:
         name = f"webhooks-{label}-{kind}"
