@@ -97,7 +97,7 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
 
     def refresh_timelines() -> int:
         return timeline_store.refresh_all(
-            daemon.engine, write_lock=daemon.write_lock, pause=quiet_moment
+            daemon.engine, write_lock=daemon.write_lock.background, pause=quiet_moment
         )
 
     def trim_journal() -> int:
@@ -105,7 +105,7 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             daemon.engine,
             daemon.clock.now(),
             daemon.settings.retention,
-            write_lock=daemon.write_lock,
+            write_lock=daemon.write_lock.background,
             pause=quiet_moment,
         )
 
@@ -151,9 +151,9 @@ def check_service_levels(daemon: Daemon, now: datetime) -> int:
     and the breach alerts answered since. Returns how many records fired.
 
     Each step writes in short transactions of its own, after its reads, and the deadlines
-    by parts of :data:`SLA_PART` conversations under the daemon's write lock: on SQLite,
-    everything one transaction wrote holds back the journal's commits, and the webhooks'
-    answers, until its end.
+    by parts of :data:`SLA_PART` conversations, each taking the daemon's write lock as a
+    background writer: on SQLite, everything one transaction wrote holds back the journal's
+    commits, and the webhooks' answers, until its end, and the worker goes first.
     """
     engine = daemon.engine
     with session_scope(engine) as session:
@@ -164,7 +164,7 @@ def check_service_levels(daemon: Daemon, now: datetime) -> int:
         planned = sla.plan_check(session, now, policies, calendar)
     fired = 0
     for part in planned.parts(SLA_PART):
-        with daemon.write_lock, session_scope(engine) as session:
+        with daemon.write_lock.background, session_scope(engine) as session:
             breaches = sla.apply_check(session, part, policies, calendar)
             alert_sla_breaches(session, breaches, now)
         fired += len(breaches)

@@ -102,7 +102,7 @@ def main() -> None:
     if args.prefilled and args.engine != "sqlite":
         parser.error("--prefilled: SQLite only (a PostgreSQL inbox takes minutes to generate)")
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
-    rows = []
+    rows: list[list[Any]] = []
     with worktree(args.before) as before, tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             for label, checkout in (("before", before), ("after", REPO)):
