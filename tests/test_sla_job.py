@@ -68,6 +68,19 @@ async def test_a_catch_up_writes_a_few_conversations_per_transaction(
     assert len(alerts) == len(set(alerts)) == 5  # one per first-response breach
 
 
+def test_a_catch_up_leaves_the_interpreter_to_the_others_as_long_as_each_part_took(
+    desk: tuple[Daemon, FrozenClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    daemon, _ = desk
+    monkeypatch.setattr(scheduler, "SLA_PART", 2)
+    paces: list[float] = []
+    fired = scheduler.check_service_levels(
+        daemon, START + timedelta(hours=23, minutes=30), pace=paces.append
+    )
+    assert fired == 6  # five first responses late, one window closing
+    assert len(paces) == 3 and all(pace > 0 for pace in paces)  # five conversations, by two
+
+
 async def test_a_check_with_nothing_new_writes_nothing(desk: tuple[Daemon, FrozenClock]) -> None:
     daemon, clock = desk
     check = next(job for job in scheduler.periodic_jobs(daemon) if job.name == "sla:check")
