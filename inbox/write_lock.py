@@ -9,11 +9,11 @@ deliveries of a batch, commits what it has stored and lets it in. A webhook then
 at most one delivery's worth of the worker's work, not a whole batch.
 
 The periodic jobs that write in batches (the SLA check's parts, the stored timelines, the
-journal's retention) take the lock as *background* writers: after the worker too. An SLA
-catch-up over 14,700 overdue conversations writes 735 parts; taking turns with the worker,
-it let the worker store one delivery per part, and the inbox fell seconds behind the
-webhooks (docs/benchmarks.md, session 26). Within a level, turns go in the order asked.
-PostgreSQL needs no lock: the instance for it does nothing.
+journal's retention) take the lock as *background* writers, after the worker too: they can
+wait, and a job writing part after part (an SLA catch-up over 14,700 overdue conversations
+writes 735) would otherwise take the lock back at once after each part, ahead of the worker
+waiting for it. Within a level, turns go in the order asked. PostgreSQL needs no lock: the
+instance for it does nothing.
 """
 
 from __future__ import annotations

@@ -79,9 +79,8 @@ def test_the_holder_lets_the_waiting_webhooks_in_and_takes_the_lock_back():
 
 
 def test_the_periodic_jobs_write_after_the_worker_even_taking_the_lock_back():
-    """An SLA check's catch-up writes 735 parts at 1M messages; taking turns with the journal
-    worker, or taking the lock back at once after each part, it held the worker back and the
-    inbox fell seconds behind the webhooks (docs/benchmarks.md, session 26)."""
+    """An SLA check's catch-up writes 735 parts at 1M messages: before, it took the lock back
+    at once after each part, ahead of the journal worker waiting for it."""
     lock = WriteLock()
     order: list[str] = []
 
