@@ -37,24 +37,14 @@ def _events(alert: Alert) -> list[str]:
 
 
 def fan_out(
-    session: Session,
-    sink_names: Sequence[str],
-    rules: Sequence[AlertRuleSettings],
-    now: datetime,
-) -> int:
-    """Create the notification rows of every alert event not fanned out yet; returns how
-    many rows."""
-    return _fan_out(session, _waiting(session), sink_names, rules, now)
-
-
-def fan_out_in_parts(
     engine: Engine,
     sink_names: Sequence[str],
     rules: Sequence[AlertRuleSettings],
     now: datetime,
     part: int = FAN_OUT_PART,
 ) -> int:
-    """:func:`fan_out`, ``part`` alerts per transaction, oldest first.
+    """Create the notification rows of every alert event not fanned out yet, ``part`` alerts
+    per transaction, oldest first; returns how many rows.
 
     An SLA check's catch-up can fire thousands of breach alerts at once; fanning them out in
     one transaction held SQLite's one writer, and the webhooks' answers, for 0.2 s and more
@@ -64,13 +54,13 @@ def fan_out_in_parts(
     while True:
         with session_scope(engine) as session:
             alerts = _waiting(session, part, after)
-            created += _fan_out(session, alerts, sink_names, rules, now)
+            created += _add_notifications(session, alerts, sink_names, rules, now)
         if len(alerts) < part:
             return created
         after = alerts[-1].id or 0
 
 
-def _waiting(session: Session, limit: int | None = None, after: int = 0) -> Sequence[Alert]:
+def _waiting(session: Session, limit: int, after: int) -> Sequence[Alert]:
     """Alerts with an event left to fan out (after id ``after``), oldest first: only those,
     as a backlog keeps thousands firing, already fanned out."""
     waiting = or_(
@@ -78,10 +68,10 @@ def _waiting(session: Session, limit: int | None = None, after: int = 0) -> Sequ
         and_(col(Alert.state) == RESOLVED, col(Alert.fanned_out) != "fired,resolved"),
     )
     query = select(Alert).where(waiting, col(Alert.id) > after).order_by(col(Alert.id))
-    return session.exec(query if limit is None else query.limit(limit)).all()
+    return session.exec(query.limit(limit)).all()
 
 
-def _fan_out(
+def _add_notifications(
     session: Session,
     alerts: Sequence[Alert],
     sink_names: Sequence[str],
@@ -148,7 +138,7 @@ class AlertDispatcher:
 
     def _claim(self) -> list[tuple[int, str, str, str]]:
         now = self.clock.now()
-        fan_out_in_parts(self.engine, list(self.sinks), self.rules, now)
+        fan_out(self.engine, list(self.sinks), self.rules, now)
         with session_scope(self.engine) as session:
             rows = session.exec(
                 select(AlertNotification, Alert)

@@ -22,7 +22,7 @@ from sportello.connectors.emulators.server import BackgroundServer, free_port
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.listening.alerts import Condition, raise_alert, raise_alerts, resolve_alert
-from sportello.listening.dispatch import AlertDispatcher, fan_out, fan_out_in_parts
+from sportello.listening.dispatch import AlertDispatcher, fan_out
 from sportello.listening.models import Alert, AlertNotification, Mention
 from sportello.listening.rules import evaluate_all, spike_limit
 from sportello.listening.sinks import build_sinks
@@ -290,8 +290,8 @@ def test_fan_out_reads_only_alerts_with_an_event_left(engine):
 
     def fanned_out() -> tuple[int, list[str]]:
         """Notifications made by one fan-out, and the keys of the alerts it read."""
-        with alerts_read() as read, session_scope(engine) as session:
-            made = fan_out(session, ["ops"], [], MONDAY_10)
+        with alerts_read() as read:
+            made = fan_out(engine, ["ops"], [], MONDAY_10)
         return made, sorted(key for key, _ in read)
 
     assert fanned_out() == (3, ["a", "b", "c"])
@@ -309,14 +309,14 @@ def test_a_fan_out_of_many_alerts_goes_a_part_per_transaction(engine):
         conditions = [Condition(str(n), "SLA", {}) for n in range(5)]
         raise_alerts(session, "sla_breach", conditions, MONDAY_10)
     with write_transactions(engine) as transactions:
-        assert fan_out_in_parts(engine, ["ops", "mail"], [], MONDAY_10, part=2) == 10
+        assert fan_out(engine, ["ops", "mail"], [], MONDAY_10, part=2) == 10
     notified = [
         {row["alert_id"] for statement, rows in writes if "alert_notifications" in statement
          for row in rows}
         for writes in transactions
     ]  # fmt: skip
     assert [len(alerts) for alerts in notified] == [2, 2, 1]
-    assert fan_out_in_parts(engine, ["ops", "mail"], [], MONDAY_10, part=2) == 0
+    assert fan_out(engine, ["ops", "mail"], [], MONDAY_10, part=2) == 0
     with Session(engine) as session:
         assert len(session.exec(select(AlertNotification)).all()) == 10
 
