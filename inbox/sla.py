@@ -207,7 +207,7 @@ def plan_check(
     moved = _ids(  # no longer on the clock: their deadline is cleared
         session, col(Conversation.sla_due_at).is_not(None), col(Conversation.status).not_in(ACTIVE)
     )
-    recorded = _recorded(session)
+    recorded = _recorded(session, (FIRST_RESPONSE, RESOLUTION))
     due: list[dict[str, Any]] = []
     active = select(*(getattr(Conversation, name) for name in _Active._fields)).where(
         col(Conversation.status).in_(ACTIVE)
@@ -251,20 +251,18 @@ def apply_check(
     return fired
 
 
-def _recorded(session: Session) -> set[tuple[int, str, str, datetime]]:
-    """The warnings and breaches already fired for the deadlines of active conversations.
+def _recorded(session: Session, kinds: Sequence[str]) -> set[tuple[int, str, str, datetime]]:
+    """The records of ``kinds`` already fired for active conversations, as their :data:`_KEY`.
 
     A check fires only the others: asking the database again for each overdue deadline, at
     every check, cost a backlog of 15,000 overdue conversations 18,000 inserts and 6.5 s a
-    minute (docs/benchmarks.md, session 25).
+    minute (docs/benchmarks.md, session 25); warning again about each window still closing
+    took SQLite's writer every minute for nothing (session 26).
     """
     fired_before = (
         select(SlaBreach.conversation_id, SlaBreach.kind, SlaBreach.level, SlaBreach.due_at)
         .join(Conversation, col(Conversation.id) == col(SlaBreach.conversation_id))
-        .where(
-            col(Conversation.status).in_(ACTIVE),
-            col(SlaBreach.kind).in_((FIRST_RESPONSE, RESOLUTION)),
-        )
+        .where(col(Conversation.status).in_(ACTIVE), col(SlaBreach.kind).in_(kinds))
     )
     return {tuple(row) for row in session.exec(fired_before)}  # type: ignore[misc]
 
@@ -293,10 +291,14 @@ def _fire(session: Session, records: Sequence[dict[str, Any]]) -> list[SlaBreach
     """Store ``records`` but those stored before (the unique key decides, so that two checks
     at once fire each once); returns the ones this call stored."""
     stored = insert_ignore_many(session, SlaBreach, records, _KEY)
-    return [new_row(SlaBreach, **r) for r in records if tuple(r[name] for name in _KEY) in stored]
+    return [new_row(SlaBreach, **r) for r in records if _key(r) in stored]
 
 
-_KEY = ("conversation_id", "kind", "level", "due_at")
+_KEY = ("conversation_id", "kind", "level", "due_at")  # the unique key of a fired record
+
+
+def _key(record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(record[name] for name in _KEY)
 
 
 def check_windows(
@@ -336,8 +338,8 @@ def check_windows(
             continue
         closing[conversation.id] = conversation
         due.append(_record(conversation, WINDOW_CLOSING, WARNING, window_end, now, None))
-    warned = _windows_warned(session, sorted(closing))
-    fired = _fire(session, [r for r in due if (r["conversation_id"], r["due_at"]) not in warned])
+    warned = _recorded(session, (WINDOW_CLOSING,)) if due else set()
+    fired = _fire(session, [r for r in due if _key(r) not in warned])
     for record in fired:
         if record.conversation_id not in tagged:
             session.add(ConversationTag(conversation_id=record.conversation_id, tag=WINDOW_TAG))
@@ -354,21 +356,6 @@ def check_windows(
             )  # type: ignore[call-overload]
     session.flush()
     return fired
-
-
-def _windows_warned(session: Session, conversation_ids: Sequence[int]) -> set[tuple[int, datetime]]:
-    """The windows of these conversations already warned about: (conversation id, window end).
-
-    A window stays closing for ``before``; warning about it again at every check, one insert
-    each, was a write (SQLite's writer taken) every minute for nothing.
-    """
-    warned: set[tuple[int, datetime]] = set()
-    for chunk in chunked(conversation_ids):
-        found = select(SlaBreach.conversation_id, SlaBreach.due_at).where(
-            SlaBreach.kind == WINDOW_CLOSING, col(SlaBreach.conversation_id).in_(chunk)
-        )
-        warned.update((id_, due_at) for id_, due_at in session.exec(found))
-    return warned
 
 
 def _window_renewed_or_answered(
