@@ -34,13 +34,13 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_webhooks import copy_sqlite, running_daemon
+from bench_webhooks import running_daemon
 from cached_data import sqlite_dataset
-from common import REPO, postgres_url, table
+from common import REPO, SLA_POLICY, copy_sqlite, postgres_url, table
 from pgschema import reset_schema
 
 MEASURES = ("p50_ms", "p99_ms", "max_ms", "visible_p99_ms", "drain_s")
-SLA_POLICY = '[[sla]]\nname = "standard"\nfirst_response = "1h"\nresolution = "24h"\n'
+SLA_CONFIG = "[[sla]]\n" + "".join(f'{key} = "{value}"\n' for key, value in SLA_POLICY.items())
 
 
 @contextmanager
@@ -66,7 +66,7 @@ def fresh_database(args: argparse.Namespace, tmp: Path, run: int) -> str:
 
 
 def one_run(checkout: Path, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    extra = SLA_POLICY if args.sla else ""
+    extra = SLA_CONFIG if args.sla else ""
     with running_daemon(database_url, args.kind, "ab", checkout=checkout, extra=extra) as loads:
         loads.measured({"mode": "closed", "concurrency": 4, "duration": 2})
         run = loads.measured(

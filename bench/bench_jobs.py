@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import statistics
 import sys
 import time
@@ -39,7 +38,16 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cached_data import scratch_postgres_dataset, sqlite_dataset
-from common import VAR, add_inbox_size_options, inbox_sizes, ms, table, write_results
+from common import (
+    SLA_POLICY,
+    VAR,
+    add_inbox_size_options,
+    copy_sqlite,
+    inbox_sizes,
+    ms,
+    table,
+    write_results,
+)
 from sqlalchemy import Connection, Engine, event, text
 
 from sportello.config.settings import load_settings
@@ -47,17 +55,13 @@ from sportello.daemon import Daemon
 from sportello.inbox.db import session_scope
 from sportello.scheduler import periodic_jobs
 
-SLA_POLICY = {"name": "standard", "first_response": "1h", "resolution": "24h"}
-
 
 def sqlite_copy(messages: int) -> str:
     """A copy of the cached SQLite dataset that the jobs may write to; its URL."""
-    source = sqlite_dataset(messages).removeprefix("sqlite:///")
     path = VAR / f"jobs-{messages}.db"
     for stale in VAR.glob(path.name + "*"):
         stale.unlink()
-    with sqlite3.connect(source) as original, sqlite3.connect(path) as copy:
-        original.backup(copy)
+    copy_sqlite(sqlite_dataset(messages), path)
     return f"sqlite:///{path}"
 
 

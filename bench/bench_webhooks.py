@@ -21,7 +21,6 @@ import argparse
 import bisect
 import importlib.util
 import json
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from common import (
     TELEGRAM_TOKEN,
     VAR,
     WHATSAPP_SECRET,
+    copy_sqlite,
     daemon_config,
     latency_summary,
     postgres_url,
@@ -358,16 +358,6 @@ def prefill(url: str, messages: int) -> None:
     migrate(engine)
     generate(engine, messages)
     engine.dispose()
-
-
-def copy_sqlite(url: str, target: Path) -> None:
-    """A consistent copy of a SQLite database (its WAL included), through the backup API."""
-    source = sqlite3.connect(url.removeprefix("sqlite:///"))
-    copy = sqlite3.connect(target)
-    with copy:
-        source.backup(copy)
-    copy.close()
-    source.close()
 
 
 def print_tables(kind: str, ceiling: dict[int, Any], per_backend: dict[str, Any]) -> None:

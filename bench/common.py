@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,10 @@ def postgres_url() -> str | None:
     return url
 
 
+SLA_POLICY = {"name": "standard", "first_response": "1h", "resolution": "24h"}
+"""The SLA policy of the benchmarks that run the SLA check on a generated inbox's backlog."""
+
+
 def add_inbox_size_options(parser: argparse.ArgumentParser) -> None:
     """The options of the scripts that measure generated inboxes of several sizes."""
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
@@ -92,6 +97,16 @@ def inbox_sizes(args: argparse.Namespace) -> tuple[list[int], str | None]:
     else:
         sizes = [10_000, 100_000] + ([1_000_000] if args.full else [])
     return sizes, None if args.no_postgres or args.quick else postgres_url()
+
+
+def copy_sqlite(url: str, target: Path) -> None:
+    """A consistent copy of a SQLite database (its WAL included), through the backup API."""
+    source = sqlite3.connect(url.removeprefix("sqlite:///"))
+    copy = sqlite3.connect(target)
+    with copy:
+        source.backup(copy)
+    copy.close()
+    source.close()
 
 
 def machine() -> dict[str, Any]:
