@@ -134,7 +134,12 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
     if daemon.settings.surveys.enabled:
 
         def surveys() -> object:
-            queued = run_surveys(daemon.engine, daemon.settings, daemon.clock.now())
+            queued = run_surveys(
+                daemon.engine,
+                daemon.settings,
+                daemon.clock.now(),
+                write_lock=daemon.write_lock.background,
+            )
             if queued:
                 daemon.wake_sender()
             return queued

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, delete, or_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from sportello.config.settings import Settings, SurveySettings, parse_duration
@@ -28,6 +28,7 @@ from sportello.inbox.db import session_scope
 from sportello.inbox.models import Conversation, ConversationEvent, Customer, Message
 from sportello.inbox.survey_replies import SCALES, button_payload, classify, looks_like_reply
 from sportello.inbox.survey_tables import Survey, SurveyResponse
+from sportello.inbox.upsert import insert_ignore_many
 
 if TYPE_CHECKING:
     from sportello.inbox.ingest import Ingested
@@ -40,6 +41,8 @@ BUTTON_LIMITS = {"telegram": 100, "whatsapp": 10, "messenger": 13}
 WINDOW_CHANNELS = frozenset({"whatsapp", "messenger"})  # free-form only 24h after the customer
 MESSAGING_WINDOW = timedelta(hours=24)
 LOOKBACK = timedelta(days=1)  # resolutions older than delay + this are never surveyed
+PART = 20  # surveys written per transaction of a round
+T = TypeVar("T")
 
 QUESTIONS: dict[str, dict[str, str]] = {
     "csat": {
@@ -69,11 +72,33 @@ REASK = {
 # asking ----------------------------------------------------------------------------------
 
 
-def run_surveys(engine: Engine, settings: Settings, now: datetime) -> int:
-    """One round of the scheduler job; returns how many surveys were sent."""
-    with session_scope(engine) as session:
-        schedule(session, settings.surveys, now)
-        return ask_due(session, settings, now)
+def run_surveys(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    *,
+    write_lock: AbstractContextManager[Any] | None = None,
+) -> int:
+    """One round of the scheduler job; returns how many surveys were sent.
+
+    It writes :data:`PART` surveys per transaction, each under ``write_lock``: the first
+    round over a day of resolutions (surveys just switched on, or after an outage) wrote
+    them all in one transaction, which held SQLite's one writer, and the webhooks' answers,
+    for 0.1-0.26 s at 1M messages (docs/benchmarks.md, session 27).
+    """
+
+    def in_part(work: Callable[[Session], T]) -> T:
+        with write_lock or nullcontext(), session_scope(engine) as session:
+            return work(session)
+
+    while in_part(lambda session: schedule(session, settings.surveys, now, limit=PART)) == PART:
+        pass
+    sent = 0
+    while True:
+        asked = in_part(lambda session: ask_due(session, settings, now, limit=PART))
+        sent += asked.sent
+        if asked.due < PART:
+            return sent
 
 
 def sampled(resolution_event_id: int, rate: float) -> bool:
@@ -82,8 +107,12 @@ def sampled(resolution_event_id: int, rate: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
-def schedule(session: Session, config: SurveySettings, now: datetime) -> int:
-    """Give each recent resolution without one its survey row; returns how many were added."""
+def schedule(
+    session: Session, config: SurveySettings, now: datetime, limit: int | None = None
+) -> int:
+    """Give the recent resolutions without one their survey row, the oldest first and at
+    most ``limit``; returns how many were added (one that another replica wrote first is
+    not)."""
     delay = timedelta(seconds=parse_duration(config.delay))
     rows = session.exec(
         select(ConversationEvent, Conversation)
@@ -97,30 +126,29 @@ def schedule(session: Session, config: SurveySettings, now: datetime) -> int:
         # In time order, so that the time index finds them: in id order SQLite walked
         # every event ever written (tests/test_survey_plan.py).
         .order_by(col(ConversationEvent.at), col(ConversationEvent.id))
+        .limit(limit)
     ).all()
-    added = 0
-    for event, conversation in rows:
-        assert event.id is not None and conversation.id is not None
-        survey = Survey(
-            conversation_id=conversation.id,
-            resolution_event_id=event.id,
-            customer_id=conversation.customer_id,
-            channel=conversation.channel,
-            assignee=conversation.assignee,
-            kind=config.kind,
-            resolved_at=event.at,
-            due_at=event.at + delay,
-        )
-        reason = _not_surveyed(conversation, config, event.id)
-        if reason is not None:
-            survey.state, survey.skip_reason = "skipped", reason
-        try:
-            with session.begin_nested():
-                session.add(survey)
-        except IntegrityError:  # another replica wrote it first
-            continue
-        added += 1
-    return added
+    new = [_survey(event, conversation, config, delay) for event, conversation in rows]
+    return len(insert_ignore_many(session, Survey, new, ("resolution_event_id",)))
+
+
+def _survey(
+    event: ConversationEvent, conversation: Conversation, config: SurveySettings, delay: timedelta
+) -> dict[str, Any]:
+    assert event.id is not None and conversation.id is not None
+    reason = _not_surveyed(conversation, config, event.id)
+    return {
+        "conversation_id": conversation.id,
+        "resolution_event_id": event.id,
+        "customer_id": conversation.customer_id,
+        "channel": conversation.channel,
+        "assignee": conversation.assignee,
+        "kind": config.kind,
+        "state": "scheduled" if reason is None else "skipped",
+        "skip_reason": reason,
+        "resolved_at": event.at,
+        "due_at": event.at + delay,
+    }
 
 
 def _not_surveyed(conversation: Conversation, config: SurveySettings, event_id: int) -> str | None:
@@ -133,8 +161,14 @@ def _not_surveyed(conversation: Conversation, config: SurveySettings, event_id: 
     return None
 
 
-def ask_due(session: Session, settings: Settings, now: datetime) -> int:
-    """Send the surveys that are due, or skip them with the reason; returns how many sent."""
+class Asked(NamedTuple):
+    due: int  # the surveys found due: each was sent or skipped
+    sent: int
+
+
+def ask_due(session: Session, settings: Settings, now: datetime, limit: int | None = None) -> Asked:
+    """Send the surveys that are due, or skip them with the reason; the earliest due first
+    and at most ``limit``."""
     config = settings.surveys
     window = timedelta(seconds=parse_duration(config.answer_window))
     due = session.exec(
@@ -143,6 +177,7 @@ def ask_due(session: Session, settings: Settings, now: datetime) -> int:
         .join(Customer, col(Customer.id) == col(Survey.customer_id))
         .where(Survey.state == "scheduled", col(Survey.due_at) <= now)
         .order_by(col(Survey.due_at), col(Survey.id))
+        .limit(limit)
     ).all()
     sent = 0
     for survey, conversation, customer in due:
@@ -165,7 +200,7 @@ def ask_due(session: Session, settings: Settings, now: datetime) -> int:
         survey.asked_at, survey.expires_at = now, now + window
         survey.question_message_id = message.id
         sent += 1
-    return sent
+    return Asked(len(due), sent)
 
 
 def _cannot_ask(survey: Survey, conversation: Conversation, now: datetime) -> str | None:

@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import pytest
 from kpi_fixtures import Inbox, office_hours, rome
+from plan_helpers import write_transactions
 from sqlmodel import col, func, select
 
 from sportello.config.settings import load_settings
+from sportello.inbox import surveys
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import session_scope
 from sportello.inbox.metrics import KpiQuery, compute_kpis
@@ -224,3 +226,41 @@ def test_buttons_only_where_the_scale_fits_the_channel(
     with session_scope(engine) as session:
         item = session.exec(select(OutboxItem)).all()[-1]
     assert len(item.payload["buttons"]) == buttons
+
+
+def test_a_round_over_many_resolutions_writes_a_few_surveys_per_transaction(
+    engine, database_url, monkeypatch
+):
+    """On SQLite a transaction holds the one writer, and the webhooks' answers, until its end:
+    the first round over a day of resolutions wrote them all in one (docs/benchmarks.md,
+    session 27)."""
+    monkeypatch.setattr(surveys, "PART", 3)
+    settings = _settings(database_url)
+    resolved = [_resolved(engine, "telegram", f"30{n}") for n in range(7)]
+    lock = CountingLock()
+    with write_transactions(engine) as transactions:
+        sent = run_surveys(engine, settings, rome(12, 9, 10, 10), write_lock=lock)
+    assert sent == 7 and run_surveys(engine, settings, rome(12, 9, 10, 11)) == 0
+    assert {_survey(engine, c).state for c in resolved} == {"sent"}
+    per_transaction = [
+        (_rows(writes, "INSERT INTO surveys"), _rows(writes, "INSERT INTO outbox"))
+        for writes in transactions
+    ]
+    assert [added for added, _ in per_transaction if added] == [3, 3, 1]
+    assert [asked for _, asked in per_transaction if asked] == [3, 3, 1]
+    assert lock.entered == len(transactions) == 6  # each part under the lock
+
+
+class CountingLock:
+    def __init__(self) -> None:
+        self.entered = 0
+
+    def __enter__(self) -> None:
+        self.entered += 1
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+
+def _rows(writes, prefix: str) -> int:
+    return sum(len(params) for statement, params in writes if statement.startswith(prefix))
