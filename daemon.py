@@ -8,6 +8,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sportello.config.settings import Settings
 from sportello.connectors.base import Connector
@@ -24,12 +25,15 @@ from sportello.inbox.intake import Intake
 from sportello.inbox.journal_writer import JournalWriter
 from sportello.inbox.live import Broadcaster
 from sportello.inbox.outbox import OutboxSender
-from sportello.inbox.pipeline import JournalWorker
+from sportello.inbox.pipeline import Hook, JournalWorker
 from sportello.inbox.sla import SlaClock
 from sportello.inbox.surveys import SurveyAnswers
 from sportello.listening.mentions import forget_mentions, store_public_tweets
 from sportello.listening.service import Listening
 from sportello.sentiment import SentimentService
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ class Daemon:
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leases = leases.ReplicaLeases(self.engine, holder)
         self.sentiment = SentimentService(default_language=settings.brand.default_language)
-        hooks = [
+        hooks: list[Hook] = [
             SurveyAnswers(settings, self.clock),
             SlaClock(),
             AwayResponder(self.clock, settings.brand.default_language),
@@ -92,7 +96,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.scheduler = None
+        self.scheduler: AsyncIOScheduler | None = None
 
     async def start(self) -> None:
         from sportello.scheduler import build_scheduler

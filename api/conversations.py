@@ -83,7 +83,7 @@ def update_conversation(
         conversation.priority = patch.priority
     if patch.tags is not None:
         session.exec(
-            delete(ConversationTag).where(ConversationTag.conversation_id == conversation_id)
+            delete(ConversationTag).where(col(ConversationTag.conversation_id) == conversation_id)
         )  # type: ignore[call-overload]
         for tag in sorted({t.strip() for t in patch.tags if t.strip()}):
             session.add(ConversationTag(conversation_id=conversation_id, tag=tag))

@@ -56,7 +56,10 @@ def list_suggestions(
     query = select(CustomerLink).where(CustomerLink.status == status)
     if customer_id is not None:
         query = query.where(
-            or_(CustomerLink.customer_id == customer_id, CustomerLink.other_id == customer_id)
+            or_(
+                col(CustomerLink.customer_id) == customer_id,
+                col(CustomerLink.other_id) == customer_id,
+            )
         )
     offset = int((decode_cursor(cursor) or {}).get("offset", 0))
     rows = list(
@@ -140,7 +143,9 @@ def customer_audit(
     cursor: str | None = None,
 ) -> Page[AuditOut]:
     """Merges, splits and decisions that involved this customer, newest first."""
-    condition = or_(CustomerAudit.customer_id == customer_id, CustomerAudit.other_id == customer_id)
+    condition = or_(
+        col(CustomerAudit.customer_id) == customer_id, col(CustomerAudit.other_id) == customer_id
+    )
     return _audit_page(session, condition, limit, cursor)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, or_, union
+from sqlalchemy import CompoundSelect, func, or_, union
 from sqlmodel import Session, col, select
 
 from sportello.api.deps import Caller, SessionDep, get_or_404
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 def customer_out(session: Session, customer: Customer) -> CustomerOut:
     identities = session.exec(select(Identity).where(Identity.customer_id == customer.id)).all()
     # A union of two index lookups: as an OR, PostgreSQL scanned every conversation.
-    ids = union(
+    ids: CompoundSelect[int] = union(
         select(Conversation.id).where(Conversation.customer_id == customer.id),
         select(Message.conversation_id).where(Message.customer_id == customer.id),
     )
@@ -62,7 +62,7 @@ def list_customers(
                 func.lower(Identity.display_name).like(pattern),
                 func.lower(Identity.handle).like(pattern),
                 col(Identity.phone).like(pattern),
-                Identity.external_id == q,
+                col(Identity.external_id) == q,
             )
         )
         query = query.where(

@@ -123,8 +123,8 @@ def list_mentions(
         at = ensure_utc(datetime.fromisoformat(position["t"]))
         query = query.where(
             or_(
-                Mention.published_at < at,
-                and_(Mention.published_at == at, col(Mention.id) < position["id"]),
+                col(Mention.published_at) < at,
+                and_(col(Mention.published_at) == at, col(Mention.id) < position["id"]),
             )
         )
     query = query.order_by(col(Mention.published_at).desc(), col(Mention.id).desc())

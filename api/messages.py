@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import and_, or_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from sportello.api.deps import Caller, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
@@ -43,7 +43,10 @@ def list_messages(
     if position is not None:
         at = ensure_utc(datetime.fromisoformat(position["t"]))
         query = query.where(
-            or_(Message.sent_at < at, and_(Message.sent_at == at, Message.id < position["id"]))  # type: ignore[operator]
+            or_(
+                col(Message.sent_at) < at,
+                and_(col(Message.sent_at) == at, col(Message.id) < position["id"]),
+            )
         )
     query = query.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)  # type: ignore[attr-defined,union-attr]
     rows = list(session.exec(query))

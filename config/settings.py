@@ -12,7 +12,7 @@ import os
 import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -301,7 +301,9 @@ class WindowReminderSettings(_Section):
     """Before a platform's 24-hour window closes on a customer still waiting for us."""
 
     enabled: bool = True
-    channels: list[ChannelName] = Field(default_factory=lambda: ["whatsapp", "messenger"])
+    channels: list[ChannelName] = Field(
+        default_factory=lambda: list[ChannelName](("whatsapp", "messenger"))
+    )
     before: Duration = "1h"
     action: Literal["alert", "remind"] = Field(
         default="alert", description="alert: flag and record only; remind: also message them"
@@ -324,9 +326,7 @@ class SurveySettings(_Section):
     delay: str = "10m"
     sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     answer_window: str = "24h"
-    channels: list[Literal["telegram", "whatsapp", "messenger", "x"]] = Field(
-        default_factory=lambda: ["telegram", "whatsapp", "messenger", "x"]
-    )
+    channels: list[ChannelName] = Field(default_factory=lambda: list(get_args(ChannelName)))
     text: dict[str, str] = Field(default_factory=dict, description="question per language")
     thanks: dict[str, str] = Field(default_factory=dict, description="thanks per language")
     reask: dict[str, str] = Field(default_factory=dict, description="re-ask per language")
@@ -416,7 +416,7 @@ class AlertRuleSettings(_Section):
 
     name: str = Field(min_length=1)
     kind: Literal["negative_share", "volume_spike", "keyword"]
-    sources: list[AlertSource] = Field(default_factory=lambda: ["x", "feed", "messages"])
+    sources: list[AlertSource] = Field(default_factory=lambda: list(get_args(AlertSource)))
     languages: list[str] = Field(default_factory=list, description="empty: every language")
     window: str = "1h"
     cooldown: str = "1h"

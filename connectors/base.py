@@ -31,11 +31,14 @@ class Person:
     language: str | None = None
 
 
+AttachmentKind = Literal[
+    "image", "video", "audio", "file", "sticker", "location", "contact", "link", "unsupported"
+]
+
+
 @dataclass(frozen=True)
 class Attachment:
-    kind: Literal[
-        "image", "video", "audio", "file", "sticker", "location", "contact", "link", "unsupported"
-    ]
+    kind: AttachmentKind
     url: str | None = None
     mime_type: str | None = None
     platform_id: str | None = None

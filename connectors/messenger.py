@@ -21,6 +21,7 @@ from sportello.config.settings import MessengerSettings, Settings
 from sportello.connectors import meta
 from sportello.connectors.base import (
     Attachment,
+    AttachmentKind,
     Event,
     Ignored,
     InboundMessage,
@@ -47,7 +48,12 @@ HUMAN_AGENT = "HUMAN_AGENT"
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 # Sent as ``message.metadata`` and returned in the echo, so our own echoes are recognised.
 ECHO_MARKER = "sportello"
-MEDIA = {"image": "image", "video": "video", "audio": "audio", "file": "file"}
+MEDIA: dict[str, AttachmentKind] = {
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "file": "file",
+}
 IGNORED_EVENTS = {
     "reaction": "a reaction is not a message",
     "referral": "the customer arrived through a link or an ad; nothing said yet",

@@ -40,6 +40,7 @@ from telegram.request import HTTPXRequest
 from sportello.config.settings import Settings, TelegramSettings
 from sportello.connectors.base import (
     Attachment,
+    AttachmentKind,
     Connector,
     Event,
     Ignored,
@@ -64,6 +65,15 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
+# A message's media fields (the photo aside: its largest size is taken) and their kind.
+MEDIA_FIELDS: tuple[tuple[str, AttachmentKind], ...] = (
+    ("video", "video"),
+    ("animation", "video"),
+    ("video_note", "video"),
+    ("audio", "audio"),
+    ("voice", "audio"),
+    ("document", "file"),
+)
 # Message fields that are notices about the chat, not something a customer said.
 SERVICE_FIELDS = (
     "new_chat_members",
@@ -334,14 +344,7 @@ def _content(
     if message.photo:
         largest = max(message.photo, key=lambda p: p.width * p.height)
         return "media", caption, (Attachment("image", platform_id=largest.file_id),), ()
-    for field_name, kind in (
-        ("video", "video"),
-        ("animation", "video"),
-        ("video_note", "video"),
-        ("audio", "audio"),
-        ("voice", "audio"),
-        ("document", "file"),
-    ):
+    for field_name, kind in MEDIA_FIELDS:
         media = getattr(message, field_name)
         if media is not None:
             attachment = Attachment(

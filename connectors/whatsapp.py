@@ -20,6 +20,7 @@ from sportello.config.settings import Settings, WhatsAppSettings
 from sportello.connectors import meta
 from sportello.connectors.base import (
     Attachment,
+    AttachmentKind,
     Button,
     Event,
     Ignored,
@@ -45,7 +46,7 @@ MAX_BUTTON_TITLE = 20
 MAX_LIST_ROWS = 10
 MAX_ROW_TITLE = 24
 LIST_BUTTON = "Menu"
-MEDIA = {
+MEDIA: dict[str, AttachmentKind] = {
     "image": "image",
     "video": "video",
     "audio": "audio",
@@ -283,12 +284,12 @@ def _content(
         kind = "sticker" if kind_name == "sticker" else "media"
         return kind, str(body.get("caption") or ""), (attachment,), (), None
     if kind_name == "location":
-        extra = {k: body[k] for k in ("latitude", "longitude", "name", "address") if k in body}
+        place = {k: body[k] for k in ("latitude", "longitude", "name", "address") if k in body}
         text = ", ".join(str(body[k]) for k in ("name", "address") if body.get(k))
         return (
             "location",
             text,
-            (Attachment("location", url=body.get("url"), extra=extra),),
+            (Attachment("location", url=body.get("url"), extra=place),),
             (),
             None,
         )

@@ -76,7 +76,7 @@ def set_password(session: Session, user: User, password: str) -> None:
     if not password:
         raise AccountError("the password must not be empty")
     user.password_hash = _hasher.hash(password)
-    session.exec(delete(UserSession).where(UserSession.user_id == user.id))  # type: ignore[call-overload]
+    session.exec(delete(UserSession).where(col(UserSession.user_id) == user.id))  # type: ignore[call-overload]
 
 
 def authenticate(session: Session, name: str, password: str) -> User | None:

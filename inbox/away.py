@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlmodel import Session
@@ -71,39 +72,43 @@ def decide(
     public: bool = False,
 ) -> AwayDecision:
     is_open = calendar.is_open(at)
-    facts = {
-        "is_open": is_open,
-        "holiday": calendar.holiday(at),
-        "closure": calendar.closure(at),
-        "next_open": None if is_open else calendar.next_open(at),
-    }
+    holiday, closure = calendar.holiday(at), calendar.closure(at)
+    next_open = None if is_open else calendar.next_open(at)
+
+    def decision(send: bool, reason: str, **chosen: Any) -> AwayDecision:
+        return AwayDecision(send, reason, is_open, holiday, closure, next_open, **chosen)
+
     rule = match_rule(rules, channel, is_open=is_open, public=public)
     if rule is None:
         where = "public posts on " if public else ""
-        return AwayDecision(False, f"no away rule covers {where}{channel}", **facts)
+        return decision(False, f"no away rule covers {where}{channel}")
     if rule.when == "closed" and is_open:
-        return AwayDecision(False, "open: the rule answers only when closed", rule=rule, **facts)
+        return decision(False, "open: the rule answers only when closed", rule=rule)
     chosen = pick_template(rule.text, languages, default_language)
     if chosen is None:
-        return AwayDecision(False, "the matching rule has no text", rule=rule, **facts)
+        return decision(False, "the matching rule has no text", rule=rule)
     language, template = chosen
-    next_open = facts["next_open"] or (at if is_open else None)
+    reopens = next_open or (at if is_open else None)
     when_text = (
-        format_next_open(next_open, calendar.tz, language)
-        if next_open is not None
+        format_next_open(reopens, calendar.tz, language)
+        if reopens is not None
         else SOON.get(language[:2].lower(), SOON["en"])
     )
     text = render(template, name=name, next_open=when_text)
-    reason = "always answers on this channel" if rule.when == "always" else _closed_reason(facts)
-    return AwayDecision(True, reason, rule=rule, language=language, text=text, **facts)
+    reason = (
+        "always answers on this channel"
+        if rule.when == "always"
+        else _closed_reason(holiday, closure)
+    )
+    return decision(True, reason, rule=rule, language=language, text=text)
 
 
-def _closed_reason(facts: dict[str, object]) -> str:
-    if facts["closure"] is not None:
-        start, end = facts["closure"]  # type: ignore[misc]
+def _closed_reason(holiday: str | None, closure: Interval | None) -> str:
+    if closure is not None:
+        start, end = closure
         return f"closed: closure {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
-    if facts["holiday"]:
-        return f"closed: public holiday ({facts['holiday']})"
+    if holiday:
+        return f"closed: public holiday ({holiday})"
     return "closed: outside business hours"
 
 

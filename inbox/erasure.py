@@ -137,7 +137,8 @@ def export_customer(session: Session, customer: Customer) -> dict[str, Any]:
             ),
         ),
         "messages": _rows(
-            session, select(Message).where(col(Message.id).in_(messages)).order_by(Message.sent_at)
+            session,
+            select(Message).where(col(Message.id).in_(messages)).order_by(col(Message.sent_at)),
         ),
         "outbox": _rows(
             session, select(OutboxItem).where(col(OutboxItem.message_id).in_(messages))

@@ -24,13 +24,15 @@ class HolidayCalendar:
             holidays.country_holidays(self._country, subdiv=self._subdivision)
 
     def is_holiday(self, day: date) -> bool:
-        return self._country is not None and day in self._dates(day.year)
+        return day in self._dates(day.year)
 
     def name(self, day: date) -> str | None:
         """The holiday's name in the country's own language, or None on a working day."""
-        return self._dates(day.year).get(day) if self._country is not None else None
+        return self._dates(day.year).get(day)
 
     def _dates(self, year: int) -> dict[date, str]:
+        if self._country is None:
+            return {}
         dates = self._years.get(year)
         if dates is None:
             found = holidays.country_holidays(self._country, subdiv=self._subdivision, years=year)

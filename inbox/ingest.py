@@ -31,9 +31,12 @@ _STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
 class Scored(Protocol):
-    compound: float
-    label: str
-    language: str
+    @property
+    def compound(self) -> float: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def language(self) -> str: ...
 
 
 Scorer = Callable[[str], Scored | None]

@@ -194,8 +194,10 @@ def _linked_customers(session: Session, customer_id: int, others: set[int]) -> s
     rows = session.exec(
         select(CustomerLink.customer_id, CustomerLink.other_id).where(
             or_(
-                (CustomerLink.customer_id == customer_id) & col(CustomerLink.other_id).in_(others),
-                (CustomerLink.other_id == customer_id) & col(CustomerLink.customer_id).in_(others),
+                (col(CustomerLink.customer_id) == customer_id)
+                & col(CustomerLink.other_id).in_(others),
+                (col(CustomerLink.other_id) == customer_id)
+                & col(CustomerLink.customer_id).in_(others),
             )
         )
     ).all()
@@ -224,7 +226,7 @@ def merge_on_evidence(
             select(Customer)
             .where(
                 Customer.id != mine.id,
-                or_(column_c == value, col(Customer.id).in_(owner_ids)),
+                or_(col(column_c) == value, col(Customer.id).in_(owner_ids)),
             )
             .order_by(col(Customer.id))
             .limit(1)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, String, bindparam, func, inspect, literal_column, true
+from sqlalchemy import ARRAY, ColumnClause, String, bindparam, func, inspect, literal_column, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlmodel import Session, col, select
@@ -34,7 +34,7 @@ from sportello.inbox.numbered_rows import ReservedIds
 Key = tuple[str, str]  # (channel, the platform's id)
 Row = TypeVar("Row", Message, Identity, Conversation)
 
-ONE = literal_column("1")  # ``LIMIT 1`` written into the statement, not bound
+ONE: ColumnClause[int] = literal_column("1")  # ``LIMIT 1`` written into the statement, not bound
 
 
 @dataclass

@@ -115,20 +115,20 @@ def unmerge_identity(
         session,
         Conversation,
         and_(
-            Conversation.customer_id == customer.id,
-            Conversation.channel == identity.channel,
-            Conversation.recipient_external_id == identity.external_id,
+            col(Conversation.customer_id) == customer.id,
+            col(Conversation.channel) == identity.channel,
+            col(Conversation.recipient_external_id) == identity.external_id,
         ),
     )
     messages = _ids(
         session,
         Message,
         or_(
-            Message.identity_id == identity.id,
+            col(Message.identity_id) == identity.id,
             and_(
                 col(Message.conversation_id).in_(conversations or [-1]),
                 col(Message.identity_id).is_(None),
-                Message.customer_id == customer.id,
+                col(Message.customer_id) == customer.id,
             ),
         ),
     )

@@ -159,7 +159,7 @@ def _first_id(session: Session, smallest: Select[Any]) -> int | None:
     PostgreSQL window tests each row's stored document instead, and needs none)."""
     if session.get_bind().dialect.name == "postgresql":
         return None
-    return session.exec(smallest).one()
+    return session.scalar(smallest)
 
 
 def _first_rows(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, union
+from sqlalchemy import CompoundSelect, and_, or_, union
 from sqlmodel import Session, col, select
 
 from sportello.inbox.models import Conversation, Message
@@ -27,7 +27,7 @@ def customer_timeline(
     )
     # A union of two index lookups (by customer, by conversation): with an OR in one WHERE,
     # PostgreSQL walks the whole sent_at index backwards filtering every message.
-    ids = union(
+    ids: CompoundSelect[int] = union(
         select(Message.id).where(Message.customer_id == customer_id),
         select(Message.id).where(col(Message.conversation_id).in_(own)),
     )
@@ -35,7 +35,10 @@ def customer_timeline(
     if before is not None:
         at, last_id = before
         query = query.where(
-            or_(Message.sent_at < at, and_(Message.sent_at == at, col(Message.id) < last_id))  # type: ignore[operator]
+            or_(
+                col(Message.sent_at) < at,
+                and_(col(Message.sent_at) == at, col(Message.id) < last_id),
+            )
         )
     query = query.order_by(col(Message.sent_at).desc(), col(Message.id).desc()).limit(limit)
     return list(session.exec(query))

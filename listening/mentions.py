@@ -114,5 +114,7 @@ def forget_mentions(session: Session, scope: Scope) -> None:
         col(Mention.message_id).in_(scope.message_ids),
         col(Mention.conversation_id).in_(scope.conversation_ids),
     )
-    authored = and_(Mention.source == "x", col(Mention.author_id).in_(scope.needles.get("x", [])))
+    authored = and_(
+        col(Mention.source) == "x", col(Mention.author_id).in_(scope.needles.get("x", []))
+    )
     session.exec(delete(Mention).where(or_(tied, authored)))  # type: ignore[call-overload]

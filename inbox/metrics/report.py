@@ -196,13 +196,13 @@ def _volumes(session: Session, query: KpiQuery) -> dict[str, Any]:
     ]
     bucket = _bucket(session, Message.sent_at).label("bucket")
     rows = session.exec(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types four columns at most
             bucket,
             Message.direction,
             Message.author,
             func.count(),
-            func.sum(Message.sentiment_compound),
-            func.count(Message.sentiment_compound),
+            func.sum(col(Message.sentiment_compound)),
+            func.count(col(Message.sentiment_compound)),
         )
         .where(*in_period)
         .group_by(bucket, Message.direction, Message.author)
@@ -218,7 +218,7 @@ def _volumes(session: Session, query: KpiQuery) -> dict[str, Any]:
         .group_by(opened_bucket)
     ).all()
     active = session.exec(
-        select(func.count(distinct(Message.conversation_id))).where(*in_period)
+        select(func.count(distinct(col(Message.conversation_id)))).where(*in_period)
     ).one()
 
     totals = {"in": 0, "agent": 0, "bot": 0}

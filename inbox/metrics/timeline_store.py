@@ -79,10 +79,10 @@ def _claim(connection: Connection, generations: dict[int, int]) -> list[int]:
             update(timeline)
             .where(
                 col(timeline.conversation_id).in_(list(generations)),
-                timeline.generation == case(generations, value=timeline.conversation_id),
+                col(timeline.generation) == case(generations, value=timeline.conversation_id),
             )
             .values(built_generation=timeline.generation)
-            .returning(timeline.conversation_id)
+            .returning(col(timeline.conversation_id))
         ).scalars()
     )
 

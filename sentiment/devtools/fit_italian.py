@@ -27,7 +27,7 @@ def simplemma_table() -> dict[str, str]:
     """Lower-case form -> lower-case lemma from simplemma's Italian dictionary."""
     from simplemma.strategies.dictionaries import DefaultDictionaryFactory
 
-    out = {}
+    out: dict[str, str] = {}
     for form, lemma in DefaultDictionaryFactory().get_dictionary("it").items():
         form = (form.decode() if isinstance(form, bytes) else form).lower()
         lemma = (lemma.decode() if isinstance(lemma, bytes) else lemma).lower()
@@ -43,9 +43,9 @@ DENSE = ["_bias", "_compound", "_pos", "_neg"]
 
 def read_split(data: Path, split: str) -> tuple[list[str], list[int]]:
     texts = (data / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
-    labels = (data / f"{split}_labels.txt").read_text(encoding="utf-8").split("\n")
-    texts = [t for t in texts if t != ""] if len(texts) != len(labels) else texts
-    labels = [int(x) for x in labels if x.strip() != ""]
+    lines = (data / f"{split}_labels.txt").read_text(encoding="utf-8").split("\n")
+    texts = [t for t in texts if t != ""] if len(texts) != len(lines) else texts
+    labels = [int(x) for x in lines if x.strip() != ""]
     assert len(texts) == len(labels), (len(texts), len(labels))
     return texts, labels
 
