@@ -51,6 +51,7 @@ def _revision(rev: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location("report_before", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -66,10 +67,13 @@ def main() -> None:
     engine = make_engine(args.url)
     now = last_message_at(args.url)
 
-    def query(days: int, business_time: bool = False, **filters: str) -> KpiQuery:
+    def query(
+        days: int, business_time: bool = False, channel: str | None = None, agent: str | None = None
+    ) -> KpiQuery:
         first = (now - timedelta(days=days - 1)).date().isoformat()
+        last = now.date().isoformat()
         return build_query(
-            Settings(), now, first, now.date().isoformat(), business_time=business_time, **filters
+            Settings(), now, first, last, business_time=business_time, channel=channel, agent=agent
         )
 
     queries = {

@@ -107,7 +107,8 @@ def _chat_id(body: bytes) -> int | None:
     except (ValueError, AttributeError):
         from urllib.parse import parse_qs
 
-        value = (parse_qs(body.decode(errors="replace")).get("chat_id") or [None])[0]
+        values = parse_qs(body.decode(errors="replace")).get("chat_id")
+        value = values[0] if values else None
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):

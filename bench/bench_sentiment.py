@@ -15,6 +15,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if __package__ in (None, "") and "sportello" not in sys.modules:
@@ -85,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     seconds = 0.05 if args.quick else 1.0
     sia = SentimentIntensityAnalyzer()
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for lang in ("en", "it"):
         svc = SentimentService(default_language=lang)
         texts, source = load_texts(lang)

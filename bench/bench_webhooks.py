@@ -53,6 +53,7 @@ from common import (
 )
 from pgschema import reset_schema
 from sqlalchemy import create_engine, func, select
+from sqlmodel import col
 
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
@@ -88,7 +89,7 @@ def rate_row(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def bare_ceiling(kind: str, levels: list[int], duration: float) -> dict[str, Any]:
+def bare_ceiling(kind: str, levels: list[int], duration: float) -> dict[int, dict[str, Any]]:
     argv = [sys.executable, str(HERE / "bare_app.py"), "--kind", kind, "--secret", SECRETS[kind]]
     rows = {}
     with spawn(argv, f"bare-{kind}") as server:
@@ -175,14 +176,14 @@ def _running_max(values: list[int]) -> list[int]:
 def exactly_once(database_url: str, base_message: int, base_delivery: int) -> dict[str, int]:
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        new = Message.id > base_message  # type: ignore[operator]
+        new = col(Message.id) > base_message
         messages = connection.execute(select(func.count()).where(new)).scalar() or 0
         distinct = connection.execute(
-            select(func.count(func.distinct(Message.external_id))).where(new)
+            select(func.count(func.distinct(col(Message.external_id)))).where(new)
         ).scalar()
         deliveries = (
             connection.execute(
-                select(func.count()).where(Delivery.id > base_delivery)  # type: ignore[operator]
+                select(func.count()).where(col(Delivery.id) > base_delivery)
             ).scalar()
             or 0
         )

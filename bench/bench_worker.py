@@ -38,7 +38,7 @@ from common import (
 from pgschema import reset_schema
 
 from sportello.cli import tune_garbage_collector
-from sportello.config.settings import load_settings
+from sportello.config.settings import ChannelName, load_settings
 from sportello.connectors.base import RawDelivery
 from sportello.daemon import Daemon
 from sportello.inbox import journal
@@ -68,7 +68,7 @@ def bodies(kind: str, count: int, customers: int | None) -> list[tuple[bytes, di
     return [BUILD[kind](n, SECRETS[kind]) for n in range(1, count + 1)]
 
 
-def measure(url: str, kind: str, count: int, customers: int | None) -> dict[str, Any]:
+def measure(url: str, kind: ChannelName, count: int, customers: int | None) -> dict[str, Any]:
     deliveries = bodies(kind, count, customers)
     with tempfile.TemporaryDirectory(prefix="sportello-worker-") as tmp:
         daemon = daemon_on(url, Path(tmp))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Table, text
+from sqlmodel import SQLModel
 
 from sportello.inbox.models import (
     Conversation,
@@ -211,7 +212,7 @@ def generate(
         )
         created = start + timedelta(seconds=rng.uniform(0, span.total_seconds() / 2))
         writer.add(
-            Customer.__table__,
+            Customer,
             id=customer_id,
             display_name=name,
             language="it" if italian else "en",
@@ -236,7 +237,7 @@ def generate(
                 "language": "it" if italian else "en",
                 "created_at": created,
             }
-            writer.add(Identity.__table__, **row)
+            writer.add(Identity, **row)
             own.append(row)
             identity_id += 1
         people.append(own)
@@ -258,7 +259,9 @@ def generate(
         assignee = rng.choice((None, None, *AGENTS))
         closer = assignee or rng.choice(AGENTS)
         rows: list[dict[str, Any]] = []
-        events = [("opened", opened, None, {})]
+        events: list[tuple[str, datetime, str | None, dict[str, Any]]] = [
+            ("opened", opened, None, {})
+        ]
         for position in range(size):
             inbound = position == 0 or rng.random() < 0.55
             if inbound and state.answered and rng.random() < REOPENED_SHARE:
@@ -319,7 +322,7 @@ def generate(
             events.append(("pending", paused, closer, {"previous": "open"}))
         priority = rng.choices((0, 1, 2, 3), weights=(80, 12, 6, 2))[0]
         writer.add(
-            Conversation.__table__,
+            Conversation,
             id=conversation_id,
             channel=identity["channel"],
             thread_external_id=f"gen:{conversation_id}",
@@ -350,10 +353,10 @@ def generate(
             ),
         )
         for row in rows:  # after their conversation: a batch never holds orphans
-            writer.add(Message.__table__, **row)
+            writer.add(Message, **row)
         for kind, event_at, actor, data in events:
             writer.add(
-                ConversationEvent.__table__,
+                ConversationEvent,
                 conversation_id=conversation_id,
                 kind=kind,
                 at=event_at,
@@ -361,7 +364,7 @@ def generate(
                 data=data,
             )
         for tag in rng.sample(TAGS, k=rng.choices((0, 1, 2), weights=(60, 30, 10))[0]):
-            writer.add(ConversationTag.__table__, conversation_id=conversation_id, tag=tag)
+            writer.add(ConversationTag, conversation_id=conversation_id, tag=tag)
     writer.close()
     return Generated(
         customers=customers,
@@ -427,7 +430,8 @@ class _Writer:
         with self.engine.connect() as connection:
             return int(connection.execute(text(f"SELECT max(id) FROM {table}")).scalar() or 0) + 1
 
-    def add(self, table: Any, **row: Any) -> None:
+    def add(self, model: type[SQLModel], **row: Any) -> None:
+        table: Table = model.__table__  # type: ignore[attr-defined]
         self.tables[table.name] = table
         pending = self.rows[table.name]
         pending.append(row)
