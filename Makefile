@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test lint bench browser migration clean
+.PHONY: run test lint typecheck bench browser migration clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11+ is needed (set PYTHON=...)"; exit 1; }
@@ -24,6 +24,15 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) typecheck
+
+# mypy on every module but the tests and the migrations. The layout is flat (this directory
+# is the package), so mypy reads it as ``sportello`` through a link under var/.
+typecheck: $(STAMP)
+	mkdir -p var/typecheck && ln -sfn $(CURDIR) var/typecheck/sportello
+	cd var/typecheck && $(CURDIR)/$(BIN)/mypy --explicit-package-bases --ignore-missing-imports \
+	  --follow-imports=silent \
+	  $$(git -C $(CURDIR) ls-files '*.py' | grep -v -e '^tests/' -e '/migrations/' | sed 's|^|sportello/|')
 
 # The web inbox is tested in Debian's Chromium; install it where it is missing.
 browser:
