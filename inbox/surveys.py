@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from sportello.config.settings import Settings, SurveySettings, parse_duration
 from sportello.connectors.base import Button
 from sportello.inbox import outbox
+from sportello.inbox.batches import in_batches
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
 from sportello.inbox.models import Conversation, ConversationEvent, Customer, Message
@@ -42,6 +43,7 @@ WINDOW_CHANNELS = frozenset({"whatsapp", "messenger"})  # free-form only 24h aft
 MESSAGING_WINDOW = timedelta(hours=24)
 LOOKBACK = timedelta(days=1)  # resolutions older than delay + this are never surveyed
 PART = 20  # surveys written per transaction of a round
+BUDGET_S = 10.0  # per step of a round; what is left waits for the next round
 T = TypeVar("T")
 
 QUESTIONS: dict[str, dict[str, str]] = {
@@ -78,10 +80,12 @@ def run_surveys(
     now: datetime,
     *,
     write_lock: AbstractContextManager[Any] | None = None,
+    budget_s: float = BUDGET_S,
 ) -> int:
     """One round of the scheduler job; returns how many surveys were sent.
 
-    It writes :data:`PART` surveys per transaction, each under ``write_lock``: the first
+    It writes :data:`PART` surveys per transaction, each under ``write_lock``, scheduling
+    and then asking for at most about ``budget_s`` each (the next round goes on): the first
     round over a day of resolutions (surveys just switched on, or after an outage) wrote
     them all in one transaction, which held SQLite's one writer, and the webhooks' answers,
     for 0.1-0.26 s at 1M messages (docs/benchmarks.md, session 27).
@@ -91,14 +95,19 @@ def run_surveys(
         with write_lock or nullcontext(), session_scope(engine) as session:
             return work(session)
 
-    while in_part(lambda session: schedule(session, settings.surveys, now, limit=PART)) == PART:
-        pass
-    sent = 0
-    while True:
+    def schedule_part() -> int:
+        return in_part(lambda session: schedule(session, settings.surveys, now, limit=PART))
+
+    sent: list[int] = []
+
+    def ask_part() -> int:
         asked = in_part(lambda session: ask_due(session, settings, now, limit=PART))
-        sent += asked.sent
-        if asked.due < PART:
-            return sent
+        sent.append(asked.sent)
+        return asked.due
+
+    in_batches(schedule_part, PART, budget_s=budget_s)
+    in_batches(ask_part, PART, budget_s=budget_s)
+    return sum(sent)
 
 
 def sampled(resolution_event_id: int, rate: float) -> bool:

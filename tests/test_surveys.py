@@ -264,3 +264,15 @@ class CountingLock:
 
 def _rows(writes, prefix: str) -> int:
     return sum(len(params) for statement, params in writes if statement.startswith(prefix))
+
+
+def test_a_round_stops_at_its_budget_and_the_next_one_goes_on(engine, database_url, monkeypatch):
+    monkeypatch.setattr(surveys, "PART", 3)
+    settings = _settings(database_url)
+    resolved = [_resolved(engine, "telegram", f"31{n}") for n in range(5)]
+    at = rome(12, 9, 10, 10)
+    assert run_surveys(engine, settings, at, budget_s=0) == 3  # one part of each step
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(Survey)).one() == 3
+    assert run_surveys(engine, settings, at + timedelta(seconds=5), budget_s=0) == 2
+    assert {_survey(engine, c).state for c in resolved} == {"sent"}
