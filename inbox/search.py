@@ -161,12 +161,19 @@ def _all_matching_messages(session: Session, words: list[str]) -> Any:
     return select(hits.c.id)
 
 
-def _first_id(session: Session, smallest: Select[Any]) -> int | None:
-    """The smallest message id of a window of messages, which narrows SQLite's match list
-    (PostgreSQL walks such a window testing each row's stored document, and needs none)."""
+def _message_window(
+    session: Session, in_window: ColumnElement[bool], ids: Select[Any]
+) -> tuple[ColumnElement[bool], int | None]:
+    """A window of messages as a page's condition, and the first id that narrows SQLite's
+    match list (None on PostgreSQL, which tests each row's stored document).
+
+    SQLite walks the window's index range. PostgreSQL reads the window's rows by primary
+    key: given the range, it intersected it with the GIN index's bitmap of every match
+    (38,000 rows for a common word at 1M messages: 9-18 ms, against 3).
+    """
     if session.get_bind().dialect.name == "postgresql":
-        return None
-    return session.scalar(smallest)
+        return col(Message.id).in_(ids), None
+    return in_window, session.scalar(select(func.min(ids.subquery().c.id)))
 
 
 def _first_rows(
@@ -210,8 +217,7 @@ def search_messages(
         window = _first_rows(session, keys, (offset + limit) * rows_per_result)
         if window is None:
             break
-        in_window, ids = window
-        first_id = _first_id(session, select(func.min(ids.subquery().c.id)))
+        in_window, first_id = _message_window(session, *window)
         found = page(
             in_window, _matches(session, "messages_fts", PG_MESSAGE_DOC, words, from_id=first_id)
         )
