@@ -5,8 +5,8 @@ shares the interpreter with the webhooks and the journal worker: a slow job is C
 them (and on SQLite, a long write transaction holds the journal's commits back). For each size
 (messages: 10k and 100k by default, 1M with ``--full``) and database, on a copy of the
 generated inbox (SQLite: a copy of the cached file; PostgreSQL: a schema built afresh, since
-the jobs write), with an SLA policy (first response in 1h, resolution in 24h) and surveys on,
-each job runs through a real ``Daemon``:
+the jobs write; both removed after), with an SLA policy (first response in 1h, resolution in
+24h) and surveys on, each job runs through a real ``Daemon``:
 
 - **catch-up**: its first run, what a daemon does after an outage or once an SLA policy is set
   on an existing backlog (every deadline that passed is found at once);
@@ -48,6 +48,7 @@ from common import (
     table,
     write_results,
 )
+from pgschema import drop_schema
 from sqlalchemy import Connection, Engine, event, text
 
 from sportello.config.settings import load_settings
@@ -150,6 +151,8 @@ def main() -> None:
             backends["postgres"] = scratch_postgres_dataset(pg, size, f"jobs_{size}")
         for label, url in backends.items():
             results["runs"][f"{label}-{size}"] = run_one(url, runs)
+        if pg is not None:  # a scratch copy, like the SQLite one (1M: about 1 GB)
+            drop_schema(pg, f"jobs_{size}")
     if pg is None:
         results["postgres"] = "not measured: no PostgreSQL (or --no-postgres / --quick)"
     print_table(results["runs"])

@@ -16,12 +16,20 @@ def schema_url(base_url: str, schema: str) -> str:
 
 def reset_schema(base_url: str, schema: str) -> str:
     """Drop and create ``schema``; returns a URL whose connections use it."""
+    drop_schema(base_url, schema)
     engine = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
     return schema_url(base_url, schema)
+
+
+def drop_schema(base_url: str, schema: str) -> None:
+    """Drop ``schema`` and all it holds, if it exists."""
+    engine = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
 
 
 def schema_comment(base_url: str, schema: str) -> str | None:
