@@ -8,12 +8,12 @@ writer is *urgent*: it goes before the worker's next turn, and the worker, betwe
 deliveries of a batch, commits what it has stored and lets it in. A webhook then waits for
 at most one delivery's worth of the worker's work, not a whole batch.
 
-The periodic jobs that write in batches (the SLA check's parts, the stored timelines, the
-journal's retention) take the lock as *background* writers, after the worker too: they can
-wait, and a job writing part after part (an SLA catch-up over 14,700 overdue conversations
-writes 735) would otherwise take the lock back at once after each part, ahead of the worker
-waiting for it. Within a level, turns go in the order asked. PostgreSQL needs no lock: the
-instance for it does nothing.
+The periodic jobs that write in batches (the SLA check's parts, the surveys' parts, the
+stored timelines, the journal's retention) take the lock as *background* writers, after the
+worker too: they can wait, and a job writing part after part (an SLA catch-up over 14,700
+overdue conversations writes 735) would otherwise take the lock back at once after each
+part, ahead of the worker waiting for it. Within a level, turns go in the order asked.
+PostgreSQL needs no lock: the instance for it does nothing.
 """
 
 from __future__ import annotations
