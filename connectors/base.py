@@ -248,7 +248,6 @@ class Connector(abc.ABC):
     """One platform. Subclasses are registered as ``sportello.connectors`` entry points."""
 
     name: ClassVar[Channel]
-    max_text_length: ClassVar[int] = 4096
     # Whether :meth:`profile` can name users whose messages carry no name.
     has_profiles: ClassVar[bool] = False
     # The daemon hands its clock over (``use_clock``) so sends are timed like everything else.

@@ -72,7 +72,6 @@ class MessengerConnector(meta.MetaConnector):
     name = "messenger"
     platform = "Messenger"
     webhook_object = "page"
-    max_text_length = MAX_TEXT
     has_profiles = True
 
     def __init__(self, settings: MessengerSettings) -> None:

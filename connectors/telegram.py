@@ -117,7 +117,6 @@ IGNORED_UPDATES = (
 
 class TelegramConnector(Connector):
     name = "telegram"
-    max_text_length = MAX_TEXT
 
     def __init__(self, settings: TelegramSettings, public_url: str | None = None) -> None:
         assert settings.bot_token is not None

@@ -65,7 +65,6 @@ class WhatsAppConnector(meta.MetaConnector):
     name = "whatsapp"
     platform = "WhatsApp"
     webhook_object = "whatsapp_business_account"
-    max_text_length = MAX_TEXT
 
     def __init__(self, settings: WhatsAppSettings) -> None:
         assert settings.access_token is not None and settings.phone_number_id is not None

@@ -49,12 +49,12 @@ from sportello.connectors.base import (
     Thread,
 )
 from sportello.connectors.x_api import RateLimit, build_client, has_user_auth
+from sportello.connectors.x_length import MAX_TWEET, thread_chunks
 from sportello.connectors.x_poll import Budget, PollState, Sweep
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
-MAX_TWEET = 280
 MAX_DM = 10_000
 PAGE_SIZE = 100
 MAX_PAGES_PER_POLL = 5
@@ -107,7 +107,6 @@ IGNORED_ACTIVITY = (
 
 class XConnector(Connector):
     name = "x"
-    max_text_length = MAX_TWEET
 
     def __init__(self, settings: XSettings, now: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
@@ -545,35 +544,6 @@ def _dm_thread(a: str, b: str) -> str:
 
 def _ignored(kind: str, reason: str) -> Ignored:
     return Ignored(channel="x", kind=kind, reason=reason)
-
-
-def thread_chunks(text: str, limit: int = MAX_TWEET) -> list[str]:
-    """``text`` as one post, or as numbered posts (`` 1/3``) each within ``limit`` characters.
-
-    Cuts fall at line or word breaks; a single word longer than a post is cut where it must.
-    """
-    if len(text) <= limit:
-        return [text]
-    parts = 2
-    while True:
-        room = limit - len(f" {parts}/{parts}")
-        pieces = _cut(text, room)
-        if len(pieces) <= parts:
-            return [f"{piece} {n}/{len(pieces)}" for n, piece in enumerate(pieces, 1)]
-        parts = len(pieces)
-
-
-def _cut(text: str, room: int) -> list[str]:
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > room:
-        cut = max(rest.rfind("\n", 0, room + 1), rest.rfind(" ", 0, room + 1))
-        if cut <= 0:
-            cut = room
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    pieces.append(rest)
-    return pieces
 
 
 def _send_error(exc: Exception, now: datetime) -> SendError:

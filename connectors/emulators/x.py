@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sportello.connectors.emulators.faults import Fault, FaultPlan
+from sportello.connectors.x_length import MAX_TWEET, weighted_length
 
 FIRST_ID = 1_860_000_000_000_000_000
 DEFAULT_LIMITS = {"mentions": 450, "dm_events": 300, "tweets": 100, "dm_send": 200}
@@ -449,8 +450,10 @@ class XEmulator:
 
     def _create_tweet(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         text = body.get("text") or ""
-        if not text or len(text) > 280:
-            return 400, _invalid("text", "Tweet text must be 1 to 280 characters")
+        if not text:
+            return 400, _invalid("text", "Tweet text must not be empty")
+        if weighted_length(text) > MAX_TWEET:
+            return 400, _too_long()
         if any(t["author_id"] == self.user_id and t["text"] == text for t in self.tweets.values()):
             body_403 = _problem(403)
             body_403["detail"] = "You are not allowed to create a Tweet with duplicate content."
@@ -513,6 +516,17 @@ def _problem(status: int) -> dict[str, Any]:
     }
     title = titles.get(status, "Error")
     return {"title": title, "detail": title, "type": "about:blank", "status": status}
+
+
+def _too_long() -> dict[str, Any]:
+    """X's answer to a post over 280 as it counts (twitter-text's weighted length)."""
+    return {
+        "title": "Invalid Request",
+        "detail": "Your Tweet text is too long. For more information on how Twitter determines "
+        "text length see https://github.com/twitter/twitter-text.",
+        "type": "about:blank",
+        "status": 400,
+    }
 
 
 def _invalid(parameter: str, message: str) -> dict[str, Any]:
