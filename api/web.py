@@ -79,7 +79,9 @@ def inbox_page(request: Request, daemon: DaemonDep) -> Response:
     )
 
 
-def _login_form(request: Request, daemon: Daemon, status: int = 200, error: str | None = None):
+def _login_form(
+    request: Request, daemon: Daemon, status: int = 200, error: str | None = None
+) -> Response:
     token = secrets.token_urlsafe(24)
     response = _render(request, daemon, "login.html", status, csrf=token, error=error)
     response.set_cookie(

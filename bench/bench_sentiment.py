@@ -14,6 +14,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +69,7 @@ def load_texts(lang: str) -> tuple[list[str], str]:
     return SAMPLE[lang] * 250, "built-in sample"
 
 
-def rate(fn, texts: list[str], min_seconds: float = 1.0) -> float:
+def rate(fn: Callable[[str], object], texts: list[str], min_seconds: float = 1.0) -> float:
     for t in texts[:50]:  # warm-up (lazy loading)
         fn(t)
     n, start = 0, time.perf_counter()
@@ -95,9 +97,7 @@ def main() -> None:
             "texts": len(texts),
             "source": source,
             "service_detect": rate(svc.score, texts, seconds),
-            "service_forced": rate(
-                lambda t, s=svc, lg=lang: s.score(t, language=lg), texts, seconds
-            ),
+            "service_forced": rate(partial(svc.score, language=lang), texts, seconds),
             "vader": rate(sia.polarity_scores, texts, seconds),
         }
         r = results[lang]

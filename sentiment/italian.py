@@ -86,7 +86,9 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-def rules(text: str, lex: dict[str, float] | None = None, lemmas: dict[str, str] | None = None):
+def rules(
+    text: str, lex: dict[str, float] | None = None, lemmas: dict[str, str] | None = None
+) -> tuple[float, float, float, list[str]]:
     """VADER-style scoring. Returns (compound, pos_sum, neg_sum, bag) where ``bag`` is the list
     of lower-case lemma/emoji features, ``NOT_``-prefixed inside a negation scope."""
     if lex is None:

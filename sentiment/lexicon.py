@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 
 
-def _rows(name: str):
+def _rows(name: str) -> Iterator[list[str]]:
     with (LEXICON_DIR / name).open(encoding="utf-8") as fh:
         for line in fh:
             line = line.rstrip("\n")

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from sportello.config.settings import AwayMessageSettings, BusinessHoursSettings
 from sportello.connectors.base import Event, InboundMessage, Person, Thread
@@ -92,7 +92,9 @@ def deliver(
 
 
 def bot_messages(session: Session) -> list[Message]:
-    return list(session.exec(select(Message).where(Message.author == "bot").order_by(Message.id)))
+    return list(
+        session.exec(select(Message).where(Message.author == "bot").order_by(col(Message.id)))
+    )
 
 
 def count(session: Session, table: type) -> int:

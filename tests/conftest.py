@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import pytest
@@ -26,6 +26,9 @@ from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.connectors.emulators.x import XEmulator
 from sportello.daemon import Daemon
 from sportello.inbox.db import make_engine, migrate
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 POSTGRES_ENV = "SPORTELLO_TEST_POSTGRES_URL"
 API_TOKEN = "test-token"
@@ -297,7 +300,7 @@ CHROMIUM_ARGS = [
 
 @dataclass
 class Browser:
-    page: Any
+    page: Page
     errors: list[str]
 
 

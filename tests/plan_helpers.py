@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session
 
 
 @contextmanager
-def on_each_statement(engine: Engine, record: Callable[[str, Any, bool], object]) -> Iterator[None]:
+def on_each_statement(
+    engine: Engine | Connection, record: Callable[[str, Any, bool], object]
+) -> Iterator[None]:
     """``record(statement, parameters, executemany)`` for each statement ``engine`` sends
     inside the block."""
 
@@ -29,7 +31,7 @@ def on_each_statement(engine: Engine, record: Callable[[str, Any, bool], object]
 
 
 @contextmanager
-def statements_run(engine: Engine, marker: str) -> Iterator[list[tuple[str, Any]]]:
+def statements_run(engine: Engine | Connection, marker: str) -> Iterator[list[tuple[str, Any]]]:
     """The statements containing ``marker`` run inside the block, with their parameters."""
     executed: list[tuple[str, Any]] = []
 

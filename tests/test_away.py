@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from automation_helpers import (
@@ -17,8 +18,8 @@ from automation_helpers import (
     migrated,
     rome,
 )
-from sqlalchemy import event
-from sqlmodel import Session
+from sqlalchemy import Engine, event
+from sqlmodel import Session, select
 
 from sportello.config.settings import AwayMessageSettings
 from sportello.inbox import settings_store
@@ -75,8 +76,8 @@ RULES = [AwayMessageSettings.model_validate(AWAY)]
     ],
 )
 def test_closed_times_get_the_next_opening_in_the_customer_language(
-    at, language, reason, next_open, text
-):
+    at: datetime, language: str, reason: str, next_open: datetime, text: str
+) -> None:
     decision = decide(
         CALENDAR, RULES, channel="whatsapp", at=at, languages=[language], name="Giulia"
     )
@@ -86,11 +87,11 @@ def test_closed_times_get_the_next_opening_in_the_customer_language(
     assert decision.text == text
 
 
-def test_dst_openings_are_the_right_utc_instants():
+def test_dst_openings_are_the_right_utc_instants() -> None:
     assert rome(2026, 3, 30, 9).hour == 7 and rome(2026, 10, 26, 9).hour == 8
 
 
-def test_open_hours_and_uncovered_channels_send_nothing():
+def test_open_hours_and_uncovered_channels_send_nothing() -> None:
     open_time = rome(2026, 12, 9, 10)
     decision = decide(CALENDAR, RULES, channel="telegram", at=open_time)
     assert not decision.send and decision.is_open
@@ -99,7 +100,7 @@ def test_open_hours_and_uncovered_channels_send_nothing():
     assert not decision.send and decision.reason == "no away rule covers telegram"
 
 
-def test_the_first_rule_that_holds_now_answers():
+def test_the_first_rule_that_holds_now_answers() -> None:
     closed = AwayMessageSettings.model_validate(AWAY)
     by_day = AwayMessageSettings(
         channels=["telegram"], when="always", text={"it": "Ricevuto, {name}!"}
@@ -113,7 +114,7 @@ def test_the_first_rule_that_holds_now_answers():
     assert not whatsapp.send and whatsapp.reason == "open: the rule answers only when closed"
 
 
-def test_always_rule_and_fallback_languages():
+def test_always_rule_and_fallback_languages() -> None:
     always = AwayMessageSettings(
         channels=["telegram"], when="always", text={"en": "Thanks {name}!"}
     )
@@ -125,7 +126,7 @@ def test_always_rule_and_fallback_languages():
 
 
 @pytest.fixture
-def office(database_url):
+def office(database_url: str) -> Iterator[tuple[Engine, FrozenClock, AwayResponder]]:
     engine = migrated(database_url)
     clock = FrozenClock(rome(2026, 12, 6, 23, 0))  # a Sunday night
     configure(engine, clock.now())
@@ -133,7 +134,9 @@ def office(database_url):
     engine.dispose()
 
 
-def test_burst_on_two_channels_yields_one_away_message(office):
+def test_burst_on_two_channels_yields_one_away_message(
+    office: tuple[Engine, FrozenClock, AwayResponder],
+) -> None:
     engine, clock, responder = office
     now = clock.now()
     telegram_burst = [inbound("telegram", f"tg:{i}", now, text=f"ciao {i}") for i in range(5)]
@@ -154,12 +157,15 @@ def test_burst_on_two_channels_yields_one_away_message(office):
             == "Ciao Giulia, siamo chiusi: ti rispondiamo da lunedì 7 dicembre alle 09:00."
         )
         conversation = session.get(Conversation, away.conversation_id)
+        assert conversation is not None
         assert conversation.channel == "telegram"
         assert conversation.first_response_at is None  # a bot message is no response
         assert conversation.waiting_since is not None
 
 
-def test_by_day_a_later_always_rule_answers_behind_a_closed_rule(office):
+def test_by_day_a_later_always_rule_answers_behind_a_closed_rule(
+    office: tuple[Engine, FrozenClock, AwayResponder],
+) -> None:
     engine, clock, responder = office
     acknowledge = {
         "channels": ["telegram"],
@@ -178,7 +184,9 @@ def test_by_day_a_later_always_rule_answers_behind_a_closed_rule(office):
     ]
 
 
-def test_cooldown_then_a_new_away_message(office):
+def test_cooldown_then_a_new_away_message(
+    office: tuple[Engine, FrozenClock, AwayResponder],
+) -> None:
     engine, clock, responder = office
     clock.set(rome(2026, 12, 5, 20, 0))  # Saturday evening
     deliver(engine, responder, [inbound("telegram", "tg:1", clock.now())], clock.now())
@@ -196,7 +204,9 @@ def test_cooldown_then_a_new_away_message(office):
         assert all("lunedì 7 dicembre alle 09:00" in m.text for m in sent)
 
 
-def test_restarted_responder_keeps_the_cooldown(office):
+def test_restarted_responder_keeps_the_cooldown(
+    office: tuple[Engine, FrozenClock, AwayResponder],
+) -> None:
     engine, clock, responder = office
     deliver(engine, responder, [inbound("telegram", "tg:1", clock.now())], clock.now())
     restarted = AwayResponder(clock, "it")  # a new process: all it knows is in the database
@@ -206,7 +216,9 @@ def test_restarted_responder_keeps_the_cooldown(office):
         assert len(bot_messages(session)) == 1
 
 
-def test_no_away_message_for_echoes_replies_to_bots_recent_agents_or_public_posts(office):
+def test_no_away_message_for_echoes_replies_to_bots_recent_agents_or_public_posts(
+    office: tuple[Engine, FrozenClock, AwayResponder],
+) -> None:
     engine, clock, responder = office
     now = clock.now()
     echo = inbound("telegram", "tg:echo", now, direction="out")
@@ -241,22 +253,19 @@ def test_no_away_message_for_echoes_replies_to_bots_recent_agents_or_public_post
         assert [m.text for m in bot_messages(session)] == ["Grazie!"]
 
 
-def test_public_posts_are_answered_when_the_rule_says_so(office):
+def test_public_posts_are_answered_when_the_rule_says_so(
+    office: tuple[Engine, FrozenClock, AwayResponder],
+) -> None:
     engine, clock, responder = office
     configure(engine, clock.now(), [{**AWAY, "channels": ["x"], "public": True}])
     mention = inbound("x", "1800", clock.now(), user="77", public=True, thread="tweet:1800")
     deliver(engine, responder, [mention], clock.now())
     with Session(engine) as session:
         assert len(bot_messages(session)) == 1
-        assert (
-            session.exec(__import__("sqlmodel").select(OutboxItem))
-            .one()
-            .payload["reply_to_external_id"]
-            == "1800"
-        )
+        assert session.exec(select(OutboxItem)).one().payload["reply_to_external_id"] == "1800"
 
 
-def test_two_replicas_at_once_send_one_away_message(database_url):
+def test_two_replicas_at_once_send_one_away_message(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("concurrent writers need PostgreSQL")
     engines = [migrated(database_url), migrated(database_url)]
@@ -308,7 +317,7 @@ def test_two_replicas_at_once_send_one_away_message(database_url):
         engine.dispose()
 
 
-def test_the_worker_reads_all_stored_settings_in_one_query(engine):
+def test_the_worker_reads_all_stored_settings_in_one_query(engine: Engine) -> None:
     """``read_all`` (the worker calls it before taking the write lock) leaves the hooks'
     reads of hours, away rules and SLA policies nothing to ask the database."""
     configure(engine, rome(2026, 12, 7, 9))

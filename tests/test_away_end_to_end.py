@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 from automation_helpers import AWAY, OFFICE, rome
-from conftest import TELEGRAM_SECRET, make_settings, telegram_channel, wait_for
+from conftest import TELEGRAM_SECRET, RunningDaemon, make_settings, telegram_channel, wait_for
 
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox.clock import FrozenClock
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", username="giuliar", language_code="it")
@@ -17,12 +21,14 @@ HEADERS = {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token"
 SUNDAY = rome(2026, 12, 6, 10)
 
 
-def _update(update_id: int, user: dict, message_id: int, text: str) -> bytes:
+def _update(update_id: int, user: dict[str, Any], message_id: int, text: str) -> bytes:
     message = tg.message(message_id, user, int(SUNDAY.timestamp()), text=text)
     return json.dumps(tg.update(update_id, message=message)).encode()
 
 
-def _sunday_daemon(database_url: str, telegram_url: str, start_daemon):
+def _sunday_daemon(
+    database_url: str, telegram_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> RunningDaemon:
     """A daemon on Sunday morning, office closed, with its away message."""
     settings = make_settings(
         database_url,
@@ -34,8 +40,10 @@ def _sunday_daemon(database_url: str, telegram_url: str, start_daemon):
 
 
 def test_sunday_message_gets_one_away_message_on_telegram(
-    database_url, telegram_emulator, start_daemon
-):
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, emulator_server = telegram_emulator
     running = _sunday_daemon(database_url, emulator_server.url, start_daemon)
     script = [(GIULIA, "Ciao, il mio ordine?"), (GIULIA, "Ci siete?"), (EMMA, "Hello, anyone?")]
@@ -61,8 +69,10 @@ def test_sunday_message_gets_one_away_message_on_telegram(
 
 
 def test_the_worker_wakes_the_sender_for_the_away_message_it_queued(
-    database_url, telegram_emulator, start_daemon
-):
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     """Not the sender's idle poll: it would wait two minutes here."""
     emulator, emulator_server = telegram_emulator
     running = _sunday_daemon(database_url, emulator_server.url, start_daemon)
@@ -73,7 +83,9 @@ def test_the_worker_wakes_the_sender_for_the_away_message_it_queued(
     wait_for(lambda: len(emulator.sent) == 1, timeout=10)
 
 
-def test_settings_api_reads_edits_and_documents_hours_and_away_rules(sqlite_url, start_daemon):
+def test_settings_api_reads_edits_and_documents_hours_and_away_rules(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(
         make_settings(sqlite_url, business_hours=OFFICE, away_messages=[AWAY]),
         clock=FrozenClock(SUNDAY),

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,15 +44,15 @@ def quick_run() -> subprocess.CompletedProcess[str]:
     return run_quick()
 
 
-def result(name: str) -> dict:
+def result(name: str) -> dict[str, Any]:
     return json.loads((QUICK / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def test_every_script_runs(quick_run):
+def test_every_script_runs(quick_run: subprocess.CompletedProcess[str]) -> None:
     assert quick_run.returncode == 0, quick_run.stdout[-3000:] + quick_run.stderr[-3000:]
 
 
-def test_webhooks_counts_every_delivery_once(quick_run):
+def test_webhooks_counts_every_delivery_once(quick_run: subprocess.CompletedProcess[str]) -> None:
     run = result("webhooks")["kinds"]["telegram"]
     assert run["bare_max_per_s"] > 0
     for row in run["bare"].values():  # the ceiling answered every request, none was lost
@@ -63,13 +64,17 @@ def test_webhooks_counts_every_delivery_once(quick_run):
     assert sqlite["targets"]["exactly_once"] is True
 
 
-def test_worker_stores_every_journaled_delivery(quick_run):
+def test_worker_stores_every_journaled_delivery(
+    quick_run: subprocess.CompletedProcess[str],
+) -> None:
     runs = result("worker")["runs"]
     assert set(runs) == {"sqlite/known", "sqlite/new"}
     assert all(run["deliveries"] == 60 and run["worker_per_s"] > 0 for run in runs.values())
 
 
-def test_e2e_measures_the_away_message_and_the_reply_path(quick_run):
+def test_e2e_measures_the_away_message_and_the_reply_path(
+    quick_run: subprocess.CompletedProcess[str],
+) -> None:
     data = result("e2e")
     assert data["reply"]["webhook_to_reply_at_emulator"]["n"] == data["n"]
     away = data["away"]
@@ -77,7 +82,7 @@ def test_e2e_measures_the_away_message_and_the_reply_path(quick_run):
     assert away["missed_within_s"]["count"] == 0
 
 
-def test_inbox_measures_the_api_and_memory(quick_run):
+def test_inbox_measures_the_api_and_memory(quick_run: subprocess.CompletedProcess[str]) -> None:
     data = result("inbox")
     (run,) = data["runs"].values()
     assert run["latency"]["inbox_page"]["n"] == data["requests_per_endpoint"]
@@ -86,7 +91,7 @@ def test_inbox_measures_the_api_and_memory(quick_run):
         assert run["latency"][name]["n"] == data["requests_per_endpoint"]
 
 
-def test_jobs_measures_every_periodic_job(quick_run):
+def test_jobs_measures_every_periodic_job(quick_run: subprocess.CompletedProcess[str]) -> None:
     (run,) = result("jobs")["runs"].values()
     assert run["base_p50_ms"] > 0
     assert {"sla:check", "surveys", "retention:deliveries"} <= run["jobs"].keys()
@@ -94,12 +99,12 @@ def test_jobs_measures_every_periodic_job(quick_run):
         assert job["catch_up_ms"] > 0 and job["steady_p50_ms"] > 0
 
 
-def test_sentiment_compares_with_vader(quick_run):
+def test_sentiment_compares_with_vader(quick_run: subprocess.CompletedProcess[str]) -> None:
     data = result("sentiment")
     assert data["results"]["en"]["vader"] > 0
 
 
-def test_ab_webhooks_compares_two_revisions_under_one_load():
+def test_ab_webhooks_compares_two_revisions_under_one_load() -> None:
     """Both revisions' daemons (here the same one) take the same fixed load, counted."""
     options = ["--kind", "telegram", "--rate", "100", "--duration", "1", "--rounds", "1"]
     done = bench("ab_webhooks.py", "--before", "HEAD", *options)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from conftest import RunningDaemon, make_settings
 from sqlalchemy import Engine, insert
 
 from sportello.inbox import journal
@@ -67,12 +68,16 @@ def test_the_wal_is_rewound_while_writers_commit_without_pause(sqlite_url: str) 
         _write_without_pause(engine, lock, commits=4000)  # some 12,000 pages through the WAL
     finally:
         checkpointer.stop()
-    wal_pages = Path(engine.url.database + "-wal").stat().st_size // PAGE  # its longest
+    database = engine.url.database
+    assert database is not None
+    wal_pages = Path(database + "-wal").stat().st_size // PAGE  # its longest
     engine.dispose()
     assert wal_pages < 2000
 
 
-def test_the_daemon_checkpoints_its_sqlite_file_in_its_own_thread(start_daemon, sqlite_url):
+def test_the_daemon_checkpoints_its_sqlite_file_in_its_own_thread(
+    start_daemon: Callable[..., RunningDaemon], sqlite_url: str
+) -> None:
     running = start_daemon(make_settings(sqlite_url))
     daemon = running.daemon
     assert daemon.checkpointer is not None

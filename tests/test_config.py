@@ -13,7 +13,7 @@ from sportello.config.settings import ConfigError, load_settings
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "sportello.example.toml"
 
 
-def test_missing_file_means_defaults(tmp_path, monkeypatch):
+def test_missing_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPORTELLO_CONFIG", raising=False)
     settings = load_settings(tmp_path / "absent.toml")
     assert settings.database.url == "sqlite:///./var/sportello.db"
@@ -25,26 +25,29 @@ def test_missing_file_means_defaults(tmp_path, monkeypatch):
     assert not settings.channels.telegram.enabled
 
 
-def test_the_example_file_loads():
+def test_the_example_file_loads() -> None:
     settings = load_settings(EXAMPLE)
     assert settings.business_hours is not None
     assert settings.business_hours.timezone == "Europe/Rome"
     assert settings.away_messages[0].text["it"].startswith("Ciao {name}")
 
 
-def test_environment_overrides_the_file(tmp_path, monkeypatch):
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "s.toml"
     path.write_text('[channels.telegram]\nbot_token = "from-file"\nwebhook_secret = "file"\n')
     monkeypatch.setenv("SPORTELLO_CHANNELS__TELEGRAM__WEBHOOK_SECRET", "from-env")
     monkeypatch.setenv("SPORTELLO_API__TOKENS", '["a", "b"]')
     settings = load_settings(path)
     telegram = settings.channels.telegram
+    assert telegram.bot_token is not None and telegram.webhook_secret is not None
     assert telegram.bot_token.get_secret_value() == "from-file"
     assert telegram.webhook_secret.get_secret_value() == "from-env"
     assert [t.get_secret_value() for t in settings.api.tokens] == ["a", "b"]
 
 
-def test_config_env_variable_names_the_file(tmp_path, monkeypatch):
+def test_config_env_variable_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "s.toml"
     path.write_text("[server]\nport = 9123\n")
     monkeypatch.setenv("SPORTELLO_CONFIG", str(path))
@@ -63,7 +66,7 @@ def test_config_env_variable_names_the_file(tmp_path, monkeypatch):
         ("[nonsense]\nx = 1\n", "nonsense"),
     ],
 )
-def test_bad_values_name_the_key(tmp_path, toml, key):
+def test_bad_values_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(toml)
     with pytest.raises(ConfigError) as error:
@@ -71,7 +74,7 @@ def test_bad_values_name_the_key(tmp_path, toml, key):
     assert key in str(error.value)
 
 
-def test_errors_never_echo_a_secret(tmp_path):
+def test_errors_never_echo_a_secret(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[channels.telegram]\nbot_token = "TOP-SECRET-123"\nmode = "nope"\n')
     with pytest.raises(ConfigError) as error:
@@ -80,14 +83,14 @@ def test_errors_never_echo_a_secret(tmp_path):
     assert "TOP-SECRET-123" not in repr(load_settings(None).model_copy())
 
 
-def test_broken_toml_is_a_clear_error(tmp_path):
+def test_broken_toml_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
     path.write_text("[server\nport = 1\n")
     with pytest.raises(ConfigError, match="invalid configuration file"):
         load_settings(path)
 
 
-def test_daemon_refuses_to_start_on_a_bad_value(tmp_path):
+def test_daemon_refuses_to_start_on_a_bad_value(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[channels.x]\npoll_interval_s = -5\nbearer_token = "SECRET-XYZ"\n')
     result = subprocess.run(
@@ -101,7 +104,7 @@ def test_daemon_refuses_to_start_on_a_bad_value(tmp_path):
     assert "SECRET-XYZ" not in result.stderr + result.stdout
 
 
-def test_help_lists_every_subcommand():
+def test_help_lists_every_subcommand() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "sportello.cli", "--help"],
         capture_output=True,

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sportello.bench.datagen import generate
 from sportello.inbox.business_hours import BusinessCalendar
@@ -17,7 +17,14 @@ from sportello.inbox.models import Conversation, ConversationEvent, Message
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def test_events_match_the_conversations_and_the_report_sees_resolutions(database_url):
+def _id(conversation: Conversation) -> int:
+    assert conversation.id is not None
+    return conversation.id
+
+
+def test_events_match_the_conversations_and_the_report_sees_resolutions(
+    database_url: str,
+) -> None:
     engine = make_engine(database_url)
     migrate(engine)
     generate(engine, customers=300, conversations=1_000, messages=5_000, seed=3, now=NOW)
@@ -26,7 +33,7 @@ def test_events_match_the_conversations_and_the_report_sees_resolutions(database
         events: dict[int, list[ConversationEvent]] = defaultdict(list)
         for event in session.exec(
             select(ConversationEvent).order_by(
-                ConversationEvent.conversation_id, ConversationEvent.at
+                col(ConversationEvent.conversation_id), col(ConversationEvent.at)
             )
         ):
             events[event.conversation_id].append(event)
@@ -36,7 +43,7 @@ def test_events_match_the_conversations_and_the_report_sees_resolutions(database
         }
         reopened = 0
         for conversation in conversations:
-            own = events[conversation.id]
+            own = events[_id(conversation)]
             assert own[0].kind == "opened" and own[0].at == conversation.opened_at
             last = own[-1]
             if conversation.status == "resolved":
@@ -52,7 +59,7 @@ def test_events_match_the_conversations_and_the_report_sees_resolutions(database
                     assert before.kind == "resolved" and before.at < event.at
                     assert (conversation.id, event.at) in inbound_at
         assert reopened > 20
-        by_id = sorted(conversations, key=lambda c: c.id)  # ids in the order things happen
+        by_id = sorted(conversations, key=_id)  # ids in the order things happen
         assert [c.opened_at for c in by_id] == sorted(c.opened_at for c in conversations)
         statuses = {c.status for c in conversations}
         assert statuses == {"open", "pending", "resolved"}

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import httpx
 from conftest import server_client, wait_for
@@ -13,7 +15,7 @@ from conftest import server_client, wait_for
 from sportello.connectors.emulators.server import free_port
 
 
-def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_path):
+def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -32,7 +34,7 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
     )
     api = server_client(f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer demo"})
 
-    def get(path: str, **params) -> list[dict] | None:
+    def get(path: str, **params: Any) -> list[dict[str, Any]] | None:
         try:
             response = api.get(path, params={"limit": 100, **params})
         except httpx.HTTPError:
@@ -59,7 +61,9 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
             )
 
         wait_for(giulia_is_one_customer, timeout=45, interval=0.5)
-        bot_messages = [m for m in get("/api/v1/messages", direction="out") if m["author"] == "bot"]
+        outbound = get("/api/v1/messages", direction="out")
+        assert outbound is not None
+        bot_messages = [m for m in outbound if m["author"] == "bot"]
         assert bot_messages, "an automatic answer was sent"
         assert wait_for(lambda: get("/api/v1/alerts"), timeout=30, interval=0.5)
         assert api.get("/login").status_code == 200

@@ -33,7 +33,7 @@ def _config(tmp_path: Path) -> Path:
     return path
 
 
-def test_preview_explains_what_would_be_sent(tmp_path):
+def test_preview_explains_what_would_be_sent(tmp_path: Path) -> None:
     config = str(_config(tmp_path))
     runner = CliRunner()
     christmas = ["away", "preview", "--channel", "whatsapp", "--at", "2026-12-25T10:00+01:00"]
@@ -54,7 +54,7 @@ def test_preview_explains_what_would_be_sent(tmp_path):
     assert result.exit_code != 0 and "no UTC offset" in result.output
 
 
-def test_set_replaces_stored_sections_and_show_prints_them(tmp_path):
+def test_set_replaces_stored_sections_and_show_prints_them(tmp_path: Path) -> None:
     config = str(_config(tmp_path))
     runner = CliRunner()
     hours = tmp_path / "hours.toml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import pytest
 from conftest import RunningDaemon, empty_database, make_settings, run_daemon
@@ -26,6 +27,20 @@ from sportello.inbox.search import _matches as _matches_sql
 FAR = datetime.max.replace(tzinfo=UTC)
 
 
+class _Found(NamedTuple):
+    """The columns of a message that the search tests compare (a row, not an ORM object)."""
+
+    id: int
+    text: str
+    sent_at: datetime
+    conversation_id: int
+
+
+def _id(row: Conversation | Customer) -> int:
+    assert row.id is not None
+    return row.id
+
+
 def _words(value: str | None) -> list[str]:
     return re.findall(r"[^\W_]+", (value or "").lower())
 
@@ -36,7 +51,9 @@ def _matches(query: str, *fields: str | None) -> bool:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def big_inbox(request, tmp_path_factory) -> Iterator[RunningDaemon]:
+def big_inbox(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningDaemon]:
     """One generated inbox per engine for the whole module: its tests only read it."""
     url = empty_database(request.param, tmp_path_factory.mktemp("big_inbox"))
     running = run_daemon(make_settings(url))
@@ -49,11 +66,13 @@ def big_inbox(request, tmp_path_factory) -> Iterator[RunningDaemon]:
         running.stop()
 
 
-def test_open_conversations_come_most_urgent_first(big_inbox):
-    items: list[dict] = []
+def test_open_conversations_come_most_urgent_first(big_inbox: RunningDaemon) -> None:
+    items: list[dict[str, Any]] = []
     cursor = None
     while True:
-        params = {"status": "open", "limit": 200, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"status": "open", "limit": 200}
+        if cursor:
+            params["cursor"] = cursor
         page = big_inbox.api.get("/api/v1/conversations", params=params).json()
         items += page["items"]
         cursor = page["next_cursor"]
@@ -62,8 +81,9 @@ def test_open_conversations_come_most_urgent_first(big_inbox):
     with Session(big_inbox.daemon.engine) as session:
         rows = session.exec(select(Conversation).where(Conversation.status == "open")).all()
 
-    def spec(c: Conversation) -> tuple:
+    def spec(c: Conversation) -> tuple[bool, int, bool, datetime, float, int | None]:
         negative = c.latest_sentiment is not None and c.latest_sentiment <= -0.05
+        assert c.last_message_at is not None
         return (
             c.waiting_since is None,
             -c.priority,
@@ -80,11 +100,14 @@ def test_open_conversations_come_most_urgent_first(big_inbox):
     assert first["waiting_since"] is not None and first["priority"] == 3
 
 
-def test_message_search_finds_exactly_the_matching_messages(big_inbox):
+def test_message_search_finds_exactly_the_matching_messages(big_inbox: RunningDaemon) -> None:
     with Session(big_inbox.daemon.engine) as session:
-        everything = session.exec(
-            select(Message.id, Message.text, Message.sent_at, Message.conversation_id)
-        ).all()
+        everything = [
+            _Found(*row)
+            for row in session.exec(
+                select(Message.id, Message.text, Message.sent_at, Message.conversation_id)
+            ).all()
+        ]
         for query in ("rimbor", "Ordine RIMBORSO", "parcel damaged", "l'ordine"):
             found = search_messages(session, query, limit=100_000)
             expected = sorted(
@@ -103,14 +126,17 @@ def test_message_search_finds_exactly_the_matching_messages(big_inbox):
 
 
 @pytest.mark.parametrize("few", [1, 300, search.FEW], ids=["windows", "some", "default"])
-def test_search_pages_are_exact_whichever_way_they_are_found(big_inbox, monkeypatch, few):
+def test_search_pages_are_exact_whichever_way_they_are_found(
+    big_inbox: RunningDaemon, monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
     """The newest rows are searched first when many match; the pages are the same."""
     monkeypatch.setattr(search, "FEW", few)
     with Session(big_inbox.daemon.engine) as session:
         # one word in the newest conversation and in the oldest: a window finds one of two
-        by_activity = session.exec(select(Conversation).order_by(Conversation.last_message_at))
+        by_activity = session.exec(select(Conversation).order_by(col(Conversation.last_message_at)))
         oldest, *_, newest = by_activity.all()
         for conversation in (oldest, newest):
+            assert conversation.id is not None and conversation.last_message_at is not None
             session.add(
                 Message(
                     conversation_id=conversation.id,
@@ -155,11 +181,13 @@ def test_search_pages_are_exact_whichever_way_they_are_found(big_inbox, monkeypa
                 reverse=True,
             )
             for limit in (20, 2):
-                found = search_conversations(session, query, limit=limit)
-                assert [c.id for c in found] == [c.id for c in latest_first[:limit]], query
+                found_conversations = search_conversations(session, query, limit=limit)
+                assert [c.id for c in found_conversations] == [
+                    c.id for c in latest_first[:limit]
+                ], query
 
 
-def test_customer_search_by_name_handle_and_phone(big_inbox):
+def test_customer_search_by_name_handle_and_phone(big_inbox: RunningDaemon) -> None:
     with Session(big_inbox.daemon.engine) as session:
         customers = {c.id: c for c in session.exec(select(Customer)).all()}
         identities = session.exec(select(Identity)).all()
@@ -169,12 +197,12 @@ def test_customer_search_by_name_handle_and_phone(big_inbox):
 
         def expected(query: str) -> list[int]:
             hits = [
-                c.id
+                _id(c)
                 for c in customers.values()
                 if _matches(query, c.display_name, c.email)
                 or any(
                     _matches(query, i.display_name, i.handle, i.email)
-                    for i in by_customer.get(c.id, [])
+                    for i in by_customer.get(_id(c), [])
                 )
             ]
             return sorted(hits, reverse=True)
@@ -184,32 +212,37 @@ def test_customer_search_by_name_handle_and_phone(big_inbox):
             assert found == expected(query) and found, query
 
         whatsapp = next(i for i in identities if i.channel == "whatsapp")
-        spaced = f"{whatsapp.phone[:3]} {whatsapp.phone[3:6]} {whatsapp.phone[6:]}"
+        phone = whatsapp.phone
+        assert phone is not None
+        spaced = f"{phone[:3]} {phone[3:6]} {phone[6:]}"
         assert [c.id for c in search_customers(session, spaced)] == [whatsapp.customer_id]
 
 
-def test_postgres_search_uses_the_gin_index(big_inbox):
+def test_postgres_search_uses_the_gin_index(big_inbox: RunningDaemon) -> None:
     engine = big_inbox.daemon.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only")
     with Session(engine) as session:
         condition = _matches_sql(session, "messages_fts", PG_MESSAGE_DOC, ["rimborso"])
         statement = select(Message.id).where(condition)
-        session.exec(text("SET LOCAL enable_seqscan = off"))
+        session.connection().execute(text("SET LOCAL enable_seqscan = off"))
         compiled = statement.compile(engine)
         rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
         plan = "\n".join(r[0] for r in rows)
     assert "ix_messages_text_fts" in plan
 
 
-def test_postgres_conversation_search_tests_only_the_window_messages(big_inbox):
+def test_postgres_conversation_search_tests_only_the_window_messages(
+    big_inbox: RunningDaemon,
+) -> None:
     """A window of conversations reads its own messages, not every match of a common word
     (PostgreSQL hashed all of them, a heap page each: 60-340 ms at 1M messages)."""
     engine = big_inbox.daemon.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only")
     with Session(engine) as session, statements_run(engine, "text_fts @@") as window:
-        session.exec(text("ANALYZE"))  # as the daemon's statistics job leaves a grown inbox
+        # as the daemon's statistics job leaves a grown inbox
+        session.connection().execute(text("ANALYZE"))
         found = search_conversations(session, "ordine", limit=2)
         [(statement, params)] = window
         plan = explain(session, statement, params)["Plan"]
@@ -229,5 +262,6 @@ def test_postgres_conversation_search_tests_only_the_window_messages(big_inbox):
         for node in scans_of(plan, "messages")
     )
     assert len(found) == 2
+    assert in_window is not None
     assert in_window < matches / 4  # so that reading every match cannot pass
     assert 0 < read <= in_window

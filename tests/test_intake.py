@@ -10,13 +10,13 @@ from sportello.inbox.intake import Intake
 WAIT_S = 10.0
 
 
-def test_an_idle_intake_does_not_make_anyone_wait():
+def test_an_idle_intake_does_not_make_anyone_wait() -> None:
     intake = Intake()
     assert not intake.busy()
     assert intake.wait_idle(WAIT_S)
 
 
-def test_waiting_ends_when_the_last_request_in_flight_is_answered():
+def test_waiting_ends_when_the_last_request_in_flight_is_answered() -> None:
     intake = Intake()
     idle = threading.Event()
 
@@ -36,13 +36,13 @@ def test_waiting_ends_when_the_last_request_in_flight_is_answered():
     assert not intake.busy()
 
 
-def test_waiting_is_bounded_while_a_request_stays_in_flight():
+def test_waiting_is_bounded_while_a_request_stays_in_flight() -> None:
     intake = Intake()
     with intake.receiving():
         assert intake.wait_idle(0.01) is False
 
 
-def test_a_request_that_fails_is_no_longer_counted():
+def test_a_request_that_fails_is_no_longer_counted() -> None:
     intake = Intake()
     try:
         with intake.receiving():
@@ -52,7 +52,7 @@ def test_a_request_that_fails_is_no_longer_counted():
     assert not intake.busy()
 
 
-def test_quiet_means_no_request_for_a_while():
+def test_quiet_means_no_request_for_a_while() -> None:
     intake = Intake()
     assert intake.wait_quiet(0.2, WAIT_S)  # none ever: quiet at once
     with intake.receiving():
@@ -62,7 +62,7 @@ def test_quiet_means_no_request_for_a_while():
     assert time.monotonic() - started >= 0.2 - 0.01  # the quiet moment, after the last answer
 
 
-def test_waiting_for_quiet_is_bounded_while_requests_keep_coming():
+def test_waiting_for_quiet_is_bounded_while_requests_keep_coming() -> None:
     intake = Intake()
     with intake.receiving():
         assert not intake.wait_quiet(0.01, 0.2)

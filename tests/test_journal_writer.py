@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from sportello.inbox.db import write_lock
@@ -15,12 +16,12 @@ from sportello.inbox.models import Delivery
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-def _count(engine) -> int:
+def _count(engine: Engine) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(Delivery)).one()
 
 
-async def test_concurrent_deliveries_are_each_stored_once(engine):
+async def test_concurrent_deliveries_are_each_stored_once(engine: Engine) -> None:
     writer = JournalWriter(engine, write_lock(engine))
     writer.start()
     bodies = [f'{{"update_id": {n}}}'.encode() for n in range(300)]
@@ -35,7 +36,9 @@ async def test_concurrent_deliveries_are_each_stored_once(engine):
     assert _count(engine) == 300
 
 
-async def test_a_failed_commit_fails_every_waiting_request_and_stores_nothing(engine):
+async def test_a_failed_commit_fails_every_waiting_request_and_stores_nothing(
+    engine: Engine,
+) -> None:
     writer = JournalWriter(engine, write_lock(engine))
     writer.start()
     good = writer.append(channel="telegram", body=b'{"update_id": 1}', received_at=NOW)
@@ -46,7 +49,7 @@ async def test_a_failed_commit_fails_every_waiting_request_and_stores_nothing(en
     assert _count(engine) == 0
 
 
-async def test_stopping_commits_what_is_queued(engine):
+async def test_stopping_commits_what_is_queued(engine: Engine) -> None:
     writer = JournalWriter(engine, write_lock(engine))
     writer.start()
     appends = [
@@ -61,7 +64,7 @@ async def test_stopping_commits_what_is_queued(engine):
     assert _count(engine) == 50
 
 
-async def test_a_journaled_delivery_reads_back_as_it_was_received(engine):
+async def test_a_journaled_delivery_reads_back_as_it_was_received(engine: Engine) -> None:
     writer = JournalWriter(engine, write_lock(engine))
     writer.start()
     body = '{"update_id": 7, "message": {"text": "è arrivato"}}'.encode()
@@ -82,7 +85,9 @@ async def test_a_journaled_delivery_reads_back_as_it_was_received(engine):
     assert (stored.state, stored.attempts, stored.events) == ("pending", 0, 0)
 
 
-async def test_a_connection_the_server_dropped_is_replaced_without_failing_the_delivery(engine):
+async def test_a_connection_the_server_dropped_is_replaced_without_failing_the_delivery(
+    engine: Engine,
+) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only: the server ends the writer's connection")
     writer = JournalWriter(engine, write_lock(engine))

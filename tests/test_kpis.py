@@ -16,17 +16,20 @@ E x         Wed 25 Nov 10:00 customer; 10:30 resolved without reply; Wed 2 Dec 1
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any, TypedDict, Unpack
 
 import pytest
 from kpi_fixtures import Inbox, hand_computed_inbox, office_hours, rome
+from sqlalchemy import Engine
 
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.metrics import KpiQuery, compute_kpis, parse_bound, timeline_store
 
 
 @pytest.fixture(params=["walked", "stored"])
-def engine(database_url, request):
+def engine(database_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
     """The inbox, reported from fresh walks of its history, and from stored timelines."""
     engine = make_engine(database_url)
     migrate(engine)
@@ -38,7 +41,13 @@ def engine(database_url, request):
     engine.dispose()
 
 
-def _report(engine, *, business_time: bool, **filters):
+class Filters(TypedDict, total=False):
+    channel: str
+    agent: str
+    tag: str
+
+
+def _report(engine: Engine, *, business_time: bool, **filters: Unpack[Filters]) -> dict[str, Any]:
     calendar = office_hours()
     query = KpiQuery(
         start=parse_bound("2026-12-01", calendar.tz, end=False),
@@ -52,11 +61,13 @@ def _report(engine, *, business_time: bool, **filters):
         return compute_kpis(session, query)
 
 
-def _times(summary):
+def _times(
+    summary: dict[str, Any],
+) -> tuple[float | None, float | None, float | None, int]:
     return summary["avg_s"], summary["median_s"], summary["p90_s"], summary["count"]
 
 
-def test_volumes_backlog_and_rates(engine):
+def test_volumes_backlog_and_rates(engine: Engine) -> None:
     report = _report(engine, business_time=False)
     assert report["from"] == "2026-11-30T23:00:00+00:00"
     assert report["to"] == "2026-12-11T23:00:00+00:00"
@@ -93,7 +104,7 @@ def test_volumes_backlog_and_rates(engine):
     assert days["2026-12-04"]["conversations"] == 1 and days["2026-12-04"]["messages_out"] == 1
 
 
-def test_times_in_calendar_time(engine):
+def test_times_in_calendar_time(engine: Engine) -> None:
     report = _report(engine, business_time=False)
     # replies: C 600, B 900, B 1800, B 147600 (Mon 17:00 to Wed 10:00), A 230400 (Fri to Mon)
     assert _times(report["reply_time"]) == (381_300 / 5, 1_800, 230_400, 5)
@@ -108,7 +119,7 @@ def test_times_in_calendar_time(engine):
     }  # fmt: skip
 
 
-def test_times_in_business_time_skip_weekend_holiday_and_pending(engine):
+def test_times_in_business_time_skip_weekend_holiday_and_pending(engine: Engine) -> None:
     report = _report(engine, business_time=True)
     # A across the weekend: Fri 17:30-18:00 + Mon 09:00-09:30. B across the holiday:
     # Mon 17:00-18:00 + Wed 09:00-10:00.
@@ -125,7 +136,7 @@ def test_times_in_business_time_skip_weekend_holiday_and_pending(engine):
     assert report["messages_in"] == 7 and report["resolution_rate"] == pytest.approx(60.0)
 
 
-def test_business_time_follows_the_calendar_at_query_time(engine):
+def test_business_time_follows_the_calendar_at_query_time(engine: Engine) -> None:
     """History is not frozen: open on Saturdays and A's weekend wait grows by 9 hours."""
     calendar = office_hours()
     definition = calendar.definition.model_copy(update={"sat": ["09:00-18:00"]})
@@ -143,7 +154,7 @@ def test_business_time_follows_the_calendar_at_query_time(engine):
     assert _times(report["first_response_time"]) == (3_600 + 32_400, 36_000, 36_000, 1)
 
 
-def test_filters_by_channel_agent_and_tag(engine):
+def test_filters_by_channel_agent_and_tag(engine: Engine) -> None:
     from sqlmodel import select
 
     from sportello.inbox.models import Conversation, ConversationTag
@@ -151,6 +162,7 @@ def test_filters_by_channel_agent_and_tag(engine):
     with session_scope(engine) as session:
         b = session.exec(select(Conversation).where(Conversation.channel == "whatsapp")).one()
         b.assignee = "anna"
+        assert b.id is not None
         session.add(ConversationTag(conversation_id=b.id, tag="rimborsi"))
     whatsapp = _report(engine, business_time=False, channel="whatsapp")
     assert whatsapp["messages_in"] == 3 and whatsapp["messages_out"] == 3
@@ -165,7 +177,7 @@ def test_filters_by_channel_agent_and_tag(engine):
     assert nobody["resolution_rate"] is None
 
 
-def test_period_bounds():
+def test_period_bounds() -> None:
     tz = office_hours().tz
     assert parse_bound("2026-12-01", tz, end=False) == rome(12, 1, 0)
     assert parse_bound("2026-12-01", tz, end=True) == rome(12, 2, 0)

@@ -7,6 +7,8 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from email.message import Message as EmailMessage
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -14,11 +16,12 @@ from aiosmtpd.handlers import Message as MessageHandler
 from conftest import make_settings, telegram_channel
 from fastapi import FastAPI, Request, Response
 from plan_helpers import statements_run, write_transactions
-from sqlalchemy import event
-from sqlmodel import Session, select
+from sqlalchemy import Engine, event
+from sqlmodel import Session, col, select
 
-from sportello.config.settings import ConfigError
+from sportello.config.settings import AlertRuleSettings, ConfigError
 from sportello.connectors.emulators.server import BackgroundServer, free_port
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.listening.alerts import Condition, raise_alert, raise_alerts, resolve_alert
@@ -31,7 +34,9 @@ MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 _ids = itertools.count(1)
 
 
-def add_mentions(engine, at: datetime, compounds: list[float], source: str = "x", text: str = ""):
+def add_mentions(
+    engine: Engine, at: datetime, compounds: list[float], source: str = "x", text: str = ""
+) -> None:
     with session_scope(engine) as session:
         for compound in compounds:
             n = next(_ids)
@@ -49,21 +54,23 @@ def add_mentions(engine, at: datetime, compounds: list[float], source: str = "x"
             )
 
 
-def rules(*specs):
+def rules(*specs: dict[str, Any]) -> list[AlertRuleSettings]:
     return make_settings("sqlite://", alerts={"rules": list(specs)}).alerts.rules
 
 
-def evaluate(engine, rule_list, now) -> list[tuple[str, str]]:
+def evaluate(
+    engine: Engine, rule_list: list[AlertRuleSettings], now: datetime
+) -> list[tuple[str, str]]:
     with session_scope(engine) as session:
         return [(a.key, a.state) for a in evaluate_all(session, rule_list, now)]
 
 
-def alerts(engine) -> list[Alert]:
+def alerts(engine: Engine) -> list[Alert]:
     with Session(engine) as session:
-        return list(session.exec(select(Alert).order_by(Alert.id)))
+        return list(session.exec(select(Alert).order_by(col(Alert.id))))
 
 
-def test_negative_share_fires_once_resolves_and_respects_the_cooldown(engine):
+def test_negative_share_fires_once_resolves_and_respects_the_cooldown(engine: Engine) -> None:
     rule = rules(
         {
             "name": "neg",
@@ -97,7 +104,7 @@ def test_negative_share_fires_once_resolves_and_respects_the_cooldown(engine):
     assert [a.state for a in alerts(engine)] == ["resolved", "firing"]
 
 
-def test_negative_share_counts_only_the_rule_sources_and_languages(engine):
+def test_negative_share_counts_only_the_rule_sources_and_languages(engine: Engine) -> None:
     rule = rules(
         {"name": "feeds-en", "kind": "negative_share", "sources": ["feed"], "languages": ["en"]}
     )
@@ -105,7 +112,7 @@ def test_negative_share_counts_only_the_rule_sources_and_languages(engine):
     assert evaluate(engine, rule, MONDAY_10) == []  # x mentions, Italian: out of scope
 
 
-def test_volume_spike_against_the_same_hour_of_past_weeks(engine):
+def test_volume_spike_against_the_same_hour_of_past_weeks(engine: Engine) -> None:
     rule = rules(
         {"name": "spike", "kind": "volume_spike", "window": "1h", "baseline_weeks": 4, "k": 3}
     )
@@ -125,7 +132,7 @@ def test_volume_spike_against_the_same_hour_of_past_weeks(engine):
     assert evaluate(engine, rule, MONDAY_10 + timedelta(hours=1)) == [("spike", "resolved")]
 
 
-def test_keywords_fire_one_episode_each(engine):
+def test_keywords_fire_one_episode_each(engine: Engine) -> None:
     rule = rules({"name": "kw", "kind": "keyword", "keywords": ["truffa", "data breach"]})
     add_mentions(engine, MONDAY_10 - timedelta(minutes=3), [0.0], text="Sportello è una TRUFFA!")
     add_mentions(engine, MONDAY_10 - timedelta(minutes=2), [0.0], text="truffatori? no")
@@ -133,7 +140,7 @@ def test_keywords_fire_one_episode_each(engine):
     assert alerts(engine)[0].details["count"] == 1  # "truffatori" is another word
 
 
-def test_raise_alert_is_once_per_episode(engine):
+def test_raise_alert_is_once_per_episode(engine: Engine) -> None:
     with session_scope(engine) as session:
         first = raise_alert(session, "sla_breach", "conv:7", "SLA", {"late_s": 60}, MONDAY_10)
         assert first is not None
@@ -148,9 +155,9 @@ def test_raise_alert_is_once_per_episode(engine):
 
 
 @contextmanager
-def alerts_read() -> Iterator[list[tuple[str, dict]]]:
+def alerts_read() -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """The key and details of each alert row read from the database inside the block."""
-    read: list[tuple[str, dict]] = []
+    read: list[tuple[str, dict[str, Any]]] = []
 
     def on_load(alert: Alert, _context: object) -> None:
         read.append((alert.key, alert.details))
@@ -162,7 +169,7 @@ def alerts_read() -> Iterator[list[tuple[str, dict]]]:
         event.remove(Alert, "load", on_load)
 
 
-def test_only_the_latest_episode_of_a_key_is_read(engine):
+def test_only_the_latest_episode_of_a_key_is_read(engine: Engine) -> None:
     """A condition that came and went all year keeps its episodes; raising it again reads
     the newest alone."""
     with session_scope(engine) as session:
@@ -176,7 +183,7 @@ def test_only_the_latest_episode_of_a_key_is_read(engine):
     assert read == [("neg", {"day": 4})]
 
 
-def test_raise_alerts_reads_the_episodes_of_many_keys_at_once(engine):
+def test_raise_alerts_reads_the_episodes_of_many_keys_at_once(engine: Engine) -> None:
     with session_scope(engine) as session:
         raise_alert(session, "sla_breach", "firing", "SLA", {"n": 1}, MONDAY_10)
         raise_alert(session, "sla_breach", "over", "SLA", {}, MONDAY_10)
@@ -191,7 +198,7 @@ def test_raise_alerts_reads_the_episodes_of_many_keys_at_once(engine):
         assert keys[:3] == ["over", "new", "spare"] and len(keys) == 1_203  # "new" once
     assert len(reads) == 3  # the latest episodes, by chunks of keys
     with Session(engine) as session:
-        episodes = session.exec(select(Alert).where(Alert.key.in_(("firing", "over")))).all()
+        episodes = session.exec(select(Alert).where(col(Alert.key).in_(("firing", "over")))).all()
     assert sorted((a.key, a.state, a.details) for a in episodes) == [
         ("firing", "firing", {"n": 2}),  # the same episode, seen again
         ("over", "firing", {"n": 2}),  # a new episode
@@ -207,7 +214,7 @@ class Receiver:
 
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
-        self.received: list[dict] = []
+        self.received: list[dict[str, Any]] = []
         self.app = FastAPI()
 
         @self.app.post("/hook")
@@ -219,7 +226,9 @@ class Receiver:
             return Response("ok")
 
 
-def test_every_sink_gets_the_alert_and_failures_retry(sqlite_url, telegram_emulator):
+def test_every_sink_gets_the_alert_and_failures_retry(
+    sqlite_url: str, telegram_emulator: tuple[TelegramEmulator, BackgroundServer]
+) -> None:
     telegram, telegram_server = telegram_emulator
     receiver = Receiver(failures=1)
     hook_server = BackgroundServer(receiver.app).start()
@@ -264,6 +273,7 @@ def test_every_sink_gets_the_alert_and_failures_retry(sqlite_url, telegram_emula
                 select(AlertNotification).where(AlertNotification.sink == "slack")
             ).one()
         assert failed.state == "pending" and failed.attempts == 1
+        assert failed.last_error is not None
         assert "503" in failed.last_error and failed.next_attempt_at > clock.now()
 
         assert asyncio.run(dispatcher.run_once()) == 0  # not due yet
@@ -281,7 +291,7 @@ def test_every_sink_gets_the_alert_and_failures_retry(sqlite_url, telegram_emula
         hook_server.stop()
 
 
-def test_fan_out_reads_only_alerts_with_an_event_left(engine):
+def test_fan_out_reads_only_alerts_with_an_event_left(engine: Engine) -> None:
     """Firing alerts already fanned out used to be read again at every run: a backlog kept
     thousands of SLA breach alerts firing (docs/benchmarks.md, session 25)."""
     with session_scope(engine) as session:
@@ -302,7 +312,7 @@ def test_fan_out_reads_only_alerts_with_an_event_left(engine):
     assert fanned_out() == (0, [])
 
 
-def test_a_fan_out_of_many_alerts_goes_a_part_per_transaction(engine):
+def test_a_fan_out_of_many_alerts_goes_a_part_per_transaction(engine: Engine) -> None:
     """An SLA check's catch-up fires thousands of breach alerts at once; their fan-out held
     SQLite's writer in one transaction (docs/benchmarks.md, session 26)."""
     with session_scope(engine) as session:
@@ -324,13 +334,13 @@ def test_a_fan_out_of_many_alerts_goes_a_part_per_transaction(engine):
 class _Mailbox(MessageHandler):
     def __init__(self) -> None:
         super().__init__()
-        self.messages: list = []
+        self.messages: list[EmailMessage] = []
 
-    def handle_message(self, message) -> None:  # type: ignore[no-untyped-def]
+    def handle_message(self, message: EmailMessage) -> None:
         self.messages.append(message)
 
 
-def test_a_telegram_sink_needs_the_bot(sqlite_url):
+def test_a_telegram_sink_needs_the_bot(sqlite_url: str) -> None:
     with pytest.raises(ConfigError, match=r"alerts\.sinks t: needs channels\.telegram\.bot_token"):
         make_settings(
             sqlite_url, alerts={"sinks": [{"name": "t", "kind": "telegram", "chat_id": "1"}]}

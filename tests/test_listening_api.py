@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from conftest import TELEGRAM_SECRET, telegram_channel, wait_for
+from conftest import TELEGRAM_SECRET, RunningDaemon, telegram_channel, wait_for
 from listening_helpers import ANNA, TOM, X_BEARER, listening_settings
 from sqlmodel import Session
 
@@ -15,6 +17,7 @@ from sportello.connectors.base import InboundMessage, MessageEdited, Person, Thr
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.feeds import FeedEmulator
 from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.connectors.emulators.x_search import XSearchEmulator
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.ingest import ingest
@@ -24,7 +27,11 @@ from sportello.listening.relabel import relabel_mention
 from sportello.sentiment import SentimentService
 
 
-def test_mentions_api_end_to_end(sqlite_url, telegram_emulator, start_daemon):
+def test_mentions_api_end_to_end(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     x = XSearchEmulator(X_BEARER)
     feeds = FeedEmulator()
     x_server, feed_server = BackgroundServer(x.app).start(), BackgroundServer(feeds.app).start()
@@ -51,7 +58,7 @@ def test_mentions_api_end_to_end(sqlite_url, telegram_emulator, start_daemon):
         running = start_daemon(settings)
         api = running.api
 
-        def mentions(**params):
+        def mentions(**params: str) -> list[dict[str, Any]]:
             return api.get("/api/v1/mentions", params=params).json()["items"]
 
         wait_for(lambda: len(mentions()) == 3, timeout=20)
@@ -136,7 +143,9 @@ def test_mentions_api_end_to_end(sqlite_url, telegram_emulator, start_daemon):
         feed_server.stop()
 
 
-def test_public_tweets_in_the_inbox_are_mentions_and_corrections_survive_edits(sqlite_url):
+def test_public_tweets_in_the_inbox_are_mentions_and_corrections_survive_edits(
+    sqlite_url: str,
+) -> None:
     engine = make_engine(sqlite_url)
     migrate(engine)
     sentiment = SentimentService("it")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from listening_helpers import ANNA, OWN, TOM, X_BEARER, listening_settings
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from sportello.config.settings import Settings
 from sportello.connectors.emulators.feeds import ALERTS_PATH, RSS_PATH, FeedEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.x_search import XSearchEmulator
@@ -24,7 +26,7 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def x_search():
+def x_search() -> Iterator[tuple[XSearchEmulator, BackgroundServer]]:
     emulator = XSearchEmulator(X_BEARER)
     server = BackgroundServer(emulator.app).start()
     yield emulator, server
@@ -32,14 +34,14 @@ def x_search():
 
 
 @pytest.fixture
-def feed_server():
+def feed_server() -> Iterator[tuple[FeedEmulator, BackgroundServer]]:
     emulator = FeedEmulator()
     server = BackgroundServer(emulator.app).start()
     yield emulator, server
     server.stop()
 
 
-def _collect(settings, rounds: int = 1) -> int:
+def _collect(settings: Settings, rounds: int = 1) -> int:
     """One daemon lifetime: a fresh engine and collector, ``rounds`` polls of every source."""
     engine = make_engine(settings.database.url)
     migrate(engine)
@@ -63,12 +65,14 @@ def _collect(settings, rounds: int = 1) -> int:
 def _mentions(url: str) -> list[Mention]:
     engine = make_engine(url)
     with Session(engine) as session:
-        rows = list(session.exec(select(Mention).order_by(Mention.id)))
+        rows = list(session.exec(select(Mention).order_by(col(Mention.id))))
     engine.dispose()
     return rows
 
 
-def test_x_search_mentions_are_stored_once_across_restarts(database_url, x_search):
+def test_x_search_mentions_are_stored_once_across_restarts(
+    database_url: str, x_search: tuple[XSearchEmulator, BackgroundServer]
+) -> None:
     emulator, server = x_search
     settings = listening_settings(database_url, x_url=server.url)
     angry = "@sportello_it worst support ever, my order is lost and nobody answers. Terrible!"
@@ -111,7 +115,9 @@ def test_x_search_mentions_are_stored_once_across_restarts(database_url, x_searc
     assert b'"includes"' in raw[0].body  # the page exactly as X sent it
 
 
-def test_search_pages_are_followed_and_rate_limits_leave_the_cursor(sqlite_url, x_search):
+def test_search_pages_are_followed_and_rate_limits_leave_the_cursor(
+    sqlite_url: str, x_search: tuple[XSearchEmulator, BackgroundServer]
+) -> None:
     emulator, server = x_search
     settings = listening_settings(sqlite_url, x_url=server.url)
     for n in range(130):
@@ -123,7 +129,9 @@ def test_search_pages_are_followed_and_rate_limits_leave_the_cursor(sqlite_url, 
     assert _collect(settings) == 1
 
 
-def test_feeds_use_conditional_get_and_store_each_entry_once(database_url, feed_server):
+def test_feeds_use_conditional_get_and_store_each_entry_once(
+    database_url: str, feed_server: tuple[FeedEmulator, BackgroundServer]
+) -> None:
     emulator, server = feed_server
     settings = listening_settings(database_url, feed_url=server.url)
     emulator.add_alert(
@@ -161,7 +169,9 @@ def test_feeds_use_conditional_get_and_store_each_entry_once(database_url, feed_
     assert award.title == "Sportello premiato - Il Quotidiano"
 
 
-def test_a_body_that_is_not_a_feed_is_quarantined(sqlite_url, feed_server):
+def test_a_body_that_is_not_a_feed_is_quarantined(
+    sqlite_url: str, feed_server: tuple[FeedEmulator, BackgroundServer]
+) -> None:
     emulator, server = feed_server
     emulator.broken = True
     settings = listening_settings(sqlite_url, feed_url=server.url)
@@ -171,4 +181,5 @@ def test_a_body_that_is_not_a_feed_is_quarantined(sqlite_url, feed_server):
         raw = list(session.exec(select(Delivery).where(Delivery.channel == "feed")))
     engine.dispose()
     assert len(raw) == 1  # both feeds served the same page: journaled once
+    assert raw[0].error is not None
     assert raw[0].state == "quarantined" and "not an RSS or Atom feed" in raw[0].error

@@ -6,21 +6,24 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
-from conftest import TELEGRAM_SECRET, make_settings, telegram_channel
+from conftest import TELEGRAM_SECRET, RunningDaemon, make_settings, telegram_channel
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox import live
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.live import Broadcaster
 
 
-async def test_events_published_from_threads_reach_every_subscriber():
+async def test_events_published_from_threads_reach_every_subscriber() -> None:
     broadcaster = Broadcaster()
     broadcaster.attach(asyncio.get_running_loop())
     async with broadcaster.subscribe() as first, broadcaster.subscribe() as second:
@@ -39,7 +42,7 @@ async def test_events_published_from_threads_reach_every_subscriber():
     assert broadcaster.subscribers == 0
 
 
-async def test_a_subscriber_that_falls_behind_is_told_to_resync():
+async def test_a_subscriber_that_falls_behind_is_told_to_resync() -> None:
     broadcaster = Broadcaster()
     broadcaster.attach(asyncio.get_running_loop())
     async with broadcaster.subscribe() as subscription:
@@ -51,7 +54,7 @@ async def test_a_subscriber_that_falls_behind_is_told_to_resync():
         assert (await subscription.next(timeout=0.01)).kind == "ping"  # type: ignore[union-attr]
 
 
-async def test_database_poll_notices_what_another_replica_wrote(database_url):
+async def test_database_poll_notices_what_another_replica_wrote(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate(engine)
     broadcaster = Broadcaster()
@@ -82,7 +85,7 @@ async def test_database_poll_notices_what_another_replica_wrote(database_url):
     engine.dispose()
 
 
-def _events(response: httpx.Response) -> Iterator[tuple[str, dict]]:
+def _events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     """(kind, data) of each server-sent event, as they arrive."""
     kind, data = "message", ""
     for line in response.iter_lines():
@@ -95,7 +98,11 @@ def _events(response: httpx.Response) -> Iterator[tuple[str, dict]]:
             kind, data = "message", ""
 
 
-def test_event_stream_announces_a_new_message(database_url, telegram_emulator, start_daemon):
+def test_event_stream_announces_a_new_message(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     _, emulator_server = telegram_emulator
     running = start_daemon(
         make_settings(database_url, channels=telegram_channel(emulator_server.url))
@@ -124,8 +131,10 @@ def test_event_stream_announces_a_new_message(database_url, telegram_emulator, s
 
 
 def test_event_stream_announces_replies_and_their_delivery(
-    sqlite_url, telegram_emulator, start_daemon
-):
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, emulator_server = telegram_emulator
     running = start_daemon(
         make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))

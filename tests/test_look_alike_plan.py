@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import event, insert, text
+from sqlalchemy import Connection, Engine, event, insert, text
+from sqlalchemy.engine import ExecutionContext
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session, select
 
 from sportello.inbox.linking import suggest_links
@@ -58,7 +61,7 @@ def _generic_plan(session: Session, statement: str, params: dict[str, object]) -
 
     prepared = re.sub(r"%\((\w+)\)s", numbered, statement).replace("%%", "%")
     raw = session.connection().connection.dbapi_connection
-    assert raw is not None
+    assert isinstance(raw, psycopg.Connection)
     arguments = ", ".join(sql.Literal(params[name]).as_string(raw) for name in names)
     with raw.cursor() as cursor:  # no parameters: the text goes to the server as it is
         cursor.execute(f"PREPARE look_alike AS {prepared}")
@@ -69,7 +72,9 @@ def _generic_plan(session: Session, statement: str, params: dict[str, object]) -
 
 
 @pytest.mark.parametrize("analyzed", [True, False], ids=["analyzed", "no-statistics"])
-def test_a_new_customer_finds_look_alikes_through_the_indexes(engine, analyzed):
+def test_a_new_customer_finds_look_alikes_through_the_indexes(
+    engine: Engine, analyzed: bool
+) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only (SQLite plans each statement with its values)")
     with Session(engine) as session:
@@ -92,7 +97,14 @@ def test_a_new_customer_finds_look_alikes_through_the_indexes(engine, analyzed):
         session.flush()
         executed: list[tuple[str, dict[str, object]]] = []
 
-        def capture(conn, cursor, statement, parameters, context, executemany) -> None:
+        def capture(
+            conn: Connection,
+            cursor: DBAPICursor,
+            statement: str,
+            parameters: dict[str, object],
+            context: ExecutionContext | None,
+            executemany: bool,
+        ) -> None:
             if "FROM identities" in statement:
                 executed.append((statement, parameters))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,13 +13,17 @@ from conftest import (
     META_APP_SECRET,
     META_VERIFY_TOKEN,
     PAGE_ID,
+    RunningDaemon,
     make_settings,
     messenger_channel,
     wait_for,
 )
-from sqlmodel import Session, func, select
+from sqlmodel import Session, SQLModel, func, select
 
+from sportello.connectors.base import SendResult
 from sportello.connectors.emulators import meta_payloads as mp
+from sportello.connectors.emulators.meta import GraphEmulator
+from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.meta import signature
 from sportello.inbox.models import Delivery, Message
 
@@ -30,7 +35,12 @@ def _now_ms(hours_ago: float = 0) -> int:
     return int((time.time() - hours_ago * 3600) * 1000)
 
 
-def _start(start_daemon, database_url, emulator_fixture, **channel_extra):
+def _start(
+    start_daemon: Callable[..., RunningDaemon],
+    database_url: str,
+    emulator_fixture: tuple[GraphEmulator, BackgroundServer],
+    **channel_extra: Any,
+) -> tuple[GraphEmulator, RunningDaemon]:
     emulator, server = emulator_fixture
     running = start_daemon(
         make_settings(database_url, channels=messenger_channel(server.url, **channel_extra))
@@ -39,19 +49,21 @@ def _start(start_daemon, database_url, emulator_fixture, **channel_extra):
     return emulator, running
 
 
-def _deliver(emulator, *events: dict[str, Any]) -> int:
+def _deliver(emulator: GraphEmulator, *events: dict[str, Any]) -> int:
     payload = mp.messenger_webhook(PAGE_ID, *events, time_ms=_now_ms())
     return asyncio.run(emulator.deliver(payload))
 
 
-def _count(running, model) -> int:
+def _count(running: RunningDaemon, model: type[SQLModel]) -> int:
     with Session(running.daemon.engine) as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
 def test_handshake_answers_the_challenge_only_with_the_token(
-    sqlite_url, messenger_emulator, start_daemon
-):
+    sqlite_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     _, running = _start(start_daemon, sqlite_url, messenger_emulator)
     query = {
         "hub.mode": "subscribe",
@@ -71,8 +83,10 @@ def test_handshake_answers_the_challenge_only_with_the_token(
 
 
 def test_forged_or_missing_signature_is_refused_and_nothing_stored(
-    sqlite_url, messenger_emulator, start_daemon
-):
+    sqlite_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     _, running = _start(start_daemon, sqlite_url, messenger_emulator)
     body = json.dumps(
         mp.messenger_webhook(PAGE_ID, mp.text_message(PSID, PAGE_ID, _now_ms(), "x"), time_ms=1)
@@ -89,8 +103,10 @@ def test_forged_or_missing_signature_is_refused_and_nothing_stored(
 
 
 def test_batches_and_redeliveries_store_each_message_once(
-    database_url, messenger_emulator, start_daemon
-):
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, database_url, messenger_emulator)
     at = _now_ms()
     first = mp.text_message(PSID, PAGE_ID, at, "Ciao, il mio ordine?", "m_first")
@@ -131,13 +147,17 @@ def test_batches_and_redeliveries_store_each_message_once(
     assert customer["identities"][0]["external_id"] in (PSID, OTHER_PSID)
 
 
-def _processed(running) -> int:
+def _processed(running: RunningDaemon) -> int:
     with Session(running.daemon.engine) as session:
         rows = session.exec(select(Delivery.state)).all()
     return sum(1 for state in rows if state == "processed")
 
 
-def test_edits_echoes_and_receipts(database_url, messenger_emulator, start_daemon):
+def test_edits_echoes_and_receipts(
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, database_url, messenger_emulator)
     at = _now_ms(hours_ago=1)
     _deliver(emulator, mp.text_message(PSID, PAGE_ID, at, "Ordine 4411 in ritardo", "m_in"))
@@ -164,8 +184,10 @@ def test_edits_echoes_and_receipts(database_url, messenger_emulator, start_daemo
 
 
 def test_reply_echo_does_not_duplicate_the_stored_message(
-    database_url, messenger_emulator, start_daemon
-):
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, database_url, messenger_emulator)
     _deliver(emulator, mp.text_message(PSID, PAGE_ID, _now_ms(), "Mi aiutate?", "m_q"))
     inbound = wait_for(lambda: running.messages(external_id="m_q"))[0]
@@ -200,8 +222,10 @@ def test_reply_echo_does_not_duplicate_the_stored_message(
 
 
 def test_outside_the_window_the_api_refuses_with_a_reason(
-    database_url, messenger_emulator, start_daemon
-):
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, database_url, messenger_emulator)
     _deliver(emulator, mp.text_message(PSID, PAGE_ID, _now_ms(hours_ago=30), "Ciao", "m_old"))
     inbound = wait_for(lambda: running.messages(external_id="m_old"))[0]
@@ -216,8 +240,10 @@ def test_outside_the_window_the_api_refuses_with_a_reason(
 
 
 def test_outside_the_window_a_configured_tag_is_used(
-    database_url, messenger_emulator, start_daemon
-):
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(
         start_daemon, database_url, messenger_emulator, message_tag="HUMAN_AGENT"
     )
@@ -233,8 +259,10 @@ def test_outside_the_window_a_configured_tag_is_used(
 
 
 def test_platform_refusals_fail_with_the_platform_reason(
-    sqlite_url, messenger_emulator, start_daemon
-):
+    sqlite_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, sqlite_url, messenger_emulator)
     _deliver(emulator, mp.text_message(PSID, PAGE_ID, _now_ms(), "Ciao", "m_r"))
     inbound = wait_for(lambda: running.messages(external_id="m_r"))[0]
@@ -243,7 +271,7 @@ def test_platform_refusals_fail_with_the_platform_reason(
     url = f"/api/v1/conversations/{inbound['conversation_id']}/messages"
     assert running.api.post(url, json={"text": "uno"}).status_code == 201
 
-    def failed(count: int):
+    def failed(count: int) -> list[dict[str, Any]] | None:
         found = [m for m in running.messages(direction="out") if m["delivery_status"] == "failed"]
         return found if len(found) == count else None
 
@@ -255,7 +283,9 @@ def test_platform_refusals_fail_with_the_platform_reason(
     assert emulator.sent == []
 
 
-def test_buttons_become_quick_replies(sqlite_url, messenger_emulator):
+def test_buttons_become_quick_replies(
+    sqlite_url: str, messenger_emulator: tuple[GraphEmulator, BackgroundServer]
+) -> None:
     from datetime import UTC, datetime
 
     from sportello.connectors.base import Button, OutboundMessage
@@ -276,7 +306,7 @@ def test_buttons_become_quick_replies(sqlite_url, messenger_emulator):
         last_customer_message_at=datetime.now(UTC),
     )
 
-    async def send():
+    async def send() -> SendResult:
         try:
             return await connector.send(outbound)
         finally:
@@ -290,7 +320,11 @@ def test_buttons_become_quick_replies(sqlite_url, messenger_emulator):
     ]
 
 
-def test_receipts_played_by_the_platform_reach_read(database_url, messenger_emulator, start_daemon):
+def test_receipts_played_by_the_platform_reach_read(
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, database_url, messenger_emulator)
     emulator.auto_receipts = True  # echo, delivery and read after each send, as the demo plays
     _deliver(emulator, mp.text_message(PSID, PAGE_ID, _now_ms(), "C'è la taglia M?", "m_size"))
@@ -305,8 +339,10 @@ def test_receipts_played_by_the_platform_reach_read(database_url, messenger_emul
 
 
 def test_customers_are_named_through_the_user_profile_api(
-    database_url, messenger_emulator, start_daemon
-):
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     """Messenger webhooks carry no names: the daemon asks the User Profile API once."""
     emulator, running = _start(start_daemon, database_url, messenger_emulator)
     emulator.profiles[PSID] = {"first_name": "Marco", "last_name": "Bianchi"}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from conftest import PAGE_ID, PHONE_NUMBER_ID, make_settings, messenger_channel, whatsapp_channel
 
 from sportello.connectors.base import (
+    Connector,
+    Event,
     Ignored,
     InboundMessage,
     MessageEdited,
@@ -44,12 +47,12 @@ def whatsapp() -> WhatsAppConnector:
     return connector
 
 
-def _parse(connector, payload) -> list:
+def _parse(connector: Connector, payload: object) -> list[Event]:
     channel = connector.name
     return connector.parse(RawDelivery(channel=channel, body=json.dumps(payload).encode()))
 
 
-def _one_messenger(connector, event) -> object:
+def _one_messenger(connector: MessengerConnector, event: dict[str, Any]) -> object:
     events = _parse(connector, mp.messenger_webhook(PAGE_ID, event, time_ms=TS_MS))
     assert len(events) == 1
     return events[0]
@@ -58,7 +61,7 @@ def _one_messenger(connector, event) -> object:
 # Messenger ------------------------------------------------------------------------------
 
 
-def test_messenger_text_with_reply_to(messenger):
+def test_messenger_text_with_reply_to(messenger: MessengerConnector) -> None:
     event = _one_messenger(
         messenger, mp.text_message(PSID, PAGE_ID, TS_MS, "Ciao!", "m_1", reply_to="m_0")
     )
@@ -90,7 +93,9 @@ def test_messenger_text_with_reply_to(messenger):
         ({"type": "ig_reel", "payload": {"url": "https://x"}}, "unsupported", "unsupported"),
     ],
 )
-def test_messenger_attachments(messenger, attachment, kind, attachment_kind):
+def test_messenger_attachments(
+    messenger: MessengerConnector, attachment: dict[str, Any], kind: str, attachment_kind: str
+) -> None:
     event = _one_messenger(
         messenger, mp.attachment_message(PSID, PAGE_ID, TS_MS, [attachment], "m_2")
     )
@@ -101,7 +106,9 @@ def test_messenger_attachments(messenger, attachment, kind, attachment_kind):
         assert event.attachments[0].extra == {"latitude": 45.46, "longitude": 9.19}
 
 
-def test_messenger_quick_reply_and_postback_use_the_visible_label(messenger):
+def test_messenger_quick_reply_and_postback_use_the_visible_label(
+    messenger: MessengerConnector,
+) -> None:
     quick = _one_messenger(
         messenger,
         mp.text_message(PSID, PAGE_ID, TS_MS, "Sì, risolto", "m_3", quick_reply_payload="CSAT_5"),
@@ -120,7 +127,7 @@ def test_messenger_quick_reply_and_postback_use_the_visible_label(messenger):
     )
 
 
-def test_messenger_echoes(messenger):
+def test_messenger_echoes(messenger: MessengerConnector) -> None:
     agent = _one_messenger(messenger, mp.echo(PAGE_ID, PSID, TS_MS, "Risposta da Business Suite"))
     assert isinstance(agent, InboundMessage)
     assert agent.direction == "out" and agent.customer.external_id == PSID
@@ -129,7 +136,7 @@ def test_messenger_echoes(messenger):
     assert isinstance(ours, Ignored) and ours.kind == "echo"
 
 
-def test_messenger_receipts_edits_and_ignored_events(messenger):
+def test_messenger_receipts_edits_and_ignored_events(messenger: MessengerConnector) -> None:
     events = _parse(
         messenger,
         mp.messenger_webhook(
@@ -161,7 +168,7 @@ def test_messenger_receipts_edits_and_ignored_events(messenger):
     assert all(ignored.values())
 
 
-def test_messenger_batches_every_entry_and_standby(messenger):
+def test_messenger_batches_every_entry_and_standby(messenger: MessengerConnector) -> None:
     payload = {
         "object": "page",
         "entry": [
@@ -175,7 +182,13 @@ def test_messenger_batches_every_entry_and_standby(messenger):
         ],
     }
     events = _parse(messenger, payload)
-    assert [e.text for e in events] == ["m0", "m1", "m2", "in standby"]
+    assert all(isinstance(e, InboundMessage) for e in events)
+    assert [e.text for e in events if isinstance(e, InboundMessage)] == [
+        "m0",
+        "m1",
+        "m2",
+        "in standby",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -187,12 +200,12 @@ def test_messenger_batches_every_entry_and_standby(messenger):
         {"object": "page", "entry": [{"messaging": [{"message": {"text": "no sender"}}]}]},
     ],
 )
-def test_messenger_unusable_payloads_raise(messenger, payload):
+def test_messenger_unusable_payloads_raise(messenger: MessengerConnector, payload: object) -> None:
     with pytest.raises(ParseError):
         _parse(messenger, payload)
 
 
-def test_messenger_window_rules(messenger):
+def test_messenger_window_rules(messenger: MessengerConnector) -> None:
     now = AT
     assert messenger.can_send_free_form(now - timedelta(hours=23), now, "reply") is None
     closed = messenger.can_send_free_form(now - timedelta(hours=30), now, "reply")
@@ -212,14 +225,16 @@ def test_messenger_window_rules(messenger):
 # WhatsApp -------------------------------------------------------------------------------
 
 
-def _one_whatsapp(connector, message, name="Giulia Rossi") -> object:
+def _one_whatsapp(
+    connector: WhatsAppConnector, message: dict[str, Any], name: str = "Giulia Rossi"
+) -> object:
     value = mp.wa_value(PHONE_NUMBER_ID, contacts=[mp.wa_contact(WA_ID, name)], messages=[message])
     events = _parse(connector, mp.whatsapp_webhook("1029", value))
     assert len(events) == 1
     return events[0]
 
 
-def test_whatsapp_text_identity_and_phone(whatsapp):
+def test_whatsapp_text_identity_and_phone(whatsapp: WhatsAppConnector) -> None:
     event = _one_whatsapp(whatsapp, mp.wa_text(WA_ID, TS, "Ciao!", "wamid.A1"))
     assert isinstance(event, InboundMessage)
     assert (event.external_id, event.text, event.kind, event.sent_at) == (
@@ -266,7 +281,13 @@ def test_whatsapp_text_identity_and_phone(whatsapp):
         ),
     ],
 )
-def test_whatsapp_media(whatsapp, kind, content, expected_kind, attachment_kind):
+def test_whatsapp_media(
+    whatsapp: WhatsAppConnector,
+    kind: str,
+    content: dict[str, Any],
+    expected_kind: str,
+    attachment_kind: str,
+) -> None:
     event = _one_whatsapp(whatsapp, mp.wa_message(WA_ID, TS, kind, content))
     assert isinstance(event, InboundMessage)
     assert event.kind == expected_kind
@@ -275,7 +296,7 @@ def test_whatsapp_media(whatsapp, kind, content, expected_kind, attachment_kind)
     assert event.attachments[0].platform_id == content["id"]
 
 
-def test_whatsapp_location_contacts_and_replies(whatsapp):
+def test_whatsapp_location_contacts_and_replies(whatsapp: WhatsAppConnector) -> None:
     where = _one_whatsapp(
         whatsapp,
         mp.wa_message(
@@ -317,7 +338,7 @@ def test_whatsapp_location_contacts_and_replies(whatsapp):
     assert (template_button.text, template_button.button_payload) == ("Stop promozioni", "STOP")
 
 
-def test_whatsapp_unsupported_reactions_and_system(whatsapp):
+def test_whatsapp_unsupported_reactions_and_system(whatsapp: WhatsAppConnector) -> None:
     unknown = _one_whatsapp(whatsapp, mp.wa_unsupported(WA_ID, TS))
     assert isinstance(unknown, InboundMessage) and unknown.kind == "unsupported"
     assert "131051" in unknown.attachments[0].extra["error"]
@@ -332,7 +353,7 @@ def test_whatsapp_unsupported_reactions_and_system(whatsapp):
     assert isinstance(system, Ignored) and "number" in system.reason
 
 
-def test_whatsapp_statuses_errors_and_other_fields(whatsapp):
+def test_whatsapp_statuses_errors_and_other_fields(whatsapp: WhatsAppConnector) -> None:
     failed = mp.wa_status(
         "wamid.F",
         "failed",
@@ -366,7 +387,7 @@ def test_whatsapp_statuses_errors_and_other_fields(whatsapp):
     assert ignored == ["error", "message_template_status_update", "other_number"]
 
 
-def test_whatsapp_window_rules(whatsapp):
+def test_whatsapp_window_rules(whatsapp: WhatsAppConnector) -> None:
     now = AT
     assert whatsapp.can_send_free_form(now - timedelta(hours=2), now, "survey") is None
     refusal = whatsapp.can_send_free_form(now - timedelta(hours=25), now, "survey")

@@ -23,7 +23,7 @@ from sportello.inbox.triage_key import triage_key
 
 
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
-def test_migrations_match_the_tables(database_url):
+def test_migrations_match_the_tables(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate(engine)
     migrate(engine)  # a second start changes nothing
@@ -46,7 +46,7 @@ def _at_revision(database_url: str, revision: str) -> Engine:
     return engine
 
 
-def test_the_triage_key_is_filled_in_for_existing_conversations(database_url):
+def test_the_triage_key_is_filled_in_for_existing_conversations(database_url: str) -> None:
     """Upgrading a database that has conversations gives each its inbox order key."""
     engine = _at_revision(database_url, "0007")
     waiting = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -69,6 +69,7 @@ def test_the_triage_key_is_filled_in_for_existing_conversations(database_url):
     with Session(engine) as session:
         conversation = session.get(Conversation, 1)
     engine.dispose()
+    assert conversation is not None
     assert conversation.triage_key == triage_key(
         waiting_since=waiting,
         priority=2,
@@ -78,7 +79,7 @@ def test_the_triage_key_is_filled_in_for_existing_conversations(database_url):
     )
 
 
-def test_existing_conversations_get_a_stale_timeline_the_job_builds(database_url):
+def test_existing_conversations_get_a_stale_timeline_the_job_builds(database_url: str) -> None:
     """Upgrading to 0012: every conversation has a timeline row, stale until rebuilt."""
     engine = _at_revision(database_url, "0011")
     opened = datetime(2026, 11, 20, 9, 30)
@@ -106,7 +107,9 @@ def test_existing_conversations_get_a_stale_timeline_the_job_builds(database_url
         )
     migrate(engine)
     with Session(engine) as session:
-        assert session.get(ConversationTimeline, 1).built_generation == 0
+        timeline = session.get(ConversationTimeline, 1)
+        assert timeline is not None
+        assert timeline.built_generation == 0
         assert timeline_store.refresh_all(engine) == 1
         case = session.exec(select(TimelineCase)).one()
     engine.dispose()

@@ -7,10 +7,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from conftest import cycles_left_by, run_until, telegram_channel
+from sqlalchemy import Engine
 
 from sportello.config.settings import load_settings
 from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.connectors.registry import enabled_connectors
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import session_scope
@@ -21,7 +25,7 @@ from sportello.inbox.outbox import OutboxSender, queue
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-def _conversation(engine, chat_id: int) -> int:
+def _conversation(engine: Engine, chat_id: int) -> int:
     event = InboundMessage(
         channel="telegram",
         external_id=f"{chat_id}:1",
@@ -32,19 +36,21 @@ def _conversation(engine, chat_id: int) -> int:
     )
     with session_scope(engine) as session:
         [(_, conversation)] = ingest(session, [event], now=NOW).new_messages
+        assert conversation.id is not None
         return conversation.id
 
 
-def _queue(engine, conversation_id: int, *texts: str) -> None:
+def _queue(engine: Engine, conversation_id: int, *texts: str) -> None:
     with session_scope(engine) as session:
         conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
         for text in texts:
             queue(session, conversation, text, now=NOW)
 
 
 async def test_a_reply_being_retried_is_not_overtaken_by_the_next_one(
-    engine, database_url, telegram_emulator
-):
+    engine: Engine, database_url: str, telegram_emulator: tuple[TelegramEmulator, BackgroundServer]
+) -> None:
     emulator, server = telegram_emulator
     settings = load_settings(
         None, database={"url": database_url}, channels=telegram_channel(server.url)
@@ -75,8 +81,8 @@ async def test_a_reply_being_retried_is_not_overtaken_by_the_next_one(
 
 
 async def test_a_reply_that_failed_for_good_no_longer_holds_the_next_one(
-    engine, database_url, telegram_emulator
-):
+    engine: Engine, database_url: str, telegram_emulator: tuple[TelegramEmulator, BackgroundServer]
+) -> None:
     emulator, server = telegram_emulator
     settings = load_settings(
         None, database={"url": database_url}, channels=telegram_channel(server.url)
@@ -96,8 +102,11 @@ async def test_a_reply_that_failed_for_good_no_longer_holds_the_next_one(
 
 
 async def test_a_reply_queued_while_a_round_finds_nothing_is_not_left_waiting(
-    engine, database_url, telegram_emulator
-):
+    engine: Engine,
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Queued (and the sender woken) just after its claim came back empty: the wake starts
     the next round instead of being forgotten until the idle poll, a minute here."""
     emulator, server = telegram_emulator
@@ -119,7 +128,7 @@ async def test_a_reply_queued_while_a_round_finds_nothing_is_not_left_waiting(
             loop.call_soon_threadsafe(sender.wake.set)  # as ``Daemon.wake_sender`` does
         return items
 
-    sender._claim = claim_then_an_agent_replies
+    monkeypatch.setattr(sender, "_claim", claim_then_an_agent_replies)
     try:
         await run_until(sender, lambda: emulator.sent)
     finally:
@@ -128,7 +137,11 @@ async def test_a_reply_queued_while_a_round_finds_nothing_is_not_left_waiting(
     assert [m["text"] for m in emulator.sent] == ["Eccoci!"]
 
 
-def test_a_round_leaves_no_reference_cycles(engine, telegram_emulator, fresh_orm_caches):
+def test_a_round_leaves_no_reference_cycles(
+    engine: Engine,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    fresh_orm_caches: None,
+) -> None:
     """The sender looks for due items after every batch that queued a reply and every
     second: reference cycles each round made filled the collector's passes (docs/benchmarks.md)."""
     _, server = telegram_emulator

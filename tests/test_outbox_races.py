@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from conftest import messenger_channel, whatsapp_channel
+from sqlalchemy import Engine
 from sqlmodel import select
 
-from sportello.config.settings import load_settings
-from sportello.connectors.base import InboundMessage, Person, StatusUpdate, Thread
+from sportello.config.settings import Settings, load_settings
+from sportello.connectors.base import Channel, InboundMessage, Person, StatusUpdate, Thread
+from sportello.connectors.emulators.meta import GraphEmulator
+from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.registry import enabled_connectors
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import session_scope
@@ -20,7 +23,7 @@ from sportello.inbox.outbox import OutboxSender, queue
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
-def _customer_wrote(engine, channel: str, user: str) -> int:
+def _customer_wrote(engine: Engine, channel: Channel, user: str) -> int:
     event = InboundMessage(
         channel=channel,
         external_id=f"in-{user}",
@@ -32,10 +35,11 @@ def _customer_wrote(engine, channel: str, user: str) -> int:
     with session_scope(engine) as session:
         [(_, conversation)] = ingest(session, [event], now=NOW).new_messages
         queue(session, conversation, "Sì, è in lavorazione.", now=NOW)
+        assert conversation.id is not None
         return conversation.id
 
 
-async def _send(engine, settings) -> None:
+async def _send(engine: Engine, settings: Settings) -> None:
     connectors = enabled_connectors(settings)
     clock = FrozenClock(NOW)
     for connector in connectors.values():
@@ -48,7 +52,7 @@ async def _send(engine, settings) -> None:
             await connector.aclose()
 
 
-def _reply(engine, conversation_id: int) -> Message:
+def _reply(engine: Engine, conversation_id: int) -> Message:
     with session_scope(engine) as session:
         return session.exec(
             select(Message).where(
@@ -58,8 +62,8 @@ def _reply(engine, conversation_id: int) -> Message:
 
 
 async def test_a_status_before_the_send_is_recorded_is_kept_and_applied(
-    engine, database_url, whatsapp_emulator
-):
+    engine: Engine, database_url: str, whatsapp_emulator: tuple[GraphEmulator, BackgroundServer]
+) -> None:
     emulator, server = whatsapp_emulator
     settings = load_settings(
         None, database={"url": database_url}, channels=whatsapp_channel(server.url)
@@ -78,8 +82,10 @@ async def test_a_status_before_the_send_is_recorded_is_kept_and_applied(
 
 
 async def test_an_echo_stored_before_the_send_is_recorded_is_not_a_second_message(
-    engine, database_url, messenger_emulator
-):
+    engine: Engine,
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+) -> None:
     emulator, server = messenger_emulator
     settings = load_settings(
         None, database={"url": database_url}, channels=messenger_channel(server.url)
@@ -110,7 +116,7 @@ async def test_an_echo_stored_before_the_send_is_recorded_is_not_a_second_messag
     ]
 
 
-def test_statuses_for_ids_never_sent_are_dropped_after_two_days(engine):
+def test_statuses_for_ids_never_sent_are_dropped_after_two_days(engine: Engine) -> None:
     with session_scope(engine) as session:
         ingest(session, [StatusUpdate("whatsapp", "wamid.OTHER-SYSTEM", "read", NOW)], now=NOW)
     with session_scope(engine) as session:

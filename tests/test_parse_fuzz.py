@@ -20,7 +20,14 @@ from sportello.config.settings import (
     WhatsAppSettings,
     XSettings,
 )
-from sportello.connectors.base import Connector, Ignored, InboundMessage, ParseError, RawDelivery
+from sportello.connectors.base import (
+    Channel,
+    Connector,
+    Ignored,
+    InboundMessage,
+    ParseError,
+    RawDelivery,
+)
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.messenger import MessengerConnector
@@ -46,7 +53,7 @@ def _x_seeds() -> list[dict[str, Any]]:
 
 
 USER = tg.user(5551001, "Giulia", "Rossi")
-CONNECTORS: dict[str, tuple[Connector, list[dict[str, Any]]]] = {
+CONNECTORS: dict[Channel, tuple[Connector, list[dict[str, Any]]]] = {
     "telegram": (
         TelegramConnector(TelegramSettings(bot_token=SecretStr("1:x"))),
         [
@@ -103,9 +110,9 @@ def mutated(draw: st.DrawFn, seed: Any) -> Any:
         return copy
     if isinstance(seed, list) and seed and draw(st.booleans()):
         index = draw(st.integers(0, len(seed) - 1))
-        copy = list(seed)
-        copy[index] = draw(mutated(seed[index]))
-        return copy
+        items = list(seed)
+        items[index] = draw(mutated(seed[index]))
+        return items
     return draw(JSON)
 
 
@@ -126,7 +133,7 @@ def _check(connector: Connector, payload: Any) -> None:
 @pytest.mark.parametrize("channel", sorted(CONNECTORS))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_mutated_payloads_parse_or_raise_parse_error(channel: str, data: st.DataObject) -> None:
+def test_mutated_payloads_parse_or_raise_parse_error(channel: Channel, data: st.DataObject) -> None:
     connector, seeds = CONNECTORS[channel]
     seed = data.draw(st.sampled_from(seeds))
     _check(connector, data.draw(mutated(seed)))
@@ -135,7 +142,7 @@ def test_mutated_payloads_parse_or_raise_parse_error(channel: str, data: st.Data
 @pytest.mark.parametrize("channel", sorted(CONNECTORS))
 @settings(max_examples=100, deadline=None)
 @given(payload=JSON)
-def test_arbitrary_json_parses_or_raises_parse_error(channel: str, payload: Any) -> None:
+def test_arbitrary_json_parses_or_raises_parse_error(channel: Channel, payload: Any) -> None:
     _check(CONNECTORS[channel][0], payload)
 
 
@@ -148,7 +155,7 @@ def test_arbitrary_json_parses_or_raises_parse_error(channel: str, payload: Any)
     ],
 )
 def test_an_entry_whose_events_are_not_a_list_is_a_parse_error(
-    channel: str, entry: dict[str, Any]
+    channel: Channel, entry: dict[str, Any]
 ) -> None:
     """Found by the mutation test above: the list was iterated outside the error handling."""
     obj = "whatsapp_business_account" if channel == "whatsapp" else "page"

@@ -7,12 +7,14 @@ import json
 import threading
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import cycles_left_by, make_settings, run_until, telegram_channel, wait_for
 from pydantic import SecretStr
-from sqlalchemy import event
-from sqlmodel import Session, select
+from sqlalchemy import Engine, event
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from sportello.cli import app
@@ -23,14 +25,15 @@ from sportello.daemon import Daemon
 from sportello.inbox import journal, outbox
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, write_lock
+from sportello.inbox.ingest import Ingested
 from sportello.inbox.models import Conversation, Customer, Delivery, Identity, Message
-from sportello.inbox.pipeline import MAX_INGEST_ATTEMPTS, JournalWorker
+from sportello.inbox.pipeline import MAX_INGEST_ATTEMPTS, Hook, JournalWorker
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 PIA = tg.user(5554001, "Pia", "Gallo")
 
 
-def _setup(database_url: str, hook):
+def _setup(database_url: str, hook: Hook) -> tuple[Engine, JournalWorker]:
     engine = make_engine(database_url)
     migrate(engine)
     connector = TelegramConnector(TelegramSettings(bot_token=SecretStr("1:x")))
@@ -38,16 +41,16 @@ def _setup(database_url: str, hook):
     return engine, worker
 
 
-def _append(engine, n: int) -> None:
+def _append(engine: Engine, n: int) -> None:
     message = tg.message(n, PIA, int(NOW.timestamp()), text=f"testo {n}")
     body = json.dumps(tg.update(n, message=message)).encode()
     journal.append(engine, channel="telegram", body=body, received_at=NOW, platform_key=f"u{n}")
 
 
-def test_a_failed_ingest_is_retried_then_succeeds(database_url):
+def test_a_failed_ingest_is_retried_then_succeeds(database_url: str) -> None:
     calls = {"n": 0}
 
-    def flaky(session, ingested):
+    def flaky(session: Session, ingested: Ingested) -> None:
         calls["n"] += 1
         if calls["n"] <= 2:
             raise RuntimeError("conflict with another replica")
@@ -64,8 +67,8 @@ def test_a_failed_ingest_is_retried_then_succeeds(database_url):
     engine.dispose()
 
 
-def test_a_persistent_failure_ends_as_failed_and_keeps_the_reason(database_url):
-    def broken(session, ingested):
+def test_a_persistent_failure_ends_as_failed_and_keeps_the_reason(database_url: str) -> None:
+    def broken(session: Session, ingested: Ingested) -> None:
         raise ValueError("bug in a hook")
 
     engine, worker = _setup(database_url, broken)
@@ -74,7 +77,7 @@ def test_a_persistent_failure_ends_as_failed_and_keeps_the_reason(database_url):
     for _ in range(MAX_INGEST_ATTEMPTS + 2):
         worker.process_pending()
     with Session(engine) as session:
-        deliveries = session.exec(select(Delivery).order_by(Delivery.id)).all()
+        deliveries = session.exec(select(Delivery).order_by(col(Delivery.id))).all()
         assert [d.state for d in deliveries] == ["failed", "failed"]
         assert all("bug in a hook" in (d.error or "") for d in deliveries)
         assert all(d.attempts == MAX_INGEST_ATTEMPTS for d in deliveries)
@@ -83,9 +86,9 @@ def test_a_persistent_failure_ends_as_failed_and_keeps_the_reason(database_url):
     engine.dispose()
 
 
-def test_requeue_from_the_command_line(sqlite_url, tmp_path):
+def test_requeue_from_the_command_line(sqlite_url: str, tmp_path: Path) -> None:
     engine, worker = _setup(sqlite_url, lambda session, ingested: None)
-    worker.connectors.clear()  # the channel is not configured: deliveries fail
+    worker.connectors = {}  # the channel is not configured: deliveries fail
     _append(engine, 4)
     worker.process_pending()
     config = tmp_path / "s.toml"
@@ -100,8 +103,8 @@ def test_requeue_from_the_command_line(sqlite_url, tmp_path):
     engine.dispose()
 
 
-def test_one_bad_delivery_does_not_hold_back_the_rest_of_its_batch(database_url):
-    def picky(session, ingested):
+def test_one_bad_delivery_does_not_hold_back_the_rest_of_its_batch(database_url: str) -> None:
+    def picky(session: Session, ingested: Ingested) -> None:
         if any(m.text == "testo 6" for m, _ in ingested.new_messages):
             raise ValueError("cannot handle this one")
 
@@ -110,17 +113,17 @@ def test_one_bad_delivery_does_not_hold_back_the_rest_of_its_batch(database_url)
         _append(engine, n)
     assert worker.process_pending() == 3
     with Session(engine) as session:
-        states = [d.state for d in session.exec(select(Delivery).order_by(Delivery.id))]
+        states = [d.state for d in session.exec(select(Delivery).order_by(col(Delivery.id)))]
         texts = sorted(m.text for m in session.exec(select(Message)))
     assert states == ["processed", "pending", "processed"]
     assert texts == ["testo 5", "testo 7"]
     engine.dispose()
 
 
-def test_the_worker_says_when_a_delivery_queued_replies(database_url):
+def test_the_worker_says_when_a_delivery_queued_replies(database_url: str) -> None:
     """The daemon wakes the outbox sender only for deliveries whose automation queued one."""
 
-    def reply_to_the_second(session, ingested):
+    def reply_to_the_second(session: Session, ingested: Ingested) -> None:
         for message, conversation in ingested.new_messages:
             if message.text == "testo 2":
                 outbox.queue(session, conversation, "Grazie!", now=NOW, author="bot")
@@ -137,7 +140,7 @@ def test_the_worker_says_when_a_delivery_queued_replies(database_url):
     assert seen == [("testo 1", False), ("testo 2", True), ("testo 3", False)]
 
 
-def test_a_batch_finds_what_its_earlier_deliveries_stored(database_url):
+def test_a_batch_finds_what_its_earlier_deliveries_stored(database_url: str) -> None:
     """One batch: a new customer's first message, a second one, the first again in another
     update, an edit of the first. The batch reads its lookups once and learns what it adds:
     one customer, one conversation, two messages, the edit applied, and no fallback to a
@@ -174,7 +177,9 @@ def test_a_batch_finds_what_its_earlier_deliveries_stored(database_url):
     engine.dispose()
 
 
-def _webhook_waits_during(engine, worker, text: str, seen: list[int]):
+def _webhook_waits_during(
+    engine: Engine, worker: JournalWorker, text: str, seen: list[int]
+) -> tuple[Hook, list[threading.Thread]]:
     """A hook that, while the worker stores the message ``text``, makes a webhook queue for
     the SQLite write lock; the webhook notes how many deliveries are processed by then."""
     lock = worker.write_lock
@@ -185,7 +190,7 @@ def _webhook_waits_during(engine, worker, text: str, seen: list[int]):
             processed = select(Delivery).where(Delivery.state == "processed")
             seen.append(len(session.exec(processed).all()))
 
-    def hook(session, ingested):
+    def hook(session: Session, ingested: Ingested) -> None:
         if any(m.text == text for m, _ in ingested.new_messages):
             threads.append(threading.Thread(target=webhook, daemon=True))
             threads[-1].start()
@@ -194,7 +199,7 @@ def _webhook_waits_during(engine, worker, text: str, seen: list[int]):
     return hook, threads
 
 
-def test_a_waiting_webhook_goes_between_two_deliveries_of_a_batch(sqlite_url):
+def test_a_waiting_webhook_goes_between_two_deliveries_of_a_batch(sqlite_url: str) -> None:
     """The worker commits what it stored and lets the webhook in, then finishes the batch."""
     engine = make_engine(sqlite_url)
     migrate(engine)
@@ -216,7 +221,9 @@ def test_a_waiting_webhook_goes_between_two_deliveries_of_a_batch(sqlite_url):
     engine.dispose()
 
 
-def test_after_letting_a_webhook_in_a_failure_redoes_only_the_uncommitted_rest(sqlite_url):
+def test_after_letting_a_webhook_in_a_failure_redoes_only_the_uncommitted_rest(
+    sqlite_url: str,
+) -> None:
     engine = make_engine(sqlite_url)
     migrate(engine)
     connector = TelegramConnector(TelegramSettings(bot_token=SecretStr("1:x")))
@@ -226,7 +233,7 @@ def test_after_letting_a_webhook_in_a_failure_redoes_only_the_uncommitted_rest(s
     seen: list[int] = []
     hook, threads = _webhook_waits_during(engine, worker, "testo 1", seen)
 
-    def picky(session, ingested):
+    def picky(session: Session, ingested: Ingested) -> None:
         if any(m.text == "testo 3" for m, _ in ingested.new_messages):
             raise ValueError("cannot handle this one")
 
@@ -236,7 +243,7 @@ def test_after_letting_a_webhook_in_a_failure_redoes_only_the_uncommitted_rest(s
     assert worker.process_pending() == 3
     threads[0].join(10)
     with Session(engine) as session:
-        deliveries = session.exec(select(Delivery).order_by(Delivery.id)).all()
+        deliveries = session.exec(select(Delivery).order_by(col(Delivery.id))).all()
         assert [(d.state, d.attempts) for d in deliveries] == [
             ("processed", 1),
             ("processed", 1),
@@ -246,7 +253,7 @@ def test_after_letting_a_webhook_in_a_failure_redoes_only_the_uncommitted_rest(s
     engine.dispose()
 
 
-def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url):
+def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url: str) -> None:
     """A webhook arrives while the worker stores the first of three deliveries. The worker
     stores nothing more until the webhook is answered; on SQLite it commits the first
     delivery meanwhile (and lets go of the write lock), on PostgreSQL it commits nothing
@@ -275,7 +282,7 @@ def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url):
 
     in_flight = threading.Event()
 
-    def hook(session, ingested):
+    def hook(session: Session, ingested: Ingested) -> None:
         for message, _ in ingested.new_messages:
             busy_when_stored[message.text] = worker.intake.busy()
             if message.text == "testo 1":
@@ -296,8 +303,8 @@ def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url):
 
 
 async def test_a_delivery_journaled_while_a_round_finds_nothing_is_not_left_waiting(
-    database_url,
-):
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A webhook commits just after the worker's claim came back empty and wakes it before
     the round has ended: that wake must start the next round, not be forgotten (the worker
     would then sleep until its idle timeout, a minute here)."""
@@ -317,18 +324,18 @@ async def test_a_delivery_journaled_while_a_round_finds_nothing_is_not_left_wait
                 loop.call_soon_threadsafe(worker.wake.set)  # as ``Daemon.wake_worker`` does
         return done
 
-    worker.process_pending = round_then_a_webhook
+    monkeypatch.setattr(worker, "process_pending", round_then_a_webhook)
     await run_until(worker, lambda: _stored_texts(engine))
     assert _stored_texts(engine) == ["testo 7"]
     engine.dispose()
 
 
-def _stored_texts(engine) -> list[str]:
+def _stored_texts(engine: Engine) -> list[str]:
     with Session(engine) as session:
         return [m.text for m in session.exec(select(Message))]
 
 
-def test_the_worker_leaves_no_reference_cycles(database_url, fresh_orm_caches):
+def test_the_worker_leaves_no_reference_cycles(database_url: str, fresh_orm_caches: None) -> None:
     """The collector's passes stop every thread: when the worker left cycles (some 45k
     objects between two passes under load), a pass took 25-40 ms of every webhook in flight."""
     daemon = Daemon(make_settings(database_url, channels=telegram_channel("http://127.0.0.1:9")))

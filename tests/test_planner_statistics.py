@@ -35,7 +35,9 @@ NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
         (True, False, 1_051, 10_000, True),  # unless the table switched it off
     ],
 )
-def test_what_autovacuum_would_analyze(server, table, changed, rows, expected):
+def test_what_autovacuum_would_analyze(
+    server: bool, table: bool | None, changed: int, rows: int, expected: bool
+) -> None:
     state = TableState('"t"', table, rows, changed)
     assert state.needs_analyze(server) is expected
 
@@ -61,7 +63,7 @@ def _analyzed_columns(engine: Engine, table: str) -> int:
         )
 
 
-def test_tables_without_autovacuum_are_analyzed_once_changed_enough(engine):
+def test_tables_without_autovacuum_are_analyzed_once_changed_enough(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         assert analyze_stale(engine) == []  # SQLite plans without statistics
         return
@@ -102,7 +104,7 @@ def _changed(engine: Engine, table: str) -> int:
         )
 
 
-def test_the_daemon_runs_it_as_a_periodic_job(database_url):
+def test_the_daemon_runs_it_as_a_periodic_job(database_url: str) -> None:
     daemon = Daemon(make_settings(database_url), clock=FrozenClock(NOW))
     engine = migrated(database_url)
     job = next(j for j in periodic_jobs(daemon) if j.name == "statistics:analyze")
@@ -118,7 +120,7 @@ def test_the_daemon_runs_it_as_a_periodic_job(database_url):
     daemon.engine.dispose()
 
 
-def test_only_tables_the_role_owns(engine):
+def test_only_tables_the_role_owns(engine: Engine) -> None:
     """ANALYZE skips another role's table with a mere warning: it would look stale forever."""
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only")

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from conftest import API_TOKEN, TELEGRAM_SECRET, TELEGRAM_TOKEN, server_client, wait_for
 
 from sportello.connectors.emulators import telegram_payloads as tg
-from sportello.connectors.emulators.server import free_port
+from sportello.connectors.emulators.server import BackgroundServer, free_port
+from sportello.connectors.emulators.telegram import TelegramEmulator
 
 CUSTOMER = tg.user(5552001, "Luca", "Verdi", language_code="it")
 HEADERS = {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
@@ -56,6 +58,7 @@ def _start(config: Path, port: int) -> subprocess.Popen[bytes]:
 
     def ready() -> bool:
         if process.poll() is not None:
+            assert process.stderr is not None
             raise AssertionError(f"daemon exited: {process.stderr.read().decode()[-2000:]}")
         try:
             return httpx.get(f"{url}/healthz", timeout=1).json() == {"status": "ok"}
@@ -71,7 +74,11 @@ def _update(n: int) -> bytes:
     return json.dumps(tg.update(700000 + n, message=message)).encode()
 
 
-def test_sigkill_right_after_200_loses_nothing(database_url, telegram_emulator, tmp_path):
+def test_sigkill_right_after_200_loses_nothing(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    tmp_path: Path,
+) -> None:
     _, emulator_server = telegram_emulator
     config = _write_config(tmp_path / "s.toml", database_url, emulator_server.url)
     port = free_port()
@@ -89,7 +96,7 @@ def test_sigkill_right_after_200_loses_nothing(database_url, telegram_emulator, 
     try:
         api = server_client(url, headers={"Authorization": f"Bearer {API_TOKEN}"})
 
-        def all_there() -> list | None:
+        def all_there() -> list[dict[str, Any]] | None:
             items = api.get("/api/v1/messages", params={"limit": 200}).json()["items"]
             return items if len(items) >= count else None
 
@@ -106,7 +113,9 @@ def test_sigkill_right_after_200_loses_nothing(database_url, telegram_emulator, 
         process.wait(timeout=15)
 
 
-def test_sigterm_exits_zero_within_ten_seconds(sqlite_url, telegram_emulator, tmp_path):
+def test_sigterm_exits_zero_within_ten_seconds(
+    sqlite_url: str, telegram_emulator: tuple[TelegramEmulator, BackgroundServer], tmp_path: Path
+) -> None:
     _, emulator_server = telegram_emulator
     config = _write_config(tmp_path / "s.toml", sqlite_url, emulator_server.url)
     port = free_port()

@@ -6,14 +6,25 @@ import csv
 import io
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
-from conftest import TELEGRAM_SECRET, make_settings, telegram_channel, wait_for
+import pytest
+from conftest import (
+    TELEGRAM_SECRET,
+    RunningDaemon,
+    make_settings,
+    telegram_channel,
+    wait_for,
+)
 from kpi_fixtures import Inbox, rome
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from sportello.cli import app
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.survey_tables import Survey
 
@@ -21,11 +32,15 @@ MARIA = tg.user(5552001, "Maria", "Verdi", language_code="it")
 HEADERS = {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
 
 
-def _post(running, update: dict) -> None:
+def _post(running: RunningDaemon, update: dict[str, Any]) -> None:
     assert running.post_webhook("telegram", json.dumps(update).encode(), HEADERS).status_code == 200
 
 
-def test_survey_round_trip_on_telegram(database_url, telegram_emulator, start_daemon):
+def test_survey_round_trip_on_telegram(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, emulator_server = telegram_emulator
     settings = make_settings(
         database_url,
@@ -63,7 +78,7 @@ def test_survey_round_trip_on_telegram(database_url, telegram_emulator, start_da
     press = tg.callback_query("4419112233", MARIA, bot_message, payloads[4])
     _post(running, tg.update(910002, callback_query=press))
 
-    def answered():
+    def answered() -> Survey | None:
         with Session(running.daemon.engine) as session:
             survey = session.exec(select(Survey)).first()
             return survey if survey is not None and survey.state == "answered" else None
@@ -88,7 +103,9 @@ def test_survey_round_trip_on_telegram(database_url, telegram_emulator, start_da
     assert report["resolution_rate"] == 100.0
 
 
-def test_reports_api_shape_and_errors(sqlite_url, start_daemon):
+def test_reports_api_shape_and_errors(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(sqlite_url))
     response = running.api.get(
         "/api/v1/reports/kpis",
@@ -114,7 +131,7 @@ def test_reports_api_shape_and_errors(sqlite_url, start_daemon):
     assert backwards.status_code == 422
 
 
-def test_report_command_formats(sqlite_url, monkeypatch):
+def test_report_command_formats(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = make_engine(sqlite_url)
     migrate(engine)
     with session_scope(engine) as session:

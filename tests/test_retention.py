@@ -52,7 +52,7 @@ def _with_body(engine: Engine) -> int:
         ).one()
 
 
-def test_a_backlog_is_trimmed_in_one_run(engine):
+def test_a_backlog_is_trimmed_in_one_run(engine: Engine) -> None:
     _deliveries(engine, 2 * housekeeping.BATCH + 500, age_days=40)
     _deliveries(engine, 300, age_days=5)
     trimmed = housekeeping.trim_all_deliveries(engine, NOW, MONTH)
@@ -61,7 +61,7 @@ def test_a_backlog_is_trimmed_in_one_run(engine):
     assert housekeeping.trim_all_deliveries(engine, NOW, MONTH) == 0
 
 
-def test_a_run_stops_at_its_budget(engine):
+def test_a_run_stops_at_its_budget(engine: Engine) -> None:
     _deliveries(engine, 2 * housekeeping.BATCH, age_days=40)
     pauses: list[int] = []
     trimmed = housekeeping.trim_all_deliveries(
@@ -83,7 +83,9 @@ def _trim_explained(engine: Engine) -> tuple[int, Any]:
 
 
 @pytest.mark.parametrize("analyze", [True, False], ids=["analyzed", "no-statistics"])
-def test_the_search_reads_none_of_the_deliveries_trimmed_before(engine, analyze):
+def test_the_search_reads_none_of_the_deliveries_trimmed_before(
+    engine: Engine, analyze: bool
+) -> None:
     _deliveries(engine, 3_000, age_days=60, body=b"")  # trimmed months ago
     _deliveries(engine, 200, age_days=40)
     _deliveries(engine, 1_000, age_days=5)
@@ -102,7 +104,7 @@ def test_the_search_reads_none_of_the_deliveries_trimmed_before(engine, analyze)
         assert any("USING INDEX ix_deliveries_untrimmed" in d for d in plan), plan
 
 
-def test_the_hourly_job_trims_the_whole_backlog(database_url):
+def test_the_hourly_job_trims_the_whole_backlog(database_url: str) -> None:
     daemon = Daemon(make_settings(database_url), clock=FrozenClock(NOW))
     engine = migrated(database_url)
     _deliveries(engine, housekeeping.BATCH + 10, age_days=40)

@@ -33,7 +33,7 @@ def _counting_job(runs: list[str], name: str = "test:job", interval: float = 60)
     return PeriodicJob(name, interval, work)
 
 
-def test_lease_is_exclusive_until_it_expires(database_url):
+def test_lease_is_exclusive_until_it_expires(database_url: str) -> None:
     engine = migrated(database_url)
     now = rome(2026, 12, 6, 10)
     ttl = timedelta(minutes=3)
@@ -50,7 +50,7 @@ def test_lease_is_exclusive_until_it_expires(database_url):
     engine.dispose()
 
 
-def test_two_replicas_never_run_the_same_slot(database_url):
+def test_two_replicas_never_run_the_same_slot(database_url: str) -> None:
     """Two daemons on one database, their scheduler ticks racing for 20 slots."""
     clock = FrozenClock(rome(2026, 12, 6, 10))
     settings = make_settings(database_url)
@@ -85,7 +85,7 @@ def test_two_replicas_never_run_the_same_slot(database_url):
         daemon.engine.dispose()
 
 
-def test_restart_does_not_rerun_a_slot_and_a_dead_replica_hands_over(sqlite_url):
+def test_restart_does_not_rerun_a_slot_and_a_dead_replica_hands_over(sqlite_url: str) -> None:
     clock = FrozenClock(rome(2026, 12, 6, 10) + timedelta(seconds=5))
     settings = make_settings(sqlite_url)
     migrated(sqlite_url).dispose()
@@ -106,7 +106,7 @@ def test_restart_does_not_rerun_a_slot_and_a_dead_replica_hands_over(sqlite_url)
         daemon.engine.dispose()
 
 
-def test_a_stopped_replica_takes_no_lease_and_hands_its_jobs_over_at_once(sqlite_url):
+def test_a_stopped_replica_takes_no_lease_and_hands_its_jobs_over_at_once(sqlite_url: str) -> None:
     """A tick still in flight when the daemon stops (its thread outlives the scheduler) must
     not take the lease after the daemon gave its leases up: the next daemon would wait a
     whole lease (30 s for a poller) before it could poll."""
@@ -131,7 +131,7 @@ def test_a_stopped_replica_takes_no_lease_and_hands_its_jobs_over_at_once(sqlite
         daemon.engine.dispose()
 
 
-def test_snoozed_conversations_wake_up_through_the_job(database_url):
+def test_snoozed_conversations_wake_up_through_the_job(database_url: str) -> None:
     clock = FrozenClock(rome(2026, 12, 7, 10))
     daemon = Daemon(make_settings(database_url), clock=clock)
     migrated(database_url).dispose()
@@ -153,7 +153,7 @@ def test_snoozed_conversations_wake_up_through_the_job(database_url):
     daemon.engine.dispose()
 
 
-def test_retention_drops_old_bodies_or_rows(database_url):
+def test_retention_drops_old_bodies_or_rows(database_url: str) -> None:
     engine = migrated(database_url)
     now = rome(2026, 12, 7, 10)
     with session_scope(engine) as session:

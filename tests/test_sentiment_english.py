@@ -4,7 +4,7 @@ import pytest
 from sentiment_data import vader_tweets
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from sportello.sentiment import SentimentService
+from sportello.sentiment import Sentiment, SentimentService
 
 SAMPLES = [
     "I love this product, great service!",
@@ -19,13 +19,19 @@ SAMPLES = [
 
 
 @pytest.fixture(scope="module")
-def svc():
+def svc() -> SentimentService:
     return SentimentService(default_language="en")
 
 
 @pytest.fixture(scope="module")
-def sia():
+def sia() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
+
+
+def _score(svc: SentimentService, text: str) -> Sentiment:
+    s = svc.score(text, language="en")
+    assert s is not None
+    return s
 
 
 def _label(c: float) -> str:
@@ -33,14 +39,19 @@ def _label(c: float) -> str:
 
 
 @pytest.mark.parametrize("text", SAMPLES)
-def test_equals_vader_on_samples(svc, sia, text):
+def test_equals_vader_on_samples(
+    svc: SentimentService, sia: SentimentIntensityAnalyzer, text: str
+) -> None:
     s = svc.score(text, language="en")
+    assert s is not None
     assert s.compound == sia.polarity_scores(text)["compound"]
     assert s.label == _label(s.compound)
     assert s.language == "en"
 
 
-def test_equals_vader_on_groundtruth_tweets(svc, sia):
+def test_equals_vader_on_groundtruth_tweets(
+    svc: SentimentService, sia: SentimentIntensityAnalyzer
+) -> None:
     rows = vader_tweets()
     assert len(rows) == 4200
     for _, text in rows:
@@ -50,9 +61,9 @@ def test_equals_vader_on_groundtruth_tweets(svc, sia):
         assert s.label == _label(expected)
 
 
-def test_pearson_r_on_tweets_groundtruth(svc):
+def test_pearson_r_on_tweets_groundtruth(svc: SentimentService) -> None:
     rows = vader_tweets()
-    xs = [svc.score(t, language="en").compound for _, t in rows]
+    xs = [_score(svc, t).compound for _, t in rows]
     ys = [r for r, _ in rows]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))

@@ -20,7 +20,7 @@ class Node:
         self.me = self
 
 
-def test_start_up_garbage_is_collected_once_the_server_has_started():
+def test_start_up_garbage_is_collected_once_the_server_has_started() -> None:
     left_behind: list[weakref.ref[Node]] = []
 
     @asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from automation_helpers import OFFICE, bot_messages, inbound, migrated, rome
 from plan_helpers import statements_run
@@ -29,12 +29,14 @@ CALENDAR = BusinessCalendar.from_dict(OFFICE)
 POLICY = SlaSettings(first_response="1h", resolution="1d", warn_before="15m")
 
 
-def _opened(session: Session, at, channel: str = "telegram", user: str = "u1") -> Conversation:
+def _opened(
+    session: Session, at: datetime, channel: str = "telegram", user: str = "u1"
+) -> Conversation:
     ingested = ingest(session, [inbound(channel, f"{channel}:{user}:{at}", at, user=user)], now=at)
     return ingested.new_messages[0][1]
 
 
-def test_calendar_time_counts_weekends_and_business_time_does_not():
+def test_calendar_time_counts_weekends_and_business_time_does_not() -> None:
     sunday = rome(2026, 12, 6, 10)
     conversation = Conversation(
         channel="telegram", thread_external_id="t", customer_id=1, recipient_external_id="u",
@@ -49,14 +51,14 @@ def test_calendar_time_counts_weekends_and_business_time_does_not():
     assert due == {"first_response": rome(2026, 12, 7, 10), "resolution": rome(2026, 12, 10, 15)}
 
 
-def test_business_time_across_the_spring_dst_switch():
+def test_business_time_across_the_spring_dst_switch() -> None:
     friday = rome(2026, 3, 27, 17, 30)
     due = sla.add_business_time(CALENDAR, friday, 2 * 3600)
     assert due == rome(2026, 3, 30, 10, 30)  # 30 min Friday + 90 min Monday, now in CEST
     assert due.hour == 8  # UTC
 
 
-def test_warning_then_breach_once_each_and_cleared_by_an_answer(database_url):
+def test_warning_then_breach_once_each_and_cleared_by_an_answer(database_url: str) -> None:
     engine = migrated(database_url)
     start = rome(2026, 12, 6, 10)
     with session_scope(engine) as session:
@@ -64,7 +66,9 @@ def test_warning_then_breach_once_each_and_cleared_by_an_answer(database_url):
     at = {"quiet": start + timedelta(minutes=30), "warn": start + timedelta(minutes=46)}
     with session_scope(engine) as session:
         assert sla.check(session, at["quiet"], [POLICY], CALENDAR) == []
-        assert session.get(Conversation, conversation_id).sla_due_at == rome(2026, 12, 6, 11)
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        assert conversation.sla_due_at == rome(2026, 12, 6, 11)
     with session_scope(engine) as session:
         fired = sla.check(session, at["warn"], [POLICY], CALENDAR)
         assert [(f.kind, f.level) for f in fired] == [("first_response", "warning")]
@@ -73,15 +77,18 @@ def test_warning_then_breach_once_each_and_cleared_by_an_answer(database_url):
         fired = sla.check(session, start + timedelta(hours=2), [POLICY], CALENDAR)
         assert [(f.kind, f.level) for f in fired] == [("first_response", "breach")]
         conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
         queue(session, conversation, "Eccoci!", now=start + timedelta(hours=2))
     with session_scope(engine) as session:
         assert sla.check(session, start + timedelta(hours=3), [POLICY], CALENDAR) == []
         conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
         assert conversation.sla_due_at == rome(2026, 12, 7, 10)  # now the resolution deadline
         conversation.status = "resolved"
     with session_scope(engine) as session:
         sla.check(session, start + timedelta(days=3), [POLICY], CALENDAR)
-        assert session.get(Conversation, conversation_id).sla_due_at is None
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.sla_due_at is None
         counts = sla.breach_counts(session, start, start + timedelta(days=1))
         assert counts == {
             "first_response": 1, "resolution": 0, "total": 1, "warnings": 1, "window_closing": 0,
@@ -93,7 +100,7 @@ def test_warning_then_breach_once_each_and_cleared_by_an_answer(database_url):
     engine.dispose()
 
 
-def test_a_repeated_check_writes_nothing_for_what_it_fired_before(database_url):
+def test_a_repeated_check_writes_nothing_for_what_it_fired_before(database_url: str) -> None:
     """A backlog of overdue conversations used to cost one insert per deadline at every
     check, and a pass of the flush over every active conversation; and after an outage, a
     statement for each deadline that passed meanwhile (docs/benchmarks.md, session 25)."""
@@ -118,7 +125,7 @@ def test_a_repeated_check_writes_nothing_for_what_it_fired_before(database_url):
     engine.dispose()
 
 
-def test_overdue_conversations_come_first_in_the_inbox(database_url):
+def test_overdue_conversations_come_first_in_the_inbox(database_url: str) -> None:
     engine = migrated(database_url)
     start = rome(2026, 12, 6, 10)
     now = start + timedelta(minutes=65)
@@ -136,11 +143,12 @@ def test_overdue_conversations_come_first_in_the_inbox(database_url):
         assert [c.id for c in inbox_page(session, select(Conversation), now, 1, 1)] == [calm.id]
         assert [c.id for c in inbox_page(session, select(Conversation), now, 2, 5)] == [hurried.id]
         breaches = session.exec(sla.breaches_query(level="breach"))
+        assert late.id is not None and calm.id is not None
         assert sorted(b.conversation_id for b in breaches) == sorted([late.id, calm.id])
     engine.dispose()
 
 
-def test_whatsapp_window_about_to_close_alerts_once_and_can_remind(database_url):
+def test_whatsapp_window_about_to_close_alerts_once_and_can_remind(database_url: str) -> None:
     engine = migrated(database_url)
     wrote = rome(2026, 12, 6, 10)
     settings = WindowReminderSettings(
@@ -182,7 +190,7 @@ def test_whatsapp_window_about_to_close_alerts_once_and_can_remind(database_url)
     engine.dispose()
 
 
-async def test_a_breach_becomes_an_alert_for_the_sinks_once(database_url):
+async def test_a_breach_becomes_an_alert_for_the_sinks_once(database_url: str) -> None:
     start = rome(2026, 12, 6, 10)
     clock = FrozenClock(start)
     settings = load_settings(
@@ -210,7 +218,9 @@ async def test_a_breach_becomes_an_alert_for_the_sinks_once(database_url):
     assert alerts[0].state == "firing"
 
     with session_scope(daemon.engine) as session:  # the agent answers at last
-        queue(session, session.get(Conversation, late), "Scusi l'attesa!", now=clock.now())
+        conversation = session.get(Conversation, late)
+        assert conversation is not None
+        queue(session, conversation, "Scusi l'attesa!", now=clock.now())
     clock.set(start + timedelta(minutes=63))
     await check.work()
     await check.work()
@@ -221,7 +231,9 @@ async def test_a_breach_becomes_an_alert_for_the_sinks_once(database_url):
     assert alert.details["at_resolution"] == {"conversation": "open"}
 
 
-def test_a_resolution_breach_alert_resolves_with_the_conversation_or_its_erasure(database_url):
+def test_a_resolution_breach_alert_resolves_with_the_conversation_or_its_erasure(
+    database_url: str,
+) -> None:
     engine = migrated(database_url)
     start = rome(2026, 12, 6, 10)
     policy = SlaSettings(first_response=None, resolution="2h")
@@ -239,11 +251,18 @@ def test_a_resolution_breach_alert_resolves_with_the_conversation_or_its_erasure
     with session_scope(engine) as session:
         breaches = sla.check(session, start + timedelta(hours=3), [policy], CALENDAR)
         assert alert_sla_breaches(session, breaches, start + timedelta(hours=3)) == 2
-        queue(session, session.get(Conversation, kept), "Risolto?", now=start)
+        kept_conversation = session.get(Conversation, kept)
+        assert kept_conversation is not None
+        queue(session, kept_conversation, "Risolto?", now=start)
         assert resolve_answered_sla_alerts(session, start + timedelta(hours=3)) == 0
     with session_scope(engine) as session:
-        session.get(Conversation, kept).status = "resolved"
-        customer = session.get(Customer, session.get(Conversation, erased).customer_id)
+        kept_conversation = session.get(Conversation, kept)
+        assert kept_conversation is not None
+        kept_conversation.status = "resolved"
+        erased_conversation = session.get(Conversation, erased)
+        assert erased_conversation is not None
+        customer = session.get(Customer, erased_conversation.customer_id)
+        assert customer is not None
         erase_customer(session, customer, at=start + timedelta(hours=4), actor="admin")
     with session_scope(engine) as session:
         assert resolve_answered_sla_alerts(session, start + timedelta(hours=4)) == 2

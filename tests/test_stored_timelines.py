@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from conftest import make_settings
 from kpi_fixtures import Inbox, hand_computed_inbox, office_hours, rome
 from sqlalchemy import delete, event, func, text, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sportello import scheduler
 from sportello.bench.datagen import generate
@@ -83,12 +84,12 @@ def _queries() -> list[KpiQuery]:
     return queries
 
 
-def _reports(engine: Engine) -> list[dict]:
+def _reports(engine: Engine) -> list[dict[str, Any]]:
     with Session(engine) as session:
         return [compute_kpis(session, query) for query in _queries()]
 
 
-def test_stored_timelines_give_the_report_a_fresh_walk_gives(engine):
+def test_stored_timelines_give_the_report_a_fresh_walk_gives(engine: Engine) -> None:
     generate(engine, customers=300, conversations=1_000, messages=5_000, seed=3, now=NOW)
     assert len(_stale(engine)) == 1_000
     walked = _reports(engine)
@@ -100,7 +101,7 @@ def test_stored_timelines_give_the_report_a_fresh_walk_gives(engine):
     assert walked[1]["cases"]["resolved"] > 100 and walked[3]["reply_time"]["count"] > 100
 
 
-def test_periods_bounded_by_the_instants_things_happened_at(engine):
+def test_periods_bounded_by_the_instants_things_happened_at(engine: Engine) -> None:
     """Each edge of the stored rows' queries (inclusive or not) agrees with the walk."""
     with session_scope(engine) as session:
         hand_computed_inbox(Inbox(session))
@@ -116,7 +117,7 @@ def test_periods_bounded_by_the_instants_things_happened_at(engine):
         for business in (False, True)
     ]
 
-    def reports() -> list[dict]:
+    def reports() -> list[dict[str, Any]]:
         with Session(engine) as session:
             return [compute_kpis(session, query) for query in queries]
 
@@ -125,17 +126,18 @@ def test_periods_bounded_by_the_instants_things_happened_at(engine):
     assert reports() == walked
 
 
-def test_every_change_the_walk_reads_makes_the_timeline_stale(engine):
+def test_every_change_the_walk_reads_makes_the_timeline_stale(engine: Engine) -> None:
     with session_scope(engine) as session:
         inbox = Inbox(session)
         one = inbox.conversation("telegram", "1001", rome(12, 4, 10))
         two = inbox.conversation("telegram", "1002", rome(12, 4, 11))
         first, second = one.id, two.id
+    assert first is not None and second is not None
     assert _stale(engine) == {first, second}
     assert timeline_store.refresh_all(engine) == 2
     assert _rows(engine, first) == (1, 1, 0)
 
-    def changes(change) -> set[int]:
+    def changes(change: Callable[[Session], object]) -> set[int]:
         with session_scope(engine) as session:
             change(session)
         stale = _stale(engine)
@@ -143,7 +145,9 @@ def test_every_change_the_walk_reads_makes_the_timeline_stale(engine):
         return stale
 
     def conversation(session: Session, cid: int) -> Conversation:
-        return session.get(Conversation, cid)
+        found = session.get(Conversation, cid)
+        assert found is not None
+        return found
 
     assert changes(lambda s: Inbox(s).reply(conversation(s, first), rome(12, 4, 10, 5))) == {first}
     assert _rows(engine, first) == (1, 1, 0)  # the wait got its reply
@@ -164,14 +168,14 @@ def test_every_change_the_walk_reads_makes_the_timeline_stale(engine):
     assert (
         changes(
             lambda s: s.exec(
-                update(Message).where(Message.id == reply_id).values(delivery_status="read")
+                update(Message).where(col(Message.id) == reply_id).values(delivery_status="read")
             )
         )
         == set()
     )
     assert changes(
         lambda s: s.exec(
-            update(Message).where(Message.id == reply_id).values(delivery_status="failed")
+            update(Message).where(col(Message.id) == reply_id).values(delivery_status="failed")
         )
     ) == {first}
     answer_id = _customer_message(engine, "1002", rome(12, 4, 12))
@@ -181,15 +185,17 @@ def test_every_change_the_walk_reads_makes_the_timeline_stale(engine):
     ) == {second}
     assert changes(
         lambda s: s.exec(
-            update(Message).where(Message.id == answer_id).values(conversation_id=first)
+            update(Message).where(col(Message.id) == answer_id).values(conversation_id=first)
         )
     ) == {first, second}
     assert changes(lambda s: s.exec(delete(SurveyResponse))) == {first}
-    assert changes(lambda s: s.exec(delete(Message).where(Message.id == answer_id))) == {first}
+    assert changes(lambda s: s.exec(delete(Message).where(col(Message.id) == answer_id))) == {first}
     with session_scope(engine) as session:
-        session.exec(delete(ConversationEvent).where(ConversationEvent.conversation_id == second))
-        session.exec(delete(Message).where(Message.conversation_id == second))
-        session.exec(delete(Conversation).where(Conversation.id == second))
+        session.exec(
+            delete(ConversationEvent).where(col(ConversationEvent.conversation_id) == second)
+        )
+        session.exec(delete(Message).where(col(Message.conversation_id) == second))
+        session.exec(delete(Conversation).where(col(Conversation.id) == second))
     assert _rows(engine, second) == (0, 0, 0)
     with Session(engine) as session:
         assert session.get(ConversationTimeline, second) is None
@@ -197,23 +203,28 @@ def test_every_change_the_walk_reads_makes_the_timeline_stale(engine):
 
 def _message_ids(engine: Engine, cid: int, direction: str) -> list[int]:
     with Session(engine) as session:
-        return list(
-            session.exec(
-                select(Message.id).where(
-                    Message.conversation_id == cid, Message.direction == direction
-                )
+        ids: list[int] = []
+        for message_id in session.exec(
+            select(col(Message.id)).where(
+                Message.conversation_id == cid, Message.direction == direction
             )
-        )
+        ):
+            assert message_id is not None
+            ids.append(message_id)
+        return ids
 
 
 def _customer_message(engine: Engine, user: str, at: datetime) -> int:
     with session_scope(engine) as session:
-        return Inbox(session).customer("telegram", user, at).new_messages[0][0].id
+        message_id = Inbox(session).customer("telegram", user, at).new_messages[0][0].id
+        assert message_id is not None
+        return message_id
 
 
-def test_a_change_committed_during_a_rebuild_leaves_the_timeline_stale(engine):
+def test_a_change_committed_during_a_rebuild_leaves_the_timeline_stale(engine: Engine) -> None:
     with session_scope(engine) as session:
         cid = Inbox(session).conversation("telegram", "1001", rome(12, 4, 10)).id
+    assert cid is not None
 
     @contextmanager
     def a_message_arrives_meanwhile() -> Iterator[None]:
@@ -229,12 +240,15 @@ def test_a_change_committed_during_a_rebuild_leaves_the_timeline_stale(engine):
     assert _stale(engine) == set()
 
 
-def test_a_change_committed_just_before_the_claim_leaves_the_timeline_stale(engine):
+def test_a_change_committed_just_before_the_claim_leaves_the_timeline_stale(
+    engine: Engine,
+) -> None:
     """The last moment: after the rebuild checked the generations, before it writes (on
     SQLite its check runs outside the write transaction; on PostgreSQL it locks the rows,
     so the change waits for the rebuild and bumps the generation after it)."""
     with session_scope(engine) as session:
         cid = Inbox(session).conversation("telegram", "1001", rome(12, 4, 10)).id
+    assert cid is not None
 
     def write() -> None:
         with session_scope(engine) as session:
@@ -242,7 +256,7 @@ def test_a_change_committed_just_before_the_claim_leaves_the_timeline_stale(engi
 
     writer = threading.Thread(target=write)
 
-    def before_claim(conn, cursor, statement: str, *args) -> None:
+    def before_claim(conn: object, cursor: object, statement: str, *args: object) -> None:
         if statement.startswith("UPDATE conversation_timelines") and writer.ident is None:
             writer.start()
             writer.join(timeout=2)  # SQLite: done; PostgreSQL: waits for the row lock
@@ -260,7 +274,7 @@ def test_a_change_committed_just_before_the_claim_leaves_the_timeline_stale(engi
     assert _rows(engine, cid) == (1, 1, 0)
 
 
-def test_the_daemon_keeps_the_timelines_current(database_url):
+def test_the_daemon_keeps_the_timelines_current(database_url: str) -> None:
     daemon = Daemon(make_settings(database_url))
     migrate(daemon.engine)
     with session_scope(daemon.engine) as session:
@@ -269,17 +283,22 @@ def test_the_daemon_keeps_the_timelines_current(database_url):
     assert asyncio.run(run_job(daemon, job))
     assert _stale(daemon.engine) == set()
     with Session(daemon.engine) as session:
-        assert session.exec(text("SELECT count(*) FROM timeline_cases")).one()[0] == 1
+        assert (
+            session.connection().execute(text("SELECT count(*) FROM timeline_cases")).one()[0] == 1
+        )
     daemon.engine.dispose()
 
 
-def test_the_daemon_rebuilds_timelines_between_webhooks(database_url, monkeypatch):
+def test_the_daemon_rebuilds_timelines_between_webhooks(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Before each batch the job waits for a moment without a webhook in flight."""
     monkeypatch.setattr(scheduler, "QUIET_YIELD_S", 60.0)
     daemon = Daemon(make_settings(database_url))
     migrate(daemon.engine)
     with session_scope(daemon.engine) as session:
         cid = Inbox(session).conversation("telegram", "1001", rome(12, 4, 10)).id
+    assert cid is not None
     job = next(j for j in periodic_jobs(daemon) if j.name == "kpis:timelines")
     with ThreadPoolExecutor(max_workers=1) as pool:
         with daemon.intake.receiving():
@@ -292,7 +311,7 @@ def test_the_daemon_rebuilds_timelines_between_webhooks(database_url, monkeypatc
     daemon.engine.dispose()
 
 
-def test_the_pause_comes_before_each_batch(engine):
+def test_the_pause_comes_before_each_batch(engine: Engine) -> None:
     generate(engine, customers=100, conversations=250, messages=600, seed=5, now=NOW)
     stale_at_each_pause: list[int] = []
     rebuilt = timeline_store.refresh_all(
@@ -302,7 +321,7 @@ def test_the_pause_comes_before_each_batch(engine):
     assert stale_at_each_pause == list(range(250, 0, -timeline_store.BATCH))
 
 
-def test_a_rebuild_skips_a_timeline_being_written_instead_of_waiting(engine):
+def test_a_rebuild_skips_a_timeline_being_written_instead_of_waiting(engine: Engine) -> None:
     """PostgreSQL row locks: the job must never queue behind (or deadlock with) ingestion."""
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only (SQLite has one writer at a time)")
@@ -310,6 +329,7 @@ def test_a_rebuild_skips_a_timeline_being_written_instead_of_waiting(engine):
         inbox = Inbox(session)
         busy = inbox.conversation("telegram", "1001", rome(12, 4, 10)).id
         quiet = inbox.conversation("telegram", "1002", rome(12, 4, 11)).id
+    assert quiet is not None
     with ThreadPoolExecutor(max_workers=1) as pool, Session(engine) as writer:
         Inbox(writer).customer("telegram", "1001", rome(12, 4, 12))  # bumps, holds the row
         rebuilt = pool.submit(timeline_store.refresh, engine)
@@ -322,7 +342,7 @@ def test_a_rebuild_skips_a_timeline_being_written_instead_of_waiting(engine):
     assert _stale(engine) == set() and _rows(engine, quiet) == (1, 1, 0)
 
 
-def test_the_triggers_watch_every_status_the_walk_reads():
+def test_the_triggers_watch_every_status_the_walk_reads() -> None:
     """A status kind the walk reads but the triggers ignore would leave timelines stale."""
     migration = importlib.import_module(
         "sportello.inbox.migrations.versions.0012_conversation_timelines"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 from conftest import (
     EMMA_ID,
     PAGE_ID,
     PHONE_NUMBER_ID,
+    RunningDaemon,
     make_settings,
     messenger_channel,
     wait_for,
@@ -23,12 +26,15 @@ from conftest import (
 from sqlmodel import Session, select
 
 from sportello.connectors.emulators import meta_payloads as mp
+from sportello.connectors.emulators.meta import GraphEmulator
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.x import XEmulator
 from sportello.inbox.survey_tables import Survey
 
 SURVEYS = {"enabled": True, "delay": "0s", "kind": "csat"}
 
 
-def _resolve_after_reply(running, channel: str) -> int:
+def _resolve_after_reply(running: RunningDaemon, channel: str) -> int:
     inbound = wait_for(lambda: running.messages(channel=channel, direction="in"), timeout=15)[0]
     conversation_id = inbound["conversation_id"]
     reply = running.api.post(
@@ -48,8 +54,8 @@ def _resolve_after_reply(running, channel: str) -> int:
     return conversation_id
 
 
-def _answered(running) -> Survey:
-    def answered():
+def _answered(running: RunningDaemon) -> Survey:
+    def answered() -> Survey | None:
         with Session(running.daemon.engine) as session:
             survey = session.exec(select(Survey)).first()
             return survey if survey is not None and survey.state == "answered" else None
@@ -57,12 +63,16 @@ def _answered(running) -> Survey:
     return wait_for(answered, timeout=20)
 
 
-def _still_resolved(running, conversation_id: int) -> None:
+def _still_resolved(running: RunningDaemon, conversation_id: int) -> None:
     conversation = running.api.get(f"/api/v1/conversations/{conversation_id}").json()
     assert conversation["status"] == "resolved"
 
 
-def test_whatsapp_survey_with_an_interactive_list(database_url, whatsapp_emulator, start_daemon):
+def test_whatsapp_survey_with_an_interactive_list(
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, server = whatsapp_emulator
     running = start_daemon(
         make_settings(database_url, channels=whatsapp_channel(server.url), surveys=SURVEYS)
@@ -70,7 +80,7 @@ def test_whatsapp_survey_with_an_interactive_list(database_url, whatsapp_emulato
     emulator.webhook_url = f"{running.url}/webhooks/whatsapp"
     wa_id = "393471234567"
 
-    def customer_sends(message: dict) -> None:
+    def customer_sends(message: dict[str, Any]) -> None:
         value = mp.wa_value(
             PHONE_NUMBER_ID, contacts=[mp.wa_contact(wa_id, "Sara Conti")], messages=[message]
         )
@@ -80,7 +90,7 @@ def test_whatsapp_survey_with_an_interactive_list(database_url, whatsapp_emulato
     customer_sends(mp.wa_text(wa_id, int(time.time()), "Il rimborso non è arrivato"))
     conversation_id = _resolve_after_reply(running, "whatsapp")
 
-    def question():
+    def question() -> dict[str, Any] | None:
         for sent in emulator.sent:
             if sent["body"].get("type") == "interactive":
                 return sent["body"]
@@ -106,7 +116,11 @@ def test_whatsapp_survey_with_an_interactive_list(database_url, whatsapp_emulato
     _still_resolved(running, conversation_id)
 
 
-def test_messenger_survey_with_quick_replies(database_url, messenger_emulator, start_daemon):
+def test_messenger_survey_with_quick_replies(
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, server = messenger_emulator
     running = start_daemon(
         make_settings(database_url, channels=messenger_channel(server.url), surveys=SURVEYS)
@@ -114,7 +128,7 @@ def test_messenger_survey_with_quick_replies(database_url, messenger_emulator, s
     emulator.webhook_url = f"{running.url}/webhooks/messenger"
     psid = "6024301887699999"
 
-    def customer_sends(event: dict) -> None:
+    def customer_sends(event: dict[str, Any]) -> None:
         now_ms = int(time.time() * 1000)
         payload = mp.messenger_webhook(PAGE_ID, event, time_ms=now_ms)
         assert asyncio.run(emulator.deliver(payload)) == 200
@@ -122,7 +136,7 @@ def test_messenger_survey_with_quick_replies(database_url, messenger_emulator, s
     customer_sends(mp.text_message(psid, PAGE_ID, int(time.time() * 1000), "Taglia sbagliata"))
     conversation_id = _resolve_after_reply(running, "messenger")
 
-    def question():
+    def question() -> list[dict[str, Any]] | None:
         for sent in emulator.sent:
             if "quick_replies" in sent["body"]["message"]:
                 return sent["body"]["message"]["quick_replies"]
@@ -144,7 +158,11 @@ def test_messenger_survey_with_quick_replies(database_url, messenger_emulator, s
     _still_resolved(running, conversation_id)
 
 
-def test_x_survey_answered_with_a_typed_number(database_url, x_emulator, start_daemon):
+def test_x_survey_answered_with_a_typed_number(
+    database_url: str,
+    x_emulator: tuple[XEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, server = x_emulator
     running = start_daemon(
         make_settings(database_url, channels=x_channel(server.url), surveys=SURVEYS)
@@ -152,7 +170,7 @@ def test_x_survey_answered_with_a_typed_number(database_url, x_emulator, start_d
     emulator.dm(EMMA_ID, emulator.user_id, "My order arrived broken")
     conversation_id = _resolve_after_reply(running, "x")
 
-    def question():
+    def question() -> list[dict[str, Any]]:
         return [d for d in emulator.sent_dms if "1" in d.get("text", "") and "5" in d["text"]]
 
     asked = wait_for(question, timeout=20)

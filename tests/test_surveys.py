@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from kpi_fixtures import Inbox, office_hours, rome
-from plan_helpers import write_transactions
+from plan_helpers import Writes, write_transactions
+from sqlalchemy import Engine
 from sqlmodel import col, func, select
 
-from sportello.config.settings import load_settings
+from sportello.config.settings import Settings, load_settings
 from sportello.inbox import surveys
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import session_scope
@@ -19,12 +20,19 @@ from sportello.inbox.survey_tables import Survey, SurveyResponse
 from sportello.inbox.surveys import SurveyAnswers, run_surveys
 
 
-def _settings(database_url: str, **surveys):
+def _settings(database_url: str, **surveys: object) -> Settings:
     config = {"enabled": True, "kind": "csat", "delay": "10m", **surveys}
     return load_settings(None, database={"url": database_url}, surveys=config)
 
 
-def _resolved(engine, channel: str, user: str, *, at=None, language="it") -> int:
+def _resolved(
+    engine: Engine,
+    channel: str,
+    user: str,
+    *,
+    at: datetime | None = None,
+    language: str | None = "it",
+) -> int:
     """A conversation answered and resolved at 10:00 on Wed 9 Dec; returns its id."""
     at = at or rome(12, 9, 9, 50)
     with session_scope(engine) as session:
@@ -36,19 +44,29 @@ def _resolved(engine, channel: str, user: str, *, at=None, language="it") -> int
         return conversation.id
 
 
-def _answer(engine, settings, channel, user, at, text="", payload=None):
+def _answer(
+    engine: Engine,
+    settings: Settings,
+    channel: str,
+    user: str,
+    at: datetime,
+    text: str = "",
+    payload: str | None = None,
+) -> int:
     with session_scope(engine) as session:
         ingested = Inbox(session).customer(channel, user, at, text, button_payload=payload)
         SurveyAnswers(settings, FrozenClock(at))(session, ingested)
-        return ingested.new_messages[0][0].id
+        message_id = ingested.new_messages[0][0].id
+        assert message_id is not None
+        return message_id
 
 
-def _survey(engine, conversation_id) -> Survey:
+def _survey(engine: Engine, conversation_id: int) -> Survey:
     with session_scope(engine) as session:
         return session.exec(select(Survey).where(Survey.conversation_id == conversation_id)).one()
 
 
-def _bot_texts(engine, conversation_id) -> list[str]:
+def _bot_texts(engine: Engine, conversation_id: int) -> list[str]:
     with session_scope(engine) as session:
         return list(
             session.exec(
@@ -59,7 +77,7 @@ def _bot_texts(engine, conversation_id) -> list[str]:
         )
 
 
-def test_asked_once_after_the_delay_with_buttons(engine, database_url):
+def test_asked_once_after_the_delay_with_buttons(engine: Engine, database_url: str) -> None:
     settings = _settings(database_url)
     conversation_id = _resolved(engine, "telegram", "2001")
     assert run_surveys(engine, settings, rome(12, 9, 10, 5)) == 0  # not due yet
@@ -73,6 +91,7 @@ def test_asked_once_after_the_delay_with_buttons(engine, database_url):
         assert session.exec(select(func.count()).select_from(Survey)).one() == 1
         item = session.exec(select(OutboxItem)).all()[-1]
         question = session.get(Message, item.message_id)
+    assert question is not None
     assert question.author == "bot" and question.text.startswith("Come valuti")
     assert item.payload["purpose"] == "survey"
     assert [b["payload"] for b in item.payload["buttons"]] == [
@@ -80,7 +99,9 @@ def test_asked_once_after_the_delay_with_buttons(engine, database_url):
     ]
 
 
-def test_button_answer_is_stored_thanked_and_reopens_nothing(engine, database_url):
+def test_button_answer_is_stored_thanked_and_reopens_nothing(
+    engine: Engine, database_url: str
+) -> None:
     settings = _settings(database_url)
     conversation_id = _resolved(engine, "telegram", "2002")
     run_surveys(engine, settings, rome(12, 9, 10, 10))
@@ -93,6 +114,7 @@ def test_button_answer_is_stored_thanked_and_reopens_nothing(engine, database_ur
     assert survey.assignee is None and survey.channel == "telegram"
     with session_scope(engine) as session:
         conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
         assert conversation.status == "resolved" and conversation.waiting_since is None
         kinds = session.exec(
             select(ConversationEvent.kind).where(
@@ -100,18 +122,20 @@ def test_button_answer_is_stored_thanked_and_reopens_nothing(engine, database_ur
             )
         ).all()
         assert kinds == ["opened", "resolved"]
-        assert session.get(SurveyResponse, message_id).outcome == "stored"
+        response = session.get(SurveyResponse, message_id)
+        assert response is not None and response.outcome == "stored"
     assert _bot_texts(engine, conversation_id)[-1] == "Grazie per la tua risposta!"
     # the same button pressed again: kept as a response, not as a second score
     again = _answer(
         engine, settings, "telegram", "2002", rome(12, 9, 10, 13), "5", f"survey:{survey.id}:5"
     )
     with session_scope(engine) as session:
-        assert session.get(SurveyResponse, again).outcome == "already answered"
+        response = session.get(SurveyResponse, again)
+        assert response is not None and response.outcome == "already answered"
     assert _survey(engine, conversation_id).score == 4
 
 
-def test_typed_number_on_x_with_one_gentle_reask(engine, database_url):
+def test_typed_number_on_x_with_one_gentle_reask(engine: Engine, database_url: str) -> None:
     settings = _settings(database_url, kind="nps")
     conversation_id = _resolved(engine, "x", "3001", language="en")
     run_surveys(engine, settings, rome(12, 9, 10, 10))
@@ -127,16 +151,17 @@ def test_typed_number_on_x_with_one_gentle_reask(engine, database_url):
     assert (survey.state, survey.score) == ("answered", 9)
     with session_scope(engine) as session:
         conversation = session.get(Conversation, conversation_id)
-        assert conversation.status == "resolved"
+        assert conversation is not None and conversation.status == "resolved"
         outcomes = session.exec(select(SurveyResponse.outcome).order_by("message_id")).all()
     assert outcomes == ["off the scale", "off the scale", "stored"]
     # words are a real message: the conversation comes back
     _answer(engine, settings, "x", "3001", rome(12, 9, 11, 5), "actually I have another issue")
     with session_scope(engine) as session:
-        assert session.get(Conversation, conversation_id).status == "open"
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.status == "open"
 
 
-def test_late_answers_are_not_scores(engine, database_url):
+def test_late_answers_are_not_scores(engine: Engine, database_url: str) -> None:
     settings = _settings(database_url, answer_window="1h")
     conversation_id = _resolved(engine, "telegram", "2003")
     run_surveys(engine, settings, rome(12, 9, 10, 10))
@@ -146,17 +171,21 @@ def test_late_answers_are_not_scores(engine, database_url):
     )
     nonsense = _answer(engine, settings, "telegram", "2003", rome(12, 9, 12, 1), "x", "survey:zz")
     with session_scope(engine) as session:
-        assert session.get(SurveyResponse, late).outcome == "late"
-        assert session.get(SurveyResponse, nonsense).outcome == "unknown survey"
-        assert session.get(Conversation, conversation_id).status == "resolved"
+        late_response = session.get(SurveyResponse, late)
+        assert late_response is not None and late_response.outcome == "late"
+        nonsense_response = session.get(SurveyResponse, nonsense)
+        assert nonsense_response is not None and nonsense_response.outcome == "unknown survey"
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.status == "resolved"
     assert _survey(engine, conversation_id).score is None
     # a typed number after the window is an ordinary message
     _answer(engine, settings, "telegram", "2003", rome(12, 9, 12, 5), "3")
     with session_scope(engine) as session:
-        assert session.get(Conversation, conversation_id).status == "open"
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.status == "open"
 
 
-def test_skips_are_recorded_with_their_reason(engine, database_url):
+def test_skips_are_recorded_with_their_reason(engine: Engine, database_url: str) -> None:
     settings = _settings(database_url, delay="2d")
     # WhatsApp: asked two days after the customer's last message, outside the 24h window
     whatsapp = _resolved(engine, "whatsapp", "393330000001")
@@ -164,7 +193,8 @@ def test_skips_are_recorded_with_their_reason(engine, database_url):
     with session_scope(engine) as session:
         Inbox(session).customer("telegram", "2004", rome(12, 10, 9), "ancora io")
     run_surveys(engine, settings, rome(12, 11, 10, 0))
-    assert _survey(engine, whatsapp).skip_reason.startswith("messaging window closed")
+    skip_reason = _survey(engine, whatsapp).skip_reason
+    assert skip_reason is not None and skip_reason.startswith("messaging window closed")
     assert _survey(engine, reopened).skip_reason == "conversation reopened before asking"
     unsampled = _resolved(engine, "telegram", "2005")
     run_surveys(engine, _settings(database_url, sample_rate=0.0), rome(12, 9, 10, 30))
@@ -173,10 +203,10 @@ def test_skips_are_recorded_with_their_reason(engine, database_url):
         assert session.exec(select(func.count()).select_from(OutboxItem)).one() == 3  # replies
 
 
-def test_survey_kpis_and_answers_are_not_waits(engine, database_url):
+def test_survey_kpis_and_answers_are_not_waits(engine: Engine, database_url: str) -> None:
     """CSAT 5, 4, 2 -> 3.67, 2 of 3 satisfied; NPS 10, 9, 7, 3 -> (2 - 1) / 4 = 25;
     CES 6 of 2 asked -> 50% response rate."""
-    plan = [
+    plan: list[tuple[str, list[int | None]]] = [
         ("csat", [5, 4, 2]),
         ("nps", [10, 9, 7, 3]),
         ("ces", [6, None]),
@@ -217,8 +247,8 @@ def test_survey_kpis_and_answers_are_not_waits(engine, database_url):
     [("whatsapp", "nps", 0), ("messenger", "nps", 11), ("whatsapp", "ces", 7), ("x", "csat", 0)],
 )
 def test_buttons_only_where_the_scale_fits_the_channel(
-    engine, database_url, channel, kind, buttons
-):
+    engine: Engine, database_url: str, channel: str, kind: str, buttons: int
+) -> None:
     """WhatsApp lists hold 10 rows: an 11-point NPS is asked as a typed number there."""
     settings = _settings(database_url, kind=kind)
     _resolved(engine, channel, "2101")
@@ -229,8 +259,8 @@ def test_buttons_only_where_the_scale_fits_the_channel(
 
 
 def test_a_round_over_many_resolutions_writes_a_few_surveys_per_transaction(
-    engine, database_url, monkeypatch
-):
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On SQLite a transaction holds the one writer, and the webhooks' answers, until its end:
     the first round over a day of resolutions wrote them all in one (docs/benchmarks.md,
     session 27)."""
@@ -262,11 +292,13 @@ class CountingLock:
         pass
 
 
-def _rows(writes, prefix: str) -> int:
+def _rows(writes: Writes, prefix: str) -> int:
     return sum(len(params) for statement, params in writes if statement.startswith(prefix))
 
 
-def test_a_round_stops_at_its_budget_and_the_next_one_goes_on(engine, database_url, monkeypatch):
+def test_a_round_stops_at_its_budget_and_the_next_one_goes_on(
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(surveys, "PART", 3)
     settings = _settings(database_url)
     resolved = [_resolved(engine, "telegram", f"31{n}") for n in range(5)]

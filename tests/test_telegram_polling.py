@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from conftest import make_settings, telegram_channel, wait_for
+from conftest import RunningDaemon, make_settings, telegram_channel, wait_for
 from sqlmodel import Session
 
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox.models import ChannelCursor
 
 ANNA = tg.user(5553001, "Anna", "Neri", language_code="it")
 
 
-def _queue(emulator, n: int) -> None:
+def _queue(emulator: TelegramEmulator, n: int) -> None:
     message = tg.message(n, ANNA, int(time.time()), text=f"ciao {n}")
     emulator.pending_updates.append(tg.update(800000 + n, message=message))
 
 
-def test_polling_survives_restarts_and_rate_limits(database_url, telegram_emulator, start_daemon):
+def test_polling_survives_restarts_and_rate_limits(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, emulator_server = telegram_emulator
     settings = make_settings(
         database_url,
@@ -30,7 +37,9 @@ def test_polling_survives_restarts_and_rate_limits(database_url, telegram_emulat
     first = start_daemon(settings)
     wait_for(lambda: len(first.messages(channel="telegram")) == 3)
     with Session(first.daemon.engine) as session:
-        assert session.get(ChannelCursor, "telegram:updates").value == "800004"
+        cursor = session.get(ChannelCursor, "telegram:updates")
+        assert cursor is not None
+        assert cursor.value == "800004"
     first.server.stop()
 
     # Telegram keeps updates until a later offset confirms them: the emulator still has

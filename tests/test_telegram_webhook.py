@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from conftest import (
     TELEGRAM_SECRET,
+    RunningDaemon,
     make_settings,
     telegram_channel,
     wait_for,
@@ -17,6 +20,8 @@ from conftest import (
 from sqlmodel import Session, func, select
 
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox import journal
 from sportello.inbox.models import Delivery, Message
 
@@ -32,15 +37,21 @@ def _headers(secret: str = TELEGRAM_SECRET) -> dict[str, str]:
     return {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret}
 
 
-def _telegram_daemon(start_daemon, telegram_emulator, database_url: str):
+def _telegram_daemon(
+    start_daemon: Callable[..., RunningDaemon],
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    database_url: str,
+) -> RunningDaemon:
     """A daemon with Telegram enabled against the emulator."""
     _, emulator_server = telegram_emulator
     return start_daemon(make_settings(database_url, channels=telegram_channel(emulator_server.url)))
 
 
 def test_update_is_stored_once_however_often_redelivered(
-    database_url, telegram_emulator, start_daemon
-):
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     running = _telegram_daemon(start_daemon, telegram_emulator, database_url)
     body = _text_update(900001, 42, "Ciao, il mio ordine non è arrivato")
     for _ in range(3):
@@ -63,7 +74,11 @@ def test_update_is_stored_once_however_often_redelivered(
     assert customer["display_name"] == "Giulia Rossi"
 
 
-def test_forged_secret_is_refused_and_nothing_stored(sqlite_url, telegram_emulator, start_daemon):
+def test_forged_secret_is_refused_and_nothing_stored(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     body = _text_update(900002, 43, "forged")
     assert running.post_webhook("telegram", body, _headers("wrong")).status_code == 403
@@ -73,7 +88,11 @@ def test_forged_secret_is_refused_and_nothing_stored(sqlite_url, telegram_emulat
         assert session.exec(select(func.count()).select_from(Delivery)).one() == 0
 
 
-def test_oversized_and_malformed_bodies(sqlite_url, telegram_emulator, start_daemon):
+def test_oversized_and_malformed_bodies(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     huge = b'{"update_id": 1, "pad": "' + b"x" * (1024 * 1024) + b'"}'
     assert running.post_webhook("telegram", huge, _headers()).status_code == 413
@@ -84,12 +103,16 @@ def test_oversized_and_malformed_bodies(sqlite_url, telegram_emulator, start_dae
         assert session.exec(select(func.count()).select_from(Delivery)).one() == 0
 
 
-def test_unusable_delivery_is_quarantined_and_listed(sqlite_url, telegram_emulator, start_daemon):
+def test_unusable_delivery_is_quarantined_and_listed(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     assert running.post_webhook("telegram", b'{"hello": "world"}', _headers()).status_code == 200
     assert running.post_webhook("telegram", b"[1, 2, 3]", _headers()).status_code == 200
 
-    def quarantined():
+    def quarantined() -> list[dict[str, Any]] | None:
         items = running.api.get("/api/v1/deliveries", params={"status": "quarantined"}).json()
         return items["items"] if len(items["items"]) == 2 else None
 
@@ -98,15 +121,17 @@ def test_unusable_delivery_is_quarantined_and_listed(sqlite_url, telegram_emulat
     assert {item["body"] for item in items} == {'{"hello": "world"}', "[1, 2, 3]"}
 
 
-def test_disabled_channel_answers_404(sqlite_url, start_daemon):
+def test_disabled_channel_answers_404(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(sqlite_url))
     assert running.post_webhook("telegram", b"{}", _headers()).status_code == 404
 
 
-def test_api_requires_a_valid_token(sqlite_url, start_daemon):
+def test_api_requires_a_valid_token(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(sqlite_url))
-    import httpx
-
     assert httpx.get(f"{running.url}/api/v1/messages").status_code == 401
     bad = {"Authorization": "Bearer nope"}
     assert httpx.get(f"{running.url}/api/v1/conversations", headers=bad).status_code == 401
@@ -114,7 +139,11 @@ def test_api_requires_a_valid_token(sqlite_url, start_daemon):
     assert "/api/v1/messages" in httpx.get(f"{running.url}/openapi.json").json()["paths"]
 
 
-def test_reply_reaches_the_emulator_through_retries(database_url, telegram_emulator, start_daemon):
+def test_reply_reaches_the_emulator_through_retries(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, emulator_server = telegram_emulator
     running = start_daemon(
         make_settings(database_url, channels=telegram_channel(emulator_server.url))
@@ -137,7 +166,7 @@ def test_reply_reaches_the_emulator_through_retries(database_url, telegram_emula
     assert emulator.sent[0]["chat_id"] == 5551001
     assert emulator.sent[0]["text"] == "Certo Giulia, controlliamo subito."
 
-    def sent_status():
+    def sent_status() -> list[dict[str, Any]] | None:
         found = running.messages(channel="telegram", direction="out")
         return found if found and found[0]["delivery_status"] == "sent" else None
 
@@ -148,7 +177,11 @@ def test_reply_reaches_the_emulator_through_retries(database_url, telegram_emula
         assert session.exec(select(func.count()).select_from(Message)).one() == 2
 
 
-def test_permanent_refusal_fails_with_the_reason(sqlite_url, telegram_emulator, start_daemon):
+def test_permanent_refusal_fails_with_the_reason(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, emulator_server = telegram_emulator
     running = start_daemon(
         make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
@@ -160,7 +193,7 @@ def test_permanent_refusal_fails_with_the_reason(sqlite_url, telegram_emulator, 
         f"/api/v1/conversations/{inbound['conversation_id']}/messages", json={"text": "ciao"}
     )
 
-    def failed():
+    def failed() -> list[dict[str, Any]] | None:
         found = running.messages(channel="telegram", direction="out")
         return found if found and found[0]["delivery_status"] == "failed" else None
 
@@ -169,7 +202,11 @@ def test_permanent_refusal_fails_with_the_reason(sqlite_url, telegram_emulator, 
     assert emulator.sent == []
 
 
-def test_inbound_messages_carry_sentiment(sqlite_url, telegram_emulator, start_daemon):
+def test_inbound_messages_carry_sentiment(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     running.post_webhook(
         "telegram", _text_update(900005, 46, "Servizio pessimo, è una vergogna!"), _headers()
@@ -188,8 +225,10 @@ def test_inbound_messages_carry_sentiment(sqlite_url, telegram_emulator, start_d
 
 
 def test_webhook_is_registered_with_the_secret_when_the_public_url_is_known(
-    sqlite_url, telegram_emulator, start_daemon
-):
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, emulator_server = telegram_emulator
     emulator.secret = None
     start_daemon(
@@ -204,8 +243,10 @@ def test_webhook_is_registered_with_the_secret_when_the_public_url_is_known(
 
 
 def test_failed_deliveries_are_parsed_again_after_a_fix(
-    sqlite_url, telegram_emulator, start_daemon
-):
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     """Deliveries journaled while Telegram was misconfigured are kept, and requeued later."""
     _, emulator_server = telegram_emulator
     broken = start_daemon(make_settings(sqlite_url))  # the bot token went missing
@@ -217,7 +258,7 @@ def test_failed_deliveries_are_parsed_again_after_a_fix(
     )
     broken.daemon.wake_worker()
 
-    def failed():
+    def failed() -> list[dict[str, Any]] | None:
         items = broken.api.get("/api/v1/deliveries", params={"status": "failed"}).json()["items"]
         return items or None
 
@@ -234,15 +275,17 @@ def test_failed_deliveries_are_parsed_again_after_a_fix(
 
 
 def test_a_webhook_is_counted_in_flight_until_it_is_answered(
-    sqlite_url, telegram_emulator, start_daemon
-):
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     """The journal worker steps aside while a webhook is in flight: the body arrives in two
     parts, and between them the daemon counts the request as in flight."""
     running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     body = _text_update(900009, 49, "in due parti")
     busy_mid_body: list[bool] = []
 
-    def in_two_parts():
+    def in_two_parts() -> Iterator[bytes]:
         yield body[:10]
         busy_mid_body.append(bool(wait_for(running.daemon.intake.busy, interval=0.001)))
         yield body[10:]
@@ -257,12 +300,14 @@ def test_a_webhook_is_counted_in_flight_until_it_is_answered(
 
 
 def test_a_body_streamed_past_1_mib_without_a_length_is_refused(
-    sqlite_url, telegram_emulator, start_daemon
-):
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     """No Content-Length to refuse early on: the daemon counts as the body streams in."""
     running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
 
-    def endless_padding():
+    def endless_padding() -> Iterator[bytes]:
         yield b'{"update_id": 900010, "pad": "'
         for _ in range(17):
             yield b"x" * 65536
@@ -280,8 +325,10 @@ def test_a_body_streamed_past_1_mib_without_a_length_is_refused(
 
 
 def test_a_platform_that_hangs_up_mid_body_leaves_nothing_behind(
-    sqlite_url, telegram_emulator, start_daemon
-):
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     running = _telegram_daemon(start_daemon, telegram_emulator, sqlite_url)
     body = _text_update(900011, 51, "interrotto")
     host, port = running.url.removeprefix("http://").split(":")
@@ -317,8 +364,10 @@ ALLOW_INSERTS = {"sqlite": "DROP TRIGGER refuse", "postgresql": "DROP TRIGGER re
 
 
 def test_a_delivery_the_database_refuses_is_answered_503_for_the_platform_to_retry(
-    database_url, telegram_emulator, start_daemon
-):
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     running = _telegram_daemon(start_daemon, telegram_emulator, database_url)
     engine = running.daemon.engine
     dialect = engine.dialect.name

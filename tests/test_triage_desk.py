@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from conftest import make_settings
+from conftest import RunningDaemon, make_settings
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sportello.connectors.base import InboundMessage, Person, Thread
@@ -19,13 +21,17 @@ GIULIA = Person("5551001", "Giulia Rossi", language="it")
 HOURS = {"timezone": "Europe/Rome", "mon": ["09:00-18:00"], "sat": ["10:00-12:00"]}
 
 
-def _say(engine, external_id: str, text: str, at: datetime) -> int:
+def _say(engine: Engine, external_id: str, text: str, at: datetime) -> int:
     event = InboundMessage("telegram", external_id, Thread("5551001"), GIULIA, at, text=text)
     with session_scope(engine) as session:
-        return ingest(session, [event], now=at).new_messages[0][1].id
+        conversation_id = ingest(session, [event], now=at).new_messages[0][1].id
+        assert conversation_id is not None
+        return conversation_id
 
 
-def test_snoozed_wakes_at_its_time_and_resolved_reopens(database_url, start_daemon):
+def test_snoozed_wakes_at_its_time_and_resolved_reopens(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(database_url), clock=FrozenClock(T0))
     engine = running.daemon.engine
     conv = _say(engine, "5551001:1", "Ciao", T0)
@@ -42,6 +48,7 @@ def test_snoozed_wakes_at_its_time_and_resolved_reopens(database_url, start_daem
         assert wake_snoozed(session, until) == 0
     with Session(engine) as session:
         woken = session.get(Conversation, conv)
+        assert woken is not None
         assert woken.status == "open" and woken.snoozed_until is None
         set_status(session, woken, "resolved", until)
         session.commit()
@@ -49,7 +56,9 @@ def test_snoozed_wakes_at_its_time_and_resolved_reopens(database_url, start_daem
     assert running.api.get(f"/api/v1/conversations/{conv}").json()["status"] == "open"
 
 
-def test_notes_stay_private_and_canned_replies_fill_placeholders(database_url, start_daemon):
+def test_notes_stay_private_and_canned_replies_fill_placeholders(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(database_url, business_hours=HOURS), clock=FrozenClock(T0))
     api = running.api
     conv = _say(running.daemon.engine, "5551001:1", "Quando aprite?", T0)

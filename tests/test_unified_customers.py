@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from conftest import TELEGRAM_SECRET, make_settings, telegram_channel, wait_for
+from conftest import TELEGRAM_SECRET, RunningDaemon, make_settings, telegram_channel, wait_for
+from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox import outbox
 from sportello.inbox.automation_tables import AwayCooldown
 from sportello.inbox.away import claim_cooldown
@@ -31,7 +36,15 @@ GIULIA_X = Person("1400000000000000001", "Giulia Rossi", handle="giulia_rossi")
 MARCO_TG = Person("5551002", "Marco Bianchi", handle="marcob")
 
 
-def _say(engine, person: Person, channel: str, external_id: str, text: str, at=T0, **kw):
+def _say(
+    engine: Engine,
+    person: Person,
+    channel: str,
+    external_id: str,
+    text: str,
+    at: datetime = T0,
+    **kw: Any,
+) -> tuple[int, int]:
     event = InboundMessage(
         channel=channel,  # type: ignore[arg-type]
         external_id=external_id,
@@ -46,11 +59,15 @@ def _say(engine, person: Person, channel: str, external_id: str, text: str, at=T
         return message.customer_id, message.conversation_id
 
 
-def _daemon(database_url, start_daemon, **settings):
+def _daemon(
+    database_url: str, start_daemon: Callable[..., RunningDaemon], **settings: Any
+) -> RunningDaemon:
     return start_daemon(make_settings(database_url, **settings), clock=FrozenClock(T0))
 
 
-def test_shared_own_contact_card_merges_with_the_whatsapp_customer(database_url, start_daemon):
+def test_shared_own_contact_card_merges_with_the_whatsapp_customer(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = _daemon(database_url, start_daemon)
     engine = running.daemon.engine
     wa_customer, wa_conv = _say(engine, GIULIA_WA, "whatsapp", "wamid.A1", "Ordine in ritardo")
@@ -78,7 +95,9 @@ def test_shared_own_contact_card_merges_with_the_whatsapp_customer(database_url,
     assert marco not in (wa_customer, tg_customer)
 
 
-def test_agent_merge_and_unmerge_are_audited_and_reversible(database_url, start_daemon):
+def test_agent_merge_and_unmerge_are_audited_and_reversible(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = _daemon(database_url, start_daemon)
     engine, api = running.daemon.engine, running.api
     a, a_conv = _say(engine, GIULIA_TG, "telegram", "5551001:1", "Ciao dal telegram")
@@ -91,7 +110,8 @@ def test_agent_merge_and_unmerge_are_audited_and_reversible(database_url, start_
     assert api.post(f"/api/v1/customers/{a}/merge", json={"other_id": b}).status_code == 409
     assert api.post(f"/api/v1/customers/{a}/merge", json={"other_id": a}).status_code == 409
     with Session(engine) as session:  # nothing deleted, everything moved
-        assert session.get(Customer, b).merged_into_id == a
+        customer = session.get(Customer, b)
+        assert customer is not None and customer.merged_into_id == a
         assert {m.customer_id for m in session.exec(select(Message))} == {a}
     timeline = api.get(f"/api/v1/customers/{a}/timeline", params={"limit": 1}).json()
     assert timeline["items"][0]["channel"] == "x" and timeline["next_cursor"]
@@ -114,7 +134,9 @@ def test_agent_merge_and_unmerge_are_audited_and_reversible(database_url, start_
     assert api.post(f"/api/v1/customers/{a}/unmerge", json={"identity_id": only}).status_code == 409
 
 
-def test_weak_evidence_is_only_suggested(database_url, start_daemon):
+def test_weak_evidence_is_only_suggested(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = _daemon(database_url, start_daemon)
     engine, api = running.daemon.engine, running.api
     a, _ = _say(engine, GIULIA_TG, "telegram", "5551001:1", "Ciao")
@@ -138,15 +160,17 @@ def test_weak_evidence_is_only_suggested(database_url, start_daemon):
     assert again.status_code == 409
 
 
-def _group_update(update_id: int, message_id: int, sender: dict, text: str) -> bytes:
+def _group_update(update_id: int, message_id: int, sender: dict[str, Any], text: str) -> bytes:
     chat = tg.group_chat(-1001234567890, "Clienti VIP")
     message = tg.message(message_id, sender, int(T0.timestamp()), chat=chat, text=text)
     return json.dumps(tg.update(update_id, message=message)).encode()
 
 
 def test_telegram_group_messages_belong_to_their_senders(
-    database_url, telegram_emulator, start_daemon
-):
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     _, emulator = telegram_emulator
     running = _daemon(database_url, start_daemon, channels=telegram_channel(emulator.url))
     headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
@@ -170,7 +194,11 @@ def test_telegram_group_messages_belong_to_their_senders(
     assert [m["text"] for m in marco_timeline] == ["Anche io ho un problema"]
 
 
-def test_erase_and_export_a_customer(database_url, telegram_emulator, start_daemon):
+def test_erase_and_export_a_customer(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     _, emulator = telegram_emulator
     running = _daemon(database_url, start_daemon, channels=telegram_channel(emulator.url))
     headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
@@ -213,7 +241,9 @@ def test_erase_and_export_a_customer(database_url, telegram_emulator, start_daem
     assert "Giulia" not in json.dumps(entry.data) and "5551001" not in json.dumps(entry.data)
 
 
-def test_erase_reaches_mentions_surveys_and_away_cooldowns(database_url, start_daemon):
+def test_erase_reaches_mentions_surveys_and_away_cooldowns(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     """Areas beyond the core keep customer data too; erasing a customer clears them."""
     running = _daemon(
         database_url, start_daemon, surveys={"enabled": True, "delay": "0s", "kind": "csat"}
@@ -254,7 +284,9 @@ def test_erase_reaches_mentions_surveys_and_away_cooldowns(database_url, start_d
             assert session.exec(select(func.count()).select_from(table)).one() == 0, table
 
 
-def test_a_look_alike_handle_is_suggested_whatever_the_names(database_url, start_daemon):
+def test_a_look_alike_handle_is_suggested_whatever_the_names(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     """Only the handles match (the names differ): the prefix lookup of the handle index finds
     the other identity, in either letter case; an unrelated handle is left alone."""
     running = _daemon(database_url, start_daemon)

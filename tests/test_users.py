@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from conftest import TELEGRAM_SECRET, make_settings, server_client, telegram_channel, wait_for
+from conftest import (
+    TELEGRAM_SECRET,
+    RunningDaemon,
+    make_settings,
+    server_client,
+    telegram_channel,
+    wait_for,
+)
+from sqlalchemy import Engine
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from sportello.cli import app as cli_app
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox import accounts
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, session_scope
@@ -24,7 +35,7 @@ from sportello.inbox.users import ApiToken, User, UserSession
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def test_passwords_are_hashed_and_checked(engine):
+def test_passwords_are_hashed_and_checked(engine: Engine) -> None:
     with session_scope(engine) as session:
         user = accounts.create_user(session, "ada", "correct horse", "admin", T0)
         assert user.password_hash.startswith("$argon2")
@@ -41,7 +52,7 @@ def test_passwords_are_hashed_and_checked(engine):
             accounts.create_user(session, "bad name!", "password1", "agent", T0)
 
 
-def test_sessions_expire_and_end_with_a_new_password(engine):
+def test_sessions_expire_and_end_with_a_new_password(engine: Engine) -> None:
     with session_scope(engine) as session:
         user = accounts.create_user(session, "bob", "first password", "agent", T0)
         token, row = accounts.open_session(session, user, T0)
@@ -52,21 +63,22 @@ def test_sessions_expire_and_end_with_a_new_password(engine):
         assert accounts.session_user(session, token, T0 + accounts.SESSION_TTL) is None
         assert accounts.session_user(session, "made-up", T0) is None
     with session_scope(engine) as session:
-        user = accounts.find_user(session, "bob")
-        assert user is not None
-        token, _ = accounts.open_session(session, user, T0)
-        accounts.set_password(session, user, "second password")
+        bob = accounts.find_user(session, "bob")
+        assert bob is not None
+        token, _ = accounts.open_session(session, bob, T0)
+        accounts.set_password(session, bob, "second password")
     with session_scope(engine) as session:
         assert accounts.session_user(session, token, T0) is None
         assert session.exec(select(UserSession)).all() == []
         assert accounts.authenticate(session, "bob", "second password") is not None
 
 
-def test_api_tokens_are_stored_only_as_digests(engine):
+def test_api_tokens_are_stored_only_as_digests(engine: Engine) -> None:
     with session_scope(engine) as session:
         user = accounts.create_user(session, "bob", "a password", "agent", T0)
         secret, row = accounts.create_api_token(session, user, "nightly export", T0)
         token_id = row.id
+        assert token_id is not None
     assert secret.startswith("spt_") and len(secret) > 40
     with session_scope(engine) as session:
         stored = session.exec(select(ApiToken)).one()
@@ -81,7 +93,9 @@ def test_api_tokens_are_stored_only_as_digests(engine):
         assert accounts.token_user(session, secret, T0) is None
 
 
-def test_cli_adds_lists_and_changes_passwords(sqlite_url, monkeypatch):
+def test_cli_adds_lists_and_changes_passwords(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SPORTELLO_DATABASE__URL", sqlite_url)
     runner = CliRunner()
     added = runner.invoke(
@@ -116,7 +130,7 @@ def test_cli_adds_lists_and_changes_passwords(sqlite_url, monkeypatch):
 # --- over HTTP -------------------------------------------------------------------------
 
 
-def _add_users(running) -> None:
+def _add_users(running: RunningDaemon) -> None:
     with session_scope(running.daemon.engine) as session:
         accounts.create_user(session, "ada", "ada-password", "admin", T0)
         accounts.create_user(session, "bob", "bob-password", "agent", T0)
@@ -137,7 +151,9 @@ def _csrf(client: httpx.Client) -> str:
     return json.loads(boot.group(1))["csrf"]  # type: ignore[union-attr,no-any-return]
 
 
-def test_login_session_cookie_and_logout(database_url, start_daemon):
+def test_login_session_cookie_and_logout(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(database_url))
     _add_users(running)
     anonymous = server_client(running.url)
@@ -172,7 +188,11 @@ def test_login_session_cookie_and_logout(database_url, start_daemon):
         assert len(session.exec(select(UserSession)).all()) == 1  # the second login only
 
 
-def test_roles_csrf_and_the_acting_user(database_url, telegram_emulator, start_daemon):
+def test_roles_csrf_and_the_acting_user(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     _, emulator_server = telegram_emulator
     running = start_daemon(
         make_settings(database_url, channels=telegram_channel(emulator_server.url))
@@ -231,7 +251,9 @@ def test_roles_csrf_and_the_acting_user(database_url, telegram_emulator, start_d
     assert ada.get("/settings").status_code == 200
 
 
-def test_personal_api_tokens_over_http(database_url, start_daemon):
+def test_personal_api_tokens_over_http(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(database_url))
     _add_users(running)
     bob = _login(running.url, "bob", "bob-password")
@@ -260,7 +282,9 @@ def test_personal_api_tokens_over_http(database_url, start_daemon):
         assert len(stored) == 1 and all(secret not in t.token_hash for t in stored)
 
 
-def test_admin_creates_users_through_the_api(sqlite_url, start_daemon):
+def test_admin_creates_users_through_the_api(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(sqlite_url))
     weak = running.api.post("/api/v1/users", json={"name": "cy", "password": "short"})
     assert weak.status_code == 422 and "at least" in weak.json()["detail"]
@@ -278,7 +302,9 @@ def test_admin_creates_users_through_the_api(sqlite_url, start_daemon):
         )
 
 
-def test_interface_language_follows_the_browser_and_the_switch(sqlite_url, start_daemon):
+def test_interface_language_follows_the_browser_and_the_switch(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     running = start_daemon(make_settings(sqlite_url))
     english = httpx.get(f"{running.url}/login", headers={"Accept-Language": "en-GB,en;q=0.8"})
     assert "Sign in" in english.text and '<html lang="en">' in english.text
@@ -292,7 +318,9 @@ def test_interface_language_follows_the_browser_and_the_switch(sqlite_url, start
     assert "Accedi" in client.get("/login").text
 
 
-def test_clock_controls_session_expiry_over_http(sqlite_url, start_daemon):
+def test_clock_controls_session_expiry_over_http(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
     clock = FrozenClock(datetime.now(UTC))
     running = start_daemon(make_settings(sqlite_url), clock=clock)
     _add_users(running)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -47,6 +47,9 @@ from sportello.daemon import Daemon
 from sportello.inbox import accounts
 from sportello.inbox.db import session_scope
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 WABA_ID = "102290129340398"
 WA_ID = "393331234567"
 LATE_WA_ID = "447700900123"
@@ -65,7 +68,7 @@ class Shift:
         api: httpx.Client,
         telegram: TelegramEmulator,
         whatsapp: GraphEmulator,
-        page: Any,
+        page: Page,
         errors: list[str],
     ) -> None:
         self.url, self.api, self.telegram, self.whatsapp = url, api, telegram, whatsapp
@@ -131,7 +134,7 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def shift(tmp_path_factory) -> Iterator[Shift]:
+def shift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shift]:
     sync_api = pytest.importorskip("playwright.sync_api")
     telegram = TelegramEmulator(TELEGRAM_TOKEN, secret=TELEGRAM_SECRET)
     whatsapp = GraphEmulator("whatsapp", PHONE_NUMBER_ID, WHATSAPP_TOKEN, META_APP_SECRET)
@@ -167,7 +170,7 @@ def _messages(shift: Shift, **filters: Any) -> list[dict[str, Any]]:
     return shift.api.get("/api/v1/messages", params=filters).json()["items"]
 
 
-def test_whatsapp_message_arrives_live_with_last_weeks_telegram_complaint(shift):
+def test_whatsapp_message_arrives_live_with_last_weeks_telegram_complaint(shift: Shift) -> None:
     # Last week on Telegram: Giulia shared her phone and complained; that chat is closed.
     contact = {"phone_number": PHONE, "first_name": "Giulia", "user_id": GIULIA}
     shift.telegram_says(GIULIA, "Giulia", "Rossi", "giuliar", days_ago=7, contact=contact)
@@ -223,7 +226,7 @@ def test_whatsapp_message_arrives_live_with_last_weeks_telegram_complaint(shift)
     page.locator("#thread-title .channel-whatsapp").wait_for()
 
 
-def test_note_is_added_and_never_sent(shift):
+def test_note_is_added_and_never_sent(shift: Shift) -> None:
     page = shift.page
     sent_before = len(shift.whatsapp.sent)
     shift.leave_fields()
@@ -244,7 +247,7 @@ def test_note_is_added_and_never_sent(shift):
     page.get_by_role("tab", name="Reply").click()
 
 
-def test_canned_reply_goes_out_with_the_name_filled_in(shift):
+def test_canned_reply_goes_out_with_the_name_filled_in(shift: Shift) -> None:
     page = shift.page
     page.get_by_role("button", name="Manage…").click()
     dialog = page.locator("#canned-dialog")
@@ -273,7 +276,7 @@ def test_canned_reply_goes_out_with_the_name_filled_in(shift):
     assert page.locator("#canned-preview").is_hidden()
 
 
-def test_search_finds_a_message_and_opens_it(shift):
+def test_search_finds_a_message_and_opens_it(shift: Shift) -> None:
     page = shift.page
     shift.leave_fields()
     page.keyboard.press("/")
@@ -290,7 +293,7 @@ def test_search_finds_a_message_and_opens_it(shift):
     page.locator("#list-title", has_text="Conversations").wait_for()
 
 
-def test_merge_and_unmerge_through_the_panel_with_the_audit(shift):
+def test_merge_and_unmerge_through_the_panel_with_the_audit(shift: Shift) -> None:
     page = shift.page
     shift.telegram_says(
         DUPLICATE, "G.", "R.", "giulia_bis", text="Sono sempre io, dal telefono di lavoro"
@@ -327,7 +330,7 @@ def test_merge_and_unmerge_through_the_panel_with_the_audit(shift):
     assert [a["actor"] for a in audit] == ["ada", "ada"]
 
 
-def test_sentiment_is_corrected_by_the_agent(shift):
+def test_sentiment_is_corrected_by_the_agent(shift: Shift) -> None:
     page = shift.page
     message = page.locator("#messages li.message.in", has_text="arrivato rotto")
     if not message.count():  # open the Telegram conversation from the timeline
@@ -340,7 +343,7 @@ def test_sentiment_is_corrected_by_the_agent(shift):
     assert stored["sentiment"]["label"] == "neutral" and stored["sentiment"]["corrected"] is True
 
 
-def test_conversation_controls(shift):
+def test_conversation_controls(shift: Shift) -> None:
     page = shift.page
     page.locator("#timeline .timeline-item", has_text="di nuovo").click()
     page.locator("#thread-title .channel-whatsapp").wait_for()
@@ -370,7 +373,7 @@ def test_conversation_controls(shift):
     wait_for(lambda: conversation()["status"] == "open")
 
 
-def test_reply_outside_the_whatsapp_window_shows_why(shift):
+def test_reply_outside_the_whatsapp_window_shows_why(shift: Shift) -> None:
     page = shift.page
     shift.whatsapp_says("Salve, avevo chiesto un preventivo", wa_id=LATE_WA_ID, hours_ago=30)
     item = page.locator("#conversation-list button.conversation", has_text="Tom Baker")

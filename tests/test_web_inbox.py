@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,13 +25,15 @@ from conftest import (
     META_APP_SECRET,
     PHONE_NUMBER_ID,
     TELEGRAM_SECRET,
+    Browser,
+    RunningDaemon,
     make_settings,
     telegram_channel,
     wait_for,
     whatsapp_channel,
 )
 
-from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.base import Channel, InboundMessage, Person, Thread
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.meta import GraphEmulator
@@ -134,18 +137,20 @@ class WhatsAppCustomer:
 
 
 @pytest.fixture(params=["telegram", "whatsapp"])
-def platform(request) -> Platform:
+def platform(request: pytest.FixtureRequest) -> Platform:
     if request.param == "telegram":
         return TelegramCustomer(*request.getfixturevalue("telegram_emulator"))
     return WhatsAppCustomer(*request.getfixturevalue("whatsapp_emulator"))
 
 
-def _earlier_conversation_elsewhere(running, customer_phone: str, channel: str) -> int:
+def _earlier_conversation_elsewhere(
+    running: RunningDaemon, customer_phone: str, channel: Channel
+) -> int:
     """A resolved conversation three days ago on ``channel``, ingested as a connector would."""
     days_ago = datetime.now(UTC) - timedelta(days=3)
     person = Person("393331234567", display_name="Giulia Rossi", phone=customer_phone)
     event = InboundMessage(
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         external_id="wamid.HBgMMzkzMzMxMjM0NTY3FQIAEhggQTY0",
         thread=Thread(person.external_id),
         customer=person,
@@ -159,8 +164,11 @@ def _earlier_conversation_elsewhere(running, customer_phone: str, channel: str) 
 
 
 def test_agent_answers_a_live_message_with_the_customers_history(
-    sqlite_url, platform, start_daemon, browser
-):
+    sqlite_url: str,
+    platform: Platform,
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+) -> None:
     running = start_daemon(make_settings(sqlite_url, channels=platform.settings()))
     with session_scope(running.daemon.engine) as session:
         accounts.create_user(session, "bob", "bob-password", "agent", datetime.now(UTC))
@@ -169,7 +177,7 @@ def test_agent_answers_a_live_message_with_the_customers_history(
     # (same phone) joins her; both conversations are closed before the test starts.
     platform.share_phone(running.url, PHONE)
     first = wait_for(lambda: running.messages(channel=platform.channel))[0]
-    other = "whatsapp" if platform.channel != "whatsapp" else "telegram"
+    other: Channel = "whatsapp" if platform.channel != "whatsapp" else "telegram"
     assert _earlier_conversation_elsewhere(running, PHONE, other) == first["customer_id"]
     running.api.patch(
         f"/api/v1/conversations/{first['conversation_id']}", json={"status": "resolved"}

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import make_settings
+from conftest import Browser, RunningDaemon, make_settings
 from kpi_fixtures import Inbox
 
 from sportello.api.i18n import MESSAGES
@@ -25,12 +26,15 @@ from sportello.listening.alerts import raise_alert
 from sportello.listening.mentions import store_mention
 from sportello.listening.models import AlertNotification
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
 SHOTS = Path(tempfile.gettempdir())
 API_DIR = Path(__file__).resolve().parents[1] / "api"
 
 
 @pytest.fixture
-def running(sqlite_url, start_daemon):
+def running(sqlite_url: str, start_daemon: Callable[..., RunningDaemon]) -> RunningDaemon:
     running = start_daemon(make_settings(sqlite_url))
     with session_scope(running.daemon.engine) as session:
         now = datetime.now(UTC)
@@ -39,7 +43,7 @@ def running(sqlite_url, start_daemon):
     return running
 
 
-def _login(page: Any, url: str, name: str) -> None:
+def _login(page: Page, url: str, name: str) -> None:
     page.goto(f"{url}/login")
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(f"{name}-password")
@@ -47,7 +51,13 @@ def _login(page: Any, url: str, name: str) -> None:
     page.wait_for_url(f"{url}/")
 
 
-def _seed_inbox(running) -> None:
+def _attribute(element: Locator, name: str) -> str:
+    value = element.get_attribute(name)
+    assert value is not None, f"no {name}"
+    return value
+
+
+def _seed_inbox(running: RunningDaemon) -> None:
     """Three conversations in the last days: answered in 5 and 30 minutes, one waiting."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     with session_scope(running.daemon.engine) as session:
@@ -63,7 +73,9 @@ def _seed_inbox(running) -> None:
         inbox.conversation("telegram", "1003", now - timedelta(hours=3), "Mi rispondete?")
 
 
-def test_reports_page_shows_the_apis_figures_and_the_heatmap(running, browser):
+def test_reports_page_shows_the_apis_figures_and_the_heatmap(
+    running: RunningDaemon, browser: Browser
+) -> None:
     _seed_inbox(running)
     page = browser.page
     _login(page, running.url, "ada")
@@ -88,15 +100,15 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(running, browser):
     )
     reply = page.locator("[data-kpi='reply_time']")
     for stat in ("avg", "median", "p90"):
-        shown = reply.locator(f"[data-stat='{stat}']").get_attribute("data-seconds")
+        shown = _attribute(reply.locator(f"[data-stat='{stat}']"), "data-seconds")
         assert float(shown) == report["reply_time"][f"{stat}_s"]
     assert reply.locator("[data-stat='p90']").inner_text() == "30m 00s"
 
     cells = page.locator("#chart-heatmap rect.heat")
     assert cells.count() == 168
     busy = {
-        (int(c.get_attribute("data-weekday")), int(c.get_attribute("data-hour"))): int(
-            c.get_attribute("data-value")
+        (int(_attribute(c, "data-weekday")), int(_attribute(c, "data-hour"))): int(
+            _attribute(c, "data-value")
         )
         for c in cells.all()
         if c.get_attribute("data-value") != "0"
@@ -108,14 +120,16 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(running, browser):
 
     page.get_by_role("button", name="30 days").click()
     page.wait_for_url(re.compile(r"/reports\?from="))
-    csv_href = page.get_attribute("#export-csv", "href")
+    csv_href = _attribute(page.locator("#export-csv"), "href")
     csv = running.api.get(csv_href)
     assert csv.headers["content-type"].startswith("text/csv")
     assert "messages_in,4" in csv.text.splitlines()
     assert browser.errors == []
 
 
-def test_listening_page_shows_mentions_and_alerts_and_relabels(running, browser):
+def test_listening_page_shows_mentions_and_alerts_and_relabels(
+    running: RunningDaemon, browser: Browser
+) -> None:
     now = datetime.now(UTC)
     with session_scope(running.daemon.engine) as session:
         mention = store_mention(
@@ -183,7 +197,9 @@ def test_listening_page_shows_mentions_and_alerts_and_relabels(running, browser)
     assert browser.errors == []
 
 
-def test_admin_edits_hours_and_a_closure_and_agents_cannot(running, browser):
+def test_admin_edits_hours_and_a_closure_and_agents_cannot(
+    running: RunningDaemon, browser: Browser
+) -> None:
     page = browser.page
     _login(page, running.url, "ada")
     page.get_by_role("link", name="Settings").click()
@@ -233,7 +249,7 @@ def test_admin_edits_hours_and_a_closure_and_agents_cannot(running, browser):
     assert put == 403
 
 
-def test_every_word_the_pages_use_exists_in_both_languages():
+def test_every_word_the_pages_use_exists_in_both_languages() -> None:
     used: set[str] = set()
     for path in [*API_DIR.glob("templates/*.html"), *API_DIR.glob("static/*.js")]:
         if path.name in {"inbox.html", "inbox.js", "login.html"}:

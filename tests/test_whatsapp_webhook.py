@@ -5,21 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from conftest import (
     META_APP_SECRET,
     META_VERIFY_TOKEN,
     PHONE_NUMBER_ID,
+    RunningDaemon,
     make_settings,
     wait_for,
     whatsapp_channel,
 )
-from sqlmodel import Session, func, select
+from sqlmodel import Session, SQLModel, func, select
 
-from sportello.connectors.base import Button, OutboundMessage
+from sportello.connectors.base import Button, OutboundMessage, SendResult
 from sportello.connectors.emulators import meta_payloads as mp
+from sportello.connectors.emulators.meta import GraphEmulator
+from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.meta import signature
 from sportello.connectors.whatsapp import WhatsAppConnector
 from sportello.inbox.models import Delivery, Message
@@ -33,7 +38,12 @@ def _now(hours_ago: float = 0) -> int:
     return int(time.time() - hours_ago * 3600)
 
 
-def _start(start_daemon, database_url, emulator_fixture, **channel_extra):
+def _start(
+    start_daemon: Callable[..., RunningDaemon],
+    database_url: str,
+    emulator_fixture: tuple[GraphEmulator, BackgroundServer],
+    **channel_extra: Any,
+) -> tuple[GraphEmulator, RunningDaemon]:
     emulator, server = emulator_fixture
     running = start_daemon(
         make_settings(database_url, channels=whatsapp_channel(server.url, **channel_extra))
@@ -42,12 +52,14 @@ def _start(start_daemon, database_url, emulator_fixture, **channel_extra):
     return emulator, running
 
 
-def _deliver(emulator, **value_parts) -> int:
+def _deliver(emulator: GraphEmulator, **value_parts: Any) -> int:
     value = mp.wa_value(PHONE_NUMBER_ID, **value_parts)
     return asyncio.run(emulator.deliver(mp.whatsapp_webhook(WABA_ID, value)))
 
 
-def _say(emulator, text: str, wamid: str, hours_ago: float = 0, wa_id: str = WA_ID) -> int:
+def _say(
+    emulator: GraphEmulator, text: str, wamid: str, hours_ago: float = 0, wa_id: str = WA_ID
+) -> int:
     return _deliver(
         emulator,
         contacts=[mp.wa_contact(wa_id, "Giulia Rossi")],
@@ -55,17 +67,21 @@ def _say(emulator, text: str, wamid: str, hours_ago: float = 0, wa_id: str = WA_
     )
 
 
-def _processed(running) -> int:
+def _processed(running: RunningDaemon) -> int:
     with Session(running.daemon.engine) as session:
         return sum(1 for s in session.exec(select(Delivery.state)).all() if s == "processed")
 
 
-def _count(running, model) -> int:
+def _count(running: RunningDaemon, model: type[SQLModel]) -> int:
     with Session(running.daemon.engine) as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
-def test_handshake_and_signatures(sqlite_url, whatsapp_emulator, start_daemon):
+def test_handshake_and_signatures(
+    sqlite_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     _, running = _start(start_daemon, sqlite_url, whatsapp_emulator)
     query = {"hub.mode": "subscribe", "hub.verify_token": META_VERIFY_TOKEN, "hub.challenge": "42"}
     ok = httpx.get(f"{running.url}/webhooks/whatsapp", params=query)
@@ -86,7 +102,11 @@ def test_handshake_and_signatures(sqlite_url, whatsapp_emulator, start_daemon):
     assert running.post_webhook("whatsapp", body, signed).status_code == 200
 
 
-def test_batched_duplicated_and_unknown_deliveries(database_url, whatsapp_emulator, start_daemon):
+def test_batched_duplicated_and_unknown_deliveries(
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, database_url, whatsapp_emulator)
     at = _now()
     first = mp.wa_text(WA_ID, at, "Ciao, dov'è il mio ordine?", "wamid.G1")
@@ -146,7 +166,11 @@ def test_batched_duplicated_and_unknown_deliveries(database_url, whatsapp_emulat
     assert customer["display_name"] == "Giulia Rossi"
 
 
-def test_statuses_update_delivery_status(database_url, whatsapp_emulator, start_daemon):
+def test_statuses_update_delivery_status(
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, database_url, whatsapp_emulator)
     _say(emulator, "Mi aiutate?", "wamid.Q1")
     inbound = wait_for(lambda: running.messages(external_id="wamid.Q1"))[0]
@@ -176,7 +200,7 @@ def test_statuses_update_delivery_status(database_url, whatsapp_emulator, start_
         ],
     )
 
-    def settled():
+    def settled() -> tuple[dict[str, Any], dict[str, Any]] | None:
         failed = running.messages(external_id=ids["Un attimo"])[0]  # first: same transaction
         read = running.messages(external_id=ids["Certo!"])[0]
         return (read, failed) if failed["delivery_status"] == "failed" else None
@@ -188,8 +212,10 @@ def test_statuses_update_delivery_status(database_url, whatsapp_emulator, start_
 
 
 def test_outside_the_window_without_a_template_the_api_refuses(
-    database_url, whatsapp_emulator, start_daemon
-):
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, database_url, whatsapp_emulator)
     _say(emulator, "Ciao", "wamid.OLD", hours_ago=25)
     inbound = wait_for(lambda: running.messages(external_id="wamid.OLD"))[0]
@@ -204,8 +230,10 @@ def test_outside_the_window_without_a_template_the_api_refuses(
 
 
 def test_outside_the_window_the_configured_template_is_sent(
-    database_url, whatsapp_emulator, start_daemon
-):
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(
         start_daemon,
         database_url,
@@ -239,7 +267,11 @@ def test_outside_the_window_the_configured_template_is_sent(
     assert out["delivery_status"] == "sent"
 
 
-def test_retries_on_rate_limits_and_server_errors(sqlite_url, whatsapp_emulator, start_daemon):
+def test_retries_on_rate_limits_and_server_errors(
+    sqlite_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, sqlite_url, whatsapp_emulator)
     _say(emulator, "Ciao", "wamid.R1")
     inbound = wait_for(lambda: running.messages(external_id="wamid.R1"))[0]
@@ -258,7 +290,11 @@ def test_retries_on_rate_limits_and_server_errors(sqlite_url, whatsapp_emulator,
     assert len(emulator.sent) == 1
 
 
-def test_platform_refusals(sqlite_url, whatsapp_emulator, start_daemon):
+def test_platform_refusals(
+    sqlite_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     emulator, running = _start(start_daemon, sqlite_url, whatsapp_emulator)
     _say(emulator, "Ciao", "wamid.P1")
     inbound = wait_for(lambda: running.messages(external_id="wamid.P1"))[0]
@@ -272,7 +308,7 @@ def test_platform_refusals(sqlite_url, whatsapp_emulator, start_daemon):
         emulator.add_fault(401 if code == 190 else 400, code, count=1)
         assert running.api.post(url, json={"text": text}).status_code == 201
 
-        def failed(text=text):
+        def failed(text: str = text) -> list[dict[str, Any]] | None:
             found = [m for m in running.messages(direction="out") if m["text"] == text]
             return found if found and found[0]["delivery_status"] == "failed" else None
 
@@ -281,13 +317,13 @@ def test_platform_refusals(sqlite_url, whatsapp_emulator, start_daemon):
     assert emulator.sent == []
 
 
-def _send(server_url: str, sqlite_url: str, outbound: OutboundMessage, **extra):
+def _send(server_url: str, sqlite_url: str, outbound: OutboundMessage, **extra: Any) -> SendResult:
     connector = WhatsAppConnector.from_settings(
         make_settings(sqlite_url, channels=whatsapp_channel(server_url, **extra))
     )
     assert connector is not None
 
-    async def send():
+    async def send() -> SendResult:
         try:
             return await connector.send(outbound)
         finally:
@@ -296,7 +332,7 @@ def _send(server_url: str, sqlite_url: str, outbound: OutboundMessage, **extra):
     return asyncio.run(send())
 
 
-def _outbound(buttons: tuple[Button, ...], **fields) -> OutboundMessage:
+def _outbound(buttons: tuple[Button, ...], **fields: Any) -> OutboundMessage:
     return OutboundMessage(
         channel="whatsapp",
         thread_external_id=WA_ID,
@@ -309,7 +345,9 @@ def _outbound(buttons: tuple[Button, ...], **fields) -> OutboundMessage:
     )
 
 
-def test_buttons_are_reply_buttons_up_to_three_then_a_list(sqlite_url, whatsapp_emulator):
+def test_buttons_are_reply_buttons_up_to_three_then_a_list(
+    sqlite_url: str, whatsapp_emulator: tuple[GraphEmulator, BackgroundServer]
+) -> None:
     emulator, server = whatsapp_emulator
     three = tuple(
         Button(label, f"CSAT_{n}") for n, label in ((5, "Bene"), (3, "Così così"), (1, "Male"))
@@ -333,7 +371,9 @@ def test_buttons_are_reply_buttons_up_to_three_then_a_list(sqlite_url, whatsapp_
     ]
 
 
-def test_survey_outside_the_window_uses_its_template(sqlite_url, whatsapp_emulator):
+def test_survey_outside_the_window_uses_its_template(
+    sqlite_url: str, whatsapp_emulator: tuple[GraphEmulator, BackgroundServer]
+) -> None:
     emulator, server = whatsapp_emulator
     old = _outbound((), reply_to_external_id=None)
     old = OutboundMessage(
@@ -347,7 +387,11 @@ def test_survey_outside_the_window_uses_its_template(sqlite_url, whatsapp_emulat
     assert (template["name"], template["language"]["code"]) == ("csat_v2", "en")
 
 
-def test_the_daemon_clock_times_sends_and_windows(database_url, whatsapp_emulator, start_daemon):
+def test_the_daemon_clock_times_sends_and_windows(
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
     from sportello.inbox.clock import FrozenClock
 
     emulator, server = whatsapp_emulator

@@ -29,7 +29,7 @@ def _run(target: object) -> threading.Thread:
     return thread
 
 
-def test_an_urgent_writer_goes_before_a_writer_that_queued_first():
+def test_an_urgent_writer_goes_before_a_writer_that_queued_first() -> None:
     lock = WriteLock()
     order: list[str] = []
     lock.__enter__()  # the worker holds it
@@ -56,7 +56,7 @@ def test_an_urgent_writer_goes_before_a_writer_that_queued_first():
     assert not lock.wanted()
 
 
-def test_the_holder_lets_the_waiting_webhooks_in_and_takes_the_lock_back():
+def test_the_holder_lets_the_waiting_webhooks_in_and_takes_the_lock_back() -> None:
     lock = WriteLock()
     order: list[str] = []
 
@@ -78,7 +78,7 @@ def test_the_holder_lets_the_waiting_webhooks_in_and_takes_the_lock_back():
     assert sorted(order[1:3]) == ["webhook 1", "webhook 2"]
 
 
-def test_the_periodic_jobs_write_after_the_worker_even_taking_the_lock_back():
+def test_the_periodic_jobs_write_after_the_worker_even_taking_the_lock_back() -> None:
     """An SLA check's catch-up writes 735 parts at 1M messages: before, it took the lock back
     at once after each part, ahead of the journal worker waiting for it."""
     lock = WriteLock()
@@ -108,7 +108,7 @@ def test_the_periodic_jobs_write_after_the_worker_even_taking_the_lock_back():
     assert order == ["next batch", "part"]
 
 
-def test_a_disabled_lock_never_blocks_and_never_asks_to_yield():
+def test_a_disabled_lock_never_blocks_and_never_asks_to_yield() -> None:
     lock = WriteLock(enabled=False)
     with lock, lock.urgent(), lock:  # would deadlock if it locked
         with lock.released():

@@ -60,7 +60,7 @@ def macro_f1(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(f1s))
 
 
-def featurize(texts: list[str]):
+def featurize(texts: list[str]) -> tuple[np.ndarray, list[set[str]]]:
     lex = italian_lexicon()
     dense, bags = [], []
     for t in texts:
@@ -71,7 +71,9 @@ def featurize(texts: list[str]):
     return np.array(dense), bags
 
 
-def matrix(dense: np.ndarray, bags, vocab: dict[str, int], dense_scale: float) -> np.ndarray:
+def matrix(
+    dense: np.ndarray, bags: list[set[str]], vocab: dict[str, int], dense_scale: float
+) -> np.ndarray:
     x = np.zeros((len(bags), len(DENSE) + len(vocab)))
     x[:, : len(DENSE)] = dense * dense_scale
     x[:, 0] = 1.0
@@ -83,7 +85,9 @@ def matrix(dense: np.ndarray, bags, vocab: dict[str, int], dense_scale: float) -
     return x
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2_words: float, l2_dense: float, iters: int = 600):
+def fit(
+    x: np.ndarray, y: np.ndarray, l2_words: float, l2_dense: float, iters: int = 600
+) -> np.ndarray:
     n, d = x.shape
     w = np.zeros((d, 3))
     yo = np.eye(3)[y]
@@ -128,13 +132,19 @@ def best_thresholds(comp: np.ndarray, y: np.ndarray) -> tuple[float, float, floa
     return best
 
 
-def build_vocab(bags, y, min_df: int) -> dict[str, int]:
+def build_vocab(bags: list[set[str]], min_df: int) -> dict[str, int]:
     df = Counter(f for bag in bags for f in bag)
     words = sorted(f for f, c in df.items() if c >= min_df)
     return {f: i for i, f in enumerate(words)}
 
 
-def cv_score(dense, bags, y, params, folds: int = 5):
+def cv_score(
+    dense: np.ndarray,
+    bags: list[set[str]],
+    y: np.ndarray,
+    params: tuple[int, float, float, float],
+    folds: int = 5,
+) -> tuple[tuple[float, float, float], float]:
     min_df, l2w, l2d, scale = params
     idx = np.arange(len(y))
     rng = np.random.default_rng(0)
@@ -144,7 +154,7 @@ def cv_score(dense, bags, y, params, folds: int = 5):
     for k in range(folds):
         te = idx[k::folds]
         tr = np.setdiff1d(idx, te)
-        vocab = build_vocab([bags[i] for i in tr], y[tr], min_df)
+        vocab = build_vocab([bags[i] for i in tr], min_df)
         w = fit(matrix(dense[tr], [bags[i] for i in tr], vocab, scale), y[tr], l2w, l2d)
         p = predict_proba(matrix(dense[te], [bags[i] for i in te], vocab, scale), w)
         comp[te] = p[:, 2] - p[:, 0]
@@ -185,7 +195,7 @@ def main() -> None:
     print(f"chosen {params} cv macro-F1 {f:.3f} labels by {mode}")
 
     min_df, l2w, l2d, scale = params
-    vocab = build_vocab(btr, ytr, min_df)
+    vocab = build_vocab(btr, min_df)
     w = fit(matrix(dtr, btr, vocab, scale), ytr, l2w, l2d)
     p = predict_proba(matrix(dva, bva, vocab, scale), w)
     comp = p[:, 2] - p[:, 0]
