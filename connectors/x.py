@@ -50,6 +50,7 @@ from sportello.connectors.base import (
 )
 from sportello.connectors.x_api import RateLimit, build_client, has_user_auth
 from sportello.connectors.x_length import MAX_TWEET, thread_chunks
+from sportello.connectors.x_media import v1_media, v2_media
 from sportello.connectors.x_poll import Budget, PollState, Sweep
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,14 @@ LOW_REMAINING = 1  # stop calling an endpoint when this few requests are left in
 ERROR_PAUSE_S = 30.0
 AUTH_PAUSE_S = 900.0
 
+MEDIA_FIELDS = ["media_key", "type", "url", "preview_image_url", "alt_text"]
 MENTION_PARAMS: dict[str, Any] = {
-    "expansions": ["author_id", "referenced_tweets.id", "in_reply_to_user_id"],
+    "expansions": [
+        "author_id",
+        "referenced_tweets.id",
+        "in_reply_to_user_id",
+        "attachments.media_keys",
+    ],
     "tweet_fields": [
         "created_at",
         "conversation_id",
@@ -72,8 +79,11 @@ MENTION_PARAMS: dict[str, Any] = {
         "lang",
         "edit_history_tweet_ids",
         "author_id",
+        "attachments",
+        "entities",
     ],
     "user_fields": ["username", "name"],
+    "media_fields": MEDIA_FIELDS,
 }
 DM_PARAMS: dict[str, Any] = {
     "dm_event_fields": [
@@ -84,10 +94,13 @@ DM_PARAMS: dict[str, Any] = {
         "sender_id",
         "dm_conversation_id",
         "participant_ids",
+        "attachments",
+        "entities",
     ],
     "event_types": "MessageCreate",
-    "expansions": ["sender_id"],
+    "expansions": ["sender_id", "attachments.media_keys"],
     "user_fields": ["username", "name"],
+    "media_fields": MEDIA_FIELDS,
 }
 # Account Activity events that never carry a customer's message.
 IGNORED_ACTIVITY = (
@@ -187,13 +200,16 @@ class XConnector(Connector):
         items = doc["data"] if isinstance(doc["data"], list) else [doc["data"]]
         includes = doc.get("includes") or {}
         users = {str(u["id"]): tweepy.User(u) for u in includes.get("users", [])}
+        media = {str(m["media_key"]): tweepy.Media(m) for m in includes.get("media", [])}
         for item in items:
             if "event_type" in item:
-                yield self._dm_v2(tweepy.DirectMessageEvent(item), users)
+                yield self._dm_v2(tweepy.DirectMessageEvent(item), users, media)
             else:
-                yield from self._tweet_v2(tweepy.Tweet(item), users)
+                yield from self._tweet_v2(tweepy.Tweet(item), users, media)
 
-    def _tweet_v2(self, tweet: tweepy.Tweet, users: dict[str, tweepy.User]) -> Iterator[Event]:
+    def _tweet_v2(
+        self, tweet: tweepy.Tweet, users: dict[str, tweepy.User], media: dict[str, tweepy.Media]
+    ) -> Iterator[Event]:
         references = {ref.type: str(ref.id) for ref in tweet.referenced_tweets or []}
         if "retweeted" in references:
             yield _ignored("retweet", "a retweet repeats someone else's post")
@@ -211,22 +227,28 @@ class XConnector(Connector):
             customer = _v2_person(author, users)
         history = [str(i) for i in tweet.edit_history_tweet_ids or []]
         original = history[0] if history else str(tweet.id)
+        text, attachments = v2_media(tweet.attachments, tweet.entities, media, tweet.text)
         yield InboundMessage(
             channel="x",
             external_id=original,
             thread=Thread(external_id=str(tweet.conversation_id or original), public=True),
             customer=customer,
             sent_at=sent_at,
-            text=tweet.text,
+            text=text,
+            kind="media" if attachments else "text",
             direction="out" if ours else "in",
+            attachments=attachments,
             reply_to_external_id=references.get("replied_to"),
         )
         if original != str(tweet.id):
-            yield MessageEdited(
-                channel="x", external_id=original, text=tweet.text, edited_at=sent_at
-            )
+            yield MessageEdited(channel="x", external_id=original, text=text, edited_at=sent_at)
 
-    def _dm_v2(self, event: tweepy.DirectMessageEvent, users: dict[str, tweepy.User]) -> Event:
+    def _dm_v2(
+        self,
+        event: tweepy.DirectMessageEvent,
+        users: dict[str, tweepy.User],
+        media: dict[str, tweepy.Media],
+    ) -> Event:
         if event.event_type != "MessageCreate":
             return _ignored(event.event_type, "membership notice of a DM conversation")
         sender = str(event.sender_id)
@@ -244,14 +266,19 @@ class XConnector(Connector):
             customer = _v2_person(sender, users)
         # A one-to-one DM conversation is always between the brand and the customer.
         thread = conversation or _dm_thread(customer.external_id, self.user_id or sender)
+        text, attachments = v2_media(
+            event.attachments, event.data.get("entities"), media, event.text or ""
+        )
         return InboundMessage(
             channel="x",
             external_id=str(event.id),
             thread=Thread(external_id=thread),
             customer=customer,
             sent_at=event.created_at or self.now(),
-            text=event.text or "",
+            text=text,
+            kind="media" if attachments else "text",
             direction="out" if ours else "in",
+            attachments=attachments,
         )
 
     def _activity_events(self, data: dict[str, Any]) -> Iterator[Event]:
@@ -278,9 +305,13 @@ class XConnector(Connector):
             return
         user = tweet["user"]
         author = str(user["id_str"])
-        text = (tweet.get("extended_tweet") or {}).get("full_text") or tweet.get(
-            "full_text", tweet.get("text", "")
-        )
+        extended = tweet.get("extended_tweet") or {}
+        full_text = extended.get("full_text") or tweet.get("full_text", tweet.get("text", ""))
+        described = extended if "full_text" in extended else tweet
+        media_entities = (described.get("extended_entities") or {}).get("media") or (
+            described.get("entities") or {}
+        ).get("media", [])
+        text, attachments = v1_media(media_entities, full_text)
         sent_at = parsedate_to_datetime(tweet["created_at"]).astimezone(UTC)
         tweet_id = str(tweet["id_str"])
         history = (tweet.get("edit_history") or {}).get("edit_tweet_ids") or []
@@ -307,7 +338,9 @@ class XConnector(Connector):
             customer=customer,
             sent_at=sent_at,
             text=text,
+            kind="media" if attachments else "text",
             direction="out" if ours else "in",
+            attachments=attachments,
             reply_to_external_id=replied,
         )
         if original != tweet_id:
@@ -326,14 +359,21 @@ class XConnector(Connector):
             external_id=other, display_name=profile.get("name"), handle=profile.get("screen_name")
         )
         sent_at = datetime.fromtimestamp(int(event["created_timestamp"]) / 1000, UTC)
+        data = create.get("message_data") or {}
+        attached = data.get("attachment") or {}
+        text, attachments = v1_media(
+            [attached["media"]] if attached.get("media") else [], data.get("text", "")
+        )
         return InboundMessage(
             channel="x",
             external_id=str(event["id"]),
             thread=Thread(external_id=_dm_thread(sender, recipient)),
             customer=customer,
             sent_at=sent_at,
-            text=(create.get("message_data") or {}).get("text", ""),
+            text=text,
+            kind="media" if attachments else "text",
             direction="out" if ours else "in",
+            attachments=attachments,
         )
 
     # outbound ------------------------------------------------------------------------
@@ -508,7 +548,8 @@ class XConnector(Connector):
 
 
 def _single_document(item: dict[str, Any], includes: dict[str, Any]) -> bytes:
-    """One tweet or DM event with the users and tweets it references, as X's v2 shape."""
+    """One tweet or DM event with the users, tweets and media it references, as X's v2
+    shape."""
     wanted_users = {
         str(item.get(key))
         for key in ("author_id", "sender_id", "in_reply_to_user_id")
@@ -516,13 +557,17 @@ def _single_document(item: dict[str, Any], includes: dict[str, Any]) -> bytes:
     }
     wanted_users.update(str(p) for p in item.get("participant_ids") or [])
     wanted_tweets = {str(ref["id"]) for ref in item.get("referenced_tweets") or []}
+    wanted_media = set((item.get("attachments") or {}).get("media_keys") or [])
     kept: dict[str, Any] = {}
     users = [u for u in includes.get("users", []) if str(u["id"]) in wanted_users]
     tweets = [t for t in includes.get("tweets", []) if str(t["id"]) in wanted_tweets]
+    media = [m for m in includes.get("media", []) if m.get("media_key") in wanted_media]
     if users:
         kept["users"] = users
     if tweets:
         kept["tweets"] = tweets
+    if media:
+        kept["media"] = media
     document: dict[str, Any] = {"data": item}
     if kept:
         document["includes"] = kept

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from conftest import (
     BRAND,
     BRAND_ID,
@@ -364,6 +365,59 @@ def test_channel_disabled_without_credentials(
     assert running.post_webhook("x", b"{}", {}).status_code == 404
     assert running.api.get("/api/v1/channels/x/usage").status_code == 404
     assert XConnector.from_settings(load_settings(None)) is None
+
+
+def _media(message: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(a["kind"], a["platform_id"], a["url"]) for a in message["attachments"]]
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+def test_pictures_and_videos_arrive_as_attachments_without_their_link(
+    sqlite_url: str,
+    x_emulator: tuple[XEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    mode: str,
+) -> None:
+    emulator, server = x_emulator
+    photo = emulator.tweet(EMMA_ID, f"@{BRAND} the box arrived like this", media=["photo"])
+    clip = emulator.tweet(MARCO_ID, f"@{BRAND} look", media=["video", "photo"])
+    dm = emulator.dm(EMMA_ID, BRAND_ID, "", media="photo")
+    assert photo["text"].startswith(f"@{BRAND} the box arrived like this https://t.co/")
+    running = start_daemon(make_settings(sqlite_url, channels=x_channel(server.url, mode=mode)))
+    if mode == "webhook":
+        emulator.webhook_url = f"{running.url}/webhooks/x"
+        for payload in (
+            emulator.activity_for_tweet(photo),
+            emulator.activity_for_tweet(clip),
+            emulator.activity_for_dm(dm),
+        ):
+            assert asyncio.run(emulator.deliver(payload)) == 200
+
+    stored = wait_for(lambda: _by_external_id(running, photo["id"]))[0]
+    assert stored["text"] == f"@{BRAND} the box arrived like this"
+    assert stored["kind"] == "media"
+    (key,) = photo["attachments"]["media_keys"]
+    assert _media(stored) == [("image", _platform_id(key, mode), emulator.media[key]["url"])]
+
+    both = wait_for(lambda: _by_external_id(running, clip["id"]))[0]
+    assert both["text"] == f"@{BRAND} look"
+    video, picture = (emulator.media[k] for k in clip["attachments"]["media_keys"])
+    expected = [
+        ("video", _platform_id(video["media_key"], mode), video["preview_image_url"]),
+        ("image", _platform_id(picture["media_key"], mode), picture["url"]),
+    ]
+    # Account Activity's v1.1 tweet names one medium in entities and all in extended_entities.
+    assert _media(both) == expected
+
+    private = wait_for(lambda: _by_external_id(running, dm["id"]))[0]
+    assert private["text"] == "" and private["kind"] == "media"
+    (key,) = dm["attachments"]["media_keys"]
+    assert _media(private) == [("image", _platform_id(key, mode), emulator.media[key]["url"])]
+
+
+def _platform_id(media_key: str, mode: str) -> str:
+    """API v2 names a medium by its key (``3_<id>``), Account Activity by its id."""
+    return media_key if mode == "polling" else media_key.split("_", 1)[1]
 
 
 def test_signed_but_unusable_delivery_is_quarantined(

@@ -21,6 +21,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ from sportello.connectors.x_length import MAX_TWEET, weighted_length
 FIRST_ID = 1_860_000_000_000_000_000
 DEFAULT_LIMITS = {"mentions": 450, "dm_events": 300, "tweets": 100, "dm_send": 200}
 MENTION = re.compile(r"@(\w{1,15})")
+MEDIA_KEY_PREFIX = {"photo": "3", "video": "7", "animated_gif": "16"}
 
 
 @dataclass
@@ -83,6 +85,7 @@ class XEmulator:
         self.users: dict[str, dict[str, str]] = {}
         self.tweets: dict[str, dict[str, Any]] = {}
         self.dm_events: dict[str, dict[str, Any]] = {}
+        self.media: dict[str, dict[str, Any]] = {}
         self.posted_tweets: list[dict[str, Any]] = []
         self.sent_dms: list[dict[str, Any]] = []
         self.calls: list[tuple[str, int, float]] = []  # endpoint, status, time
@@ -117,8 +120,13 @@ class XEmulator:
         *,
         in_reply_to: str | None = None,
         quote_of: str | None = None,
+        media: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """A post by ``author_id`` (a reply when ``in_reply_to`` is given); returns it."""
+        """A post by ``author_id`` (a reply when ``in_reply_to`` is given); returns it.
+
+        ``media`` are the types (``photo``, ``video``, ``animated_gif``) of its pictures and
+        videos: X links them at the end of the text through one t.co link.
+        """
         with self._lock:
             tweet_id = self.next_id()
             tweet: dict[str, Any] = {
@@ -130,6 +138,8 @@ class XEmulator:
                 "lang": "en",
                 "edit_history_tweet_ids": [tweet_id],
             }
+            if media:
+                self._attach(tweet, media, f"{self.users[author_id]['username']}/status/{tweet_id}")
             references = []
             if in_reply_to is not None:
                 parent = self.tweets[in_reply_to]
@@ -158,11 +168,14 @@ class XEmulator:
             self.tweets[new_id] = edited
         return edited
 
-    def dm(self, sender_id: str, recipient_id: str, text: str) -> dict[str, Any]:
+    def dm(
+        self, sender_id: str, recipient_id: str, text: str, *, media: str | None = None
+    ) -> dict[str, Any]:
+        """A direct message; ``media`` is the type of the one picture or video it may carry."""
         with self._lock:
             event_id = self.next_id()
             low, high = sorted((sender_id, recipient_id), key=int)
-            event = {
+            event: dict[str, Any] = {
                 "id": event_id,
                 "event_type": "MessageCreate",
                 "text": text,
@@ -171,8 +184,43 @@ class XEmulator:
                 "participant_ids": [sender_id, recipient_id],
                 "created_at": _iso(datetime.now(UTC)),
             }
+            if media:
+                self._attach(event, [media], f"messages/media/{event_id}")
             self.dm_events[event_id] = event
         return event
+
+    def _attach(self, item: dict[str, Any], types: Sequence[str], page: str) -> None:
+        """Media objects for ``item``, and the t.co link to them appended to its text."""
+        keys = []
+        for kind in types:
+            media_id = self.next_id()
+            key = f"{MEDIA_KEY_PREFIX[kind]}_{media_id}"
+            medium: dict[str, Any] = {"media_key": key, "type": kind, "width": 1200, "height": 900}
+            if kind == "photo":
+                medium["url"] = f"https://pbs.twimg.com/media/{media_id}.jpg"
+            else:
+                medium["preview_image_url"] = (
+                    f"https://pbs.twimg.com/ext_tw_video_thumb/{media_id}.jpg"
+                )
+            self.media[key] = medium
+            keys.append(key)
+        link = f"https://t.co/{item['id'][-10:]}"
+        shown = "photo" if types[0] == "photo" else "video"
+        start = len(item["text"]) + 1 if item["text"] else 0
+        item["text"] = f"{item['text']} {link}" if item["text"] else link
+        item["attachments"] = {"media_keys": keys}
+        item["entities"] = {
+            "urls": [
+                {
+                    "start": start,
+                    "end": start + len(link),
+                    "url": link,
+                    "expanded_url": f"https://x.com/{page}/{shown}/1",
+                    "display_url": f"pic.x.com/{item['id'][-10:]}",
+                    "media_key": keys[0],
+                }
+            ]
+        }
 
     # Account Activity ---------------------------------------------------------------
 
@@ -197,7 +245,7 @@ class XEmulator:
                     "message_create": {
                         "target": {"recipient_id": recipient},
                         "sender_id": event["sender_id"],
-                        "message_data": {"text": event["text"], "entities": {}},
+                        "message_data": self._v1_message_data(event),
                     },
                 }
             ],
@@ -231,6 +279,40 @@ class XEmulator:
             return False
         return bool(response.json().get("response_token") == self.sign(crc.encode()))
 
+    def _v1_message_data(self, event: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": event["text"], "entities": {"urls": []}}
+        media = self._v1_media(event)
+        if media:
+            data["attachment"] = {"type": "media", "media": media[0]}
+        return data
+
+    def _v1_media(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """The v1.1 media entities of a v2 tweet or DM event."""
+        links = [u for u in (item.get("entities") or {}).get("urls", []) if "media_key" in u]
+        found = []
+        for key in (item.get("attachments") or {}).get("media_keys", []):
+            medium = self.media[key]
+            media_id = key.split("_", 1)[1]
+            picture = medium.get("url") or medium["preview_image_url"]
+            link = links[0]
+            found.append(
+                {
+                    "id": int(media_id),
+                    "id_str": media_id,
+                    "indices": [link["start"], link["end"]],
+                    "media_url": picture.replace("https://", "http://", 1),
+                    "media_url_https": picture,
+                    "url": link["url"],
+                    "display_url": link["display_url"],
+                    "expanded_url": link["expanded_url"],
+                    "type": medium["type"],
+                    "sizes": {
+                        "large": {"w": medium["width"], "h": medium["height"], "resize": "fit"}
+                    },
+                }
+            )
+        return found
+
     def _v1_user(self, user_id: str) -> dict[str, Any]:
         user = self.users.get(user_id, {"id": user_id, "username": "", "name": ""})
         return {
@@ -249,7 +331,11 @@ class XEmulator:
         )
         addressed = tweet.get("in_reply_to_user_id")
         history = tweet["edit_history_tweet_ids"]
-        return {
+        entities: dict[str, Any] = {"user_mentions": self._mentioned(tweet["text"])}
+        media = self._v1_media(tweet)
+        if media:
+            entities["media"] = media[:1]
+        v1 = {
             "created_at": created.strftime("%a %b %d %H:%M:%S +0000 %Y"),
             "id": int(tweet["id"]),
             "id_str": tweet["id"],
@@ -262,9 +348,12 @@ class XEmulator:
             "in_reply_to_user_id_str": addressed,
             "in_reply_to_screen_name": self.users.get(addressed or "", {}).get("username"),
             "edit_history": {"initial_tweet_id": history[0], "edit_tweet_ids": history},
-            "entities": {"user_mentions": self._mentioned(tweet["text"])},
+            "entities": entities,
             "lang": tweet.get("lang"),
         }
+        if media:
+            v1["extended_entities"] = {"media": media}
+        return v1
 
     def _mentioned(self, text: str) -> list[dict[str, Any]]:
         by_name = {u["username"].lower(): u for u in self.users.values()}
@@ -279,7 +368,12 @@ class XEmulator:
         @app.post("/_emulator/tweets")
         async def add_tweet(request: Request) -> dict[str, Any]:
             spec = await request.json()
-            tweet = self.tweet(spec["author_id"], spec["text"], in_reply_to=spec.get("in_reply_to"))
+            tweet = self.tweet(
+                spec["author_id"],
+                spec["text"],
+                in_reply_to=spec.get("in_reply_to"),
+                media=spec.get("media", ()),
+            )
             if self.webhook_url:
                 await self.deliver(self.activity_for_tweet(tweet))
             return tweet
@@ -287,7 +381,12 @@ class XEmulator:
         @app.post("/_emulator/dms")
         async def add_dm(request: Request) -> dict[str, Any]:
             spec = await request.json()
-            event = self.dm(spec["sender_id"], spec.get("recipient_id", self.user_id), spec["text"])
+            event = self.dm(
+                spec["sender_id"],
+                spec.get("recipient_id", self.user_id),
+                spec["text"],
+                media=spec.get("media"),
+            )
             if self.webhook_url:
                 await self.deliver(self.activity_for_dm(event))
             return event
@@ -433,6 +532,15 @@ class XEmulator:
             if "referenced_tweets.id" in expansions:
                 tweet_ids.extend(r["id"] for r in item.get("referenced_tweets", []))
         includes: dict[str, Any] = {}
+        if "attachments.media_keys" in expansions:
+            media_fields = set(_list(query.get("media.fields"))) | {"media_key", "type"}
+            media = [
+                {k: v for k, v in self.media[key].items() if k in media_fields}
+                for item in data
+                for key in (item.get("attachments") or {}).get("media_keys", [])
+            ]
+            if media:
+                includes["media"] = media
         users = [self.users[u] for u in user_ids if u in self.users]
         if users:
             includes["users"] = users
