@@ -33,7 +33,7 @@ from conftest import (
     whatsapp_channel,
 )
 
-from sportello.connectors.base import Channel, InboundMessage, Person, Thread
+from sportello.connectors.base import Attachment, Channel, InboundMessage, Person, Thread
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.meta import GraphEmulator
@@ -252,4 +252,44 @@ def test_agent_answers_a_live_message_with_the_customers_history(
     with session_scope(running.daemon.engine) as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None and conversation.first_response_at is not None
+    assert browser.errors == []
+
+
+def test_a_picture_opens_from_its_message_and_an_unsafe_url_stays_text(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
+) -> None:
+    running = start_daemon(make_settings(sqlite_url))
+    now = datetime.now(UTC)
+    picture = "https://pbs.twimg.com/media/1860000000000004096.jpg"
+    event = InboundMessage(
+        channel="x",
+        external_id="1860000000000008192",
+        thread=Thread("1860000000000008192", public=True),
+        customer=Person("2244994945", display_name="Emma Conti", handle="emmac"),
+        sent_at=now,
+        text="@brand the box arrived like this",
+        kind="media",
+        attachments=(
+            Attachment("image", url=picture, platform_id="3_1", extra={"alt_text": "a box"}),
+            Attachment("link", url="javascript:alert(document.cookie)"),
+        ),
+    )
+    with session_scope(running.daemon.engine) as session:
+        accounts.create_user(session, "bob", "bob-password", "agent", now)
+        ingest(session, [event], now=now)
+
+    page = browser.page
+    page.goto(f"{running.url}/login")
+    page.get_by_label("User name").fill("bob")
+    page.get_by_label("Password").fill("bob-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#conversation-list button.conversation", has_text="Emma Conti").click()
+    shown = page.locator("#messages li.message .attachments")
+    shown.wait_for()
+    assert shown.inner_text() == "[image] [link]"
+    links = shown.locator("a")
+    assert links.count() == 1
+    assert links.first.get_attribute("href") == picture
+    assert links.first.get_attribute("target") == "_blank"
+    assert links.first.get_attribute("title") == "a box"
     assert browser.errors == []

@@ -232,13 +232,22 @@ async function relabel(message, label) {
   await loadThread();
 }
 
+// An attachment the platform serves over https opens in a new tab (never shown inline, so
+// opening a conversation does not call the platform); anything else is named only.
+function attachment(a) {
+  const label = `[${a.kind}${a.name ? `: ${a.name}` : ""}]`;
+  if (!/^https:\/\//i.test(a.url || "")) return label;
+  return el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer",
+                   title: a.extra?.alt_text || null }, label);
+}
+
 function messageItem(m) {
   const status = m.delivery_status;
   return el("li", { class: `message ${m.direction} author-${m.author}`, "data-id": m.id },
     el("div", { class: "bubble" },
       m.text ? el("p", { class: "text" }, m.text) : null,
       m.attachments.length
-        ? el("p", { class: "attachments" }, m.attachments.map((a) => `[${a.kind}${a.name ? `: ${a.name}` : ""}]`).join(" "))
+        ? el("p", { class: "attachments" }, m.attachments.map((a, i) => [i ? " " : null, attachment(a)]))
         : null,
       el("div", { class: "meta" },
         el("span", { class: "author" }, t(`author.${m.author}`)),
