@@ -156,23 +156,11 @@ def test_long_reply_becomes_a_numbered_thread(
     inbound = wait_for(lambda: _by_external_id(running, second["id"]))[0]
 
     text = " ".join(f"word{n}" for n in range(90))  # 579 characters
-    running.api.post(
-        f"/api/v1/conversations/{inbound['conversation_id']}/messages", json={"text": text}
-    )
-    wait_for(lambda: len(emulator.posted_tweets) == 3)
-    posts = emulator.posted_tweets
+    posts = _reply_as_thread(running, emulator, inbound["conversation_id"], text, parts=3)
     assert posts[0]["reply"]["in_reply_to_tweet_id"] == second["id"]  # the latest tweet
     assert posts[1]["reply"]["in_reply_to_tweet_id"] == posts[0]["id"]
     assert posts[2]["reply"]["in_reply_to_tweet_id"] == posts[1]["id"]
-    assert [p["text"][-4:] for p in posts] == [" 1/3", " 2/3", " 3/3"]
-    assert all(weighted_length(p["text"]) <= 280 for p in posts)
     assert " ".join(p["text"][:-4] for p in posts) == text
-
-    def sent() -> list[dict[str, Any]] | None:
-        out = running.messages(channel="x", direction="out")
-        return out if out and out[0]["delivery_status"] == "sent" else None
-
-    assert wait_for(sent)[0]["external_id"] == posts[0]["id"]
 
 
 def test_a_reply_in_japanese_is_threaded_as_x_counts(
@@ -188,20 +176,26 @@ def test_a_reply_in_japanese_is_threaded_as_x_counts(
 
     text = "ご注文の荷物は明日の午前中にお届けします。" * 7 + "よろしく"
     assert len(text) == 151 and weighted_length(text) == 302
-    running.api.post(
-        f"/api/v1/conversations/{inbound['conversation_id']}/messages", json={"text": text}
-    )
-    wait_for(lambda: len(emulator.posted_tweets) == 2)
-    posts = emulator.posted_tweets
-    assert [p["text"][-4:] for p in posts] == [" 1/2", " 2/2"]
-    assert all(weighted_length(p["text"]) <= 280 for p in posts)
+    posts = _reply_as_thread(running, emulator, inbound["conversation_id"], text, parts=2)
     assert "".join(p["text"][:-4] for p in posts) == text
+
+
+def _reply_as_thread(
+    running: RunningDaemon, emulator: XEmulator, conversation_id: int, text: str, parts: int
+) -> list[dict[str, Any]]:
+    """Reply ``text`` from the inbox; the numbered posts it went out as, once marked sent."""
+    running.api.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": text})
+    wait_for(lambda: len(emulator.posted_tweets) == parts)
+    posts = emulator.posted_tweets
+    assert [p["text"][-4:] for p in posts] == [f" {n}/{parts}" for n in range(1, parts + 1)]
+    assert all(weighted_length(p["text"]) <= 280 for p in posts)
 
     def sent() -> list[dict[str, Any]] | None:
         out = running.messages(channel="x", direction="out")
         return out if out and out[0]["delivery_status"] == "sent" else None
 
     assert wait_for(sent)[0]["external_id"] == posts[0]["id"]
+    return posts
 
 
 def test_dm_reply_and_platform_errors(
