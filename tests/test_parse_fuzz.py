@@ -30,6 +30,7 @@ from sportello.connectors.base import (
 )
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.x import XEmulator
 from sportello.connectors.messenger import MessengerConnector
 from sportello.connectors.telegram import TelegramConnector
 from sportello.connectors.whatsapp import WhatsAppConnector
@@ -49,7 +50,27 @@ def _x_seeds() -> list[dict[str, Any]]:
     emulator = make_x_emulator()
     tweet = emulator.tweet(EMMA_ID, f"@{BRAND} the app logs me out")
     dm = emulator.dm(EMMA_ID, BRAND_ID, "ciao")
-    return [emulator.activity_for_tweet(tweet), emulator.activity_for_dm(dm)]
+    pictured = emulator.tweet(EMMA_ID, f"@{BRAND} look", media=["photo", "video"])
+    pictured_dm = emulator.dm(EMMA_ID, BRAND_ID, "here", media="animated_gif")
+    return [
+        emulator.activity_for_tweet(tweet),
+        emulator.activity_for_dm(dm),
+        emulator.activity_for_tweet(pictured),
+        emulator.activity_for_dm(pictured_dm),
+        *(_v2_document(emulator, item) for item in (pictured, pictured_dm)),
+    ]
+
+
+def _v2_document(emulator: XEmulator, item: dict[str, Any]) -> dict[str, Any]:
+    """A tweet or DM event as polling journals it: with its users and media."""
+    keys = item["attachments"]["media_keys"]
+    return {
+        "data": item,
+        "includes": {
+            "users": [emulator.users[EMMA_ID]],
+            "media": [emulator.media[key] for key in keys],
+        },
+    }
 
 
 USER = tg.user(5551001, "Giulia", "Rossi")
