@@ -10,7 +10,15 @@ from sqlmodel import Session, col, delete, select
 from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk import business_calendar
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from sportello.api.schemas import ConversationOut, ConversationPatch, MessageOut, Page, ReplyIn
+from sportello.api.schemas import (
+    ConversationOut,
+    ConversationPatch,
+    MessageOut,
+    Page,
+    PartsIn,
+    PartsOut,
+    ReplyIn,
+)
 from sportello.api.views import conversations_out, message_out
 from sportello.inbox import outbox
 from sportello.inbox.canned import render
@@ -153,6 +161,19 @@ def reply(
     daemon.wake_sender()
     daemon.live.publish("message.created", conversation_id=conversation_id, message_id=message.id)
     return message_out(message)
+
+
+@router.post("/{conversation_id}/parts")
+def reply_parts(
+    conversation_id: int, body: PartsIn, session: SessionDep, daemon: DaemonDep, _: Caller
+) -> PartsOut:
+    """How a reply of ``text`` would be cut by the conversation's channel (one message
+    where the channel is not configured here)."""
+    conversation = get_conversation(session, conversation_id)
+    connector = daemon.connectors.get(conversation.channel)
+    if connector is None:
+        return PartsOut(parts=1)
+    return PartsOut(parts=len(connector.parts(body.text, public=conversation.public)))
 
 
 def _public_reply_target(session: Session, conversation: Conversation) -> str | None:

@@ -135,3 +135,17 @@ class ReplyIn(BaseModel):
         if (self.text is None) == (self.canned_reply_id is None):
             raise ValueError("give either text or canned_reply_id")
         return self
+
+
+class PartsIn(BaseModel):
+    """A reply being written, to learn how it will go out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class PartsOut(BaseModel):
+    """How many messages (posts, in a public X thread) the text goes out as."""
+
+    parts: int

@@ -248,6 +248,8 @@ class Connector(abc.ABC):
     """One platform. Subclasses are registered as ``sportello.connectors`` entry points."""
 
     name: ClassVar[Channel]
+    # The most text one message holds; a longer one goes out as several (:meth:`parts`).
+    max_text_length: ClassVar[int] = 4096
     # Whether :meth:`profile` can name users whose messages carry no name.
     has_profiles: ClassVar[bool] = False
     # The daemon hands its clock over (``use_clock``) so sends are timed like everything else.
@@ -255,6 +257,11 @@ class Connector(abc.ABC):
 
     def use_clock(self, now: Callable[[], datetime]) -> None:
         self.now = now  # type: ignore[method-assign]
+
+    def parts(self, text: str, *, public: bool = False) -> list[str]:
+        """``text`` as the messages it goes out as, cut at line or word breaks where it is
+        longer than one message holds (``public``: a reply in a public thread)."""
+        return split_text(text, self.max_text_length)
 
     def can_send_free_form(
         self, last_customer_message_at: datetime | None, now: datetime, purpose: str

@@ -36,7 +36,6 @@ from sportello.connectors.base import (
     StatusWatermark,
     Thread,
     WindowClosedError,
-    split_text,
 )
 
 log = logging.getLogger(__name__)
@@ -70,6 +69,7 @@ IGNORED_EVENTS = {
 
 class MessengerConnector(meta.MetaConnector):
     name = "messenger"
+    max_text_length = MAX_TEXT
     platform = "Messenger"
     webhook_object = "page"
     has_profiles = True
@@ -202,7 +202,7 @@ class MessengerConnector(meta.MetaConnector):
                 f"not {len(message.buttons)}",
                 retryable=False,
             )
-        chunks = split_text(message.text, MAX_TEXT)
+        chunks = self.parts(message.text)
         ids: list[str] = []
         for index, chunk in enumerate(chunks):
             content: dict[str, Any] = {"text": chunk, "metadata": ECHO_MARKER}

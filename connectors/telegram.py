@@ -54,7 +54,6 @@ from sportello.connectors.base import (
     SendError,
     SendResult,
     Thread,
-    split_text,
 )
 
 log = logging.getLogger(__name__)
@@ -117,6 +116,7 @@ IGNORED_UPDATES = (
 
 class TelegramConnector(Connector):
     name = "telegram"
+    max_text_length = MAX_TEXT
 
     def __init__(self, settings: TelegramSettings, public_url: str | None = None) -> None:
         assert settings.bot_token is not None
@@ -233,7 +233,7 @@ class TelegramConnector(Connector):
     # outbound ------------------------------------------------------------------------
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        chunks = split_text(message.text, MAX_TEXT)
+        chunks = self.parts(message.text)
         markup = (
             InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in message.buttons]

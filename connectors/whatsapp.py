@@ -63,6 +63,7 @@ IGNORED_TYPES = {
 
 class WhatsAppConnector(meta.MetaConnector):
     name = "whatsapp"
+    max_text_length = MAX_TEXT
     platform = "WhatsApp"
     webhook_object = "whatsapp_business_account"
 
@@ -152,7 +153,7 @@ class WhatsAppConnector(meta.MetaConnector):
         if refusal is not None:
             raise WindowClosedError(refusal)
         if meta.window_open(message.last_customer_message_at, now):
-            bodies = _free_form(message)
+            bodies = _free_form(message, self.parts(message.text))
         else:
             bodies = [self._template(message)]
         ids: list[str] = []
@@ -190,9 +191,9 @@ class WhatsAppConnector(meta.MetaConnector):
         }
 
 
-def _free_form(message: OutboundMessage) -> list[dict[str, Any]]:
-    """Message bodies for a text, the buttons (≤3 reply buttons, else a list) on the last."""
-    chunks = split_text(message.text, MAX_TEXT)
+def _free_form(message: OutboundMessage, chunks: list[str]) -> list[dict[str, Any]]:
+    """Message bodies for a text's ``chunks``, the buttons (≤3 reply buttons, else a list)
+    on the last."""
     if not message.buttons:
         return [{"type": "text", "text": {"preview_url": False, "body": c}} for c in chunks]
     if len(message.buttons) > MAX_LIST_ROWS:

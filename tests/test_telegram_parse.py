@@ -19,7 +19,7 @@ from sportello.connectors.base import (
     RawDelivery,
 )
 from sportello.connectors.emulators import telegram_payloads as tg
-from sportello.connectors.telegram import TelegramConnector, split_text
+from sportello.connectors.telegram import TelegramConnector
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", username="giuliar", language_code="it-IT")
 DATE = 1795000000
@@ -196,8 +196,8 @@ def test_secret_check_and_dedup_key(connector: TelegramConnector) -> None:
     assert connector.dedup_key(b"nope") is None
 
 
-def test_long_texts_are_split_at_word_boundaries() -> None:
+def test_long_texts_are_split_at_word_boundaries(connector: TelegramConnector) -> None:
     text = ("parola " * 1000).strip()
-    chunks = split_text(text, 4096)
-    assert all(len(c) <= 4096 for c in chunks)
+    chunks = connector.parts(text)
+    assert len(chunks) == 2 and all(len(c) <= 4096 for c in chunks)
     assert " ".join(chunks) == text

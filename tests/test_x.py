@@ -176,6 +176,9 @@ def test_a_reply_in_japanese_is_threaded_as_x_counts(
 
     text = "ご注文の荷物は明日の午前中にお届けします。" * 7 + "よろしく"
     assert len(text) == 151 and weighted_length(text) == 302
+    parts = f"/api/v1/conversations/{inbound['conversation_id']}/parts"
+    assert running.api.post(parts, json={"text": text}).json() == {"parts": 2}
+    assert running.api.post(parts, json={"text": text[:140]}).json() == {"parts": 1}
     posts = _reply_as_thread(running, emulator, inbound["conversation_id"], text, parts=2)
     assert "".join(p["text"][:-4] for p in posts) == text
 
@@ -208,6 +211,13 @@ def test_dm_reply_and_platform_errors(
     running = start_daemon(make_settings(sqlite_url, channels=x_channel(server.url)))
     inbound = wait_for(lambda: _by_external_id(running, dm["id"]))[0]
     url = f"/api/v1/conversations/{inbound['conversation_id']}/messages"
+    parts = f"/api/v1/conversations/{inbound['conversation_id']}/parts"
+    assert running.api.post(parts, json={"text": "grazie " * 100}).json() == {"parts": 1}
+    assert running.api.post(parts, json={"text": ""}).status_code == 422
+    assert (
+        running.api.post("/api/v1/conversations/999999/parts", json={"text": "hi"}).status_code
+        == 404
+    )
 
     emulator.add_fault("dm_send", 503)
     running.api.post(url, json={"text": "Happy to help in private."})
