@@ -60,6 +60,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reply.send": "Send",
         "reply.failed": "The reply could not be queued:",
         "reply.group": "This conversation is public: the reply will be visible to everyone.",
+        "reply.parts_posts": (
+            "This reply will go out as {n} numbered posts (X counts a link as 23, an emoji as 2)."
+        ),
+        "reply.parts_messages": "This reply is longer than one message: it will go out as {n}.",
         "author.customer": "customer",
         "author.agent": "agent",
         "author.bot": "automatic",
@@ -134,6 +138,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reply.send": "Invia",
         "reply.failed": "Non è stato possibile accodare la risposta:",
         "reply.group": "Questa conversazione è pubblica: la risposta sarà visibile a tutti.",
+        "reply.parts_posts": (
+            "Questa risposta uscirà in {n} post numerati (X conta un link 23, un'emoji 2)."
+        ),
+        "reply.parts_messages": "Questa risposta supera un messaggio: uscirà in {n} messaggi.",
         "author.customer": "cliente",
         "author.agent": "operatore",
         "author.bot": "automatico",

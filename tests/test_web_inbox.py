@@ -217,6 +217,12 @@ def test_agent_answers_a_live_message_with_the_customers_history(
 
     page.keyboard.press("r")
     assert page.evaluate("document.activeElement.id") == "reply-text"
+    hint = page.locator("#reply-parts")
+    page.fill("#reply-text", "Gentile cliente, " * 300)  # 5,100 characters: two messages
+    hint.wait_for()
+    assert hint.inner_text() == "This reply is longer than one message: it will go out as 2."
+    page.fill("#reply-text", "")
+    hint.wait_for(state="hidden")
     reply = "Ciao Giulia, verifico subito la spedizione 4411."
     page.keyboard.type(reply)
     page.keyboard.press("Control+Enter")

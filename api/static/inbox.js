@@ -6,6 +6,7 @@ import {
 } from "./inbox-core.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
+import { hideParts, initParts } from "./inbox-parts.js";
 import { initSearch, runSearch } from "./inbox-search.js";
 
 const WINDOW_MS = 24 * 3600 * 1000; // WhatsApp and Messenger's customer-service window
@@ -110,6 +111,7 @@ async function search(query) {
 // --- one conversation ---------------------------------------------------------------
 
 async function select(id, messageId = null) {
+  if (id !== state.selectedId) hideParts();
   state.selectedId = id;
   state.highlight = messageId;
   state.relabelling = null;
@@ -304,6 +306,7 @@ function setMode(mode) {
   $("reply-send").textContent = note ? t("note.add") : t("reply.send");
   $("canned-tools").hidden = note;
   if (note) clearCanned();
+  hideParts();
   $("reply-text").focus();
 }
 
@@ -323,6 +326,7 @@ async function sendReply(event) {
     await api(path, { method: "POST", body });
     if (canned) clearCanned();
     else box.value = "";
+    hideParts();
     $("reply-error").hidden = true;
     await Promise.all([loadThread({ scroll: true }), loadList()]);
   } catch (error) {
@@ -451,6 +455,7 @@ function start() {
     search($("search").value.trim());
   });
   $("reply-form").addEventListener("submit", sendReply);
+  initParts(() => (state.mode === "reply" ? state.conversation : null));
   $("mode-reply").addEventListener("click", () => setMode("reply"));
   $("mode-note").addEventListener("click", () => setMode("note"));
   $("conv-status").addEventListener("change", (event) => patchConversation({ status: event.target.value }));
