@@ -20,10 +20,10 @@ from sportello.inbox.models import Message
 from sportello.listening.models import Mention
 from sportello.listening.promote import NotPromotable, promote
 from sportello.listening.relabel import relabel_mention, relabel_message
+from sportello.sentiment.label import Label
 
 router = APIRouter(prefix="/api/v1", tags=["listening"])
 
-Label = Literal["positive", "neutral", "negative"]
 Bucket = Literal["hour", "day"]
 MAX_BUCKETS = 24 * 92
 

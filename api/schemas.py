@@ -7,6 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sportello.sentiment.label import Label
+
 T = TypeVar("T")
 
 
@@ -17,7 +19,7 @@ class Page(BaseModel, Generic[T]):
 
 class SentimentOut(BaseModel):
     compound: float
-    label: Literal["positive", "neutral", "negative"]
+    label: Label
     language: str | None = None
     corrected: bool = False
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from .label import Label
+
 if TYPE_CHECKING:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -19,7 +21,7 @@ def _vader() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
 
 
-def label_for(compound: float) -> str:
+def label_for(compound: float) -> Label:
     """VADER's standard cut-offs: >= 0.05 positive, <= -0.05 negative."""
     if compound >= POSITIVE_THRESHOLD:
         return "positive"
@@ -34,6 +36,6 @@ class EnglishAnalyzer:
     def __init__(self) -> None:
         self._sia = _vader()
 
-    def polarity(self, text: str) -> tuple[float, str]:
+    def polarity(self, text: str) -> tuple[float, Label]:
         compound = self._sia.polarity_scores(text)["compound"]
         return compound, label_for(compound)

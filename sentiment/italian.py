@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 
+from .label import Label
 from .lexicon import italian_lemmas, italian_lexicon, italian_weights
 
 # VADER's constants (Hutto & Gilbert 2014, vaderSentiment 3.3.2).
@@ -237,7 +238,7 @@ class ItalianAnalyzer:
         z = e0 + e1 + e2
         return e0 / z, e1 / z, e2 / z
 
-    def polarity(self, text: str) -> tuple[float, str]:
+    def polarity(self, text: str) -> tuple[float, Label]:
         p_neg, p_neu, p_pos = self.probabilities(text)
         compound = p_pos - p_neg
         if self._argmax:

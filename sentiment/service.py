@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
+from .label import Label
 from .language import SCORED_LANGUAGES, LanguageDetector
-
-Label = Literal["positive", "neutral", "negative"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +17,7 @@ class Sentiment:
 
 
 class Analyzer(Protocol):
-    def polarity(self, text: str) -> tuple[float, str]: ...
+    def polarity(self, text: str) -> tuple[float, Label]: ...
 
 
 def _make_analyzer(language: str) -> Analyzer:
@@ -73,4 +72,4 @@ class SentimentService:
         elif language not in SCORED_LANGUAGES:
             raise ValueError(f"language must be one of {SCORED_LANGUAGES}, not {language!r}")
         compound, label = analyzer_for(language).polarity(text)
-        return Sentiment(compound=compound, label=label, language=language)  # type: ignore[arg-type]
+        return Sentiment(compound=compound, label=label, language=language)
