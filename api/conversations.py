@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlmodel import Session, col, delete, select
@@ -26,6 +26,10 @@ from sportello.inbox.conversations import record, set_status
 from sportello.inbox.desk_models import CannedReply
 from sportello.inbox.models import Conversation, ConversationTag, Customer, Message
 from sportello.inbox.triage import inbox_page
+
+if TYPE_CHECKING:
+    from sportello.connectors.base import Connector
+    from sportello.daemon import Daemon
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -133,12 +137,8 @@ def reply(
     _: Caller,
 ) -> MessageOut:
     conversation = get_conversation(session, conversation_id)
+    _sendable(daemon, conversation)
     now = daemon.clock.now()
-    connector = daemon.connectors.get(conversation.channel)
-    if connector is not None:
-        refusal = connector.can_send_free_form(conversation.last_customer_message_at, now, "reply")
-        if refusal is not None:
-            raise HTTPException(409, f"cannot send on {conversation.channel} now: {refusal}")
     text = body.text
     if body.canned_reply_id is not None:
         canned = get_or_404(session, CannedReply, body.canned_reply_id, "canned reply")
@@ -167,13 +167,25 @@ def reply(
 def reply_parts(
     conversation_id: int, body: PartsIn, session: SessionDep, daemon: DaemonDep, _: Caller
 ) -> PartsOut:
-    """How a reply of ``text`` would be cut by the conversation's channel (one message
-    where the channel is not configured here)."""
+    """How many messages a reply of ``text`` would go out as on the conversation's channel
+    (one where the channel is not configured here); 409 as for the reply itself."""
     conversation = get_conversation(session, conversation_id)
-    connector = daemon.connectors.get(conversation.channel)
+    connector = _sendable(daemon, conversation)
     if connector is None:
         return PartsOut(parts=1)
-    return PartsOut(parts=len(connector.parts(body.text, public=conversation.public)))
+    return PartsOut(parts=len(connector.parts(outbox.outbound_for(conversation, body.text))))
+
+
+def _sendable(daemon: Daemon, conversation: Conversation) -> Connector | None:
+    """The conversation's connector (None where its channel is not configured here); 409 with
+    the reason when the platform forbids a reply now (the 24-hour window)."""
+    connector = daemon.connectors.get(conversation.channel)
+    if connector is not None:
+        now = daemon.clock.now()
+        refusal = connector.can_send_free_form(conversation.last_customer_message_at, now, "reply")
+        if refusal is not None:
+            raise HTTPException(409, f"cannot send on {conversation.channel} now: {refusal}")
+    return connector
 
 
 def _public_reply_target(session: Session, conversation: Conversation) -> str | None:

@@ -258,10 +258,10 @@ class Connector(abc.ABC):
     def use_clock(self, now: Callable[[], datetime]) -> None:
         self.now = now  # type: ignore[method-assign]
 
-    def parts(self, text: str, *, public: bool = False) -> list[str]:
-        """``text`` as the messages it goes out as, cut at line or word breaks where it is
-        longer than one message holds (``public``: a reply in a public thread)."""
-        return split_text(text, self.max_text_length)
+    def parts(self, message: OutboundMessage) -> list[str]:
+        """The texts ``message`` goes out as: cut at line or word breaks where it is longer
+        than one message holds."""
+        return split_text(message.text, self.max_text_length)
 
     def can_send_free_form(
         self, last_customer_message_at: datetime | None, now: datetime, purpose: str

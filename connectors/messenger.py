@@ -202,7 +202,7 @@ class MessengerConnector(meta.MetaConnector):
                 f"not {len(message.buttons)}",
                 retryable=False,
             )
-        chunks = self.parts(message.text)
+        chunks = self.parts(message)
         ids: list[str] = []
         for index, chunk in enumerate(chunks):
             content: dict[str, Any] = {"text": chunk, "metadata": ECHO_MARKER}

@@ -233,7 +233,7 @@ class TelegramConnector(Connector):
     # outbound ------------------------------------------------------------------------
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        chunks = self.parts(message.text)
+        chunks = self.parts(message)
         markup = (
             InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in message.buttons]

@@ -147,15 +147,22 @@ class WhatsAppConnector(meta.MetaConnector):
             f"channels.whatsapp.templates.{purpose} to send it anyway"
         )
 
+    def parts(self, message: OutboundMessage) -> list[str]:
+        """Within the 24-hour window the text's chunks (the last one holding the buttons);
+        outside it one template message, whatever the text's length."""
+        return [_shown(body, message) for body in self._bodies(message, self.now())]
+
+    def _bodies(self, message: OutboundMessage, now: datetime) -> list[dict[str, Any]]:
+        if meta.window_open(message.last_customer_message_at, now):
+            return _free_form(message, split_text(message.text, MAX_TEXT))
+        return [self._template(message)]
+
     async def send(self, message: OutboundMessage) -> SendResult:
         now = self.now()
         refusal = self.can_send_free_form(message.last_customer_message_at, now, message.purpose)
         if refusal is not None:
             raise WindowClosedError(refusal)
-        if meta.window_open(message.last_customer_message_at, now):
-            bodies = _free_form(message, self.parts(message.text))
-        else:
-            bodies = [self._template(message)]
+        bodies = self._bodies(message, now)
         ids: list[str] = []
         for index, content in enumerate(bodies):
             body: dict[str, Any] = {
@@ -205,6 +212,15 @@ def _free_form(message: OutboundMessage, chunks: list[str]) -> list[dict[str, An
     bodies = [{"type": "text", "text": {"preview_url": False, "body": c}} for c in chunks[:-1]]
     bodies.append({"type": "interactive", "interactive": _interactive(chunks[-1], message.buttons)})
     return bodies
+
+
+def _shown(body: Mapping[str, Any], message: OutboundMessage) -> str:
+    """The text a message body shows: its own, or the whole text a template carries."""
+    if body["type"] == "text":
+        return str(body["text"]["body"])
+    if body["type"] == "interactive":
+        return str(body["interactive"]["body"]["text"])
+    return message.text
 
 
 def _interactive(text: str, buttons: tuple[Button, ...]) -> dict[str, Any]:

@@ -378,9 +378,9 @@ class XConnector(Connector):
 
     # outbound ------------------------------------------------------------------------
 
-    def parts(self, text: str, *, public: bool = False) -> list[str]:
+    def parts(self, message: OutboundMessage) -> list[str]:
         """A public reply is a numbered thread of posts (X's weighted length); a DM is one."""
-        return thread_chunks(text, MAX_TWEET) if public else [text]
+        return thread_chunks(message.text, MAX_TWEET) if message.public else [message.text]
 
     async def send(self, message: OutboundMessage) -> SendResult:
         if not self.user_auth:
@@ -395,7 +395,7 @@ class XConnector(Connector):
 
     def _send_tweets(self, message: OutboundMessage) -> SendResult:
         """A reply to the customer's tweet; a longer text becomes a numbered thread."""
-        chunks = self.parts(message.text, public=True)
+        chunks = self.parts(message)
         reply_to = message.reply_to_external_id or message.thread_external_id
         ids: list[str] = []
         for chunk in chunks:

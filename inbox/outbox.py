@@ -79,17 +79,7 @@ def queue(
     session.add(message)
     session.flush()
     assert message.id is not None
-    outbound = OutboundMessage(
-        channel=conversation.channel,  # type: ignore[arg-type]
-        thread_external_id=conversation.thread_external_id,
-        recipient_external_id=conversation.recipient_external_id,
-        text=text,
-        purpose=purpose,  # type: ignore[arg-type]
-        reply_to_external_id=reply_to_external_id,
-        buttons=buttons,
-        last_customer_message_at=conversation.last_customer_message_at,
-        public=conversation.public,
-    )
+    outbound = outbound_for(conversation, text, purpose, buttons, reply_to_external_id)
     session.add(
         OutboxItem(
             message_id=message.id,
@@ -110,6 +100,27 @@ def _payload(message: OutboundMessage) -> dict[str, Any]:
     if message.last_customer_message_at is not None:
         data["last_customer_message_at"] = message.last_customer_message_at.isoformat()
     return data
+
+
+def outbound_for(
+    conversation: Conversation,
+    text: str,
+    purpose: str = "reply",
+    buttons: tuple[Button, ...] = (),
+    reply_to_external_id: str | None = None,
+) -> OutboundMessage:
+    """What the connector is asked to send for ``text`` in ``conversation``."""
+    return OutboundMessage(
+        channel=conversation.channel,  # type: ignore[arg-type]
+        thread_external_id=conversation.thread_external_id,
+        recipient_external_id=conversation.recipient_external_id,
+        text=text,
+        purpose=purpose,  # type: ignore[arg-type]
+        reply_to_external_id=reply_to_external_id,
+        buttons=buttons,
+        last_customer_message_at=conversation.last_customer_message_at,
+        public=conversation.public,
+    )
 
 
 def _outbound(payload: Mapping[str, Any]) -> OutboundMessage:

@@ -15,6 +15,7 @@ from sportello.connectors.base import (
     Ignored,
     InboundMessage,
     MessageEdited,
+    OutboundMessage,
     ParseError,
     RawDelivery,
 )
@@ -198,6 +199,6 @@ def test_secret_check_and_dedup_key(connector: TelegramConnector) -> None:
 
 def test_long_texts_are_split_at_word_boundaries(connector: TelegramConnector) -> None:
     text = ("parola " * 1000).strip()
-    chunks = connector.parts(text)
+    chunks = connector.parts(OutboundMessage("telegram", "5551001", "5551001", text))
     assert len(chunks) == 2 and all(len(c) <= 4096 for c in chunks)
     assert " ".join(chunks) == text

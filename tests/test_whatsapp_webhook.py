@@ -223,6 +223,8 @@ def test_outside_the_window_without_a_template_the_api_refuses(
         f"/api/v1/conversations/{inbound['conversation_id']}/messages", json={"text": "Eccoci"}
     )
     assert response.status_code == 409
+    parts = f"/api/v1/conversations/{inbound['conversation_id']}/parts"
+    assert running.api.post(parts, json={"text": "Eccoci"}).status_code == 409
     detail = response.json()["detail"]
     assert "24 hours" in detail and "channels.whatsapp.templates.reply" in detail
     assert _count(running, Message) == 1
@@ -243,6 +245,9 @@ def test_outside_the_window_the_configured_template_is_sent(
     )
     _say(emulator, "Ciao", "wamid.OLD2", hours_ago=25)
     inbound = wait_for(lambda: running.messages(external_id="wamid.OLD2"))[0]
+    long_text = "Il rimborso è stato emesso. " * 200  # 5,600 characters, one template
+    parts = f"/api/v1/conversations/{inbound['conversation_id']}/parts"
+    assert running.api.post(parts, json={"text": long_text}).json() == {"parts": 1}
     response = running.api.post(
         f"/api/v1/conversations/{inbound['conversation_id']}/messages",
         json={"text": "Il rimborso è stato emesso.\nBuona giornata!"},
