@@ -49,7 +49,7 @@ from sportello.connectors.base import (
     Thread,
 )
 from sportello.connectors.x_api import RateLimit, build_client, has_user_auth
-from sportello.connectors.x_length import MAX_TWEET, thread_chunks
+from sportello.connectors.x_length import thread_chunks
 from sportello.connectors.x_media import v1_media, v2_media
 from sportello.connectors.x_poll import Budget, PollState, Sweep
 
@@ -380,7 +380,7 @@ class XConnector(Connector):
 
     def parts(self, message: OutboundMessage) -> list[str]:
         """A public reply is a numbered thread of posts (X's weighted length); a DM is one."""
-        return thread_chunks(message.text, MAX_TWEET) if message.public else [message.text]
+        return thread_chunks(message.text) if message.public else [message.text]
 
     async def send(self, message: OutboundMessage) -> SendResult:
         if not self.user_auth:

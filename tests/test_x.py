@@ -386,6 +386,8 @@ def test_pictures_and_videos_arrive_as_attachments_without_their_link(
     photo = emulator.tweet(EMMA_ID, f"@{BRAND} the box arrived like this", media=["photo"])
     clip = emulator.tweet(MARCO_ID, f"@{BRAND} look", media=["video", "photo"])
     dm = emulator.dm(EMMA_ID, BRAND_ID, "", media="photo")
+    complaint = f"@{BRAND} " + "the parcel was left in the rain and all of it is wet. " * 3
+    long = emulator.tweet(EMMA_ID, complaint.strip(), media=["photo"])  # over 140: truncated
     assert photo["text"].startswith(f"@{BRAND} the box arrived like this https://t.co/")
     running = start_daemon(make_settings(sqlite_url, channels=x_channel(server.url, mode=mode)))
     if mode == "webhook":
@@ -394,6 +396,7 @@ def test_pictures_and_videos_arrive_as_attachments_without_their_link(
             emulator.activity_for_tweet(photo),
             emulator.activity_for_tweet(clip),
             emulator.activity_for_dm(dm),
+            emulator.activity_for_tweet(long),
         ):
             assert asyncio.run(emulator.deliver(payload)) == 200
 
@@ -417,6 +420,12 @@ def test_pictures_and_videos_arrive_as_attachments_without_their_link(
     assert private["text"] == "" and private["kind"] == "media"
     (key,) = dm["attachments"]["media_keys"]
     assert _media(private) == [("image", _platform_id(key, mode), emulator.media[key]["url"])]
+
+    # Account Activity cuts it at 140 and carries the whole text and media in extended_tweet.
+    whole = wait_for(lambda: _by_external_id(running, long["id"]))[0]
+    assert whole["text"] == complaint.strip()
+    (key,) = long["attachments"]["media_keys"]
+    assert _media(whole) == [("image", _platform_id(key, mode), emulator.media[key]["url"])]
 
 
 def _platform_id(media_key: str, mode: str) -> str:

@@ -36,6 +36,7 @@ from sportello.connectors.x_length import MAX_TWEET, weighted_length
 FIRST_ID = 1_860_000_000_000_000_000
 DEFAULT_LIMITS = {"mentions": 450, "dm_events": 300, "tweets": 100, "dm_send": 200}
 MENTION = re.compile(r"@(\w{1,15})")
+LEGACY_LENGTH = 140  # Account Activity's v1.1 text; a longer post is "truncated"
 MEDIA_KEY_PREFIX = {"photo": "3", "video": "7", "animated_gif": "16"}
 
 
@@ -335,6 +336,9 @@ class XEmulator:
         media = self._v1_media(tweet)
         if media:
             entities["media"] = media[:1]
+        described: dict[str, Any] = {"entities": entities}
+        if media:
+            described["extended_entities"] = {"media": media}
         v1 = {
             "created_at": created.strftime("%a %b %d %H:%M:%S +0000 %Y"),
             "id": int(tweet["id"]),
@@ -348,12 +352,29 @@ class XEmulator:
             "in_reply_to_user_id_str": addressed,
             "in_reply_to_screen_name": self.users.get(addressed or "", {}).get("username"),
             "edit_history": {"initial_tweet_id": history[0], "edit_tweet_ids": history},
-            "entities": entities,
             "lang": tweet.get("lang"),
         }
-        if media:
-            v1["extended_entities"] = {"media": media}
-        return v1
+        if len(tweet["text"]) <= LEGACY_LENGTH:
+            return {**v1, **described}
+        # A longer post comes as v1.1's compatibility form: the text cut with a link to the
+        # post, and the whole of it, with its entities and media, under extended_tweet.
+        link = f"https://t.co/{tweet['id'][-10:]}s"
+        cut = tweet["text"][: LEGACY_LENGTH - len(link) - 2].rstrip()
+        status = f"https://x.com/i/web/status/{tweet['id']}"
+        return {
+            **v1,
+            "text": f"{cut}… {link}",
+            "truncated": True,
+            "entities": {
+                "user_mentions": self._mentioned(cut),
+                "urls": [{"url": link, "expanded_url": status, "display_url": status[8:]}],
+            },
+            "extended_tweet": {
+                "full_text": tweet["text"],
+                "display_text_range": [0, len(tweet["text"])],
+                **described,
+            },
+        }
 
     def _mentioned(self, text: str) -> list[dict[str, Any]]:
         by_name = {u["username"].lower(): u for u in self.users.values()}
