@@ -13,6 +13,7 @@ from sportello import __version__
 from sportello.api import (
     accounts,
     alerts,
+    attachments,
     automation,
     conversations,
     customer_ops,
@@ -72,6 +73,7 @@ def create_app(daemon: Daemon) -> FastAPI:
     for module in (
         webhooks,
         messages,
+        attachments,
         conversations,
         desk,
         customer_ops,

@@ -8,7 +8,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from sportello.api.attachments import content_url
 from sportello.api.schemas import ConversationOut, MessageOut, SentimentOut
+from sportello.connectors.registry import connector_class
 from sportello.inbox.models import Conversation, ConversationTag, Customer, Message
 
 PREVIEW_CHARS = 140
@@ -16,6 +18,12 @@ PREVIEW_CHARS = 140
 
 def message_out(message: Message) -> MessageOut:
     out = MessageOut.model_validate(message)
+    connector = connector_class(message.channel)
+    if connector is not None and message.id is not None:
+        out.attachments = [
+            {**a, "content_url": content_url(message.id, i)} if connector.fetches(a) else a
+            for i, a in enumerate(out.attachments)
+        ]
     if message.sentiment_compound is not None and message.sentiment_label is not None:
         out.sentiment = SentimentOut(
             compound=message.sentiment_compound,

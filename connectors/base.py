@@ -34,6 +34,10 @@ class Person:
 AttachmentKind = Literal[
     "image", "video", "audio", "file", "sticker", "location", "contact", "link", "unsupported"
 ]
+# The kinds of attachment that are a file on the platform (see :meth:`Connector.media`).
+FILE_KINDS: frozenset[str] = frozenset({"image", "video", "audio", "file", "sticker"})
+# The largest file the inbox fetches from a platform (Telegram's bots download up to 20 MB).
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,40 @@ def split_text(text: str, limit: int) -> list[str]:
     return chunks
 
 
+@dataclass(frozen=True)
+class Media:
+    """An attachment's file, as the platform gave it."""
+
+    content: bytes
+    mime_type: str
+
+
+class MediaError(Exception):
+    """The platform did not give an attachment's file.
+
+    ``gone``: it no longer has it (WhatsApp keeps media 30 days), or never had it; otherwise
+    ``retryable`` says whether asking again later may work (an outage, a rate limit).
+    """
+
+    def __init__(self, reason: str, *, gone: bool = False, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.gone = gone
+        self.retryable = retryable
+
+
+def too_large() -> MediaError:
+    return MediaError(
+        f"the file is over {MAX_MEDIA_BYTES // 2**20} MiB, more than the inbox fetches; "
+        "open it on the platform"
+    )
+
+
+def file_by_platform_id(attachment: Mapping[str, Any]) -> bool:
+    """Whether a stored attachment is a file the platform keeps under an id of its own."""
+    return attachment.get("kind") in FILE_KINDS and bool(attachment.get("platform_id"))
+
+
 class ParseError(Exception):
     """The delivery cannot be understood; it is quarantined with this reason."""
 
@@ -301,6 +339,17 @@ class Connector(abc.ABC):
     async def profile(self, external_id: str) -> Person | None:
         """The platform's profile of a user whose messages carry no name (e.g. Messenger)."""
         return None
+
+    @classmethod
+    def fetches(cls, attachment: Mapping[str, Any]) -> bool:
+        """Whether :meth:`media` can fetch the file of this stored attachment (its JSON).
+        Default: no; the attachment's own https URL, if any, is the way to it."""
+        return False
+
+    async def media(self, attachment: Mapping[str, Any]) -> Media:
+        """Fetch the file of a stored attachment from the platform, now (nothing is kept:
+        platforms' files stay theirs); raise :class:`MediaError` when it cannot be had."""
+        raise MediaError(f"{self.name} attachments are not fetched", gone=True)
 
     async def acknowledge(self, external_id: str) -> None:  # noqa: B027 (optional hook)
         """Tell the platform an inbound message is safely stored (e.g. stop a button's spinner)."""

@@ -15,11 +15,14 @@ import httpx
 from pydantic import SecretStr
 
 from sportello.connectors.base import (
+    MAX_MEDIA_BYTES,
     Connector,
     HandshakeReply,
+    MediaError,
     ParseError,
     SendError,
     WindowClosedError,
+    too_large,
 )
 
 SIGNATURE_HEADER = "x-hub-signature-256"
@@ -132,6 +135,25 @@ class GraphClient:
                 return data
         raise graph_error(self.platform, response)
 
+    async def fetch(self, url_or_path: str) -> tuple[bytes, str | None]:
+        """The body and content type of a GET with the token (a media file, or its lookup),
+        at most :data:`MAX_MEDIA_BYTES`; failures become :class:`MediaError`."""
+        try:
+            async with self._http().stream("GET", url_or_path) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise media_error(self.platform, response)
+                content = bytearray()
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > MAX_MEDIA_BYTES:
+                        raise too_large()
+                return bytes(content), response.headers.get("content-type")
+        except httpx.TimeoutException as exc:
+            raise MediaError(f"{self.platform} timed out: {exc!r}", retryable=True) from exc
+        except httpx.TransportError as exc:
+            raise MediaError(f"{self.platform} unreachable: {exc!r}", retryable=True) from exc
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
@@ -168,6 +190,15 @@ def graph_error(platform: str, response: httpx.Response) -> SendError:
     if response.status_code >= 500 or code in TEMPORARY_CODES or error.get("is_transient"):
         return SendError(reason, retryable=True, retry_after=retry_after)
     return SendError(reason, retryable=False)
+
+
+def media_error(platform: str, response: httpx.Response) -> MediaError:
+    """The :class:`MediaError` for a Graph API error answer to a media lookup or download:
+    an id or link the platform does not know (400, 404) is gone."""
+    refused = graph_error(platform, response)
+    return MediaError(
+        refused.reason, gone=response.status_code in (400, 404), retryable=refused.retryable
+    )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

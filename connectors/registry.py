@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import logging
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 
 from sportello.config.settings import Settings
 from sportello.connectors.base import Connector
 
 log = logging.getLogger(__name__)
+GROUP = "sportello.connectors"
 
 
 def connector_classes() -> dict[str, type[Connector]]:
     """Every installed connector class; one that fails to import is reported and left out."""
-    found: dict[str, type[Connector]] = {}
-    for entry in entry_points(group="sportello.connectors"):
-        try:
-            found[entry.name] = entry.load()
-        except (ImportError, AttributeError) as exc:
-            log.warning("connector %s cannot be loaded: %s", entry.name, exc)
-    return found
+    loaded = {entry.name: _load(entry) for entry in entry_points(group=GROUP)}
+    return {name: cls for name, cls in loaded.items() if cls is not None}
+
+
+@cache
+def connector_class(name: str) -> type[Connector] | None:
+    """The connector class of channel ``name`` (only its module is imported), if installed."""
+    return next((_load(entry) for entry in entry_points(group=GROUP, name=name)), None)
+
+
+def _load(entry: EntryPoint) -> type[Connector] | None:
+    try:
+        loaded: type[Connector] = entry.load()
+    except (ImportError, AttributeError) as exc:
+        log.warning("connector %s cannot be loaded: %s", entry.name, exc)
+        return None
+    return loaded
 
 
 def enabled_connectors(settings: Settings) -> dict[str, Connector]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import mimetypes
 import os
 import warnings
 from collections.abc import Mapping
@@ -39,12 +40,15 @@ from telegram.request import HTTPXRequest
 
 from sportello.config.settings import Settings, TelegramSettings
 from sportello.connectors.base import (
+    MAX_MEDIA_BYTES,
     Attachment,
     AttachmentKind,
     Connector,
     Event,
     Ignored,
     InboundMessage,
+    Media,
+    MediaError,
     MessageEdited,
     OutboundMessage,
     ParseError,
@@ -54,6 +58,8 @@ from sportello.connectors.base import (
     SendError,
     SendResult,
     Thread,
+    file_by_platform_id,
+    too_large,
 )
 
 log = logging.getLogger(__name__)
@@ -257,6 +263,27 @@ class TelegramConnector(Connector):
             raise _send_error(exc) from exc
         assert sent_at is not None
         return SendResult(external_ids=tuple(ids), sent_at=sent_at)
+
+    # files ---------------------------------------------------------------------------
+
+    @classmethod
+    def fetches(cls, attachment: Mapping[str, Any]) -> bool:
+        return file_by_platform_id(attachment)
+
+    async def media(self, attachment: Mapping[str, Any]) -> Media:
+        """``getFile``, then the file from Telegram's file server (its link lasts an hour, so
+        it is asked for each time)."""
+        try:
+            found = await self.bot.get_file(str(attachment["platform_id"]))
+            if found.file_size is not None and found.file_size > MAX_MEDIA_BYTES:
+                raise too_large()
+            content = bytes(await found.download_as_bytearray())
+        except TelegramError as exc:
+            error = _send_error(exc)
+            gone = isinstance(exc, BadRequest) and "too big" not in exc.message.lower()
+            raise MediaError(error.reason, gone=gone, retryable=error.retryable) from exc
+        guessed, _ = mimetypes.guess_type(found.file_path or "")
+        return Media(content, attachment.get("mime_type") or guessed or "application/octet-stream")
 
     async def acknowledge(self, external_id: str) -> None:
         """A pressed inline button spins until answered: answer it once the press is stored."""

@@ -11,20 +11,25 @@ Outside the 24-hour customer-service window only an approved template may be sen
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from sportello.config.settings import Settings, WhatsAppSettings
 from sportello.connectors import meta
 from sportello.connectors.base import (
+    MAX_MEDIA_BYTES,
     Attachment,
     AttachmentKind,
     Button,
     Event,
     Ignored,
     InboundMessage,
+    Media,
+    MediaError,
     OutboundMessage,
     ParseError,
     Person,
@@ -34,7 +39,9 @@ from sportello.connectors.base import (
     StatusUpdate,
     Thread,
     WindowClosedError,
+    file_by_platform_id,
     split_text,
+    too_large,
 )
 
 log = logging.getLogger(__name__)
@@ -181,6 +188,30 @@ class WhatsAppConnector(meta.MetaConnector):
                     f"WhatsApp answered without a message id: {answer}", retryable=False
                 ) from None
         return SendResult(external_ids=tuple(ids), sent_at=now)
+
+    # files ---------------------------------------------------------------------------
+
+    @classmethod
+    def fetches(cls, attachment: Mapping[str, Any]) -> bool:
+        return file_by_platform_id(attachment)
+
+    async def media(self, attachment: Mapping[str, Any]) -> Media:
+        """``GET /{media-id}`` for the file's URL (it lasts five minutes, so it is asked for
+        each time), then the file from that URL, both with the access token."""
+        media_id = str(attachment["platform_id"])
+        lookup, _ = await self.graph.fetch(
+            f"{quote(media_id, safe='')}?phone_number_id={self.phone_number_id}"
+        )
+        try:
+            found = json.loads(lookup)
+            url, size = str(found["url"]), int(found.get("file_size") or 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise MediaError(f"WhatsApp gave no URL for media {media_id}") from None
+        if size > MAX_MEDIA_BYTES:
+            raise too_large()
+        content, content_type = await self.graph.fetch(url)
+        mime = found.get("mime_type") or attachment.get("mime_type") or content_type
+        return Media(content, str(mime or "application/octet-stream"))
 
     def _template(self, message: OutboundMessage) -> dict[str, Any]:
         name = self.settings.templates[message.purpose]

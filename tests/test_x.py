@@ -372,6 +372,8 @@ def test_channel_disabled_without_credentials(
 
 
 def _media(message: dict[str, Any]) -> list[tuple[str, str, str]]:
+    # X's pictures are public https links: the inbox links them; the daemon fetches none.
+    assert all("content_url" not in a for a in message["attachments"])
     return [(a["kind"], a["platform_id"], a["url"]) for a in message["attachments"]]
 
 

@@ -7,7 +7,9 @@
 Meta's side of the webhook: :meth:`GraphEmulator.deliver` POSTs a payload signed with
 ``X-Hub-Signature-256`` exactly as Meta signs it, and, with ``auto_receipts``, answers every
 send with the echo/delivery/read (Messenger) or sent/delivered/read statuses (WhatsApp)
-the platform would send. Control routes live under ``/_emulator/``.
+the platform would send. WhatsApp's media: ``GET /{version}/{media-id}`` answers the file's
+URL, which serves the file to the same bearer token (what :meth:`GraphEmulator.add_media`
+holds). Control routes live under ``/_emulator/``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Literal
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators.faults import Fault, FaultPlan
@@ -84,6 +86,7 @@ class GraphEmulator:
         self.webhook_statuses: list[int] = []
         self.next_ids: list[str] = []  # ids the next sends return (tests replay races with them)
         self.profiles: dict[str, dict[str, str]] = {}  # Messenger PSID -> User Profile fields
+        self.media: dict[str, tuple[str, bytes]] = {}  # WhatsApp media id -> (MIME type, file)
         self.faults = FaultPlan()
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -93,6 +96,13 @@ class GraphEmulator:
     def graph_url(server_url: str) -> str:
         """The ``graph_base_url`` to configure for an emulator served at ``server_url``."""
         return f"{server_url}/{API_VERSION}"
+
+    def add_media(self, content: bytes, mime_type: str = "image/jpeg") -> str:
+        """Keep a file a WhatsApp customer sent; returns its media id."""
+        media_id = str(secrets.randbelow(9 * 10**15) + 10**15)
+        with self._lock:
+            self.media[media_id] = (mime_type, content)
+        return media_id
 
     # Meta's side of the webhook ---------------------------------------------------
 
@@ -169,13 +179,28 @@ class GraphEmulator:
         async def inject(request: Request) -> dict[str, Any]:
             return {"ok": True, "webhook_status": await self.deliver(await request.json())}
 
-        @app.get("/{version}/{node}")
-        async def user_profile(version: str, node: str, request: Request) -> JSONResponse:
-            """Messenger's User Profile API: ``GET /{psid}?fields=first_name,last_name``."""
+        @app.get("/whatsapp_business/attachments/")
+        async def media_file(request: Request) -> Response:
+            """A media URL's file (on lookaside.fbsbx.com at Meta), for the token only."""
             if not _authorised(request, self.token):
                 return _graph_error(
                     401, 190, "Invalid OAuth access token - Cannot parse access token"
                 )
+            found = self.media.get(request.query_params.get("mid", ""))
+            if found is None:
+                return _graph_error(404, 100, "(#100) The media file was not found")
+            return Response(found[1], media_type=found[0])
+
+        @app.get("/{version}/{node}")
+        async def node(version: str, node: str, request: Request) -> JSONResponse:
+            """Messenger's User Profile API (``GET /{psid}?fields=first_name,last_name``) and
+            WhatsApp's media URL lookup (``GET /{media-id}``)."""
+            if not _authorised(request, self.token):
+                return _graph_error(
+                    401, 190, "Invalid OAuth access token - Cannot parse access token"
+                )
+            if self.platform == "whatsapp" and node in self.media:
+                return self._media_url(node, str(request.base_url))
             profile = self.profiles.get(node)
             if self.platform != "messenger" or profile is None:
                 return _graph_error(
@@ -256,6 +281,20 @@ class GraphEmulator:
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": str(body["to"]), "wa_id": to}],
                 "messages": [message],
+            }
+        )
+
+    def _media_url(self, media_id: str, base_url: str) -> JSONResponse:
+        mime_type, content = self.media[media_id]
+        query = f"mid={media_id}&ext={int(time.time())}&hash=ATt{secrets.token_urlsafe(12)}"
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{base_url}whatsapp_business/attachments/?{query}",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": len(content),
+                "id": media_id,
             }
         )
 

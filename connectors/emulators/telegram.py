@@ -1,8 +1,9 @@
 """A local Telegram Bot API: answers the bot's calls and plays customers' updates.
 
-Bot API calls: ``/bot<token>/<method>`` (getMe, sendMessage, getUpdates,
-answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo, sendChatAction).
-Control calls for tests and the demo live under ``/_emulator/``.
+Bot API calls: ``/bot<token>/<method>`` (getMe, sendMessage, getUpdates, getFile,
+answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo, sendChatAction), and the
+file server's ``/file/bot<token>/<file_path>`` for what :meth:`TelegramEmulator.add_file`
+holds. Control calls for tests and the demo live under ``/_emulator/``.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import mimetypes
+import secrets
 import threading
 import time
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from sportello.connectors.emulators.faults import Fault, FaultPlan
 from sportello.connectors.emulators.telegram_payloads import BOT_USER
+
+MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
 
 
 class TelegramEmulator:
@@ -32,6 +37,7 @@ class TelegramEmulator:
         self.sent: list[dict[str, Any]] = []
         self.answered_callbacks: list[dict[str, Any]] = []
         self.pending_updates: list[dict[str, Any]] = []
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self.faults = FaultPlan()
         self._update_ids = itertools.count(100_000)
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -47,6 +53,15 @@ class TelegramEmulator:
         with self._lock:
             counter = self._message_ids.setdefault(chat_id, itertools.count(1))
             return next(counter)
+
+    def add_file(self, content: bytes, suffix: str = ".jpg", file_id: str | None = None) -> str:
+        """Keep a file a customer sent (a photo's largest size, a document...); returns its
+        ``file_id``. Its ``file_path`` is what Telegram's look like: ``photos/file_N.jpg``."""
+        file_id = file_id or "AgACAgQAAxkBAAI" + secrets.token_urlsafe(24)
+        folder = "photos" if suffix in (".jpg", ".png") else "documents"
+        with self._lock:
+            self.files[file_id] = (f"{folder}/file_{len(self.files)}{suffix}", content)
+        return file_id
 
     async def deliver(self, update: dict[str, Any]) -> int | None:
         """Send an update the way Telegram would: to the webhook, or queue it for getUpdates.
@@ -88,6 +103,15 @@ class TelegramEmulator:
         async def inject(request: Request) -> dict[str, Any]:
             status = await self.deliver(await request.json())
             return {"ok": True, "webhook_status": status}
+
+        @app.get("/file/bot{token}/{file_path:path}")
+        async def file_server(token: str, file_path: str) -> Response:
+            with self._lock:
+                found = [c for path, c in self.files.values() if path == file_path]
+            if token != self.token or not found:
+                return _error(404, "Not Found")
+            media_type = mimetypes.guess_type(file_path)[0] or "application/octet-stream"
+            return Response(found[0], media_type=media_type)
 
         @app.api_route("/bot{token}/{method}", methods=["GET", "POST"])
         async def bot_api(token: str, method: str, request: Request) -> JSONResponse:
@@ -162,6 +186,23 @@ class TelegramEmulator:
         if not batch and float(params.get("timeout", 0)) > 0:
             await asyncio.sleep(min(float(params["timeout"]), 0.5))
         return _ok(batch)
+
+    async def _api_getFile(self, params: dict[str, Any]) -> JSONResponse:
+        with self._lock:
+            found = self.files.get(str(params.get("file_id", "")))
+        if found is None:
+            return _error(400, "Bad Request: invalid file_id")
+        file_path, content = found
+        if len(content) > MAX_DOWNLOAD:
+            return _error(400, "Bad Request: file is too big")
+        return _ok(
+            {
+                "file_id": params["file_id"],
+                "file_unique_id": "AQAD" + params["file_id"][-10:],
+                "file_size": len(content),
+                "file_path": file_path,
+            }
+        )
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> JSONResponse:
         self.answered_callbacks.append(params)
