@@ -36,6 +36,7 @@ from conftest import (
 from sportello.connectors.base import Attachment, Channel, InboundMessage, Person, Thread
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.images import png
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
@@ -298,4 +299,70 @@ def test_a_picture_opens_from_its_message_and_an_unsafe_url_stays_text(
     assert links.first.get_attribute("href") == picture
     assert links.first.get_attribute("target") == "_blank"
     assert links.first.get_attribute("title") == "a box"
+    assert browser.errors == []
+
+
+def test_a_customers_photo_voice_note_and_document_are_shown_from_the_platform(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+) -> None:
+    emulator, server = telegram_emulator
+    running = start_daemon(make_settings(sqlite_url, channels=telegram_channel(server.url)))
+    now = datetime.now(UTC)
+    files = {
+        "image": emulator.add_file(png(40, 30), ".png"),
+        "sticker": emulator.add_file(b"\x1f\x8b animated sticker", ".tgs"),
+        "audio": emulator.add_file(b"OggS voice", ".ogg"),
+        "file": emulator.add_file(b"%PDF-1.7", ".pdf"),
+    }
+    event = InboundMessage(
+        channel="telegram",
+        external_id="5551001:90",
+        thread=Thread("5551001"),
+        customer=Person("5551001", display_name="Giulia Rossi"),
+        sent_at=now,
+        text="Ecco il pacco, il vocale e la ricevuta",
+        kind="media",
+        attachments=(
+            Attachment("image", platform_id=files["image"]),
+            Attachment("sticker", platform_id=files["sticker"]),
+            Attachment("audio", platform_id=files["audio"], mime_type="audio/ogg"),
+            Attachment("file", platform_id=files["file"], name="ricevuta.pdf"),
+            Attachment("location", extra={"latitude": 45.46, "longitude": 9.19}),
+        ),
+    )
+    with session_scope(running.daemon.engine) as session:
+        accounts.create_user(session, "bob", "bob-password", "agent", now)
+        ingest(session, [event], now=now)
+
+    page = browser.page
+    page.goto(f"{running.url}/login")
+    page.get_by_label("User name").fill("bob")
+    page.get_by_label("Password").fill("bob-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").click()
+    shown = page.locator("#messages li.message .attachments")
+    shown.wait_for()
+    picture = shown.locator(".attachment-image img")
+    picture.wait_for()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 40", arg=picture.element_handle()
+    )
+    assert picture.get_attribute("alt") == "[image]"
+    # The animated sticker is no picture the browser decodes: its name is shown instead.
+    page.wait_for_function(
+        "el => !el.querySelector('img') && el.textContent === '[sticker]'",
+        arg=shown.locator(".attachment-sticker").element_handle(),
+    )
+    voice = shown.locator("audio.attachment-audio")
+    assert voice.get_attribute("preload") == "none"
+    message_id = page.locator("#messages li.message").last.get_attribute("data-id")
+    assert voice.get_attribute("src") == f"/api/v1/messages/{message_id}/attachments/2"
+    document = shown.locator("a.attachment-file")
+    assert document.inner_text() == "[file: ricevuta.pdf]"
+    assert "[location]" in shown.inner_text()
+    answer = page.request.get(running.url + (document.get_attribute("href") or ""))
+    assert answer.status == 200 and answer.body() == b"%PDF-1.7"
     assert browser.errors == []

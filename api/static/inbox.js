@@ -234,13 +234,33 @@ async function relabel(message, label) {
   await loadThread();
 }
 
-// An attachment the platform serves over https opens in a new tab (never shown inline, so
-// opening a conversation does not call the platform); anything else is named only.
+// A file the daemon fetches from the platform (content_url: Telegram, WhatsApp) is shown:
+// a picture as a thumbnail opening the full one, a voice note or video as a player that
+// loads only when played, a document as a download. Otherwise an attachment the platform
+// serves over https opens in a new tab (not shown inline, so opening a conversation does
+// not call the platform); anything else is named only.
 function attachment(a) {
   const label = `[${a.kind}${a.name ? `: ${a.name}` : ""}]`;
+  if (a.content_url) return fetchedFile(a, label);
   if (!/^https:\/\//i.test(a.url || "")) return label;
   return el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer",
                    title: a.extra?.alt_text || null }, label);
+}
+
+function fetchedFile(a, label) {
+  const link = (child) => el("a", { class: `attachment attachment-${a.kind}`, href: a.content_url,
+                                    target: "_blank", rel: "noopener" }, child);
+  if (a.kind === "image" || a.kind === "sticker") {
+    // A sticker Telegram animates (.tgs) is no picture a browser decodes: its name stays.
+    const image = el("img", { src: a.content_url, alt: label, loading: "lazy",
+                              onerror: () => image.replaceWith(label) });
+    return link(image);
+  }
+  if (a.kind === "audio" || a.kind === "video") {
+    return el(a.kind, { class: `attachment attachment-${a.kind}`, src: a.content_url,
+                        controls: true, preload: "none", title: label });
+  }
+  return link(label);
 }
 
 function messageItem(m) {
