@@ -55,6 +55,8 @@ LISTENING_BURST_AT_S = 20  # a burst of negative press: the alert rules fire
 # Giulia does, and her phone number proves she is the WhatsApp customer +39 333 1234567:
 # the two become one customer with one history.
 SHARE_CONTACT = "<shares her phone number>"
+# A text starting with this on WhatsApp: the customer sends a photo, the rest is its caption.
+PHOTO = "<photo> "
 
 # (seconds after start, customer, channel, text)
 SCRIPT: list[tuple[float, str, str, str]] = [
@@ -69,6 +71,7 @@ SCRIPT: list[tuple[float, str, str, str]] = [
     (12, "emma", "telegram", "Any news? Still waiting for the refund."),
     (14, "emma", "x", "@ still broken after the update, any fix?"),
     (14, "giulia", "whatsapp", "Vi scrivo anche qui: ordine 4411, mi mandate il tracking?"),
+    (15, "giulia", "whatsapp", PHOTO + "Intanto ecco la scatola dell'ultimo ordine, tutta rotta"),
     (16, "marco", "messenger", "Buongiorno, avete la taglia M della giacca blu in negozio?"),
     (18, "emma", "whatsapp", "Hello, can I change the delivery address for order 5120?"),
     (21, "emma", "messenger", "Love the new collection, great job!"),
@@ -179,6 +182,9 @@ async def _play_script(by_channel: dict[str, DemoPlatform]) -> None:
             if text == SHARE_CONTACT:
                 person = CUSTOMERS[customer]
                 await platform.share_contact(person, person.ids["whatsapp"])  # type: ignore[attr-defined]
+            elif text.startswith(PHOTO):
+                caption = text.removeprefix(PHOTO)
+                await platform.send_photo(CUSTOMERS[customer], caption)  # type: ignore[attr-defined]
             else:
                 await platform.say(CUSTOMERS[customer], text)
         except Exception as exc:  # the demo goes on if one delivery fails

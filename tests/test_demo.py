@@ -66,6 +66,16 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
         bot_messages = [m for m in outbound if m["author"] == "bot"]
         assert bot_messages, "an automatic answer was sent"
         assert wait_for(lambda: get("/api/v1/alerts"), timeout=30, interval=0.5)
+
+        photos = [
+            a
+            for m in get("/api/v1/messages", channel="whatsapp", direction="in") or []
+            for a in m["attachments"]
+            if a["kind"] == "image"
+        ]
+        assert len(photos) == 1
+        picture = api.get(photos[0]["content_url"])
+        assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
         assert api.get("/login").status_code == 200
     finally:
         api.close()

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.images import png
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
@@ -219,13 +220,19 @@ class WhatsAppDemo(_MetaDemo):
         }
 
     async def say(self, customer: DemoCustomer, text: str) -> None:
+        await self._send(customer, mp.wa_text(customer.ids["whatsapp"], int(time.time()), text))
+
+    async def send_photo(self, customer: DemoCustomer, caption: str) -> None:
+        """The customer sends a picture (the inbox fetches it from the emulator)."""
+        media_id = self.emulator.add_media(png(320, 240, (205, 170, 125)), "image/png")
+        image = mp.wa_media("image", media_id, "image/png", caption=caption)
+        wa_id = customer.ids["whatsapp"]
+        await self._send(customer, mp.wa_message(wa_id, int(time.time()), "image", image))
+
+    async def _send(self, customer: DemoCustomer, message: dict[str, Any]) -> None:
         wa_id = customer.ids["whatsapp"]
         name = f"{customer.first_name} {customer.last_name}"
-        value = mp.wa_value(
-            self.node_id,
-            contacts=[mp.wa_contact(wa_id, name)],
-            messages=[mp.wa_text(wa_id, int(time.time()), text)],
-        )
+        value = mp.wa_value(self.node_id, contacts=[mp.wa_contact(wa_id, name)], messages=[message])
         await self.emulator.deliver(mp.whatsapp_webhook(self.emulator.business_id, value))
 
 
