@@ -38,6 +38,8 @@ from sportello.connectors.base import (
     HandshakeReply,
     Ignored,
     InboundMessage,
+    Media,
+    MediaError,
     MessageEdited,
     OutboundMessage,
     ParseError,
@@ -48,9 +50,9 @@ from sportello.connectors.base import (
     SendResult,
     Thread,
 )
-from sportello.connectors.x_api import RateLimit, build_client, has_user_auth
+from sportello.connectors.x_api import RateLimit, build_client, has_user_auth, user_auth
 from sportello.connectors.x_length import thread_chunks
-from sportello.connectors.x_media import v1_media, v2_media
+from sportello.connectors.x_media import fetch_dm_picture, is_dm_picture, v1_media, v2_media
 from sportello.connectors.x_poll import Budget, PollState, Sweep
 
 log = logging.getLogger(__name__)
@@ -546,6 +548,22 @@ class XConnector(Connector):
         if sweep.next_token is not None:
             params["pagination_token"] = sweep.next_token
         return self.client.get_direct_message_events(**params)  # type: ignore[no-any-return]
+
+    # files ---------------------------------------------------------------------------
+
+    @classmethod
+    def fetches(cls, attachment: Mapping[str, Any]) -> bool:
+        return is_dm_picture(attachment)
+
+    async def media(self, attachment: Mapping[str, Any]) -> Media:
+        if not self.user_auth:
+            raise MediaError(
+                "a DM's picture opens only with the OAuth 1.0a user keys of channels.x"
+            )
+        url = str(attachment["url"])
+        return await asyncio.to_thread(
+            fetch_dm_picture, self.client.session, user_auth(self.client), url
+        )
 
     async def aclose(self) -> None:
         self.client.session.close()

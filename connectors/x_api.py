@@ -4,6 +4,8 @@ tweepy builds every URL on the fixed host ``https://api.twitter.com``. Instead o
 patching tweepy, :func:`build_client` mounts a requests transport adapter on the
 client's session that sends those requests to the configured base URL (the real
 API, or a local emulator). tweepy's own request, auth and error code stays in the path.
+With a base URL other than X's, the DM media host ``https://ton.twitter.com`` is sent
+there too (the emulator serves both).
 
 Reusable by anything that talks to X (the inbox connector, brand-mention search).
 """
@@ -17,27 +19,30 @@ from typing import Any
 import requests
 import tweepy
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from sportello.config.settings import XSettings
 
 TWEEPY_HOST = "https://api.twitter.com"
+TON_HOST = "https://ton.twitter.com"
 TIMEOUT_S = 20.0
 
 
 class RebaseAdapter(HTTPAdapter):
-    """Sends requests made for ``TWEEPY_HOST`` to ``base_url`` instead."""
+    """Sends requests made for ``host`` to ``base_url`` instead."""
 
-    def __init__(self, base_url: str, timeout: float = TIMEOUT_S) -> None:
+    def __init__(self, base_url: str, host: str = TWEEPY_HOST, timeout: float = TIMEOUT_S) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
+        self.host = host
         self.timeout = timeout
 
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
         url = request.url or ""
-        if url.startswith(TWEEPY_HOST):
-            request.url = self.base_url + url[len(TWEEPY_HOST) :]
+        if url.startswith(self.host):
+            request.url = self.base_url + url[len(self.host) :]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         return super().send(request, **kwargs)
@@ -62,7 +67,17 @@ def build_client(settings: XSettings) -> tweepy.Client:
         wait_on_rate_limit=False,
     )
     client.session.mount(TWEEPY_HOST, RebaseAdapter(settings.api_base_url))
+    if settings.api_base_url.rstrip("/") != TWEEPY_HOST:
+        client.session.mount(TON_HOST, RebaseAdapter(settings.api_base_url, TON_HOST))
     return client
+
+
+def user_auth(client: tweepy.Client) -> AuthBase:
+    """OAuth 1.0a user context for a request tweepy does not make (a DM's picture)."""
+    handler = tweepy.OAuth1UserHandler(
+        client.consumer_key, client.consumer_secret, client.access_token, client.access_token_secret
+    )
+    return handler.apply_auth()  # type: ignore[no-any-return]
 
 
 def has_user_auth(settings: XSettings) -> bool:

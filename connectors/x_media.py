@@ -8,16 +8,31 @@ API v2 names the media in ``attachments.media_keys`` and describes them in
 item that has a ``media_key``. Account Activity (v1.1) carries them as media entities: a
 tweet's ``extended_entities.media`` (or ``entities.media``), a DM's
 ``message_data.attachment.media``.
+
+A picture in a DM is on ``ton.twitter.com``, which serves it only to a GET signed as the
+account (OAuth 1.0a): no browser can open that link, so the daemon fetches it
+(:func:`fetch_dm_picture`). A post's pictures are public ``pbs.twimg.com`` links.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import requests
 import tweepy
+from requests.auth import AuthBase
 
-from sportello.connectors.base import Attachment, AttachmentKind
+from sportello.connectors.base import (
+    MAX_MEDIA_BYTES,
+    Attachment,
+    AttachmentKind,
+    Media,
+    MediaError,
+    too_large,
+)
+from sportello.connectors.x_api import TIMEOUT_S, TON_HOST
 
 KINDS: dict[str, AttachmentKind] = {"photo": "image", "video": "video", "animated_gif": "video"}
 
@@ -73,3 +88,37 @@ def _without(text: str, links: Iterable[str]) -> str:
     for link in links:
         text = text.replace(link, "")
     return text.strip()
+
+
+def is_dm_picture(attachment: Mapping[str, Any]) -> bool:
+    """Whether a stored attachment is a DM's picture, kept on ``ton.twitter.com``."""
+    url = attachment.get("url")
+    return (
+        attachment.get("kind") == "image"
+        and isinstance(url, str)
+        and url.startswith(TON_HOST + "/")
+    )
+
+
+def fetch_dm_picture(session: requests.Session, auth: AuthBase, url: str) -> Media:
+    """A DM's picture, by a GET signed with ``auth`` (blocking: run it in a thread)."""
+    try:
+        response = session.get(url, auth=auth, stream=True, timeout=TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise MediaError(f"X unreachable: {exc!r}", retryable=True) from exc
+    with response:
+        status = response.status_code
+        if status != 200:
+            raise MediaError(
+                f"X answered {status} {response.reason} for the DM's picture",
+                gone=status == 404,
+                retryable=status == 429 or status >= 500,
+            )
+        content = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            content += chunk
+            if len(content) > MAX_MEDIA_BYTES:
+                raise too_large()
+        declared = response.headers.get("content-type")
+    mime = declared or mimetypes.guess_type(url.split("?")[0])[0] or "application/octet-stream"
+    return Media(bytes(content), mime)

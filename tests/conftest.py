@@ -257,6 +257,7 @@ def make_x_emulator() -> XEmulator:
         consumer_key=SECRETS["consumer_key"],
         consumer_secret=SECRETS["consumer_secret"],
         access_token=SECRETS["access_token"],
+        access_token_secret=SECRETS["access_token_secret"],
     )
     emulator.add_user(EMMA_ID, "emmac", "Emma Clarke")
     emulator.add_user(MARCO_ID, "marcob", "Marco Bianchi")

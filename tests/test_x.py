@@ -6,7 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
+import requests
+import tweepy
 from conftest import (
     BRAND,
     BRAND_ID,
@@ -22,6 +25,7 @@ from sqlmodel import Session, SQLModel, func, select
 from sportello.config.settings import Settings, load_settings
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.x import XEmulator
+from sportello.connectors.emulators.x_ton import signed_by
 from sportello.connectors.x import XConnector
 from sportello.connectors.x_length import weighted_length
 from sportello.inbox.clock import Clock
@@ -372,8 +376,10 @@ def test_channel_disabled_without_credentials(
 
 
 def _media(message: dict[str, Any]) -> list[tuple[str, str, str]]:
-    # X's pictures are public https links: the inbox links them; the daemon fetches none.
-    assert all("content_url" not in a for a in message["attachments"])
+    # A post's pictures are public https links: the inbox links them. A DM's are not (below):
+    # the daemon fetches those.
+    for a in message["attachments"]:
+        assert ("content_url" in a) == a["url"].startswith("https://ton.twitter.com/")
     return [(a["kind"], a["platform_id"], a["url"]) for a in message["attachments"]]
 
 
@@ -422,6 +428,13 @@ def test_pictures_and_videos_arrive_as_attachments_without_their_link(
     assert private["text"] == "" and private["kind"] == "media"
     (key,) = dm["attachments"]["media_keys"]
     assert _media(private) == [("image", _platform_id(key, mode), emulator.media[key]["url"])]
+    # A DM's picture opens only to a GET signed as the account: the daemon fetches it.
+    assert emulator.media[key]["url"].startswith("https://ton.twitter.com/1.1/ton/data/dm/")
+    signed = running.api.get(private["attachments"][0]["content_url"])
+    assert signed.status_code == 200 and signed.headers["content-type"] == "image/png"
+    path = emulator.media[key]["url"].removeprefix("https://ton.twitter.com")
+    assert signed.content == emulator.dm_files[path]
+    assert httpx.get(server.url + path).status_code == 401  # unsigned
 
     # Account Activity cuts it at 140 and carries the whole text and media in extended_tweet.
     whole = wait_for(lambda: _by_external_id(running, long["id"]))[0]
@@ -451,3 +464,27 @@ def test_signed_but_unusable_delivery_is_quarantined(
 
     assert "not an X delivery" in wait_for(quarantined)[0]["error"]
     assert running.messages(channel="x") == []
+
+
+def test_the_emulated_dm_picture_host_checks_the_oauth_signature() -> None:
+    """The end-to-end DM picture test proves our signing only if the emulator checks it."""
+    url = "https://ton.twitter.com/1.1/ton/data/dm/1/2/abc.png"
+    keys = {"consumer_key": "ck", "consumer_secret": "cs", "token": "tk", "token_secret": "ts"}
+
+    def header(**changed: str) -> str:
+        chosen = {**keys, **changed}
+        auth = tweepy.OAuth1UserHandler(
+            chosen["consumer_key"],
+            chosen["consumer_secret"],
+            chosen["token"],
+            chosen["token_secret"],
+        ).apply_auth()
+        value = requests.Request("GET", url, auth=auth).prepare().headers["Authorization"]
+        return value.decode() if isinstance(value, bytes) else value
+
+    assert signed_by(header(), url, **keys)
+    assert not signed_by(header(), url.replace("abc", "abd"), **keys)
+    assert not signed_by(header(token_secret="other"), url, **keys)
+    assert not signed_by(header(consumer_secret="other"), url, **keys)
+    assert not signed_by(header(token="other"), url, **keys)
+    assert not signed_by("Bearer x-bearer", url, **keys)

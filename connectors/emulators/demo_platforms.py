@@ -114,6 +114,7 @@ class XDemo:
             consumer_key=self.secrets["consumer_key"],
             consumer_secret=self.secrets["consumer_secret"],
             access_token=self.secrets["access_token"],
+            access_token_secret=self.secrets["access_token_secret"],
         )
         self.server: BackgroundServer | None = None
         self._last_tweet: dict[str, str] = {}

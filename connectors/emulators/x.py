@@ -3,7 +3,8 @@
 API routes (as X documents them): ``GET /2/users/:id/mentions``, ``GET /2/dm_events``,
 ``POST /2/tweets``, ``POST /2/dm_conversations/with/:participant_id/messages``.
 Responses carry ``data``, ``includes.users``/``includes.tweets`` and ``meta``, and
-``x-rate-limit-limit/-remaining/-reset`` headers; a spent window answers 429.
+``x-rate-limit-limit/-remaining/-reset`` headers; a spent window answers 429. A picture in
+a DM lives on ``ton.twitter.com`` (served here under its path, for a signed GET only).
 
 Customers' side: :meth:`XEmulator.tweet`, :meth:`XEmulator.dm` and :meth:`XEmulator.edit`
 add posts; with ``webhook_url`` set they are also delivered as Account Activity events,
@@ -19,6 +20,7 @@ import hmac
 import itertools
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -28,9 +30,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from sportello.connectors.emulators.faults import Fault, FaultPlan
+from sportello.connectors.emulators.images import png
+from sportello.connectors.emulators.x_ton import DM_MEDIA_PATH, TON, signed_by
 from sportello.connectors.x_length import MAX_TWEET, weighted_length
 
 FIRST_ID = 1_860_000_000_000_000_000
@@ -74,6 +78,7 @@ class XEmulator:
         consumer_key: str | None = None,
         consumer_secret: str | None = None,
         access_token: str | None = None,
+        access_token_secret: str | None = None,
         webhook_url: str | None = None,
         window_s: float = 900.0,
     ) -> None:
@@ -82,11 +87,13 @@ class XEmulator:
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.access_token = access_token
+        self.access_token_secret = access_token_secret
         self.webhook_url = webhook_url
         self.users: dict[str, dict[str, str]] = {}
         self.tweets: dict[str, dict[str, Any]] = {}
         self.dm_events: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        self.dm_files: dict[str, bytes] = {}  # ton.twitter.com path -> a DM's picture
         self.posted_tweets: list[dict[str, Any]] = []
         self.sent_dms: list[dict[str, Any]] = []
         self.calls: list[tuple[str, int, float]] = []  # endpoint, status, time
@@ -186,18 +193,25 @@ class XEmulator:
                 "created_at": _iso(datetime.now(UTC)),
             }
             if media:
-                self._attach(event, [media], f"messages/media/{event_id}")
+                self._attach(event, [media], f"messages/media/{event_id}", dm=True)
             self.dm_events[event_id] = event
         return event
 
-    def _attach(self, item: dict[str, Any], types: Sequence[str], page: str) -> None:
-        """Media objects for ``item``, and the t.co link to them appended to its text."""
+    def _attach(
+        self, item: dict[str, Any], types: Sequence[str], page: str, *, dm: bool = False
+    ) -> None:
+        """Media objects for ``item``, and the t.co link to them appended to its text. A
+        DM's picture is kept on ``ton.twitter.com``, a post's on ``pbs.twimg.com``."""
         keys = []
         for kind in types:
             media_id = self.next_id()
             key = f"{MEDIA_KEY_PREFIX[kind]}_{media_id}"
             medium: dict[str, Any] = {"media_key": key, "type": kind, "width": 1200, "height": 900}
-            if kind == "photo":
+            if kind == "photo" and dm:
+                path = f"{DM_MEDIA_PATH}{item['id']}/{media_id}/{secrets.token_urlsafe(6)}.png"
+                self.dm_files[path] = png(120, 90, (60, 140, 200))
+                medium["url"] = TON + path
+            elif kind == "photo":
                 medium["url"] = f"https://pbs.twimg.com/media/{media_id}.jpg"
             else:
                 medium["preview_image_url"] = (
@@ -422,6 +436,16 @@ class XEmulator:
             self.add_fault(spec["endpoint"], spec["status"], spec.get("count", 1))
             return {"ok": True}
 
+        @app.get(DM_MEDIA_PATH + "{rest:path}")
+        async def dm_picture(rest: str, request: Request) -> Response:
+            path = DM_MEDIA_PATH + rest
+            if not self._signed(request.headers.get("authorization", ""), TON + path):
+                return JSONResponse(_problem(401), status_code=401)
+            content = self.dm_files.get(path)
+            if content is None:
+                return JSONResponse(_problem(404), status_code=404)
+            return Response(content, media_type="image/png")
+
         @app.get("/2/users/{user_id}/mentions")
         async def mentions(user_id: str, request: Request) -> JSONResponse:
             return self._answer("mentions", request, lambda: self._mentions(user_id, request))
@@ -478,6 +502,15 @@ class XEmulator:
             status, body = handler()
             self.calls.append((endpoint, status, time.time()))
         return JSONResponse(body, status_code=status, headers=headers)
+
+    def _signed(self, header: str, url: str) -> bool:
+        ck, cs = self.consumer_key, self.consumer_secret
+        token, secret = self.access_token, self.access_token_secret
+        if ck is None or cs is None or token is None or secret is None:
+            return False
+        return signed_by(
+            header, url, consumer_key=ck, consumer_secret=cs, token=token, token_secret=secret
+        )
 
     def _authenticate(self, header: str, user: bool) -> JSONResponse | None:
         if header.startswith("Bearer "):
