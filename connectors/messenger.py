@@ -14,17 +14,22 @@ sent in the thread before that instant; they become :class:`StatusWatermark` eve
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sportello.config.settings import MessengerSettings, Settings
 from sportello.connectors import meta
 from sportello.connectors.base import (
+    FILE_KINDS,
     Attachment,
     AttachmentKind,
     Event,
     Ignored,
     InboundMessage,
+    Media,
+    MediaError,
     MessageEdited,
     OutboundMessage,
     ParseError,
@@ -53,6 +58,9 @@ MEDIA: dict[str, AttachmentKind] = {
     "audio": "audio",
     "file": "file",
 }
+# Where Meta keeps the files customers send (``scontent-*.xx.fbcdn.net``, ``cdn.fbsbx.com``):
+# the daemon fetches a stored link only from there or from the Graph API's own host.
+FILE_HOSTS = (".fbcdn.net", ".fbsbx.com")
 IGNORED_EVENTS = {
     "reaction": "a reaction is not a message",
     "referral": "the customer arrived through a link or an ad; nothing said yet",
@@ -224,6 +232,29 @@ class MessengerConnector(meta.MetaConnector):
                 )
             ids.append(str(answer["message_id"]))
         return SendResult(external_ids=tuple(ids), sent_at=now)
+
+    # files ---------------------------------------------------------------------------
+
+    @classmethod
+    def fetches(cls, attachment: Mapping[str, Any]) -> bool:
+        return attachment.get("kind") in FILE_KINDS and isinstance(attachment.get("url"), str)
+
+    async def media(self, attachment: Mapping[str, Any]) -> Media:
+        """The file behind the webhook's CDN link, without the page token. The link is
+        Meta's own signed one and expires after some days; then the file is gone here."""
+        url = str(attachment["url"])
+        if not self._meta_file_link(url):
+            raise MediaError(f"not a link to Meta's file servers: {url:.100}", gone=True)
+        content, content_type = await self.graph.fetch(url, signed=False)
+        mime = attachment.get("mime_type") or content_type or "application/octet-stream"
+        return Media(content, str(mime))
+
+    def _meta_file_link(self, url: str) -> bool:
+        link, graph = urlsplit(url), urlsplit(self.settings.graph_base_url)
+        host = link.hostname or ""
+        if link.scheme == "https" and host.endswith(FILE_HOSTS):
+            return True
+        return (link.scheme, link.netloc) == (graph.scheme, graph.netloc)
 
     async def profile(self, external_id: str) -> Person | None:
         """Messenger webhooks carry no names: ask the User Profile API for them."""

@@ -101,6 +101,7 @@ class GraphClient:
         self._token = token
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        self._public_client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -135,14 +136,19 @@ class GraphClient:
                 return data
         raise graph_error(self.platform, response)
 
-    async def fetch(self, url_or_path: str) -> tuple[bytes, str | None]:
-        """The body and content type of a GET with the token (a media file, or its lookup),
-        at most :data:`MAX_MEDIA_BYTES`; failures become :class:`MediaError`."""
+    async def fetch(self, url_or_path: str, *, signed: bool = True) -> tuple[bytes, str | None]:
+        """The body and content type of a GET (a media file, or its lookup), at most
+        :data:`MAX_MEDIA_BYTES`; failures become :class:`MediaError`.
+
+        ``signed``: with the token (WhatsApp's media URLs want it). A Messenger file is a
+        public, signed CDN link: the token stays home, and a link refused or gone has
+        expired."""
+        client = self._http() if signed else self._public()
         try:
-            async with self._http().stream("GET", url_or_path) as response:
+            async with client.stream("GET", url_or_path) as response:
                 if response.status_code != 200:
                     await response.aread()
-                    raise media_error(self.platform, response)
+                    raise media_error(self.platform, response, expired=not signed)
                 content = bytearray()
                 async for chunk in response.aiter_bytes():
                     content += chunk
@@ -154,10 +160,16 @@ class GraphClient:
         except httpx.TransportError as exc:
             raise MediaError(f"{self.platform} unreachable: {exc!r}", retryable=True) from exc
 
+    def _public(self) -> httpx.AsyncClient:
+        if self._public_client is None:
+            self._public_client = httpx.AsyncClient(timeout=self._timeout)
+        return self._public_client
+
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        for client in (self._client, self._public_client):
+            if client is not None:
+                await client.aclose()
+        self._client = self._public_client = None
 
 
 def graph_error(platform: str, response: httpx.Response) -> SendError:
@@ -192,13 +204,15 @@ def graph_error(platform: str, response: httpx.Response) -> SendError:
     return SendError(reason, retryable=False)
 
 
-def media_error(platform: str, response: httpx.Response) -> MediaError:
-    """The :class:`MediaError` for a Graph API error answer to a media lookup or download:
-    an id or link the platform does not know (400, 404) is gone."""
+def media_error(platform: str, response: httpx.Response, *, expired: bool = False) -> MediaError:
+    """The :class:`MediaError` for an error answer to a media lookup or download: an id or
+    link the platform does not know (400, 404) is gone, and so is a public CDN link that
+    is refused (403, 410: its signature ``expired``)."""
     refused = graph_error(platform, response)
-    return MediaError(
-        refused.reason, gone=response.status_code in (400, 404), retryable=refused.retryable
-    )
+    status = response.status_code
+    if expired and status in (403, 404, 410):
+        return MediaError(f"{platform}'s link to the file has expired ({status})", gone=True)
+    return MediaError(refused.reason, gone=status in (400, 404), retryable=refused.retryable)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

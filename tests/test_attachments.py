@@ -1,6 +1,7 @@
 """A customer's photo or document, fetched from the platform when an agent opens it:
-Telegram (getFile and the file server, through python-telegram-bot) and WhatsApp (the
-media URL lookup and its download, through httpx), against the emulators."""
+Telegram (getFile and the file server, through python-telegram-bot), WhatsApp (the media
+URL lookup and its download, through httpx) and Messenger (the webhook's CDN link),
+against the emulators. X's DM pictures: tests/test_x.py."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from conftest import (
+    PAGE_ID,
     PHONE_NUMBER_ID,
     TELEGRAM_SECRET,
     RunningDaemon,
     make_settings,
+    messenger_channel,
     telegram_channel,
     wait_for,
     whatsapp_channel,
@@ -30,6 +34,7 @@ from sportello.connectors.emulators.telegram import TelegramEmulator
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
 WA_ID = "393331234567"
+PSID = "6024301887612345"
 PICTURE = png(32, 24)
 
 
@@ -226,3 +231,34 @@ def test_a_whatsapp_voice_note_plays_inline(
     assert answer.status_code == 200 and answer.content == voice
     assert answer.headers["content-type"] == "audio/ogg"
     assert answer.headers["content-disposition"].startswith('inline; filename="audio-')
+
+
+def test_a_messenger_picture_is_fetched_from_metas_cdn_until_its_link_expires(
+    sqlite_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, server = messenger_emulator
+    running = start_daemon(make_settings(sqlite_url, channels=messenger_channel(server.url)))
+    emulator.webhook_url = f"{running.url}/webhooks/messenger"
+    link = server.url + emulator.add_file(PICTURE, "image/png")
+    elsewhere = "http://169.254.169.254/latest/meta-data/picture.png"  # not Meta's
+    mid = mp.new_mid()
+    now_ms = int(time.time() * 1000)
+    event = mp.attachment_message(
+        PSID, PAGE_ID, now_ms, [mp.media("image", link), mp.media("image", elsewhere)], mid
+    )
+    assert (
+        asyncio.run(emulator.deliver(mp.messenger_webhook(PAGE_ID, event, time_ms=now_ms))) == 200
+    )
+    message = wait_for(lambda: running.messages(external_id=mid))[0]
+
+    answer = _file_of(running, message)
+    assert answer.status_code == 200 and answer.content == PICTURE
+    assert answer.headers["content-type"] == "image/png"
+    refused = _file_of(running, message, 1)
+    assert refused.status_code == 404 and "not a link to Meta's file servers" in refused.text
+
+    emulator.expired.add(urlsplit(link).path)
+    expired = _file_of(running, message)
+    assert expired.status_code == 404 and "expired" in expired.json()["detail"]

@@ -9,7 +9,8 @@ Meta's side of the webhook: :meth:`GraphEmulator.deliver` POSTs a payload signed
 send with the echo/delivery/read (Messenger) or sent/delivered/read statuses (WhatsApp)
 the platform would send. WhatsApp's media: ``GET /{version}/{media-id}`` answers the file's
 URL, which serves the file to the same bearer token (what :meth:`GraphEmulator.add_media`
-holds). Control routes live under ``/_emulator/``.
+holds). A Messenger customer's file is a CDN link (:meth:`GraphEmulator.add_file`), open to
+anyone until it expires. Control routes live under ``/_emulator/``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import mimetypes
 import secrets
 import threading
 import time
@@ -87,6 +89,8 @@ class GraphEmulator:
         self.next_ids: list[str] = []  # ids the next sends return (tests replay races with them)
         self.profiles: dict[str, dict[str, str]] = {}  # Messenger PSID -> User Profile fields
         self.media: dict[str, tuple[str, bytes]] = {}  # WhatsApp media id -> (MIME type, file)
+        self.files: dict[str, tuple[str, bytes]] = {}  # Messenger CDN path -> (MIME type, file)
+        self.expired: set[str] = set()  # CDN paths whose signed link has expired
         self.faults = FaultPlan()
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -103,6 +107,16 @@ class GraphEmulator:
         with self._lock:
             self.media[media_id] = (mime_type, content)
         return media_id
+
+    def add_file(self, content: bytes, mime_type: str = "image/png") -> str:
+        """Keep a file a Messenger customer sent; returns its path (with the query a CDN
+        link carries) on this emulator's server."""
+        extension = mimetypes.guess_extension(mime_type) or ""
+        path = f"/v/t1.15752-9/{secrets.randbelow(10**15)}_n{extension}"
+        with self._lock:
+            self.files[path] = (mime_type, content)
+        expires = format(int(time.time()) + 3 * 86400, "X")
+        return f"{path}?_nc_cat=1&oh=00_{secrets.token_urlsafe(16)}&oe={expires}"
 
     # Meta's side of the webhook ---------------------------------------------------
 
@@ -178,6 +192,17 @@ class GraphEmulator:
         @app.post("/_emulator/webhook")
         async def inject(request: Request) -> dict[str, Any]:
             return {"ok": True, "webhook_status": await self.deliver(await request.json())}
+
+        @app.get("/v/{rest:path}")
+        async def cdn_file(rest: str) -> Response:
+            """A CDN link's file, for anyone, until it expires (then 403, as fbcdn answers)."""
+            path = f"/v/{rest}"
+            found = self.files.get(path)
+            if path in self.expired:
+                return Response(b"URL signature expired", status_code=403)
+            if found is None:
+                return Response(b"Not Found", status_code=404)
+            return Response(found[1], media_type=found[0])
 
         @app.get("/whatsapp_business/attachments/")
         async def media_file(request: Request) -> Response:
