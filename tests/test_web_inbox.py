@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import pytest
@@ -46,6 +46,9 @@ from sportello.inbox.conversations import set_status
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import Conversation
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
 
 SCREENSHOT = Path(tempfile.gettempdir()) / "sportello-web-inbox.png"
 PHONE = "+393331234567"
@@ -281,18 +284,7 @@ def test_a_picture_opens_from_its_message_and_an_unsafe_url_stays_text(
             Attachment("link", url="javascript:alert(document.cookie)"),
         ),
     )
-    with session_scope(running.daemon.engine) as session:
-        accounts.create_user(session, "bob", "bob-password", "agent", now)
-        ingest(session, [event], now=now)
-
-    page = browser.page
-    page.goto(f"{running.url}/login")
-    page.get_by_label("User name").fill("bob")
-    page.get_by_label("Password").fill("bob-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("#conversation-list button.conversation", has_text="Emma Conti").click()
-    shown = page.locator("#messages li.message .attachments")
-    shown.wait_for()
+    shown = _attachments_seen_by_bob(running, browser, event)
     assert shown.inner_text() == "[image] [link]"
     links = shown.locator("a")
     assert links.count() == 1
@@ -333,18 +325,8 @@ def test_a_customers_photo_voice_note_and_document_are_shown_from_the_platform(
             Attachment("location", extra={"latitude": 45.46, "longitude": 9.19}),
         ),
     )
-    with session_scope(running.daemon.engine) as session:
-        accounts.create_user(session, "bob", "bob-password", "agent", now)
-        ingest(session, [event], now=now)
-
+    shown = _attachments_seen_by_bob(running, browser, event)
     page = browser.page
-    page.goto(f"{running.url}/login")
-    page.get_by_label("User name").fill("bob")
-    page.get_by_label("Password").fill("bob-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").click()
-    shown = page.locator("#messages li.message .attachments")
-    shown.wait_for()
     picture = shown.locator(".attachment-image img")
     picture.wait_for()
     page.wait_for_function(
@@ -366,3 +348,22 @@ def test_a_customers_photo_voice_note_and_document_are_shown_from_the_platform(
     answer = page.request.get(running.url + (document.get_attribute("href") or ""))
     assert answer.status == 200 and answer.body() == b"%PDF-1.7"
     assert browser.errors == []
+
+
+def _attachments_seen_by_bob(
+    running: RunningDaemon, browser: Browser, event: InboundMessage
+) -> Locator:
+    """Store ``event``, sign in as the agent bob, open its conversation: its attachments."""
+    with session_scope(running.daemon.engine) as session:
+        accounts.create_user(session, "bob", "bob-password", "agent", event.sent_at)
+        ingest(session, [event], now=event.sent_at)
+    page = browser.page
+    page.goto(f"{running.url}/login")
+    page.get_by_label("User name").fill("bob")
+    page.get_by_label("Password").fill("bob-password")
+    page.get_by_role("button", name="Sign in").click()
+    name = event.customer.display_name or ""
+    page.locator("#conversation-list button.conversation", has_text=name).click()
+    shown = page.locator("#messages li.message .attachments")
+    shown.wait_for()
+    return shown
