@@ -3,6 +3,7 @@
 Telegram and WhatsApp keep a customer's photo or document under an id that only the bot's
 token opens, so the inbox asks the daemon, which asks the platform there and then. Nothing
 is kept here: the platform holds the file, and an erased customer leaves no copy behind.
+A file an agent sent is the exception: it is kept with its message, and served from here.
 The browser shows inline only the image, audio and video types of :data:`INLINE_TYPES`;
 anything else is a download, and nothing served here runs as a page (``nosniff`` and a
 sandboxing policy), whatever a customer sent.
@@ -12,14 +13,17 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
-from sportello.connectors.base import MediaError
-from sportello.inbox.models import Message
+from sportello.connectors.base import Media, MediaError
+from sportello.inbox.models import Message, MessageFile
+
+if TYPE_CHECKING:
+    from sportello.daemon import Daemon
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
@@ -53,13 +57,21 @@ class StoredAttachment:
     index: int
     channel: str
     attachment: dict[str, Any]
+    kept: Media | None  # a file an agent sent, kept here
 
 
 def stored_attachment(message_id: int, index: int, session: SessionDep) -> StoredAttachment:
     message = get_or_404(session, Message, message_id, "message")
     if not 0 <= index < len(message.attachments):
         raise HTTPException(404, f"message {message_id} has no attachment {index}")
-    return StoredAttachment(message_id, index, message.channel, message.attachments[index])
+    attachment = message.attachments[index]
+    kept = None
+    if "file_id" in attachment:
+        row = session.get(MessageFile, attachment["file_id"])
+        if row is None or row.message_id != message_id:
+            raise HTTPException(404, f"the file of message {message_id} is gone")
+        kept = Media(row.content, row.mime_type)
+    return StoredAttachment(message_id, index, message.channel, attachment, kept)
 
 
 @router.get(
@@ -75,17 +87,7 @@ def stored_attachment(message_id: int, index: int, session: SessionDep) -> Store
 async def attachment_file(
     found: Annotated[StoredAttachment, Depends(stored_attachment)], daemon: DaemonDep, _: Caller
 ) -> Response:
-    connector = daemon.connectors.get(found.channel)
-    if connector is None or not connector.fetches(found.attachment):
-        raise HTTPException(404, "this attachment has no file the platform can give")
-    try:
-        media = await connector.media(found.attachment)
-    except MediaError as exc:
-        if exc.gone:
-            raise HTTPException(404, exc.reason) from exc
-        if exc.retryable:
-            raise HTTPException(503, exc.reason, headers={"Retry-After": "30"}) from exc
-        raise HTTPException(502, exc.reason) from exc
+    media = found.kept or await _fetched(found, daemon)
     mime_type = media.mime_type.split(";")[0].strip().lower()
     inline = mime_type in INLINE_TYPES
     return Response(
@@ -98,6 +100,20 @@ async def attachment_file(
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
+
+
+async def _fetched(found: StoredAttachment, daemon: Daemon) -> Media:
+    connector = daemon.connectors.get(found.channel)
+    if connector is None or not connector.fetches(found.attachment):
+        raise HTTPException(404, "this attachment has no file the platform can give")
+    try:
+        return await connector.media(found.attachment)
+    except MediaError as exc:
+        if exc.gone:
+            raise HTTPException(404, exc.reason) from exc
+        if exc.retryable:
+            raise HTTPException(503, exc.reason, headers={"Retry-After": "30"}) from exc
+        raise HTTPException(502, exc.reason) from exc
 
 
 def _disposition(found: StoredAttachment, mime_type: str, inline: bool) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from sqlmodel import Session, col, delete, select
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
@@ -20,6 +20,7 @@ from sportello.api.schemas import (
     ReplyIn,
 )
 from sportello.api.views import conversations_out, message_out
+from sportello.connectors.base import OutboundFile
 from sportello.inbox import outbox
 from sportello.inbox.canned import render
 from sportello.inbox.conversations import record, set_status
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from sportello.daemon import Daemon
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+MAX_UPLOAD = 25 * 1024 * 1024  # Messenger's limit, the largest; each channel checks its own
 
 
 def get_conversation(session: Session, conversation_id: int) -> Conversation:
@@ -156,6 +158,49 @@ def reply(
         text,
         now=now,
         reply_to_external_id=_public_reply_target(session, conversation),
+    )
+    session.commit()
+    daemon.wake_sender()
+    daemon.live.publish("message.created", conversation_id=conversation_id, message_id=message.id)
+    return message_out(message)
+
+
+@router.post("/{conversation_id}/files", status_code=201)
+def reply_with_file(
+    conversation_id: int,
+    file: UploadFile,
+    session: SessionDep,
+    daemon: DaemonDep,
+    _: Caller,
+    text: Annotated[str, Form(max_length=10_000)] = "",
+) -> MessageOut:
+    """A reply carrying a file (multipart: ``file``, and ``text`` as its caption); 409 with
+    the reason where the channel cannot send it now, 413 over 25 MiB."""
+    conversation = get_conversation(session, conversation_id)
+    connector = daemon.connectors.get(conversation.channel)
+    if connector is None:
+        raise HTTPException(409, f"channel {conversation.channel} is not configured here")
+    content = file.file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        raise HTTPException(413, f"the file is over {MAX_UPLOAD // 2**20} MiB")
+    if not content:
+        raise HTTPException(422, "the file is empty")
+    sent = OutboundFile(
+        name=file.filename or "file",
+        mime_type=file.content_type or "application/octet-stream",
+        content=content,
+    )
+    now = daemon.clock.now()
+    refusal = connector.can_send_file(sent, conversation.last_customer_message_at, now)
+    if refusal is not None:
+        raise HTTPException(409, f"cannot send this file on {conversation.channel}: {refusal}")
+    message = outbox.queue(
+        session,
+        conversation,
+        text.strip(),
+        now=now,
+        reply_to_external_id=_public_reply_target(session, conversation),
+        file=sent,
     )
     session.commit()
     daemon.wake_sender()

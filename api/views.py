@@ -19,9 +19,11 @@ PREVIEW_CHARS = 140
 def message_out(message: Message) -> MessageOut:
     out = MessageOut.model_validate(message)
     connector = connector_class(message.channel)
-    if connector is not None and message.id is not None:
+    if message.id is not None and out.attachments:
         out.attachments = [
-            {**a, "content_url": content_url(message.id, i)} if connector.fetches(a) else a
+            {**a, "content_url": content_url(message.id, i)}
+            if "file_id" in a or (connector is not None and connector.fetches(a))
+            else a
             for i, a in enumerate(out.attachments)
         ]
     if message.sentiment_compound is not None and message.sentiment_label is not None:

@@ -225,9 +225,35 @@ class Button:
     payload: str
 
 
+KIND_OF_MEDIA_TYPE: dict[str, AttachmentKind] = {
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+}
+
+
+@dataclass(frozen=True)
+class OutboundFile:
+    """A file an agent sends: a picture, a document, a recording."""
+
+    name: str
+    mime_type: str
+    content: bytes
+
+    @property
+    def kind(self) -> AttachmentKind:
+        return KIND_OF_MEDIA_TYPE.get(self.mime_type.split("/")[0], "file")
+
+
+# The longest text that goes with a file as its caption (Telegram and WhatsApp: 1,024); a
+# longer one follows the file, as messages of its own.
+MAX_CAPTION = 1024
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
-    """What the outbox asks a connector to send."""
+    """What the outbox asks a connector to send (``file``: with a file, ``text`` its
+    caption)."""
 
     channel: Channel
     thread_external_id: str
@@ -238,6 +264,7 @@ class OutboundMessage:
     buttons: tuple[Button, ...] = ()
     last_customer_message_at: datetime | None = None
     public: bool = False
+    file: OutboundFile | None = None
 
 
 @dataclass(frozen=True)
@@ -300,6 +327,13 @@ class Connector(abc.ABC):
         """The texts ``message`` goes out as: cut at line or word breaks where it is longer
         than one message holds."""
         return split_text(message.text, self.max_text_length)
+
+    def can_send_file(
+        self, file: OutboundFile, last_customer_message_at: datetime | None, now: datetime
+    ) -> str | None:
+        """Why ``file`` cannot be sent now (its size, or the platform's window: a template
+        carries no file), or ``None`` when it can. Default: files are not sent here."""
+        return f"{self.name} replies cannot carry files"
 
     def can_send_free_form(
         self, last_customer_message_at: datetime | None, now: datetime, purpose: str

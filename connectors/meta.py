@@ -118,6 +118,12 @@ class GraphClient:
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", path, json=body)
 
+    async def upload(
+        self, path: str, fields: dict[str, str], file: tuple[str, bytes, str], name: str = "file"
+    ) -> dict[str, Any]:
+        """A multipart POST of form ``fields`` and a ``file`` (name, content, MIME type)."""
+        return await self._call("POST", path, data=fields, files={name: file})
+
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = await self._http().request(method, path, **kwargs)

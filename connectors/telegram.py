@@ -22,6 +22,7 @@ from telegram import (
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Update,
     User,
 )
@@ -40,6 +41,7 @@ from telegram.request import HTTPXRequest
 
 from sportello.config.settings import Settings, TelegramSettings
 from sportello.connectors.base import (
+    MAX_CAPTION,
     MAX_MEDIA_BYTES,
     Attachment,
     AttachmentKind,
@@ -50,6 +52,7 @@ from sportello.connectors.base import (
     Media,
     MediaError,
     MessageEdited,
+    OutboundFile,
     OutboundMessage,
     ParseError,
     Person,
@@ -70,6 +73,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # A message's media fields (the photo aside: its largest size is taken) and their kind.
 MEDIA_FIELDS: tuple[tuple[str, AttachmentKind], ...] = (
     ("video", "video"),
@@ -239,6 +245,22 @@ class TelegramConnector(Connector):
     # outbound ------------------------------------------------------------------------
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        """The text, cut where it is long; with a file, the file with the text as its
+        caption, or first and the text after it where the text is too long for a caption
+        (an upload is what fails most: failing first, it leaves nothing sent twice)."""
+        file, text = message.file, message.text
+        sent: list[TgMessage] = []
+        try:
+            if file is not None:
+                caption = text if len(text) <= MAX_CAPTION else ""
+                sent.append(await self._send_file(int(message.thread_external_id), file, caption))
+            if file is None or len(text) > MAX_CAPTION:
+                sent += await self._send_texts(message)
+        except TelegramError as exc:
+            raise _send_error(exc) from exc
+        return SendResult(external_ids=tuple(_message_id(m) for m in sent), sent_at=sent[0].date)
+
+    async def _send_texts(self, message: OutboundMessage) -> list[TgMessage]:
         chunks = self.parts(message)
         markup = (
             InlineKeyboardMarkup(
@@ -247,22 +269,34 @@ class TelegramConnector(Connector):
             if message.buttons
             else None
         )
-        ids: list[str] = []
-        sent_at: datetime | None = None
-        try:
-            for index, chunk in enumerate(chunks):
-                last = index == len(chunks) - 1
-                sent = await self.bot.send_message(
+        sent = []
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            sent.append(
+                await self.bot.send_message(
                     chat_id=int(message.thread_external_id),
                     text=chunk,
                     reply_markup=markup if last else None,
                 )
-                ids.append(_message_id(sent))
-                sent_at = sent_at or sent.date
-        except TelegramError as exc:
-            raise _send_error(exc) from exc
-        assert sent_at is not None
-        return SendResult(external_ids=tuple(ids), sent_at=sent_at)
+            )
+        return sent
+
+    async def _send_file(self, chat_id: int, file: OutboundFile, caption: str) -> TgMessage:
+        """A picture Telegram shows as a photo (JPEG, PNG, WebP up to 10 MB) goes as one, an
+        MP4 as a video, anything else as a document."""
+        upload = InputFile(file.content, filename=file.name)
+        if file.mime_type in PHOTO_TYPES and len(file.content) <= MAX_PHOTO_BYTES:
+            return await self.bot.send_photo(chat_id, upload, caption=caption or None)
+        if file.mime_type == "video/mp4":
+            return await self.bot.send_video(chat_id, upload, caption=caption or None)
+        return await self.bot.send_document(chat_id, upload, caption=caption or None)
+
+    def can_send_file(
+        self, file: OutboundFile, last_customer_message_at: datetime | None, now: datetime
+    ) -> str | None:
+        if len(file.content) > MAX_UPLOAD_BYTES:
+            return "Telegram bots send files up to 50 MB"
+        return None
 
     # files ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from sportello.config.settings import Settings, WhatsAppSettings
 from sportello.connectors import meta
 from sportello.connectors.base import (
+    MAX_CAPTION,
     MAX_MEDIA_BYTES,
     Attachment,
     AttachmentKind,
@@ -30,6 +31,7 @@ from sportello.connectors.base import (
     InboundMessage,
     Media,
     MediaError,
+    OutboundFile,
     OutboundMessage,
     ParseError,
     Person,
@@ -59,6 +61,19 @@ MEDIA: dict[str, AttachmentKind] = {
     "audio": "audio",
     "document": "file",
     "sticker": "sticker",
+}
+# What WhatsApp sends as a picture, video or recording, and each kind's limit (Cloud API,
+# supported media types); anything else goes as a document.
+FILE_TYPES = {
+    "image": frozenset({"image/jpeg", "image/png"}),
+    "video": frozenset({"video/mp4", "video/3gpp"}),
+    "audio": frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}),
+}
+FILE_LIMITS = {
+    "image": 5 * 2**20,
+    "video": 16 * 2**20,
+    "audio": 16 * 2**20,
+    "document": 100 * 2**20,
 }
 STATUSES = ("sent", "delivered", "read", "failed")
 IGNORED_TYPES = {
@@ -165,11 +180,17 @@ class WhatsAppConnector(meta.MetaConnector):
         return [self._template(message)]
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        now = self.now()
-        refusal = self.can_send_free_form(message.last_customer_message_at, now, message.purpose)
-        if refusal is not None:
-            raise WindowClosedError(refusal)
-        bodies = self._bodies(message, now)
+        now, last = self.now(), message.last_customer_message_at
+        if message.file is not None:
+            refusal = self.can_send_file(message.file, last, now)
+            if refusal is not None:
+                raise SendError(refusal, retryable=False)
+            bodies = await self._file_bodies(message, message.file)
+        else:
+            refusal = self.can_send_free_form(last, now, message.purpose)
+            if refusal is not None:
+                raise WindowClosedError(refusal)
+            bodies = self._bodies(message, now)
         ids: list[str] = []
         for index, content in enumerate(bodies):
             body: dict[str, Any] = {
@@ -213,6 +234,42 @@ class WhatsAppConnector(meta.MetaConnector):
         mime = found.get("mime_type") or attachment.get("mime_type") or content_type
         return Media(content, str(mime or "application/octet-stream"))
 
+    def can_send_file(
+        self, file: OutboundFile, last_customer_message_at: datetime | None, now: datetime
+    ) -> str | None:
+        if not meta.window_open(last_customer_message_at, now):
+            since = meta.since_text(last_customer_message_at, now)
+            return (
+                "WhatsApp sends files only within 24 hours of the customer's last message "
+                f"(a template cannot carry one), and {since}"
+            )
+        kind = _file_kind(file)
+        if len(file.content) > FILE_LIMITS[kind]:
+            return f"WhatsApp takes a {kind} up to {FILE_LIMITS[kind] // 2**20} MB"
+        return None
+
+    async def _file_bodies(
+        self, message: OutboundMessage, file: OutboundFile
+    ) -> list[dict[str, Any]]:
+        """The file (uploaded first: ``POST /{phone-number-id}/media``) with the text as its
+        caption; a text too long for a caption, or beside audio (which takes none), after it."""
+        uploaded = await self.graph.upload(
+            f"{self.phone_number_id}/media",
+            {"messaging_product": "whatsapp", "type": file.mime_type},
+            (file.name, file.content, file.mime_type),
+        )
+        kind = _file_kind(file)
+        media: dict[str, Any] = {"id": str(uploaded.get("id"))}
+        captioned = kind != "audio" and len(message.text) <= MAX_CAPTION
+        if captioned and message.text:
+            media["caption"] = message.text
+        if kind == "document":
+            media["filename"] = file.name
+        bodies: list[dict[str, Any]] = [{"type": kind, kind: media}]
+        if message.text and not captioned:
+            bodies += _free_form(message, split_text(message.text, MAX_TEXT))
+        return bodies
+
     def _template(self, message: OutboundMessage) -> dict[str, Any]:
         name = self.settings.templates[message.purpose]
         # Template parameters may not hold new lines, tabs or runs of spaces.
@@ -227,6 +284,14 @@ class WhatsAppConnector(meta.MetaConnector):
                 ],
             },
         }
+
+
+def _file_kind(file: OutboundFile) -> str:
+    """How WhatsApp sends ``file``: its own kinds take a few types each, a document any."""
+    for kind, types in FILE_TYPES.items():
+        if file.mime_type in types:
+            return kind
+    return "document"
 
 
 def _free_form(message: OutboundMessage, chunks: list[str]) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from sportello.inbox.models import (
     Delivery,
     Identity,
     Message,
+    MessageFile,
     OutboxItem,
 )
 
@@ -193,6 +194,7 @@ def erase_customer(
     deliveries = [d.id for d in _deliveries(session, scope.needles) if d.id is not None]
     counts = {
         "outbox": _delete(session, OutboxItem, OutboxItem.message_id, messages),
+        "files": _delete(session, MessageFile, MessageFile.message_id, messages),
         "messages": _delete(session, Message, Message.id, messages),
         "notes": _delete(
             session, ConversationNote, ConversationNote.conversation_id, conversations

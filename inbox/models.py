@@ -215,6 +215,19 @@ class Delivery(SQLModel, table=True):
     processed_at: datetime | None = _ts()
 
 
+class MessageFile(SQLModel, table=True):
+    """A file an agent sent with a message. Kept: a retry sends the same bytes, and the inbox
+    shows what went out (erased with the customer's messages)."""
+
+    __tablename__ = "message_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True)
+    name: str
+    mime_type: str
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class OutboxItem(SQLModel, table=True):
     """One outbound message waiting to be sent, with its retry state."""
 

@@ -26,6 +26,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from sportello.connectors.base import (
     Button,
     Connector,
+    OutboundFile,
     OutboundMessage,
     SendError,
     SendResult,
@@ -34,7 +35,7 @@ from sportello.inbox.clock import Clock
 from sportello.inbox.conversations import note_agent_message
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import apply_status, find_message
-from sportello.inbox.models import Conversation, EarlyStatus, Message, OutboxItem
+from sportello.inbox.models import Conversation, EarlyStatus, Message, MessageFile, OutboxItem
 from sportello.inbox.waiting import wait_any
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,10 @@ def queue(
     purpose: str = "reply",
     buttons: tuple[Button, ...] = (),
     reply_to_external_id: str | None = None,
+    file: OutboundFile | None = None,
 ) -> Message:
-    """Store an outbound message and its outbox item in the caller's transaction."""
+    """Store an outbound message and its outbox item in the caller's transaction; a
+    ``file`` is stored beside the message (the item names it, the sender reads it)."""
     assert conversation.id is not None
     message = Message(
         conversation_id=conversation.id,
@@ -79,12 +82,28 @@ def queue(
     session.add(message)
     session.flush()
     assert message.id is not None
-    outbound = outbound_for(conversation, text, purpose, buttons, reply_to_external_id)
+    outbound = outbound_for(conversation, text, purpose, buttons, reply_to_external_id, file)
+    payload = _payload(outbound)
+    if file is not None:
+        stored = MessageFile(
+            message_id=message.id, name=file.name, mime_type=file.mime_type, content=file.content
+        )
+        session.add(stored)
+        session.flush()
+        payload["file"] = {"id": stored.id, "name": file.name, "mime_type": file.mime_type}
+        message.attachments = [
+            {
+                "kind": file.kind,
+                "name": file.name,
+                "mime_type": file.mime_type,
+                "file_id": stored.id,
+            }
+        ]
     session.add(
         OutboxItem(
             message_id=message.id,
             channel=conversation.channel,
-            payload=_payload(outbound),
+            payload=payload,
             next_attempt_at=now,
             created_at=now,
         )
@@ -97,6 +116,7 @@ def queue(
 
 def _payload(message: OutboundMessage) -> dict[str, Any]:
     data = asdict(message)
+    del data["file"]  # stored beside the message, not in the item
     if message.last_customer_message_at is not None:
         data["last_customer_message_at"] = message.last_customer_message_at.isoformat()
     return data
@@ -108,8 +128,9 @@ def outbound_for(
     purpose: str = "reply",
     buttons: tuple[Button, ...] = (),
     reply_to_external_id: str | None = None,
+    file: OutboundFile | None = None,
 ) -> OutboundMessage:
-    """What the connector is asked to send for ``text`` in ``conversation``."""
+    """What the connector is asked to send for ``text`` (and ``file``) in ``conversation``."""
     return OutboundMessage(
         channel=conversation.channel,  # type: ignore[arg-type]
         thread_external_id=conversation.thread_external_id,
@@ -120,12 +141,17 @@ def outbound_for(
         buttons=buttons,
         last_customer_message_at=conversation.last_customer_message_at,
         public=conversation.public,
+        file=file,
     )
 
 
-def _outbound(payload: Mapping[str, Any]) -> OutboundMessage:
+def _outbound(payload: Mapping[str, Any], files: Mapping[int, bytes]) -> OutboundMessage:
+    """The message an item's payload describes; ``files``: the content of stored files."""
     data = dict(payload)
     data["buttons"] = tuple(Button(**b) for b in data.get("buttons", ()))
+    named = data.pop("file", None)
+    if named is not None:
+        data["file"] = OutboundFile(named["name"], named["mime_type"], files[named["id"]])
     if data.get("last_customer_message_at"):
         data["last_customer_message_at"] = datetime.fromisoformat(data["last_customer_message_at"])
     return OutboundMessage(**data)
@@ -175,10 +201,10 @@ class OutboxSender:
         items = await asyncio.to_thread(self._claim)
         if not items:
             return 0
-        await asyncio.gather(*(self._send_one(item_id, payload) for item_id, payload in items))
+        await asyncio.gather(*(self._send_one(item_id, outbound) for item_id, outbound in items))
         return len(items)
 
-    def _claim(self) -> list[tuple[int, dict[str, Any]]]:
+    def _claim(self) -> list[tuple[int, OutboundMessage]]:
         """Lease the due items that are first in line in their conversation."""
         now = self.clock.now()
         with session_scope(self.engine) as session:
@@ -186,10 +212,13 @@ class OutboxSender:
             for item in due:
                 item.state = "sending"
                 item.locked_until = now + LEASE
-            return [(item.id, dict(item.payload)) for item in due if item.id is not None]
+            named = [item.payload["file"]["id"] for item in due if item.payload.get("file")]
+            files = _file_contents(session, named)
+            return [
+                (item.id, _outbound(item.payload, files)) for item in due if item.id is not None
+            ]
 
-    async def _send_one(self, item_id: int, payload: dict[str, Any]) -> None:
-        outbound = _outbound(payload)
+    async def _send_one(self, item_id: int, outbound: OutboundMessage) -> None:
         connector = self.connectors.get(outbound.channel)
         if connector is None:
             error: SendError | None = SendError(
@@ -247,6 +276,15 @@ class OutboxSender:
                 message.delivery_status = "failed"
                 message.delivery_error = error.reason
             return message
+
+
+def _file_contents(session: Session, ids: list[int]) -> dict[int, bytes]:
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(MessageFile.id, MessageFile.content).where(col(MessageFile.id).in_(ids))
+    )
+    return {id_: content for id_, content in rows if id_ is not None}
 
 
 def _absorb_echo(session: Session, message: Message, external_id: str) -> None:

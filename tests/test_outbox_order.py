@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from conftest import cycles_left_by, run_until, telegram_channel
 from sqlalchemy import Engine
 
 from sportello.config.settings import load_settings
-from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.base import InboundMessage, OutboundMessage, Person, Thread
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.connectors.registry import enabled_connectors
@@ -120,7 +119,7 @@ async def test_a_reply_queued_while_a_round_finds_nothing_is_not_left_waiting(
     claim = sender._claim
     rounds: list[int] = []
 
-    def claim_then_an_agent_replies() -> list[tuple[int, dict[str, Any]]]:
+    def claim_then_an_agent_replies() -> list[tuple[int, OutboundMessage]]:
         items = claim()
         rounds.append(len(items))
         if rounds == [0]:

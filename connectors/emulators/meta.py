@@ -234,6 +234,24 @@ class GraphEmulator:
             fields = request.query_params.get("fields", "first_name,last_name").split(",")
             return JSONResponse({**{f: profile[f] for f in fields if f in profile}, "id": node})
 
+        @app.post("/{version}/{node}/media")
+        async def upload_media(version: str, node: str, request: Request) -> JSONResponse:
+            """WhatsApp's media upload (multipart: ``messaging_product``, ``type``, ``file``)."""
+            if not _authorised(request, self.token):
+                return _graph_error(
+                    401, 190, "Invalid OAuth access token - Cannot parse access token"
+                )
+            if self.platform != "whatsapp" or node != self.node_id:
+                return _graph_error(
+                    400, 100, f"Unsupported post request. Object with ID '{node}' does not exist"
+                )
+            form = await request.form()
+            file = form.get("file")
+            if form.get("messaging_product") != "whatsapp" or isinstance(file, str | None):
+                return _graph_error(400, 100, "(#100) The parameter file is required.")
+            mime_type = str(form.get("type") or file.content_type or "")
+            return JSONResponse({"id": self.add_media(await file.read(), mime_type)})
+
         @app.post("/{version}/{node}/messages")
         async def messages(version: str, node: str, request: Request) -> JSONResponse:
             if not _authorised(request, self.token):
@@ -403,6 +421,12 @@ def _whatsapp_problem(body: dict[str, Any]) -> str | None:
                 return "Param interactive['action'] needs a button and 1 to 10 rows"
         else:
             return "Param interactive['type'] is invalid"
+    if kind in ("image", "video", "audio", "document", "sticker"):
+        media = body.get(kind) or {}
+        if not media.get("id") and not media.get("link"):
+            return f"Param {kind}['id'] or {kind}['link'] is required"
+        if len(media.get("caption") or "") > 1024:
+            return f"Param {kind}['caption'] must be at most 1024 characters"
     if kind == "template":
         template = body.get("template") or {}
         if not template.get("name") or not (template.get("language") or {}).get("code"):

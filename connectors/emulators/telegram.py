@@ -1,9 +1,10 @@
 """A local Telegram Bot API: answers the bot's calls and plays customers' updates.
 
-Bot API calls: ``/bot<token>/<method>`` (getMe, sendMessage, getUpdates, getFile,
-answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo, sendChatAction), and the
-file server's ``/file/bot<token>/<file_path>`` for what :meth:`TelegramEmulator.add_file`
-holds. Control calls for tests and the demo live under ``/_emulator/``.
+Bot API calls: ``/bot<token>/<method>`` (getMe, sendMessage, sendPhoto, sendDocument and
+sendVideo with their multipart uploads, getUpdates, getFile, answerCallbackQuery,
+setWebhook, deleteWebhook, getWebhookInfo, sendChatAction), and the file server's
+``/file/bot<token>/<file_path>`` for what :meth:`TelegramEmulator.add_file` holds. Control
+calls for tests and the demo live under ``/_emulator/``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import mimetypes
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from sportello.connectors.emulators.faults import Fault, FaultPlan
 from sportello.connectors.emulators.telegram_payloads import BOT_USER
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile lets a bot download
+MAX_CAPTION = 1024
 
 
 class TelegramEmulator:
@@ -171,6 +174,49 @@ class TelegramEmulator:
         self.sent.append({**params, "chat_id": chat_id, "message_id": message["message_id"]})
         return _ok(message)
 
+    async def _api_sendPhoto(self, params: dict[str, Any]) -> JSONResponse:
+        return self._send_file(params, "photo")
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> JSONResponse:
+        return self._send_file(params, "document")
+
+    async def _api_sendVideo(self, params: dict[str, Any]) -> JSONResponse:
+        return self._send_file(params, "video")
+
+    def _send_file(self, params: dict[str, Any], field: str) -> JSONResponse:
+        """A file uploaded by the bot: kept (its file_id can be fetched back) and recorded."""
+        upload = _upload(params, field)
+        if "chat_id" not in params or upload is None:
+            return _error(400, f"Bad Request: there is no {field} in the request")
+        if len(params.get("caption") or "") > MAX_CAPTION:
+            return _error(400, "Bad Request: message caption is too long")
+        suffix = mimetypes.guess_extension(upload.content_type or "") or ".bin"
+        file_id = self.add_file(upload.content, suffix)
+        chat_id = int(params["chat_id"])
+        described: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": "AQAD" + file_id[-10:],
+            "file_size": len(upload.content),
+        }
+        message: dict[str, Any] = {
+            "message_id": self.next_message_id(chat_id),
+            "from": BOT_USER,
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "date": int(time.time()),
+        }
+        if field == "photo":
+            message["photo"] = [{**described, "width": 320, "height": 240}]
+        elif field == "video":
+            message["video"] = {**described, "width": 320, "height": 240, "duration": 1}
+        else:
+            message["document"] = {**described, "file_name": upload.filename}
+        if params.get("caption"):
+            message["caption"] = params["caption"]
+        record = {k: v for k, v in params.items() if not isinstance(v, Upload)}
+        record[field] = {"file_name": upload.filename, "size": len(upload.content)}
+        self.sent.append({**record, "chat_id": chat_id, "message_id": message["message_id"]})
+        return _ok(message)
+
     async def _api_getUpdates(self, params: dict[str, Any]) -> JSONResponse:
         if self.webhook_url is not None:
             return _error(
@@ -230,6 +276,21 @@ class TelegramEmulator:
         )
 
 
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str | None
+    content: bytes
+
+
+def _upload(params: dict[str, Any], name: str) -> Upload | None:
+    """The file sent as ``name``: the part itself, or the part its ``attach://`` names."""
+    value = params.get(name)
+    if isinstance(value, str) and value.startswith("attach://"):
+        value = params.get(value.removeprefix("attach://"))
+    return value if isinstance(value, Upload) else None
+
+
 async def _params(request: Request) -> dict[str, Any]:
     """Bot API parameters from a query string, a form or a JSON body; JSON-typed values decoded."""
     params: dict[str, Any] = dict(request.query_params)
@@ -240,7 +301,11 @@ async def _params(request: Request) -> dict[str, Any]:
             params.update(json.loads(body))
     elif "form" in content_type:
         form = await request.form()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        for key, value in form.items():
+            if isinstance(value, str):
+                params[key] = value
+            else:  # an uploaded file (multipart/form-data)
+                params[key] = Upload(value.filename or "", value.content_type, await value.read())
     for key in ("reply_markup", "entities", "allowed_updates", "reply_parameters"):
         if isinstance(params.get(key), str):
             params[key] = json.loads(params[key])

@@ -1,0 +1,235 @@
+"""An agent's reply with a file: uploaded to the inbox, kept with its message, sent through
+the outbox by each platform's client (python-telegram-bot's multipart upload; WhatsApp's
+media upload, then the message; Messenger's attachment upload), against the emulators."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from conftest import (
+    PHONE_NUMBER_ID,
+    TELEGRAM_SECRET,
+    RunningDaemon,
+    make_settings,
+    telegram_channel,
+    wait_for,
+    whatsapp_channel,
+)
+from sqlmodel import Session, func, select
+
+from sportello.connectors.emulators import meta_payloads as mp
+from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.images import png
+from sportello.connectors.emulators.meta import GraphEmulator
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.inbox.models import MessageFile
+
+GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
+LABEL = png(40, 30, (20, 160, 90))
+WA_ID = "393331234567"
+
+
+def _telegram_conversation(
+    start_daemon: Callable[..., RunningDaemon],
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    database_url: str,
+) -> tuple[TelegramEmulator, RunningDaemon, int]:
+    """A daemon against the emulator, and the conversation Giulia opened there."""
+    emulator, server = telegram_emulator
+    running = start_daemon(make_settings(database_url, channels=telegram_channel(server.url)))
+    message = tg.message(1, GIULIA, int(time.time()), text="Mi mandate l'etichetta per il reso?")
+    body = json.dumps(tg.update(800_001, message=message)).encode()
+    headers = {
+        "content-type": "application/json",
+        "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
+    }
+    assert running.post_webhook("telegram", body, headers).status_code == 200
+    inbound = wait_for(lambda: running.messages(external_id="5551001:1"))[0]
+    return emulator, running, inbound["conversation_id"]
+
+
+def _send_file(
+    running: RunningDaemon,
+    conversation_id: int,
+    name: str,
+    content: bytes,
+    mime_type: str,
+    text: str = "",
+) -> Any:
+    return running.api.post(
+        f"/api/v1/conversations/{conversation_id}/files",
+        files={"file": (name, content, mime_type)},
+        data={"text": text},
+    )
+
+
+def _delivered(running: RunningDaemon, message_id: int) -> dict[str, Any]:
+    def sent() -> dict[str, Any] | None:
+        found = [m for m in running.messages(direction="out") if m["id"] == message_id]
+        return found[0] if found and found[0]["delivery_status"] == "sent" else None
+
+    return wait_for(sent)  # type: ignore[no-any-return]
+
+
+def test_a_picture_with_a_caption_goes_out_as_one_telegram_photo(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, running, conversation_id = _telegram_conversation(
+        start_daemon, telegram_emulator, database_url
+    )
+    answer = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png", "Eccola!")
+    assert answer.status_code == 201
+    queued = answer.json()
+    assert queued["text"] == "Eccola!"
+    (attachment,) = queued["attachments"]
+    assert (attachment["kind"], attachment["name"]) == ("image", "etichetta.png")
+
+    sent = _delivered(running, queued["id"])
+    (photo,) = [s for s in emulator.sent if "photo" in s]
+    assert photo["caption"] == "Eccola!" and photo["photo"]["size"] == len(LABEL)
+    assert sent["external_id"] == f"5551001:{photo['message_id']}"
+    assert not [s for s in emulator.sent if "text" in s]  # one message, not two
+
+    # The inbox shows what went out, from the copy kept with the message.
+    shown = running.api.get(attachment["content_url"])
+    assert shown.status_code == 200 and shown.content == LABEL
+    assert shown.headers["content-type"] == "image/png"
+
+
+def test_a_document_goes_before_a_long_text_and_once_after_an_outage(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, running, conversation_id = _telegram_conversation(
+        start_daemon, telegram_emulator, sqlite_url
+    )
+    emulator.add_fault("sendDocument", 500, count=1)
+    text = "Istruzioni per il reso. " * 60  # over Telegram's 1,024 characters of caption
+    pdf = b"%PDF-1.7 reso"
+    answer = _send_file(running, conversation_id, "reso.pdf", pdf, "application/pdf", text)
+    assert answer.status_code == 201
+    sent = _delivered(running, answer.json()["id"])
+
+    # The upload failed first and nothing else went; the retry sent the same bytes, then
+    # the text, each once.
+    (document,) = [s for s in emulator.sent if "document" in s]
+    assert document["document"] == {"file_name": "reso.pdf", "size": len(pdf)}
+    assert "caption" not in document
+    texts = [s for s in emulator.sent if "text" in s]
+    assert " ".join(s["text"] for s in texts).split() == text.split()
+    assert all(s["message_id"] > document["message_id"] for s in texts)
+    assert sent["external_id"] == f"5551001:{document['message_id']}"
+
+
+def test_what_cannot_be_sent_is_refused_before_it_is_queued(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    _, running, conversation_id = _telegram_conversation(
+        start_daemon, telegram_emulator, sqlite_url
+    )
+    huge = _send_file(running, conversation_id, "big.bin", b"\0" * (25 * 2**20 + 1), "x/y")
+    assert huge.status_code == 413
+    empty = _send_file(running, conversation_id, "empty.txt", b"", "text/plain")
+    assert empty.status_code == 422
+    missing = running.api.post(f"/api/v1/conversations/{conversation_id}/files", data={})
+    assert missing.status_code == 422
+    with Session(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(MessageFile)).one() == 0
+
+
+def test_an_erased_customer_takes_the_files_sent_to_them(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    _, running, conversation_id = _telegram_conversation(
+        start_daemon, telegram_emulator, sqlite_url
+    )
+    answer = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png")
+    _delivered(running, answer.json()["id"])
+    customer_id = answer.json()["customer_id"]
+    erased = running.api.delete(f"/api/v1/customers/{customer_id}")
+    assert erased.status_code == 200 and erased.json()["deleted"]["files"] == 1
+    with Session(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(MessageFile)).one() == 0
+
+
+def _whatsapp_conversation(
+    start_daemon: Callable[..., RunningDaemon],
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    database_url: str,
+    hours_ago: float = 0,
+) -> tuple[GraphEmulator, RunningDaemon, int]:
+    emulator, server = whatsapp_emulator
+    running = start_daemon(make_settings(database_url, channels=whatsapp_channel(server.url)))
+    emulator.webhook_url = f"{running.url}/webhooks/whatsapp"
+    wamid = mp.new_wamid()
+    said = mp.wa_text(WA_ID, int(time.time() - hours_ago * 3600), "L'etichetta?", wamid)
+    value = mp.wa_value(PHONE_NUMBER_ID, contacts=[mp.wa_contact(WA_ID, "Giulia")], messages=[said])
+    assert asyncio.run(emulator.deliver(mp.whatsapp_webhook(emulator.business_id, value))) == 200
+    inbound = wait_for(lambda: running.messages(external_id=wamid))[0]
+    return emulator, running, inbound["conversation_id"]
+
+
+def test_a_whatsapp_document_is_uploaded_then_sent_with_its_caption(
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, running, conversation_id = _whatsapp_conversation(
+        start_daemon, whatsapp_emulator, database_url
+    )
+    pdf = b"%PDF-1.7 etichetta"
+    answer = _send_file(running, conversation_id, "reso.pdf", pdf, "application/pdf", "Eccola")
+    assert answer.status_code == 201
+    sent = _delivered(running, answer.json()["id"])
+
+    (message,) = emulator.sent
+    body = message["body"]
+    assert body["type"] == "document" and body["to"] == WA_ID
+    document = body["document"]
+    assert (document["caption"], document["filename"]) == ("Eccola", "reso.pdf")
+    assert emulator.media[document["id"]] == ("application/pdf", pdf)  # the bytes uploaded
+    assert sent["external_id"] == message["message_id"]
+
+
+def test_a_whatsapp_voice_note_takes_no_caption_so_the_text_follows(
+    sqlite_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, running, conversation_id = _whatsapp_conversation(
+        start_daemon, whatsapp_emulator, sqlite_url
+    )
+    voice = b"OggS voice"
+    answer = _send_file(running, conversation_id, "nota.ogg", voice, "audio/ogg", "Ascolta")
+    _delivered(running, answer.json()["id"])
+    kinds = [(m["body"]["type"], m["body"].get("text", {}).get("body")) for m in emulator.sent]
+    assert kinds == [("audio", None), ("text", "Ascolta")]
+    assert "caption" not in emulator.sent[0]["body"]["audio"]
+
+
+def test_outside_the_window_a_whatsapp_file_is_refused_before_it_is_queued(
+    sqlite_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, running, conversation_id = _whatsapp_conversation(
+        start_daemon, whatsapp_emulator, sqlite_url, hours_ago=30
+    )
+    refused = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png")
+    assert refused.status_code == 409
+    assert "a template cannot carry one" in refused.json()["detail"]
+    big = _send_file(running, conversation_id, "x.png", b"\0" * (5 * 2**20 + 1), "image/png")
+    assert big.status_code == 409
+    assert emulator.sent == []
