@@ -13,6 +13,7 @@ sent in the thread before that instant; they become :class:`StatusWatermark` eve
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from sportello.connectors.base import (
     Media,
     MediaError,
     MessageEdited,
+    OutboundFile,
     OutboundMessage,
     ParseError,
     Person,
@@ -61,6 +63,8 @@ MEDIA: dict[str, AttachmentKind] = {
 # Where Meta keeps the files customers send (``scontent-*.xx.fbcdn.net``, ``cdn.fbsbx.com``):
 # the daemon fetches a stored link only from there or from the Graph API's own host.
 FILE_HOSTS = (".fbcdn.net", ".fbsbx.com")
+MAX_FILE_BYTES = 25 * 2**20
+MESSENGER_KIND = {"image": "image", "video": "video", "audio": "audio"}  # else "file"
 IGNORED_EVENTS = {
     "reaction": "a reaction is not a message",
     "referral": "the customer arrived through a link or an ad; nothing said yet",
@@ -210,6 +214,14 @@ class MessengerConnector(meta.MetaConnector):
                 f"not {len(message.buttons)}",
                 retryable=False,
             )
+        ids: list[str] = []
+        if message.file is not None:
+            ids.append(await self._send_file(message, message.file, messaging))
+        if message.text or message.file is None:
+            ids += await self._send_texts(message, messaging)
+        return SendResult(external_ids=tuple(ids), sent_at=now)
+
+    async def _send_texts(self, message: OutboundMessage, messaging: dict[str, Any]) -> list[str]:
         chunks = self.parts(message)
         ids: list[str] = []
         for index, chunk in enumerate(chunks):
@@ -225,13 +237,34 @@ class MessengerConnector(meta.MetaConnector):
                 ]
             body = {"recipient": {"id": message.recipient_external_id}, **messaging}
             body["message"] = content
-            answer = await self.graph.post(f"{self.page_id}/messages", body)
-            if not answer.get("message_id"):
-                raise SendError(
-                    f"Messenger answered without a message_id: {answer}", retryable=False
-                )
-            ids.append(str(answer["message_id"]))
-        return SendResult(external_ids=tuple(ids), sent_at=now)
+            ids.append(_message_id(await self.graph.post(f"{self.page_id}/messages", body)))
+        return ids
+
+    async def _send_file(
+        self, message: OutboundMessage, file: OutboundFile, messaging: dict[str, Any]
+    ) -> str:
+        """The file as an attachment uploaded with the message (``filedata``); Messenger
+        takes no caption, so the text follows it."""
+        attachment = {
+            "type": MESSENGER_KIND.get(file.kind, "file"),
+            "payload": {"is_reusable": False},
+        }
+        fields = {
+            "recipient": json.dumps({"id": message.recipient_external_id}),
+            "message": json.dumps({"attachment": attachment, "metadata": ECHO_MARKER}),
+            **messaging,
+        }
+        upload = (file.name, file.content, file.mime_type)
+        answer = await self.graph.upload(f"{self.page_id}/messages", fields, upload, "filedata")
+        return _message_id(answer)
+
+    def can_send_file(
+        self, file: OutboundFile, last_customer_message_at: datetime | None, now: datetime
+    ) -> str | None:
+        refusal = self.can_send_free_form(last_customer_message_at, now, "reply")
+        if refusal is None and len(file.content) > MAX_FILE_BYTES:
+            return f"Messenger takes files up to {MAX_FILE_BYTES // 2**20} MB"
+        return refusal
 
     # files ---------------------------------------------------------------------------
 
@@ -320,3 +353,9 @@ def _attachment(attachment: dict[str, Any]) -> Attachment:
         url = attachment.get("url") or payload.get("url")
         return Attachment("link", url=url, name=attachment.get("title") or payload.get("title"))
     return Attachment("unsupported", url=payload.get("url"), extra={"type": str(kind)})
+
+
+def _message_id(answer: dict[str, Any]) -> str:
+    if not answer.get("message_id"):
+        raise SendError(f"Messenger answered without a message_id: {answer}", retryable=False)
+    return str(answer["message_id"])

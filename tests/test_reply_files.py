@@ -8,30 +8,41 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from conftest import (
+    BRAND_ID,
+    EMMA_ID,
+    PAGE_ID,
     PHONE_NUMBER_ID,
     TELEGRAM_SECRET,
     RunningDaemon,
     make_settings,
+    messenger_channel,
     telegram_channel,
     wait_for,
     whatsapp_channel,
+    x_channel,
 )
 from sqlmodel import Session, func, select
 
+from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.images import png
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.connectors.emulators.x import XEmulator
+from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import ingest
 from sportello.inbox.models import MessageFile
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
 LABEL = png(40, 30, (20, 160, 90))
 WA_ID = "393331234567"
+PSID = "6024301887612345"
 
 
 def _telegram_conversation(
@@ -233,3 +244,55 @@ def test_outside_the_window_a_whatsapp_file_is_refused_before_it_is_queued(
     big = _send_file(running, conversation_id, "x.png", b"\0" * (5 * 2**20 + 1), "image/png")
     assert big.status_code == 409
     assert emulator.sent == []
+
+
+def test_a_messenger_picture_is_uploaded_with_the_message_and_the_text_follows(
+    sqlite_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, server = messenger_emulator
+    running = start_daemon(make_settings(sqlite_url, channels=messenger_channel(server.url)))
+    emulator.webhook_url = f"{running.url}/webhooks/messenger"
+    mid, now_ms = mp.new_mid(), int(time.time() * 1000)
+    said = mp.text_message(PSID, PAGE_ID, now_ms, "Mi mandate l'etichetta?", mid)
+    assert asyncio.run(emulator.deliver(mp.messenger_webhook(PAGE_ID, said, time_ms=now_ms))) == 200
+    conversation_id = wait_for(lambda: running.messages(external_id=mid))[0]["conversation_id"]
+
+    answer = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png", "Eccola")
+    sent = _delivered(running, answer.json()["id"])
+
+    picture, text = (m["body"] for m in emulator.sent)
+    assert picture["recipient"] == {"id": PSID} and picture["messaging_type"] == "RESPONSE"
+    assert picture["message"]["attachment"]["type"] == "image"
+    assert picture["filedata"] == {
+        "filename": "etichetta.png",
+        "content_type": "image/png",
+        "size": len(LABEL),
+    }
+    assert text["message"]["text"] == "Eccola"
+    assert sent["external_id"] == emulator.sent[0]["message_id"]
+
+
+def test_an_x_reply_cannot_carry_a_file_and_says_so(
+    sqlite_url: str,
+    x_emulator: tuple[XEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    _, server = x_emulator
+    running = start_daemon(make_settings(sqlite_url, channels=x_channel(server.url)))
+    now = datetime.now(UTC)
+    dm = InboundMessage(
+        channel="x",
+        external_id="1860000000000004096",
+        thread=Thread(f"{BRAND_ID}-{EMMA_ID}"),
+        customer=Person(EMMA_ID, display_name="Emma Clarke", handle="emmac"),
+        sent_at=now,
+        text="Can you send me the return label?",
+    )
+    with session_scope(running.daemon.engine) as session:
+        ingest(session, [dm], now=now)
+    conversation_id = running.messages(channel="x")[0]["conversation_id"]
+    refused = _send_file(running, conversation_id, "label.png", LABEL, "image/png")
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "cannot send this file on x: x replies cannot carry files"

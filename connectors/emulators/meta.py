@@ -266,7 +266,10 @@ class GraphEmulator:
                     400, 100, f"Unsupported post request. Object with ID '{node}' does not exist"
                 )
             try:
-                body = json.loads(await request.body())
+                if request.headers.get("content-type", "").startswith("multipart/form-data"):
+                    body = await _multipart_send(request)
+                else:
+                    body = json.loads(await request.body())
             except ValueError:
                 return _graph_error(400, 100, "(#100) The request body is not JSON")
             if self.platform == "messenger":
@@ -370,6 +373,23 @@ def _authorised(request: Request, token: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), token.encode())
 
 
+async def _multipart_send(request: Request) -> dict[str, Any]:
+    """A Send API call with its file uploaded (``filedata``): JSON-valued fields decoded, the
+    file described as ``{"filename", "content_type", "size"}``."""
+    body: dict[str, Any] = {}
+    for key, value in (await request.form()).items():
+        if isinstance(value, str):
+            body[key] = json.loads(value) if key in ("recipient", "message") else value
+        else:
+            content = await value.read()
+            body[key] = {
+                "filename": value.filename,
+                "content_type": value.content_type,
+                "size": len(content),
+            }
+    return body
+
+
 def _messenger_problem(body: dict[str, Any]) -> str | None:
     recipient = body.get("recipient")
     if not isinstance(recipient, dict) or not recipient.get("id"):
@@ -384,6 +404,11 @@ def _messenger_problem(body: dict[str, Any]) -> str | None:
         return "param message must contain text or attachment"
     if len(message.get("text") or "") > 2000:
         return "param message[text] must be UTF-8 encoded and have at most 2000 characters"
+    attachment = message.get("attachment")
+    if isinstance(attachment, dict):
+        payload = attachment.get("payload") or {}
+        if not (payload.get("url") or payload.get("attachment_id") or body.get("filedata")):
+            return "param message[attachment][payload] needs a url, an attachment_id or filedata"
     replies = message.get("quick_replies") or []
     if len(replies) > 13:
         return "param message[quick_replies] must have at most 13 elements"
