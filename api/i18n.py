@@ -64,6 +64,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "This reply will go out as {n} numbered posts (X counts a link as 23, an emoji as 2)."
         ),
         "reply.parts_messages": "This reply is longer than one message: it will go out as {n}.",
+        "reply.attach": "Attach a file",
+        "reply.attach_remove": "Remove the file",
         "author.customer": "customer",
         "author.agent": "agent",
         "author.bot": "automatic",
@@ -142,6 +144,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Questa risposta uscirà in {n} post numerati (X conta un link 23, un'emoji 2)."
         ),
         "reply.parts_messages": "Questa risposta supera un messaggio: uscirà in {n} messaggi.",
+        "reply.attach": "Allega un file",
+        "reply.attach_remove": "Togli il file",
         "author.customer": "cliente",
         "author.agent": "operatore",
         "author.bot": "automatico",

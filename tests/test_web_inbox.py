@@ -48,7 +48,7 @@ from sportello.inbox.ingest import ingest
 from sportello.inbox.models import Conversation
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator
+    from playwright.sync_api import Locator, Page
 
 SCREENSHOT = Path(tempfile.gettempdir()) / "sportello-web-inbox.png"
 PHONE = "+393331234567"
@@ -354,6 +354,14 @@ def _attachments_seen_by_bob(
     running: RunningDaemon, browser: Browser, event: InboundMessage
 ) -> Locator:
     """Store ``event``, sign in as the agent bob, open its conversation: its attachments."""
+    page = _opened_by_bob(running, browser, event)
+    shown = page.locator("#messages li.message .attachments")
+    shown.wait_for()
+    return shown
+
+
+def _opened_by_bob(running: RunningDaemon, browser: Browser, event: InboundMessage) -> Page:
+    """Store ``event``, sign in as the agent bob and open its conversation."""
     with session_scope(running.daemon.engine) as session:
         accounts.create_user(session, "bob", "bob-password", "agent", event.sent_at)
         ingest(session, [event], now=event.sent_at)
@@ -364,6 +372,44 @@ def _attachments_seen_by_bob(
     page.get_by_role("button", name="Sign in").click()
     name = event.customer.display_name or ""
     page.locator("#conversation-list button.conversation", has_text=name).click()
-    shown = page.locator("#messages li.message .attachments")
-    shown.wait_for()
-    return shown
+    page.locator("#messages li.message").first.wait_for()
+    return page
+
+
+def test_an_agent_sends_a_picture_with_a_caption_from_the_reply_box(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+) -> None:
+    emulator, server = telegram_emulator
+    running = start_daemon(make_settings(sqlite_url, channels=telegram_channel(server.url)))
+    event = InboundMessage(
+        channel="telegram",
+        external_id="5551001:91",
+        thread=Thread("5551001"),
+        customer=Person("5551001", display_name="Giulia Rossi"),
+        sent_at=datetime.now(UTC),
+        text="Mi mandate l'etichetta per il reso?",
+    )
+    page = _opened_by_bob(running, browser, event)
+    label = png(40, 30, (20, 160, 90))
+    chooser = page.locator("#reply-file")
+    chooser.set_input_files({"name": "etichetta.png", "mimeType": "image/png", "buffer": label})
+    assert page.locator("#reply-file-name").inner_text() == "etichetta.png"
+    page.get_by_role("button", name="Remove the file").click()
+    assert page.locator("#reply-file-chosen").is_hidden()
+    chooser.set_input_files({"name": "etichetta.png", "mimeType": "image/png", "buffer": label})
+    page.locator("#reply-text").fill("Eccola!")
+    page.locator("#reply-send").click()
+
+    photo = wait_for(lambda: [s for s in emulator.sent if "photo" in s])[0]
+    assert photo["caption"] == "Eccola!" and photo["photo"]["size"] == len(label)
+    sent = page.locator("#messages li.message.out .attachment-image img")
+    sent.wait_for()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 40", arg=sent.element_handle()
+    )
+    assert page.locator("#reply-text").input_value() == ""
+    assert page.locator("#reply-file-chosen").is_hidden()
+    assert browser.errors == []

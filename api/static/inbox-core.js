@@ -14,7 +14,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", body } = {}) {
+/** A JSON call; ``form`` (FormData) instead of ``body`` sends multipart, as an upload. */
+export async function api(path, { method = "GET", body, form } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRF-Token"] = boot.csrf;
@@ -22,7 +23,7 @@ export async function api(path, { method = "GET", body } = {}) {
     method,
     headers,
     credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
   if (response.status === 401) {
     window.location.assign("/login");

@@ -325,6 +325,7 @@ function setMode(mode) {
   $("reply-text").placeholder = note ? t("note.placeholder") : t("reply.placeholder");
   $("reply-send").textContent = note ? t("note.add") : t("reply.send");
   $("canned-tools").hidden = note;
+  $("attach-tools").hidden = note;
   if (note) clearCanned();
   hideParts();
   $("reply-text").focus();
@@ -336,16 +337,20 @@ async function sendReply(event) {
   const box = $("reply-text");
   const text = box.value.trim();
   const canned = state.mode === "reply" ? chosenCanned() : null;
-  if (!text && !canned) return;
+  const file = state.mode === "reply" ? $("reply-file").files[0] : undefined;
+  if (!text && !canned && !file) return;
   const id = state.conversation.id;
-  const [path, body] = state.mode === "note"
-    ? [`/api/v1/conversations/${id}/notes`, { text }]
-    : [`/api/v1/conversations/${id}/messages`, canned ? { canned_reply_id: canned.id } : { text }];
+  let call;
+  if (state.mode === "note") call = [`/api/v1/conversations/${id}/notes`, { body: { text } }];
+  else if (file) call = [`/api/v1/conversations/${id}/files`, { form: fileForm(file, text) }];
+  else call = [`/api/v1/conversations/${id}/messages`,
+               { body: canned ? { canned_reply_id: canned.id } : { text } }];
   $("reply-send").disabled = true;
   try {
-    await api(path, { method: "POST", body });
+    await api(call[0], { method: "POST", ...call[1] });
     if (canned) clearCanned();
     else box.value = "";
+    if (file) clearFile();
     hideParts();
     $("reply-error").hidden = true;
     await Promise.all([loadThread({ scroll: true }), loadList()]);
@@ -354,6 +359,25 @@ async function sendReply(event) {
   } finally {
     $("reply-send").disabled = false;
   }
+}
+
+function fileForm(file, text) {
+  const form = new FormData();
+  form.append("file", file);
+  form.append("text", text);
+  return form;
+}
+
+// The chosen file is named beside the clip, with a button to drop it.
+function showFile() {
+  const file = $("reply-file").files[0];
+  $("reply-file-chosen").hidden = !file;
+  $("reply-file-name").textContent = file ? file.name : "";
+}
+
+function clearFile() {
+  $("reply-file").value = "";
+  showFile();
 }
 
 function snooze(event) {
@@ -475,6 +499,8 @@ function start() {
     search($("search").value.trim());
   });
   $("reply-form").addEventListener("submit", sendReply);
+  $("reply-file").addEventListener("change", showFile);
+  $("reply-file-clear").addEventListener("click", clearFile);
   initParts(() => (state.mode === "reply" ? state.conversation : null));
   $("mode-reply").addEventListener("click", () => setMode("reply"));
   $("mode-note").addEventListener("click", () => setMode("note"));
