@@ -65,7 +65,14 @@ def last_texts(session: Session, ids: Sequence[int]) -> dict[int, str]:
         .group_by(col(Message.conversation_id))
     )
     rows = session.exec(select(Message).where(col(Message.id).in_(newest)))
-    return {m.conversation_id: m.text[:PREVIEW_CHARS] for m in rows}
+    return {m.conversation_id: _preview(m) for m in rows}
+
+
+def _preview(message: Message) -> str:
+    """The text, or what a message without one carries (``[image]``)."""
+    if message.text:
+        return message.text[:PREVIEW_CHARS]
+    return " ".join(f"[{a.get('kind', 'file')}]" for a in message.attachments)
 
 
 def conversations_out(session: Session, rows: Sequence[Conversation]) -> list[ConversationOut]:

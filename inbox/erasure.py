@@ -3,11 +3,11 @@
 The scope of a customer is the customer, every customer merged into it, their
 identities, the conversations they own and every message they wrote or received.
 
-Erasure deletes all of that, plus outbox items, notes, tags and events of the deleted
-conversations, link suggestions, and the raw journal deliveries whose body mentions one
-of their platform ids or phone numbers. A Telegram group they opened is handed over to
-another participant instead of being deleted, so other people's messages survive; only
-this customer's own messages leave it. Limits (also in ``docs/inbox.md``):
+Erasure deletes all of that, plus outbox items, the files agents sent them, notes, tags
+and events of the deleted conversations, link suggestions, and the raw journal deliveries
+whose body mentions one of their platform ids or phone numbers. A Telegram group they
+opened is handed over to another participant instead of being deleted, so other people's
+messages survive; only this customer's own messages leave it. Limits (also in ``docs/inbox.md``):
 
 * a journal delivery that mentions this customer is deleted whole, even when it also
   carries other people's events (their parsed messages stay);
@@ -21,6 +21,7 @@ function in ``hooks`` (the daemon keeps the list); each runs first, in the same 
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -144,6 +145,12 @@ def export_customer(session: Session, customer: Customer) -> dict[str, Any]:
         "outbox": _rows(
             session, select(OutboxItem).where(col(OutboxItem.message_id).in_(messages))
         ),
+        "files": [
+            _file(f)
+            for f in session.exec(
+                select(MessageFile).where(col(MessageFile.message_id).in_(messages))
+            )
+        ],
         "suggestions": _rows(session, select(CustomerLink).where(_links_of(family))),
         "audit": _rows(
             session,
@@ -309,6 +316,18 @@ def _count_delete(session: Session, model: Any, condition: Any) -> int:
 def _row(row: SQLModel) -> dict[str, Any]:
     data = row.model_dump(mode="json")
     return {k: (v.decode(errors="replace") if isinstance(v, bytes) else v) for k, v in data.items()}
+
+
+def _file(row: MessageFile) -> dict[str, Any]:
+    """A file an agent sent them, its bytes in base64."""
+    return {
+        "id": row.id,
+        "message_id": row.message_id,
+        "name": row.name,
+        "mime_type": row.mime_type,
+        "size": len(row.content),
+        "content_base64": base64.b64encode(row.content).decode(),
+    }
 
 
 def _rows(session: Session, statement: Any) -> list[dict[str, Any]]:

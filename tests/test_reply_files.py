@@ -5,6 +5,7 @@ media upload, then the message; Messenger's attachment upload), against the emul
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -108,7 +109,12 @@ def test_a_picture_with_a_caption_goes_out_as_one_telegram_photo(
     assert sent["external_id"] == f"5551001:{photo['message_id']}"
     assert not [s for s in emulator.sent if "text" in s]  # one message, not two
 
-    # The inbox shows what went out, from the copy kept with the message.
+    # The inbox shows what went out, from the copy kept with the message; a file sent
+    # without a text shows in the conversation list as what it is.
+    bare = _send_file(running, conversation_id, "etichetta2.png", LABEL, "image/png")
+    _delivered(running, bare.json()["id"])
+    listed = running.api.get(f"/api/v1/conversations/{conversation_id}").json()
+    assert listed["last_message"] == "[image]"
     shown = running.api.get(attachment["content_url"])
     assert shown.status_code == 200 and shown.content == LABEL
     assert shown.headers["content-type"] == "image/png"
@@ -158,7 +164,7 @@ def test_what_cannot_be_sent_is_refused_before_it_is_queued(
         assert session.exec(select(func.count()).select_from(MessageFile)).one() == 0
 
 
-def test_an_erased_customer_takes_the_files_sent_to_them(
+def test_a_customers_export_holds_the_files_sent_to_them_and_erasure_takes_them(
     sqlite_url: str,
     telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
     start_daemon: Callable[..., RunningDaemon],
@@ -169,6 +175,14 @@ def test_an_erased_customer_takes_the_files_sent_to_them(
     answer = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png")
     _delivered(running, answer.json()["id"])
     customer_id = answer.json()["customer_id"]
+    exported = running.api.get(f"/api/v1/customers/{customer_id}/export").json()
+    (kept,) = exported["files"]
+    assert (kept["name"], kept["mime_type"], kept["size"]) == (
+        "etichetta.png",
+        "image/png",
+        len(LABEL),
+    )
+    assert base64.b64decode(kept["content_base64"]) == LABEL
     erased = running.api.delete(f"/api/v1/customers/{customer_id}")
     assert erased.status_code == 200 and erased.json()["deleted"]["files"] == 1
     with Session(running.daemon.engine) as session:
