@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,8 +115,8 @@ def queue(
 
 
 def _payload(message: OutboundMessage) -> dict[str, Any]:
-    data = asdict(message)
-    del data["file"]  # stored beside the message, not in the item
+    data = asdict(replace(message, file=None))  # a file is stored beside the message
+    del data["file"]
     if message.last_customer_message_at is not None:
         data["last_customer_message_at"] = message.last_customer_message_at.isoformat()
     return data
