@@ -368,7 +368,7 @@ function fileForm(file, text) {
   return form;
 }
 
-// The chosen file is named beside the clip, with a button to drop it.
+// The chosen file is named beside the attach control, with a button to drop it.
 function showFile() {
   const file = $("reply-file").files[0];
   $("reply-file-chosen").hidden = !file;
