@@ -6,7 +6,6 @@ against the emulators. X's DM pictures: tests/test_x.py."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +14,6 @@ from urllib.parse import urlsplit
 import httpx
 from conftest import (
     PAGE_ID,
-    PHONE_NUMBER_ID,
-    TELEGRAM_SECRET,
     RunningDaemon,
     make_settings,
     messenger_channel,
@@ -24,6 +21,7 @@ from conftest import (
     wait_for,
     whatsapp_channel,
 )
+from customer_helpers import telegram_says, whatsapp_says
 
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
@@ -32,8 +30,6 @@ from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 
-GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
-WA_ID = "393331234567"
 PSID = "6024301887612345"
 PICTURE = png(32, 24)
 
@@ -46,19 +42,6 @@ def _telegram(
     emulator, server = telegram_emulator
     running = start_daemon(make_settings(database_url, channels=telegram_channel(server.url)))
     return emulator, running
-
-
-def _send_telegram(running: RunningDaemon, message_id: int, **content: Any) -> dict[str, Any]:
-    """A customer's Telegram message through the webhook; the stored message, once stored."""
-    message = tg.message(message_id, GIULIA, int(time.time()), **content)
-    body = json.dumps(tg.update(700_000 + message_id, message=message)).encode()
-    headers = {
-        "content-type": "application/json",
-        "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
-    }
-    assert running.post_webhook("telegram", body, headers).status_code == 200
-    found = wait_for(lambda: running.messages(external_id=f"5551001:{message_id}"))
-    return found[0]  # type: ignore[no-any-return]
 
 
 def _file_of(running: RunningDaemon, message: dict[str, Any], index: int = 0) -> httpx.Response:
@@ -74,7 +57,7 @@ def test_a_telegram_photo_is_fetched_from_the_platform_and_shown_inline(
 ) -> None:
     emulator, running = _telegram(start_daemon, telegram_emulator, database_url)
     file_id = emulator.add_file(PICTURE, ".png")
-    message = _send_telegram(running, 1, photo=tg.photo(file_id), caption="Il pacco rotto")
+    message = telegram_says(running, 1, photo=tg.photo(file_id), caption="Il pacco rotto")
 
     assert message["attachments"][0]["platform_id"] == file_id  # the largest size
     answer = _file_of(running, message)
@@ -105,7 +88,7 @@ def test_a_document_downloads_under_its_name_and_never_runs_as_a_page(
         "mime_type": "text/html",
         "file_size": len(page),
     }
-    message = _send_telegram(running, 2, document=document)
+    message = telegram_says(running, 2, document=document)
 
     answer = _file_of(running, message)
     assert answer.status_code == 200 and answer.content == page
@@ -115,7 +98,7 @@ def test_a_document_downloads_under_its_name_and_never_runs_as_a_page(
     )
 
     hostile = {**document, "file_name": 'ricevuta "già"\r\nSet-Cookie: x=1.pdf'}
-    answer = _file_of(running, _send_telegram(running, 8, document=hostile))
+    answer = _file_of(running, telegram_says(running, 8, document=hostile))
     assert answer.status_code == 200 and "set-cookie" not in answer.headers
     assert answer.headers["content-disposition"] == (
         'attachment; filename="ricevuta _gi____Set-Cookie: x=1.pdf"; '
@@ -129,19 +112,19 @@ def test_what_the_platform_cannot_give_is_a_clear_error(
     start_daemon: Callable[..., RunningDaemon],
 ) -> None:
     emulator, running = _telegram(start_daemon, telegram_emulator, sqlite_url)
-    lost = _send_telegram(running, 3, photo=tg.photo("AgACAgQAAxkBAAInever-kept"))
+    lost = telegram_says(running, 3, photo=tg.photo("AgACAgQAAxkBAAInever-kept"))
     answer = _file_of(running, lost)
     assert answer.status_code == 404
     assert "invalid file_id" in answer.json()["detail"].lower()
 
     huge = emulator.add_file(b"\0" * (20 * 1024 * 1024 + 1), ".mp4")
     video = {"file_id": huge, "file_unique_id": "AgADbig", "width": 1, "height": 1, "duration": 1}
-    too_big = _send_telegram(running, 4, video=video)
+    too_big = telegram_says(running, 4, video=video)
     answer = _file_of(running, too_big)
     assert answer.status_code == 502
     assert "file is too big" in answer.json()["detail"].lower()
 
-    fine = _send_telegram(running, 5, photo=tg.photo(emulator.add_file(PICTURE, ".png")))
+    fine = telegram_says(running, 5, photo=tg.photo(emulator.add_file(PICTURE, ".png")))
     emulator.add_fault("getFile", 429, retry_after=7)
     answer = _file_of(running, fine)
     assert answer.status_code == 503 and "rate limit" in answer.json()["detail"]
@@ -149,7 +132,7 @@ def test_what_the_platform_cannot_give_is_a_clear_error(
     assert _file_of(running, fine).status_code == 503
     assert _file_of(running, fine).content == PICTURE  # the platform is back
 
-    text = _send_telegram(running, 6, text="Grazie!")
+    text = telegram_says(running, 6, text="Grazie!")
     assert text["attachments"] == []
     for url in (
         f"/api/v1/messages/{text['id']}/attachments/0",
@@ -165,7 +148,7 @@ def test_a_telegram_location_has_no_file_to_fetch(
     start_daemon: Callable[..., RunningDaemon],
 ) -> None:
     _, running = _telegram(start_daemon, telegram_emulator, sqlite_url)
-    message = _send_telegram(running, 7, location={"latitude": 45.4642, "longitude": 9.19})
+    message = telegram_says(running, 7, location={"latitude": 45.4642, "longitude": 9.19})
     assert "content_url" not in message["attachments"][0]
     assert running.api.get(f"/api/v1/messages/{message['id']}/attachments/0").status_code == 404
 
@@ -181,18 +164,6 @@ def _whatsapp(
     return emulator, running
 
 
-def _send_whatsapp(
-    emulator: GraphEmulator, running: RunningDaemon, kind: str, content: dict[str, Any]
-) -> dict[str, Any]:
-    wamid = mp.new_wamid()
-    message = mp.wa_message(WA_ID, int(time.time()), kind, content, wamid)
-    value = mp.wa_value(
-        PHONE_NUMBER_ID, contacts=[mp.wa_contact(WA_ID, "Giulia")], messages=[message]
-    )
-    assert asyncio.run(emulator.deliver(mp.whatsapp_webhook(emulator.business_id, value))) == 200
-    return wait_for(lambda: running.messages(external_id=wamid))[0]  # type: ignore[no-any-return]
-
-
 def test_a_whatsapp_picture_is_fetched_through_its_media_url(
     database_url: str,
     whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
@@ -200,7 +171,7 @@ def test_a_whatsapp_picture_is_fetched_through_its_media_url(
 ) -> None:
     emulator, running = _whatsapp(start_daemon, whatsapp_emulator, database_url)
     media_id = emulator.add_media(PICTURE, "image/png")
-    message = _send_whatsapp(
+    message = whatsapp_says(
         emulator, running, "image", mp.wa_media("image", media_id, "image/png", caption="Rotto")
     )
 
@@ -225,7 +196,7 @@ def test_a_whatsapp_voice_note_plays_inline(
     voice = b"OggS\0\2" + bytes(200)
     media_id = emulator.add_media(voice, "audio/ogg; codecs=opus")
     content = mp.wa_media("audio", media_id, "audio/ogg; codecs=opus", voice=True)
-    message = _send_whatsapp(emulator, running, "audio", content)
+    message = whatsapp_says(emulator, running, "audio", content)
 
     answer = _file_of(running, message)
     assert answer.status_code == 200 and answer.content == voice

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,8 +15,6 @@ from conftest import (
     BRAND_ID,
     EMMA_ID,
     PAGE_ID,
-    PHONE_NUMBER_ID,
-    TELEGRAM_SECRET,
     RunningDaemon,
     make_settings,
     messenger_channel,
@@ -26,11 +23,11 @@ from conftest import (
     whatsapp_channel,
     x_channel,
 )
+from customer_helpers import WA_ID, telegram_says, whatsapp_says
 from sqlmodel import Session, func, select
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import meta_payloads as mp
-from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.images import png
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
@@ -40,9 +37,7 @@ from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import MessageFile
 
-GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
 LABEL = png(40, 30, (20, 160, 90))
-WA_ID = "393331234567"
 PSID = "6024301887612345"
 
 
@@ -54,14 +49,7 @@ def _telegram_conversation(
     """A daemon against the emulator, and the conversation Giulia opened there."""
     emulator, server = telegram_emulator
     running = start_daemon(make_settings(database_url, channels=telegram_channel(server.url)))
-    message = tg.message(1, GIULIA, int(time.time()), text="Mi mandate l'etichetta per il reso?")
-    body = json.dumps(tg.update(800_001, message=message)).encode()
-    headers = {
-        "content-type": "application/json",
-        "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
-    }
-    assert running.post_webhook("telegram", body, headers).status_code == 200
-    inbound = wait_for(lambda: running.messages(external_id="5551001:1"))[0]
+    inbound = telegram_says(running, 1, text="Mi mandate l'etichetta per il reso?")
     return emulator, running, inbound["conversation_id"]
 
 
@@ -198,11 +186,8 @@ def _whatsapp_conversation(
     emulator, server = whatsapp_emulator
     running = start_daemon(make_settings(database_url, channels=whatsapp_channel(server.url)))
     emulator.webhook_url = f"{running.url}/webhooks/whatsapp"
-    wamid = mp.new_wamid()
-    said = mp.wa_text(WA_ID, int(time.time() - hours_ago * 3600), "L'etichetta?", wamid)
-    value = mp.wa_value(PHONE_NUMBER_ID, contacts=[mp.wa_contact(WA_ID, "Giulia")], messages=[said])
-    assert asyncio.run(emulator.deliver(mp.whatsapp_webhook(emulator.business_id, value))) == 200
-    inbound = wait_for(lambda: running.messages(external_id=wamid))[0]
+    said = {"body": "L'etichetta?"}
+    inbound = whatsapp_says(emulator, running, "text", said, hours_ago=hours_ago)
     return emulator, running, inbound["conversation_id"]
 
 

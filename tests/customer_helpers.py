@@ -1,0 +1,52 @@
+"""Helpers for the file tests: Giulia writes to a running daemon as Telegram and WhatsApp
+deliver it (a secret-signed webhook, a Meta-signed one from the emulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from conftest import PHONE_NUMBER_ID, TELEGRAM_SECRET, RunningDaemon, wait_for
+
+from sportello.connectors.emulators import meta_payloads as mp
+from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.meta import GraphEmulator
+
+GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
+WA_ID = "393331234567"
+
+
+def telegram_says(running: RunningDaemon, message_id: int, **content: Any) -> dict[str, Any]:
+    """Giulia's Telegram message (``text=``, ``photo=``...) through the webhook; the
+    message as the API shows it once stored."""
+    message = tg.message(message_id, GIULIA, int(time.time()), **content)
+    body = json.dumps(tg.update(700_000 + message_id, message=message)).encode()
+    headers = {
+        "content-type": "application/json",
+        "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
+    }
+    assert running.post_webhook("telegram", body, headers).status_code == 200
+    found = wait_for(lambda: running.messages(external_id=f"5551001:{message_id}"))
+    return found[0]  # type: ignore[no-any-return]
+
+
+def whatsapp_says(
+    emulator: GraphEmulator,
+    running: RunningDaemon,
+    kind: str,
+    content: dict[str, Any],
+    *,
+    hours_ago: float = 0.0,
+) -> dict[str, Any]:
+    """Giulia's WhatsApp message of ``kind`` through the emulator's signed webhook; the
+    message as the API shows it once stored."""
+    wamid = mp.new_wamid()
+    sent_at = int(time.time() - hours_ago * 3600)
+    message = mp.wa_message(WA_ID, sent_at, kind, content, wamid)
+    value = mp.wa_value(
+        PHONE_NUMBER_ID, contacts=[mp.wa_contact(WA_ID, "Giulia")], messages=[message]
+    )
+    assert asyncio.run(emulator.deliver(mp.whatsapp_webhook(emulator.business_id, value))) == 200
+    return wait_for(lambda: running.messages(external_id=wamid))[0]  # type: ignore[no-any-return]
