@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from sportello.connectors.base import Connector
-from sportello.inbox import housekeeping, planner_statistics, settings_store, sla
+from sportello.inbox import housekeeping, kept_media, planner_statistics, settings_store, sla
 from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
 from sportello.inbox.metrics import timeline_store
@@ -46,6 +46,7 @@ TIMELINES_INTERVAL_S = 30.0
 QUIET_S = 0.1  # a background batch (timelines, retention) waits this long without webhooks,
 QUIET_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
 STATISTICS_INTERVAL_S = 60.0  # autovacuum's own naptime
+MEDIA_INTERVAL_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,18 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             lambda: asyncio.to_thread(planner_statistics.analyze_stale, daemon.engine),
         ),
     ]
+    if kept_media.expiring(daemon.connectors):
+
+        def keep_media() -> Awaitable[int]:
+            return kept_media.keep_new_files(
+                daemon.engine,
+                daemon.connectors,
+                daemon.clock,
+                asyncio.to_thread,
+                write_lock=daemon.write_lock.background,
+            )
+
+        jobs.append(PeriodicJob("media:keep", MEDIA_INTERVAL_S, keep_media))
     if daemon.settings.surveys.enabled:
 
         def surveys() -> object:

@@ -1,9 +1,9 @@
 """``GET /api/v1/messages/{id}/attachments/{index}``: an attachment's file, from the platform.
 
 Telegram and WhatsApp keep a customer's photo or document under an id that only the bot's
-token opens, so the inbox asks the daemon, which asks the platform there and then. Nothing
-is kept here: the platform holds the file, and an erased customer leaves no copy behind.
-A file an agent sent is the exception: it is kept with its message, and served from here.
+token opens, so the inbox asks the daemon, which asks the platform there and then. A copy
+kept with the message is served instead where there is one: a file an agent sent, or a
+WhatsApp or Messenger customer's file copied before it expires (``inbox/kept_media.py``).
 The browser shows inline only the image, audio and video types of :data:`INLINE_TYPES`;
 anything else is a download, and nothing served here runs as a page (``nosniff`` and a
 sandboxing policy), whatever a customer sent.

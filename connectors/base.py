@@ -315,6 +315,8 @@ class Connector(abc.ABC):
     name: ClassVar[Channel]
     # The most text one message holds; a longer one goes out as several (:meth:`parts`).
     max_text_length: ClassVar[int] = 4096
+    # Whether the platform deletes customers' files after a while (the inbox copies them).
+    files_expire: ClassVar[bool] = False
     # Whether :meth:`profile` can name users whose messages carry no name.
     has_profiles: ClassVar[bool] = False
     # The daemon hands its clock over (``use_clock``) so sends are timed like everything else.

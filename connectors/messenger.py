@@ -84,6 +84,7 @@ class MessengerConnector(meta.MetaConnector):
     max_text_length = MAX_TEXT
     platform = "Messenger"
     webhook_object = "page"
+    files_expire = True  # CDN links expire after some days
     has_profiles = True
 
     def __init__(self, settings: MessengerSettings) -> None:

@@ -88,6 +88,7 @@ class WhatsAppConnector(meta.MetaConnector):
     max_text_length = MAX_TEXT
     platform = "WhatsApp"
     webhook_object = "whatsapp_business_account"
+    files_expire = True  # media kept 30 days
 
     def __init__(self, settings: WhatsAppSettings) -> None:
         assert settings.access_token is not None and settings.phone_number_id is not None

@@ -3,11 +3,12 @@
 The scope of a customer is the customer, every customer merged into it, their
 identities, the conversations they own and every message they wrote or received.
 
-Erasure deletes all of that, plus outbox items, the files agents sent them, notes, tags
-and events of the deleted conversations, link suggestions, and the raw journal deliveries
-whose body mentions one of their platform ids or phone numbers. A Telegram group they
-opened is handed over to another participant instead of being deleted, so other people's
-messages survive; only this customer's own messages leave it. Limits (also in ``docs/inbox.md``):
+Erasure deletes all of that, plus outbox items, the files kept with the messages, notes,
+tags and events of the deleted conversations, link suggestions, and the raw journal
+deliveries whose body mentions one of their platform ids or phone numbers. A Telegram group
+they opened is handed over to another participant instead of being deleted, so other
+people's messages survive; only this customer's own messages leave it. Limits (also in
+``docs/inbox.md``):
 
 * a journal delivery that mentions this customer is deleted whole, even when it also
   carries other people's events (their parsed messages stay);
@@ -319,7 +320,7 @@ def _row(row: SQLModel) -> dict[str, Any]:
 
 
 def _file(row: MessageFile) -> dict[str, Any]:
-    """A file an agent sent them, its bytes in base64."""
+    """A file kept with one of their messages (sent to them, or theirs), in base64."""
     return {
         "id": row.id,
         "message_id": row.message_id,

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from conftest import (
     PAGE_ID,
     RunningDaemon,
@@ -23,6 +24,7 @@ from conftest import (
 )
 from customer_helpers import telegram_says, whatsapp_says
 
+from sportello import scheduler
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.images import png
@@ -32,6 +34,13 @@ from sportello.connectors.emulators.telegram import TelegramEmulator
 
 PSID = "6024301887612345"
 PICTURE = png(32, 24)
+
+
+@pytest.fixture(autouse=True)
+def no_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files here are fetched when opened; the job copying WhatsApp's and Messenger's ahead
+    of their expiry (tests/test_kept_media.py) would serve its copy instead."""
+    monkeypatch.setattr(scheduler, "MEDIA_INTERVAL_S", 3600.0)
 
 
 def _telegram(

@@ -148,8 +148,10 @@ class GraphEmulator:
         count: int = 1,
         message: str | None = None,
         retry_after: int | None = None,
+        endpoint: str = ENDPOINT,
     ) -> None:
-        """The next ``count`` sends answer ``status`` with a Graph error body."""
+        """The next ``count`` sends (or, with ``endpoint="media"``, WhatsApp media lookups)
+        answer ``status`` with a Graph error body."""
         if code is None:
             code = 4 if status == 429 else 1 if status >= 500 else 100
         error: dict[str, Any] = {
@@ -164,7 +166,7 @@ class GraphEmulator:
             error["error_data"] = {"messaging_product": "whatsapp", "details": error["message"]}
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         self.faults.add(
-            ENDPOINT, Fault(status=status, count=count, body={"error": error}, headers=headers)
+            endpoint, Fault(status=status, count=count, body={"error": error}, headers=headers)
         )
 
     # the Graph API ----------------------------------------------------------------
@@ -225,6 +227,9 @@ class GraphEmulator:
                     401, 190, "Invalid OAuth access token - Cannot parse access token"
                 )
             if self.platform == "whatsapp" and node in self.media:
+                fault = self.faults.take("media")
+                if fault is not None:
+                    return JSONResponse(fault.body, status_code=fault.status)
                 return self._media_url(node, str(request.base_url))
             profile = self.profiles.get(node)
             if self.platform != "messenger" or profile is None:

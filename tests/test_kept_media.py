@@ -1,0 +1,92 @@
+"""Customers' files that WhatsApp and Messenger let expire are copied into the inbox by
+the ``media:keep`` job of a running daemon, so the case keeps its pictures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import (
+    PAGE_ID,
+    RunningDaemon,
+    make_settings,
+    messenger_channel,
+    wait_for,
+    whatsapp_channel,
+)
+from customer_helpers import whatsapp_says
+
+from sportello import scheduler
+from sportello.connectors.emulators import meta_payloads as mp
+from sportello.connectors.emulators.images import png
+from sportello.connectors.emulators.meta import GraphEmulator
+from sportello.connectors.emulators.server import BackgroundServer
+
+PARCEL = png(48, 36, (180, 120, 60))
+PSID = "6024301887612345"
+
+
+@pytest.fixture(autouse=True)
+def frequent_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "MEDIA_INTERVAL_S", 0.2)
+
+
+def _attachment(running: RunningDaemon, message_id: int, settled: str) -> dict[str, Any]:
+    """The message's attachment once the job has settled it (``file_id`` or ``unavailable``)."""
+
+    def found() -> dict[str, Any] | None:
+        item = next(m for m in running.messages(direction="in") if m["id"] == message_id)
+        attachment: dict[str, Any] = item["attachments"][0]
+        return attachment if settled in attachment else None
+
+    return wait_for(found, timeout=15)  # type: ignore[no-any-return]
+
+
+def test_a_whatsapp_picture_outlives_metas_30_days(
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, server = whatsapp_emulator
+    running = start_daemon(make_settings(database_url, channels=whatsapp_channel(server.url)))
+    emulator.webhook_url = f"{running.url}/webhooks/whatsapp"
+    emulator.add_fault(500, endpoint="media", count=2)  # Meta is down for the first tries
+    media_id = emulator.add_media(PARCEL, "image/png")
+    picture = whatsapp_says(
+        emulator, running, "image", mp.wa_media("image", media_id, "image/png", caption="Rotto")
+    )
+    lost = whatsapp_says(emulator, running, "image", mp.wa_media("image", "404404", "image/png"))
+
+    kept = _attachment(running, picture["id"], "file_id")
+    del emulator.media[media_id]  # 30 days later, Meta no longer has it
+    answer = running.api.get(kept["content_url"])
+    assert answer.status_code == 200 and answer.content == PARCEL
+    assert answer.headers["content-type"] == "image/png"
+
+    gone = _attachment(running, lost["id"], "unavailable")
+    assert "does not exist" in gone["unavailable"]
+    assert "file_id" not in gone
+
+
+def test_a_messenger_picture_outlives_its_cdn_link(
+    sqlite_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, server = messenger_emulator
+    running = start_daemon(make_settings(sqlite_url, channels=messenger_channel(server.url)))
+    emulator.webhook_url = f"{running.url}/webhooks/messenger"
+    link = server.url + emulator.add_file(PARCEL, "image/png")
+    mid, now_ms = mp.new_mid(), int(time.time() * 1000)
+    event = mp.attachment_message(PSID, PAGE_ID, now_ms, [mp.media("image", link)], mid)
+    payload = mp.messenger_webhook(PAGE_ID, event, time_ms=now_ms)
+    assert asyncio.run(emulator.deliver(payload)) == 200
+    message = wait_for(lambda: running.messages(external_id=mid))[0]
+
+    kept = _attachment(running, message["id"], "file_id")
+    emulator.expired.update(emulator.files)  # the link expires
+    answer = running.api.get(kept["content_url"])
+    assert answer.status_code == 200 and answer.content == PARCEL
