@@ -160,6 +160,8 @@ def _store(
             return
         attachments = [dict(a) for a in message.attachments]
         for index, got in fetched.items():
+            if _settled(attachments[index]):  # another replica's run, past its lease
+                continue
             if isinstance(got, str):
                 attachments[index]["unavailable"] = got
                 continue
