@@ -1,5 +1,5 @@
-"""Helpers for the file tests: Giulia writes to a running daemon as Telegram and WhatsApp
-deliver it (a secret-signed webhook, a Meta-signed one from the emulator)."""
+"""Helpers for the file tests: Giulia writes to a running daemon as Telegram, WhatsApp and
+Messenger deliver it (a secret-signed webhook, Meta-signed ones from the emulator)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from conftest import PHONE_NUMBER_ID, TELEGRAM_SECRET, RunningDaemon, wait_for
+from conftest import PAGE_ID, PHONE_NUMBER_ID, TELEGRAM_SECRET, RunningDaemon, wait_for
 
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
@@ -16,6 +16,7 @@ from sportello.connectors.emulators.meta import GraphEmulator
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
 WA_ID = "393331234567"
+PSID = "6024301887612345"
 
 
 def telegram_says(running: RunningDaemon, message_id: int, **content: Any) -> dict[str, Any]:
@@ -50,3 +51,22 @@ def whatsapp_says(
     )
     assert asyncio.run(emulator.deliver(mp.whatsapp_webhook(emulator.business_id, value))) == 200
     return wait_for(lambda: running.messages(external_id=wamid))[0]  # type: ignore[no-any-return]
+
+
+def messenger_says(
+    emulator: GraphEmulator,
+    running: RunningDaemon,
+    *,
+    text: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Giulia's Messenger message (a text, or ``attachments``) through the emulator's
+    signed webhook; the message as the API shows it once stored."""
+    mid, now_ms = mp.new_mid(), int(time.time() * 1000)
+    if attachments is not None:
+        event = mp.attachment_message(PSID, PAGE_ID, now_ms, attachments, mid, text)
+    else:
+        event = mp.text_message(PSID, PAGE_ID, now_ms, text or "", mid)
+    payload = mp.messenger_webhook(PAGE_ID, event, time_ms=now_ms)
+    assert asyncio.run(emulator.deliver(payload)) == 200
+    return wait_for(lambda: running.messages(external_id=mid))[0]  # type: ignore[no-any-return]

@@ -5,8 +5,6 @@ against the emulators. X's DM pictures: tests/test_x.py."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,15 +12,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from conftest import (
-    PAGE_ID,
     RunningDaemon,
     make_settings,
     messenger_channel,
     telegram_channel,
-    wait_for,
     whatsapp_channel,
 )
-from customer_helpers import telegram_says, whatsapp_says
+from customer_helpers import messenger_says, telegram_says, whatsapp_says
 
 from sportello import scheduler
 from sportello.connectors.emulators import meta_payloads as mp
@@ -32,7 +28,6 @@ from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 
-PSID = "6024301887612345"
 PICTURE = png(32, 24)
 
 
@@ -223,15 +218,8 @@ def test_a_messenger_picture_is_fetched_from_metas_cdn_until_its_link_expires(
     emulator.webhook_url = f"{running.url}/webhooks/messenger"
     link = server.url + emulator.add_file(PICTURE, "image/png")
     elsewhere = "http://169.254.169.254/latest/meta-data/picture.png"  # not Meta's
-    mid = mp.new_mid()
-    now_ms = int(time.time() * 1000)
-    event = mp.attachment_message(
-        PSID, PAGE_ID, now_ms, [mp.media("image", link), mp.media("image", elsewhere)], mid
-    )
-    assert (
-        asyncio.run(emulator.deliver(mp.messenger_webhook(PAGE_ID, event, time_ms=now_ms))) == 200
-    )
-    message = wait_for(lambda: running.messages(external_id=mid))[0]
+    pictures = [mp.media("image", link), mp.media("image", elsewhere)]
+    message = messenger_says(emulator, running, attachments=pictures)
 
     answer = _file_of(running, message)
     assert answer.status_code == 200 and answer.content == PICTURE

@@ -3,21 +3,18 @@ the ``media:keep`` job of a running daemon, so the case keeps its pictures."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from conftest import (
-    PAGE_ID,
     RunningDaemon,
     make_settings,
     messenger_channel,
     wait_for,
     whatsapp_channel,
 )
-from customer_helpers import whatsapp_says
+from customer_helpers import messenger_says, whatsapp_says
 
 from sportello import scheduler
 from sportello.connectors.emulators import meta_payloads as mp
@@ -26,7 +23,6 @@ from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 
 PARCEL = png(48, 36, (180, 120, 60))
-PSID = "6024301887612345"
 
 
 @pytest.fixture(autouse=True)
@@ -80,11 +76,7 @@ def test_a_messenger_picture_outlives_its_cdn_link(
     running = start_daemon(make_settings(sqlite_url, channels=messenger_channel(server.url)))
     emulator.webhook_url = f"{running.url}/webhooks/messenger"
     link = server.url + emulator.add_file(PARCEL, "image/png")
-    mid, now_ms = mp.new_mid(), int(time.time() * 1000)
-    event = mp.attachment_message(PSID, PAGE_ID, now_ms, [mp.media("image", link)], mid)
-    payload = mp.messenger_webhook(PAGE_ID, event, time_ms=now_ms)
-    assert asyncio.run(emulator.deliver(payload)) == 200
-    message = wait_for(lambda: running.messages(external_id=mid))[0]
+    message = messenger_says(emulator, running, attachments=[mp.media("image", link)])
 
     kept = _attachment(running, message["id"], "file_id")
     emulator.expired.update(emulator.files)  # the link expires

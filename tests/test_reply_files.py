@@ -4,9 +4,7 @@ media upload, then the message; Messenger's attachment upload), against the emul
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +12,6 @@ from typing import Any
 from conftest import (
     BRAND_ID,
     EMMA_ID,
-    PAGE_ID,
     RunningDaemon,
     make_settings,
     messenger_channel,
@@ -23,11 +20,10 @@ from conftest import (
     whatsapp_channel,
     x_channel,
 )
-from customer_helpers import WA_ID, telegram_says, whatsapp_says
+from customer_helpers import PSID, WA_ID, messenger_says, telegram_says, whatsapp_says
 from sqlmodel import Session, func, select
 
 from sportello.connectors.base import InboundMessage, Person, Thread
-from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators.images import png
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
@@ -38,7 +34,6 @@ from sportello.inbox.ingest import ingest
 from sportello.inbox.models import MessageFile
 
 LABEL = png(40, 30, (20, 160, 90))
-PSID = "6024301887612345"
 
 
 def _telegram_conversation(
@@ -253,10 +248,8 @@ def test_a_messenger_picture_is_uploaded_with_the_message_and_the_text_follows(
     emulator, server = messenger_emulator
     running = start_daemon(make_settings(sqlite_url, channels=messenger_channel(server.url)))
     emulator.webhook_url = f"{running.url}/webhooks/messenger"
-    mid, now_ms = mp.new_mid(), int(time.time() * 1000)
-    said = mp.text_message(PSID, PAGE_ID, now_ms, "Mi mandate l'etichetta?", mid)
-    assert asyncio.run(emulator.deliver(mp.messenger_webhook(PAGE_ID, said, time_ms=now_ms))) == 200
-    conversation_id = wait_for(lambda: running.messages(external_id=mid))[0]["conversation_id"]
+    said = messenger_says(emulator, running, text="Mi mandate l'etichetta?")
+    conversation_id = said["conversation_id"]
 
     answer = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png", "Eccola")
     sent = _delivered(running, answer.json()["id"])
