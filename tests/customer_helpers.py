@@ -6,17 +6,42 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
-from conftest import PAGE_ID, PHONE_NUMBER_ID, TELEGRAM_SECRET, RunningDaemon, wait_for
+from conftest import (
+    PAGE_ID,
+    PHONE_NUMBER_ID,
+    TELEGRAM_SECRET,
+    RunningDaemon,
+    make_settings,
+    messenger_channel,
+    wait_for,
+    whatsapp_channel,
+)
 
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.meta import GraphEmulator
+from sportello.connectors.emulators.server import BackgroundServer
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
 WA_ID = "393331234567"
 PSID = "6024301887612345"
+
+
+def meta_daemon(
+    start_daemon: Callable[..., RunningDaemon],
+    emulated: tuple[GraphEmulator, BackgroundServer],
+    database_url: str,
+) -> RunningDaemon:
+    """A daemon with the emulator's platform (WhatsApp or Messenger) on, and the emulator's
+    webhooks pointed at it."""
+    emulator, server = emulated
+    channel = whatsapp_channel if emulator.platform == "whatsapp" else messenger_channel
+    running = start_daemon(make_settings(database_url, channels=channel(server.url)))
+    emulator.webhook_url = f"{running.url}/webhooks/{emulator.platform}"
+    return running
 
 
 def telegram_says(running: RunningDaemon, message_id: int, **content: Any) -> dict[str, Any]:

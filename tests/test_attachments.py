@@ -14,11 +14,9 @@ import pytest
 from conftest import (
     RunningDaemon,
     make_settings,
-    messenger_channel,
     telegram_channel,
-    whatsapp_channel,
 )
-from customer_helpers import messenger_says, telegram_says, whatsapp_says
+from customer_helpers import messenger_says, meta_daemon, telegram_says, whatsapp_says
 
 from sportello import scheduler
 from sportello.connectors.emulators import meta_payloads as mp
@@ -162,9 +160,8 @@ def _whatsapp(
     whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
     database_url: str,
 ) -> tuple[GraphEmulator, RunningDaemon]:
-    emulator, server = whatsapp_emulator
-    running = start_daemon(make_settings(database_url, channels=whatsapp_channel(server.url)))
-    emulator.webhook_url = f"{running.url}/webhooks/whatsapp"
+    emulator = whatsapp_emulator[0]
+    running = meta_daemon(start_daemon, whatsapp_emulator, database_url)
     return emulator, running
 
 
@@ -214,8 +211,7 @@ def test_a_messenger_picture_is_fetched_from_metas_cdn_until_its_link_expires(
     start_daemon: Callable[..., RunningDaemon],
 ) -> None:
     emulator, server = messenger_emulator
-    running = start_daemon(make_settings(sqlite_url, channels=messenger_channel(server.url)))
-    emulator.webhook_url = f"{running.url}/webhooks/messenger"
+    running = meta_daemon(start_daemon, messenger_emulator, sqlite_url)
     link = server.url + emulator.add_file(PICTURE, "image/png")
     elsewhere = "http://169.254.169.254/latest/meta-data/picture.png"  # not Meta's
     pictures = [mp.media("image", link), mp.media("image", elsewhere)]

@@ -9,12 +9,9 @@ from typing import Any
 import pytest
 from conftest import (
     RunningDaemon,
-    make_settings,
-    messenger_channel,
     wait_for,
-    whatsapp_channel,
 )
-from customer_helpers import messenger_says, whatsapp_says
+from customer_helpers import messenger_says, meta_daemon, whatsapp_says
 
 from sportello import scheduler
 from sportello.connectors.emulators import meta_payloads as mp
@@ -46,9 +43,8 @@ def test_a_whatsapp_picture_outlives_metas_30_days(
     whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
     start_daemon: Callable[..., RunningDaemon],
 ) -> None:
-    emulator, server = whatsapp_emulator
-    running = start_daemon(make_settings(database_url, channels=whatsapp_channel(server.url)))
-    emulator.webhook_url = f"{running.url}/webhooks/whatsapp"
+    emulator = whatsapp_emulator[0]
+    running = meta_daemon(start_daemon, whatsapp_emulator, database_url)
     emulator.add_fault(500, endpoint="media", count=2)  # Meta is down for the first tries
     media_id = emulator.add_media(PARCEL, "image/png")
     picture = whatsapp_says(
@@ -73,8 +69,7 @@ def test_a_messenger_picture_outlives_its_cdn_link(
     start_daemon: Callable[..., RunningDaemon],
 ) -> None:
     emulator, server = messenger_emulator
-    running = start_daemon(make_settings(sqlite_url, channels=messenger_channel(server.url)))
-    emulator.webhook_url = f"{running.url}/webhooks/messenger"
+    running = meta_daemon(start_daemon, messenger_emulator, sqlite_url)
     link = server.url + emulator.add_file(PARCEL, "image/png")
     message = messenger_says(emulator, running, attachments=[mp.media("image", link)])
 

@@ -14,13 +14,11 @@ from conftest import (
     EMMA_ID,
     RunningDaemon,
     make_settings,
-    messenger_channel,
     telegram_channel,
     wait_for,
-    whatsapp_channel,
     x_channel,
 )
-from customer_helpers import PSID, WA_ID, messenger_says, telegram_says, whatsapp_says
+from customer_helpers import PSID, WA_ID, messenger_says, meta_daemon, telegram_says, whatsapp_says
 from sqlmodel import Session, func, select
 
 from sportello.connectors.base import InboundMessage, Person, Thread
@@ -178,9 +176,8 @@ def _whatsapp_conversation(
     database_url: str,
     hours_ago: float = 0,
 ) -> tuple[GraphEmulator, RunningDaemon, int]:
-    emulator, server = whatsapp_emulator
-    running = start_daemon(make_settings(database_url, channels=whatsapp_channel(server.url)))
-    emulator.webhook_url = f"{running.url}/webhooks/whatsapp"
+    emulator = whatsapp_emulator[0]
+    running = meta_daemon(start_daemon, whatsapp_emulator, database_url)
     said = {"body": "L'etichetta?"}
     inbound = whatsapp_says(emulator, running, "text", said, hours_ago=hours_ago)
     return emulator, running, inbound["conversation_id"]
@@ -245,9 +242,8 @@ def test_a_messenger_picture_is_uploaded_with_the_message_and_the_text_follows(
     messenger_emulator: tuple[GraphEmulator, BackgroundServer],
     start_daemon: Callable[..., RunningDaemon],
 ) -> None:
-    emulator, server = messenger_emulator
-    running = start_daemon(make_settings(sqlite_url, channels=messenger_channel(server.url)))
-    emulator.webhook_url = f"{running.url}/webhooks/messenger"
+    emulator = messenger_emulator[0]
+    running = meta_daemon(start_daemon, messenger_emulator, sqlite_url)
     said = messenger_says(emulator, running, text="Mi mandate l'etichetta?")
     conversation_id = said["conversation_id"]
 
