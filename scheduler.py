@@ -139,7 +139,6 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
                 daemon.engine,
                 daemon.connectors,
                 daemon.clock,
-                asyncio.to_thread,
                 write_lock=daemon.write_lock.background,
             )
 

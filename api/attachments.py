@@ -57,7 +57,7 @@ class StoredAttachment:
     index: int
     channel: str
     attachment: dict[str, Any]
-    kept: Media | None  # a file an agent sent, kept here
+    kept: Media | None  # the copy kept with the message, if there is one
 
 
 def stored_attachment(message_id: int, index: int, session: SessionDep) -> StoredAttachment:

@@ -18,8 +18,8 @@ PREVIEW_CHARS = 140
 
 def message_out(message: Message) -> MessageOut:
     out = MessageOut.model_validate(message)
-    connector = connector_class(message.channel)
     if message.id is not None and out.attachments:
+        connector = connector_class(message.channel)
         out.attachments = [
             {**a, "content_url": content_url(message.id, i)}
             if "file_id" in a or (connector is not None and connector.fetches(a))

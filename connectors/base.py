@@ -383,8 +383,8 @@ class Connector(abc.ABC):
         return False
 
     async def media(self, attachment: Mapping[str, Any]) -> Media:
-        """Fetch the file of a stored attachment from the platform, now (nothing is kept:
-        platforms' files stay theirs); raise :class:`MediaError` when it cannot be had."""
+        """Fetch the file of a stored attachment from the platform, now; raise
+        :class:`MediaError` when it cannot be had."""
         raise MediaError(f"{self.name} attachments are not fetched", gone=True)
 
     async def acknowledge(self, external_id: str) -> None:  # noqa: B027 (optional hook)

@@ -64,7 +64,6 @@ MEDIA: dict[str, AttachmentKind] = {
 # the daemon fetches a stored link only from there or from the Graph API's own host.
 FILE_HOSTS = (".fbcdn.net", ".fbsbx.com")
 MAX_FILE_BYTES = 25 * 2**20
-MESSENGER_KIND = {"image": "image", "video": "video", "audio": "audio"}  # else "file"
 IGNORED_EVENTS = {
     "reaction": "a reaction is not a message",
     "referral": "the customer arrived through a link or an ad; nothing said yet",
@@ -247,7 +246,7 @@ class MessengerConnector(meta.MetaConnector):
         """The file as an attachment uploaded with the message (``filedata``); Messenger
         takes no caption, so the text follows it."""
         attachment = {
-            "type": MESSENGER_KIND.get(file.kind, "file"),
+            "type": file.kind,  # Messenger's own: image, video, audio, file
             "payload": {"is_reusable": False},
         }
         fields = {

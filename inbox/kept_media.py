@@ -16,8 +16,9 @@ belong to: erasure deletes them, the customer's export holds them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,7 +57,7 @@ def candidates(
     session: Session, channels: Collection[str], now: datetime
 ) -> tuple[list[Candidate], int | None]:
     """The next inbound messages with attachments on ``channels`` after the cursor, and the
-    id the cursor moves to once they are done (None: nothing new)."""
+    id the cursor moves to once they are done (None: it stays)."""
     newest = session.exec(select(func.max(Message.id))).one() or 0
     stored = read_cursor(session, CURSOR)
     if stored is not None:
@@ -65,8 +66,8 @@ def candidates(
         recent = select(func.min(Message.id)).where(col(Message.received_at) >= now - KEEP_FOR)
         first: int | None = session.exec(recent).one()
         after = first - 1 if first is not None else newest
-    if newest <= after:
-        return [], None
+    if newest <= after:  # nothing new; a first run still sets the cursor, read once
+        return [], after if stored is None else None
     upper = min(after + WINDOW, newest)
     rows = session.exec(
         select(Message.id, Message.channel, Message.attachments)
@@ -90,11 +91,10 @@ async def keep_new_files(
     engine: Engine,
     connectors: Mapping[str, Connector],
     clock: Clock,
-    run_in_thread: Callable[..., Any],
     write_lock: AbstractContextManager[Any] | None = None,
 ) -> int:
     """Copy the files of new inbound messages whose platform lets them expire; returns
-    how many files were copied. ``run_in_thread``: ``asyncio.to_thread``."""
+    how many files were copied."""
     keeping = expiring(connectors)
     if not keeping:
         return 0
@@ -103,7 +103,7 @@ async def keep_new_files(
         with session_scope(engine) as session:
             return candidates(session, keeping.keys(), clock.now())
 
-    found, upper = await run_in_thread(read)
+    found, upper = await asyncio.to_thread(read)
     if upper is None:
         return 0
     copied = 0
@@ -112,14 +112,14 @@ async def keep_new_files(
         if fetched is None:  # the platform is down or busy: from this message, next run
             upper = candidate.id - 1
             break
-        await run_in_thread(_store, engine, candidate.id, fetched, write_lock)
+        await asyncio.to_thread(_store, engine, candidate.id, fetched, write_lock)
         copied += sum(isinstance(f, Media) for f in fetched.values())
 
     def move() -> None:
         with write_lock or nullcontext(), session_scope(engine) as session:
             write_cursor(session, CURSOR, str(upper), clock)
 
-    await run_in_thread(move)
+    await asyncio.to_thread(move)
     return copied
 
 

@@ -4,6 +4,7 @@ the ``media:keep`` job of a running daemon, so the case keeps its pictures."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,13 +12,20 @@ from conftest import (
     RunningDaemon,
     wait_for,
 )
-from customer_helpers import messenger_says, meta_daemon, whatsapp_says
+from customer_helpers import WA_ID, messenger_says, meta_daemon, whatsapp_says
+from sqlalchemy import Engine
+from sqlmodel import select
 
 from sportello import scheduler
+from sportello.connectors.base import Attachment, InboundMessage, Person, Thread
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators.images import png
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
+from sportello.inbox import kept_media
+from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import ingest
+from sportello.inbox.models import Message
 
 PARCEL = png(48, 36, (180, 120, 60))
 
@@ -77,3 +85,40 @@ def test_a_messenger_picture_outlives_its_cdn_link(
     emulator.expired.update(emulator.files)  # the link expires
     answer = running.api.get(kept["content_url"])
     assert answer.status_code == 200 and answer.content == PARCEL
+
+
+def _picture(external_id: str, at: datetime) -> InboundMessage:
+    return InboundMessage(
+        channel="whatsapp",
+        external_id=external_id,
+        thread=Thread(WA_ID),
+        customer=Person(WA_ID, display_name="Giulia"),
+        sent_at=at,
+        kind="media",
+        attachments=(Attachment("image", platform_id="1000000000000001", mime_type="image/png"),),
+    )
+
+
+def test_a_first_run_looks_back_30_days_and_no_further(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    old = now - timedelta(days=40)
+    with session_scope(engine) as session:
+        ingest(session, [_picture("wamid.old", old)], now=old)
+    with session_scope(engine) as session:
+        # Nothing to copy: the cursor still goes past the old history, so it is read once.
+        assert kept_media.candidates(session, {"whatsapp"}, now) == (
+            [],
+            _id_of(engine, "wamid.old"),
+        )
+
+    with session_scope(engine) as session:
+        ingest(session, [_picture("wamid.new", now)], now=now)
+    recent = _id_of(engine, "wamid.new")
+    with session_scope(engine) as session:
+        found, upper = kept_media.candidates(session, {"whatsapp"}, now)
+    assert [c.id for c in found] == [recent] and upper == recent
+
+
+def _id_of(engine: Engine, external_id: str) -> int | None:
+    with session_scope(engine) as session:
+        return session.exec(select(Message.id).where(Message.external_id == external_id)).one()

@@ -127,6 +127,22 @@ def test_a_document_goes_before_a_long_text_and_once_after_an_outage(
     assert sent["external_id"] == f"5551001:{document['message_id']}"
 
 
+def test_an_mp4_goes_to_telegram_as_a_video(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, running, conversation_id = _telegram_conversation(
+        start_daemon, telegram_emulator, sqlite_url
+    )
+    clip = b"\0\0\0\x18ftypmp42 video"
+    answer = _send_file(running, conversation_id, "unboxing.mp4", clip, "video/mp4", "Guarda")
+    _delivered(running, answer.json()["id"])
+    (video,) = [s for s in emulator.sent if "video" in s]
+    assert video["caption"] == "Guarda" and video["video"]["size"] == len(clip)
+    assert not [s for s in emulator.sent if "document" in s or "photo" in s]
+
+
 def test_what_cannot_be_sent_is_refused_before_it_is_queued(
     sqlite_url: str,
     telegram_emulator: tuple[TelegramEmulator, BackgroundServer],

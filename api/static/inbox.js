@@ -234,11 +234,11 @@ async function relabel(message, label) {
   await loadThread();
 }
 
-// A file the daemon fetches from the platform (content_url: Telegram, WhatsApp) is shown:
-// a picture as a thumbnail opening the full one, a voice note or video as a player that
-// loads only when played, a document as a download. Otherwise an attachment the platform
-// serves over https opens in a new tab (not shown inline, so opening a conversation does
-// not call the platform); anything else is named only.
+// A file the daemon serves (content_url: its copy, or the file fetched from the platform)
+// is shown: a picture as a thumbnail opening the full one, a voice note or video as a
+// player that loads only when played, a document as a download. Otherwise an attachment
+// the platform serves over https (an X post's picture) opens in a new tab; anything else
+// is named only.
 function attachment(a) {
   const label = `[${a.kind}${a.name ? `: ${a.name}` : ""}]`;
   if (a.content_url) return fetchedFile(a, label);
