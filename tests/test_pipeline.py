@@ -26,6 +26,7 @@ from sportello.inbox import journal, outbox
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, write_lock
 from sportello.inbox.ingest import Ingested
+from sportello.inbox.intake import Intake
 from sportello.inbox.models import Conversation, Customer, Delivery, Identity, Message
 from sportello.inbox.pipeline import MAX_INGEST_ATTEMPTS, Hook, JournalWorker
 
@@ -253,6 +254,19 @@ def test_after_letting_a_webhook_in_a_failure_redoes_only_the_uncommitted_rest(
     engine.dispose()
 
 
+class _WatchedIntake(Intake):
+    """Tells the test when the worker has reached its wait (a sleep long enough for that
+    was not, on a busy machine)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait_idle(self, timeout: float) -> bool:
+        self.waiting.set()
+        return super().wait_idle(timeout)
+
+
 def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url: str) -> None:
     """A webhook arrives while the worker stores the first of three deliveries. The worker
     stores nothing more until the webhook is answered; on SQLite it commits the first
@@ -261,11 +275,13 @@ def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url: str) 
     engine = make_engine(database_url)
     migrate(engine)
     connector = TelegramConnector(TelegramSettings(bot_token=SecretStr("1:x")))
+    intake = _WatchedIntake()
     worker = JournalWorker(
         engine,
         {"telegram": connector},
         FrozenClock(NOW),
         write_lock=write_lock(engine),
+        intake=intake,
         yield_s=10.0,  # the webhook, not the timeout, ends the wait
     )
     seen_by_webhook: list[int] = []
@@ -275,7 +291,7 @@ def test_the_worker_steps_aside_while_a_webhook_is_in_flight(database_url: str) 
     def webhook() -> None:
         with worker.intake.receiving():
             in_flight.set()
-            threading.Event().wait(0.3)  # long enough for the worker to reach its wait
+            assert intake.waiting.wait(10), "the worker never stepped aside"
             with Session(engine) as session:
                 processed = select(Delivery).where(Delivery.state == "processed")
                 seen_by_webhook.append(len(session.exec(processed).all()))
