@@ -41,6 +41,7 @@ from sportello.connectors.base import (
     Media,
     MediaError,
     MessageEdited,
+    OutboundFile,
     OutboundMessage,
     ParseError,
     Person,
@@ -54,6 +55,7 @@ from sportello.connectors.x_api import RateLimit, build_client, has_user_auth, u
 from sportello.connectors.x_length import thread_chunks
 from sportello.connectors.x_media import fetch_dm_picture, is_dm_picture, v1_media, v2_media
 from sportello.connectors.x_poll import Budget, PollState, Sweep
+from sportello.connectors.x_upload import refusal, upload
 
 log = logging.getLogger(__name__)
 
@@ -391,19 +393,33 @@ class XConnector(Connector):
                 "access_token_secret to post",
                 retryable=False,
             )
+        if message.file is not None and (why := refusal(message.file)) is not None:
+            raise SendError(why, retryable=False)
         if message.public:
             return await asyncio.to_thread(self._send_tweets, message)
         return await asyncio.to_thread(self._send_dm, message)
 
+    def can_send_file(
+        self, file: OutboundFile, last_customer_message_at: datetime | None, now: datetime
+    ) -> str | None:
+        if not self.user_auth:
+            return "X needs the OAuth 1.0a user keys of channels.x to send files"
+        return refusal(file)
+
     def _send_tweets(self, message: OutboundMessage) -> SendResult:
-        """A reply to the customer's tweet; a longer text becomes a numbered thread."""
+        """A reply to the customer's tweet; a longer text becomes a numbered thread. A file
+        is uploaded first and goes with the first post."""
         chunks = self.parts(message)
         reply_to = message.reply_to_external_id or message.thread_external_id
+        media_ids = [self._upload(message.file, dm=False)] if message.file else None
         ids: list[str] = []
         for chunk in chunks:
             try:
                 response = self.client.create_tweet(
-                    text=chunk, in_reply_to_tweet_id=reply_to, user_auth=True
+                    text=chunk or None,
+                    in_reply_to_tweet_id=reply_to,
+                    media_ids=None if ids else media_ids,
+                    user_auth=True,
                 )
             except (tweepy.TweepyException, requests.RequestException) as exc:
                 error = _send_error(exc, self.now())
@@ -419,16 +435,27 @@ class XConnector(Connector):
         return SendResult(external_ids=tuple(ids), sent_at=self.now())
 
     def _send_dm(self, message: OutboundMessage) -> SendResult:
+        """One DM; a file is uploaded first and goes in it, the text beside it."""
         if len(message.text) > MAX_DM:
             raise SendError(f"a direct message holds at most {MAX_DM} characters", retryable=False)
+        media_id = self._upload(message.file, dm=True) if message.file else None
         try:
             response = self.client.create_direct_message(
-                participant_id=message.recipient_external_id, text=message.text, user_auth=True
+                participant_id=message.recipient_external_id,
+                text=message.text or None,
+                media_id=media_id,
+                user_auth=True,
             )
         except (tweepy.TweepyException, requests.RequestException) as exc:
             raise _send_error(exc, self.now()) from exc
         event_id = str(response.json()["data"]["dm_event_id"])
         return SendResult(external_ids=(event_id,), sent_at=self.now())
+
+    def _upload(self, file: OutboundFile, *, dm: bool) -> str:
+        try:
+            return upload(self.client, file, dm=dm)
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise _send_error(exc, self.now()) from exc
 
     # polling -------------------------------------------------------------------------
 

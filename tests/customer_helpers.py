@@ -1,5 +1,6 @@
 """Helpers for the file tests: Giulia writes to a running daemon as Telegram, WhatsApp and
-Messenger deliver it (a secret-signed webhook, Meta-signed ones from the emulator)."""
+Messenger deliver it (a secret-signed webhook, Meta-signed ones from the emulator), and an
+agent answers with a file."""
 
 from __future__ import annotations
 
@@ -95,3 +96,29 @@ def messenger_says(
     payload = mp.messenger_webhook(PAGE_ID, event, time_ms=now_ms)
     assert asyncio.run(emulator.deliver(payload)) == 200
     return wait_for(lambda: running.messages(external_id=mid))[0]  # type: ignore[no-any-return]
+
+
+def send_file(
+    running: RunningDaemon,
+    conversation_id: int,
+    name: str,
+    content: bytes,
+    mime_type: str,
+    text: str = "",
+) -> Any:
+    """An agent's reply with a file, as the inbox's reply box sends it."""
+    return running.api.post(
+        f"/api/v1/conversations/{conversation_id}/files",
+        files={"file": (name, content, mime_type)},
+        data={"text": text},
+    )
+
+
+def delivered(running: RunningDaemon, message_id: int) -> dict[str, Any]:
+    """The outbound message once the platform took it."""
+
+    def sent() -> dict[str, Any] | None:
+        found = [m for m in running.messages(direction="out") if m["id"] == message_id]
+        return found[0] if found and found[0]["delivery_status"] == "sent" else None
+
+    return wait_for(sent)  # type: ignore[no-any-return]

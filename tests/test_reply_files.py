@@ -6,29 +6,28 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 from conftest import (
-    BRAND_ID,
-    EMMA_ID,
     RunningDaemon,
     make_settings,
     telegram_channel,
-    wait_for,
-    x_channel,
 )
-from customer_helpers import PSID, WA_ID, messenger_says, meta_daemon, telegram_says, whatsapp_says
+from customer_helpers import (
+    PSID,
+    WA_ID,
+    delivered,
+    messenger_says,
+    meta_daemon,
+    send_file,
+    telegram_says,
+    whatsapp_says,
+)
 from sqlmodel import Session, func, select
 
-from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators.images import png
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
-from sportello.connectors.emulators.x import XEmulator
-from sportello.inbox.db import session_scope
-from sportello.inbox.ingest import ingest
 from sportello.inbox.models import MessageFile
 
 LABEL = png(40, 30, (20, 160, 90))
@@ -46,29 +45,6 @@ def _telegram_conversation(
     return emulator, running, inbound["conversation_id"]
 
 
-def _send_file(
-    running: RunningDaemon,
-    conversation_id: int,
-    name: str,
-    content: bytes,
-    mime_type: str,
-    text: str = "",
-) -> Any:
-    return running.api.post(
-        f"/api/v1/conversations/{conversation_id}/files",
-        files={"file": (name, content, mime_type)},
-        data={"text": text},
-    )
-
-
-def _delivered(running: RunningDaemon, message_id: int) -> dict[str, Any]:
-    def sent() -> dict[str, Any] | None:
-        found = [m for m in running.messages(direction="out") if m["id"] == message_id]
-        return found[0] if found and found[0]["delivery_status"] == "sent" else None
-
-    return wait_for(sent)  # type: ignore[no-any-return]
-
-
 def test_a_picture_with_a_caption_goes_out_as_one_telegram_photo(
     database_url: str,
     telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
@@ -77,14 +53,14 @@ def test_a_picture_with_a_caption_goes_out_as_one_telegram_photo(
     emulator, running, conversation_id = _telegram_conversation(
         start_daemon, telegram_emulator, database_url
     )
-    answer = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png", "Eccola!")
+    answer = send_file(running, conversation_id, "etichetta.png", LABEL, "image/png", "Eccola!")
     assert answer.status_code == 201
     queued = answer.json()
     assert queued["text"] == "Eccola!"
     (attachment,) = queued["attachments"]
     assert (attachment["kind"], attachment["name"]) == ("image", "etichetta.png")
 
-    sent = _delivered(running, queued["id"])
+    sent = delivered(running, queued["id"])
     (photo,) = [s for s in emulator.sent if "photo" in s]
     assert photo["caption"] == "Eccola!" and photo["photo"]["size"] == len(LABEL)
     assert sent["external_id"] == f"5551001:{photo['message_id']}"
@@ -92,8 +68,8 @@ def test_a_picture_with_a_caption_goes_out_as_one_telegram_photo(
 
     # The inbox shows what went out, from the copy kept with the message; a file sent
     # without a text shows in the conversation list as what it is.
-    bare = _send_file(running, conversation_id, "etichetta2.png", LABEL, "image/png")
-    _delivered(running, bare.json()["id"])
+    bare = send_file(running, conversation_id, "etichetta2.png", LABEL, "image/png")
+    delivered(running, bare.json()["id"])
     listed = running.api.get(f"/api/v1/conversations/{conversation_id}").json()
     assert listed["last_message"] == "[image]"
     shown = running.api.get(attachment["content_url"])
@@ -112,9 +88,9 @@ def test_a_document_goes_before_a_long_text_and_once_after_an_outage(
     emulator.add_fault("sendDocument", 500, count=1)
     text = "Istruzioni per il reso. " * 60  # over Telegram's 1,024 characters of caption
     pdf = b"%PDF-1.7 reso"
-    answer = _send_file(running, conversation_id, "reso.pdf", pdf, "application/pdf", text)
+    answer = send_file(running, conversation_id, "reso.pdf", pdf, "application/pdf", text)
     assert answer.status_code == 201
-    sent = _delivered(running, answer.json()["id"])
+    sent = delivered(running, answer.json()["id"])
 
     # The upload failed first and nothing else went; the retry sent the same bytes, then
     # the text, each once.
@@ -136,8 +112,8 @@ def test_an_mp4_goes_to_telegram_as_a_video(
         start_daemon, telegram_emulator, sqlite_url
     )
     clip = b"\0\0\0\x18ftypmp42 video"
-    answer = _send_file(running, conversation_id, "unboxing.mp4", clip, "video/mp4", "Guarda")
-    _delivered(running, answer.json()["id"])
+    answer = send_file(running, conversation_id, "unboxing.mp4", clip, "video/mp4", "Guarda")
+    delivered(running, answer.json()["id"])
     (video,) = [s for s in emulator.sent if "video" in s]
     assert video["caption"] == "Guarda" and video["video"]["size"] == len(clip)
     assert not [s for s in emulator.sent if "document" in s or "photo" in s]
@@ -151,9 +127,9 @@ def test_what_cannot_be_sent_is_refused_before_it_is_queued(
     _, running, conversation_id = _telegram_conversation(
         start_daemon, telegram_emulator, sqlite_url
     )
-    huge = _send_file(running, conversation_id, "big.bin", b"\0" * (25 * 2**20 + 1), "x/y")
+    huge = send_file(running, conversation_id, "big.bin", b"\0" * (25 * 2**20 + 1), "x/y")
     assert huge.status_code == 413
-    empty = _send_file(running, conversation_id, "empty.txt", b"", "text/plain")
+    empty = send_file(running, conversation_id, "empty.txt", b"", "text/plain")
     assert empty.status_code == 422
     missing = running.api.post(f"/api/v1/conversations/{conversation_id}/files", data={})
     assert missing.status_code == 422
@@ -169,8 +145,8 @@ def test_a_customers_export_holds_the_files_sent_to_them_and_erasure_takes_them(
     _, running, conversation_id = _telegram_conversation(
         start_daemon, telegram_emulator, sqlite_url
     )
-    answer = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png")
-    _delivered(running, answer.json()["id"])
+    answer = send_file(running, conversation_id, "etichetta.png", LABEL, "image/png")
+    delivered(running, answer.json()["id"])
     customer_id = answer.json()["customer_id"]
     exported = running.api.get(f"/api/v1/customers/{customer_id}/export").json()
     (kept,) = exported["files"]
@@ -208,9 +184,9 @@ def test_a_whatsapp_document_is_uploaded_then_sent_with_its_caption(
         start_daemon, whatsapp_emulator, database_url
     )
     pdf = b"%PDF-1.7 etichetta"
-    answer = _send_file(running, conversation_id, "reso.pdf", pdf, "application/pdf", "Eccola")
+    answer = send_file(running, conversation_id, "reso.pdf", pdf, "application/pdf", "Eccola")
     assert answer.status_code == 201
-    sent = _delivered(running, answer.json()["id"])
+    sent = delivered(running, answer.json()["id"])
 
     (message,) = emulator.sent
     body = message["body"]
@@ -230,8 +206,8 @@ def test_a_whatsapp_voice_note_takes_no_caption_so_the_text_follows(
         start_daemon, whatsapp_emulator, sqlite_url
     )
     voice = b"OggS voice"
-    answer = _send_file(running, conversation_id, "nota.ogg", voice, "audio/ogg", "Ascolta")
-    _delivered(running, answer.json()["id"])
+    answer = send_file(running, conversation_id, "nota.ogg", voice, "audio/ogg", "Ascolta")
+    delivered(running, answer.json()["id"])
     kinds = [(m["body"]["type"], m["body"].get("text", {}).get("body")) for m in emulator.sent]
     assert kinds == [("audio", None), ("text", "Ascolta")]
     assert "caption" not in emulator.sent[0]["body"]["audio"]
@@ -245,10 +221,10 @@ def test_outside_the_window_a_whatsapp_file_is_refused_before_it_is_queued(
     emulator, running, conversation_id = _whatsapp_conversation(
         start_daemon, whatsapp_emulator, sqlite_url, hours_ago=30
     )
-    refused = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png")
+    refused = send_file(running, conversation_id, "etichetta.png", LABEL, "image/png")
     assert refused.status_code == 409
     assert "a template cannot carry one" in refused.json()["detail"]
-    big = _send_file(running, conversation_id, "x.png", b"\0" * (5 * 2**20 + 1), "image/png")
+    big = send_file(running, conversation_id, "x.png", b"\0" * (5 * 2**20 + 1), "image/png")
     assert big.status_code == 409
     assert emulator.sent == []
 
@@ -263,8 +239,8 @@ def test_a_messenger_picture_is_uploaded_with_the_message_and_the_text_follows(
     said = messenger_says(emulator, running, text="Mi mandate l'etichetta?")
     conversation_id = said["conversation_id"]
 
-    answer = _send_file(running, conversation_id, "etichetta.png", LABEL, "image/png", "Eccola")
-    sent = _delivered(running, answer.json()["id"])
+    answer = send_file(running, conversation_id, "etichetta.png", LABEL, "image/png", "Eccola")
+    sent = delivered(running, answer.json()["id"])
 
     picture, text = (m["body"] for m in emulator.sent)
     assert picture["recipient"] == {"id": PSID} and picture["messaging_type"] == "RESPONSE"
@@ -276,27 +252,3 @@ def test_a_messenger_picture_is_uploaded_with_the_message_and_the_text_follows(
     }
     assert text["message"]["text"] == "Eccola"
     assert sent["external_id"] == emulator.sent[0]["message_id"]
-
-
-def test_an_x_reply_cannot_carry_a_file_and_says_so(
-    sqlite_url: str,
-    x_emulator: tuple[XEmulator, BackgroundServer],
-    start_daemon: Callable[..., RunningDaemon],
-) -> None:
-    _, server = x_emulator
-    running = start_daemon(make_settings(sqlite_url, channels=x_channel(server.url)))
-    now = datetime.now(UTC)
-    dm = InboundMessage(
-        channel="x",
-        external_id="1860000000000004096",
-        thread=Thread(f"{BRAND_ID}-{EMMA_ID}"),
-        customer=Person(EMMA_ID, display_name="Emma Clarke", handle="emmac"),
-        sent_at=now,
-        text="Can you send me the return label?",
-    )
-    with session_scope(running.daemon.engine) as session:
-        ingest(session, [dm], now=now)
-    conversation_id = running.messages(channel="x")[0]["conversation_id"]
-    refused = _send_file(running, conversation_id, "label.png", LABEL, "image/png")
-    assert refused.status_code == 409
-    assert refused.json()["detail"] == "cannot send this file on x: x replies cannot carry files"

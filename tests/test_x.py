@@ -25,7 +25,7 @@ from sqlmodel import Session, SQLModel, func, select
 from sportello.config.settings import Settings, load_settings
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.x import XEmulator
-from sportello.connectors.emulators.x_ton import signed_by
+from sportello.connectors.emulators.x_oauth import signed_by
 from sportello.connectors.x import XConnector
 from sportello.connectors.x_length import weighted_length
 from sportello.inbox.clock import Clock
@@ -488,3 +488,4 @@ def test_the_emulated_dm_picture_host_checks_the_oauth_signature() -> None:
     assert not signed_by(header(consumer_secret="other"), url, **keys)
     assert not signed_by(header(token="other"), url, **keys)
     assert not signed_by("Bearer x-bearer", url, **keys)
+    assert not signed_by(header(), url, method="POST", **keys)  # the method is signed too

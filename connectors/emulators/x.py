@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import mimetypes
 import re
 import secrets
 import threading
@@ -34,14 +35,30 @@ from fastapi.responses import JSONResponse, Response
 
 from sportello.connectors.emulators.faults import Fault, FaultPlan
 from sportello.connectors.emulators.images import png
-from sportello.connectors.emulators.x_ton import DM_MEDIA_PATH, TON, signed_by
+from sportello.connectors.emulators.x_oauth import signed_by
+from sportello.connectors.emulators.x_problems import invalid, problem, too_long
+from sportello.connectors.emulators.x_ton import DM_MEDIA_PATH, TON
+from sportello.connectors.emulators.x_uploads import (
+    MEDIA_KEY_PREFIX,
+    MEDIA_TYPE,
+    MediaUploads,
+    Upload,
+)
 from sportello.connectors.x_length import MAX_TWEET, weighted_length
 
 FIRST_ID = 1_860_000_000_000_000_000
-DEFAULT_LIMITS = {"mentions": 450, "dm_events": 300, "tweets": 100, "dm_send": 200}
+DEFAULT_LIMITS = {
+    "mentions": 450,
+    "dm_events": 300,
+    "tweets": 100,
+    "dm_send": 200,
+    "media_upload": 500,
+}
+# tweepy signs for this host; X answers on api.x.com too.
+SIGNED_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 MENTION = re.compile(r"@(\w{1,15})")
+MAX_POST_MEDIA = 4
 LEGACY_LENGTH = 140  # Account Activity's v1.1 text; a longer post is "truncated"
-MEDIA_KEY_PREFIX = {"photo": "3", "video": "7", "animated_gif": "16"}
 
 
 @dataclass
@@ -98,6 +115,7 @@ class XEmulator:
         self.sent_dms: list[dict[str, Any]] = []
         self.calls: list[tuple[str, int, float]] = []  # endpoint, status, time
         self.faults = FaultPlan()
+        self.uploads = MediaUploads(self.next_id)
         self.windows = {name: Window(n, window_s) for name, n in DEFAULT_LIMITS.items()}
         self._ids = itertools.count(FIRST_ID, 4096)
         self._lock = threading.RLock()
@@ -129,11 +147,13 @@ class XEmulator:
         in_reply_to: str | None = None,
         quote_of: str | None = None,
         media: Sequence[str] = (),
+        uploaded: Sequence[Upload] = (),
     ) -> dict[str, Any]:
         """A post by ``author_id`` (a reply when ``in_reply_to`` is given); returns it.
 
         ``media`` are the types (``photo``, ``video``, ``animated_gif``) of its pictures and
-        videos: X links them at the end of the text through one t.co link.
+        videos, ``uploaded`` the account's own uploads it carries: X links them at the end
+        of the text through one t.co link.
         """
         with self._lock:
             tweet_id = self.next_id()
@@ -146,8 +166,9 @@ class XEmulator:
                 "lang": "en",
                 "edit_history_tweet_ids": [tweet_id],
             }
-            if media:
-                self._attach(tweet, media, f"{self.users[author_id]['username']}/status/{tweet_id}")
+            if media or uploaded:
+                page = f"{self.users[author_id]['username']}/status/{tweet_id}"
+                self._attach(tweet, [*media, *uploaded], page)
             references = []
             if in_reply_to is not None:
                 parent = self.tweets[in_reply_to]
@@ -177,9 +198,10 @@ class XEmulator:
         return edited
 
     def dm(
-        self, sender_id: str, recipient_id: str, text: str, *, media: str | None = None
+        self, sender_id: str, recipient_id: str, text: str, *, media: str | Upload | None = None
     ) -> dict[str, Any]:
-        """A direct message; ``media`` is the type of the one picture or video it may carry."""
+        """A direct message; ``media`` is the one picture or video it may carry: its type, or
+        the account's own upload."""
         with self._lock:
             event_id = self.next_id()
             low, high = sorted((sender_id, recipient_id), key=int)
@@ -198,18 +220,31 @@ class XEmulator:
         return event
 
     def _attach(
-        self, item: dict[str, Any], types: Sequence[str], page: str, *, dm: bool = False
+        self,
+        item: dict[str, Any],
+        media: Sequence[str | Upload],
+        page: str,
+        *,
+        dm: bool = False,
     ) -> None:
-        """Media objects for ``item``, and the t.co link to them appended to its text. A
-        DM's picture is kept on ``ton.twitter.com``, a post's on ``pbs.twimg.com``."""
+        """Media objects for ``item`` (each a type, or an upload), and the t.co link to them
+        appended to its text. A DM's picture is kept on ``ton.twitter.com``, a post's on
+        ``pbs.twimg.com``."""
         keys = []
-        for kind in types:
-            media_id = self.next_id()
+        types = []
+        for medium_of in media:
+            if isinstance(medium_of, Upload):
+                kind, media_id = MEDIA_TYPE[medium_of.kind], medium_of.media_id
+            else:
+                kind, media_id = medium_of, self.next_id()
             key = f"{MEDIA_KEY_PREFIX[kind]}_{media_id}"
             medium: dict[str, Any] = {"media_key": key, "type": kind, "width": 1200, "height": 900}
             if kind == "photo" and dm:
-                path = f"{DM_MEDIA_PATH}{item['id']}/{media_id}/{secrets.token_urlsafe(6)}.png"
-                self.dm_files[path] = png(120, 90, (60, 140, 200))
+                picture, suffix = png(120, 90, (60, 140, 200)), "png"
+                if isinstance(medium_of, Upload) and medium_of.content is not None:
+                    picture, suffix = medium_of.content, medium_of.media_type.split("/")[1]
+                path = f"{DM_MEDIA_PATH}{item['id']}/{media_id}/{secrets.token_urlsafe(6)}.{suffix}"
+                self.dm_files[path] = picture
                 medium["url"] = TON + path
             elif kind == "photo":
                 medium["url"] = f"https://pbs.twimg.com/media/{media_id}.jpg"
@@ -219,6 +254,7 @@ class XEmulator:
                 )
             self.media[key] = medium
             keys.append(key)
+            types.append(kind)
         link = f"https://t.co/{item['id'][-10:]}"
         shown = "photo" if types[0] == "photo" else "video"
         start = len(item["text"]) + 1 if item["text"] else 0
@@ -440,11 +476,11 @@ class XEmulator:
         async def dm_picture(rest: str, request: Request) -> Response:
             path = DM_MEDIA_PATH + rest
             if not self._signed(request.headers.get("authorization", ""), TON + path):
-                return JSONResponse(_problem(401), status_code=401)
+                return JSONResponse(problem(401), status_code=401)
             content = self.dm_files.get(path)
             if content is None:
-                return JSONResponse(_problem(404), status_code=404)
-            return Response(content, media_type="image/png")
+                return JSONResponse(problem(404), status_code=404)
+            return Response(content, media_type=mimetypes.guess_type(path)[0] or "image/png")
 
         @app.get("/2/users/{user_id}/mentions")
         async def mentions(user_id: str, request: Request) -> JSONResponse:
@@ -466,6 +502,41 @@ class XEmulator:
                 "dm_send", request, lambda: self._send_dm(participant_id, body), user=True
             )
 
+        @app.post("/2/media/upload")
+        async def upload_media(request: Request) -> JSONResponse:
+            body = await _json(request)
+            return self._answer(
+                "media_upload", request, lambda: self.uploads.one_shot(body), user=True
+            )
+
+        @app.post("/2/media/upload/initialize")
+        async def initialize_upload(request: Request) -> JSONResponse:
+            body = await _json(request)
+            return self._answer(
+                "media_upload", request, lambda: self.uploads.initialize(body), user=True
+            )
+
+        @app.post("/2/media/upload/{media_id}/append")
+        async def append_upload(media_id: str, request: Request) -> JSONResponse:
+            body = await _json(request)
+            return self._answer(
+                "media_upload", request, lambda: self.uploads.append(media_id, body), user=True
+            )
+
+        @app.post("/2/media/upload/{media_id}/finalize")
+        async def finalize_upload(media_id: str, request: Request) -> JSONResponse:
+            return self._answer(
+                "media_upload", request, lambda: self.uploads.finalize(media_id), user=True
+            )
+
+        @app.get("/2/media/upload")
+        async def upload_status(request: Request, media_id: str, command: str) -> JSONResponse:
+            if command != "STATUS":
+                return JSONResponse(invalid("command", "command must be STATUS"), 400)
+            return self._answer(
+                "media_upload", request, lambda: self.uploads.status(media_id), user=True
+            )
+
         return app
 
     def add_fault(
@@ -480,13 +551,13 @@ class XEmulator:
                 "x-rate-limit-reset": str(int(time.time() + reset_in_s + 0.999)),
             }
         self.faults.add(
-            endpoint, Fault(status=status, count=count, body=_problem(status), headers=headers)
+            endpoint, Fault(status=status, count=count, body=problem(status), headers=headers)
         )
 
     def _answer(
         self, endpoint: str, request: Request, handler: Any, *, user: bool = False
     ) -> JSONResponse:
-        auth = self._authenticate(request.headers.get("authorization", ""), user)
+        auth = self._authenticate(request, user)
         if auth is not None:
             self.calls.append((endpoint, auth.status_code, time.time()))
             return auth
@@ -498,26 +569,35 @@ class XEmulator:
             allowed, headers = self.windows[endpoint].take(time.time())
             if not allowed:
                 self.calls.append((endpoint, 429, time.time()))
-                return JSONResponse(_problem(429), status_code=429, headers=headers)
+                return JSONResponse(problem(429), status_code=429, headers=headers)
             status, body = handler()
             self.calls.append((endpoint, status, time.time()))
         return JSONResponse(body, status_code=status, headers=headers)
 
-    def _signed(self, header: str, url: str) -> bool:
+    def _signed(self, header: str, url: str, method: str = "GET") -> bool:
         ck, cs = self.consumer_key, self.consumer_secret
         token, secret = self.access_token, self.access_token_secret
         if ck is None or cs is None or token is None or secret is None:
             return False
         return signed_by(
-            header, url, consumer_key=ck, consumer_secret=cs, token=token, token_secret=secret
+            header,
+            url,
+            method=method,
+            consumer_key=ck,
+            consumer_secret=cs,
+            token=token,
+            token_secret=secret,
         )
 
-    def _authenticate(self, header: str, user: bool) -> JSONResponse | None:
+    def _authenticate(self, request: Request, user: bool) -> JSONResponse | None:
+        """None when the request may go on: a bearer token where app auth will do, else an
+        OAuth 1.0a signature checked as X checks it (over the URL the client signed)."""
+        header = request.headers.get("authorization", "")
         if header.startswith("Bearer "):
             if self.bearer_token is None or header[7:] != self.bearer_token:
-                return JSONResponse(_problem(401), status_code=401)
+                return JSONResponse(problem(401), status_code=401)
             if user:
-                body = _problem(403)
+                body = problem(403)
                 body["detail"] = (
                     "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
                     "endpoint.  Supported authentication types are [OAuth 1.0a User Context, "
@@ -525,15 +605,13 @@ class XEmulator:
                 )
                 return JSONResponse(body, status_code=403)
             return None
-        if header.startswith("OAuth "):
-            fields = dict(re.findall(r'(\w+)="([^"]*)"', header))
-            if (
-                fields.get("oauth_consumer_key") == self.consumer_key
-                and fields.get("oauth_token") == self.access_token
-                and fields.get("oauth_signature")
-            ):
-                return None
-        return JSONResponse(_problem(401), status_code=401)
+        query = f"?{request.url.query}" if request.url.query else ""
+        if any(
+            self._signed(header, host + request.url.path + query, request.method)
+            for host in SIGNED_HOSTS
+        ):
+            return None
+        return JSONResponse(problem(401), status_code=401)
 
     def _mentions(self, user_id: str, request: Request) -> tuple[int, dict[str, Any]]:
         query = request.query_params
@@ -612,30 +690,52 @@ class XEmulator:
 
     def _create_tweet(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         text = body.get("text") or ""
-        if not text:
-            return 400, _invalid("text", "Tweet text must not be empty")
+        media_ids = (body.get("media") or {}).get("media_ids") or []
+        if not text and not media_ids:
+            return 400, invalid("text", "Tweet text must not be empty")
         if weighted_length(text) > MAX_TWEET:
-            return 400, _too_long()
-        if any(t["author_id"] == self.user_id and t["text"] == text for t in self.tweets.values()):
-            body_403 = _problem(403)
+            return 400, too_long()
+        if len(media_ids) > MAX_POST_MEDIA:
+            return 400, invalid("media.media_ids", "a post carries at most 4 media")
+        uploads = [self.uploads.usable(media_id, dm=False) for media_id in media_ids]
+        if refused := next((u for u in uploads if isinstance(u, str)), None):
+            return 400, invalid("media.media_ids", refused)
+        if text and any(
+            t["author_id"] == self.user_id and t["text"] == text for t in self.tweets.values()
+        ):
+            body_403 = problem(403)
             body_403["detail"] = "You are not allowed to create a Tweet with duplicate content."
             return 403, body_403
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and reply_to not in self.tweets:
-            return 400, _invalid("reply.in_reply_to_tweet_id", "The Tweet replied to is unknown")
-        tweet = self.tweet(self.user_id, text, in_reply_to=reply_to)
+            return 400, invalid("reply.in_reply_to_tweet_id", "The Tweet replied to is unknown")
+        carried = [u for u in uploads if isinstance(u, Upload)]
+        tweet = self.tweet(self.user_id, text, in_reply_to=reply_to, uploaded=carried)
         self.posted_tweets.append({**body, "id": tweet["id"]})
         return 201, {
-            "data": {"id": tweet["id"], "text": text, "edit_history_tweet_ids": [tweet["id"]]}
+            "data": {
+                "id": tweet["id"],
+                "text": tweet["text"],
+                "edit_history_tweet_ids": [tweet["id"]],
+            }
         }
 
     def _send_dm(self, participant_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         text = body.get("text") or ""
-        if not text:
-            return 400, _invalid("text", "text or attachments is required")
+        attachments = body.get("attachments") or []
+        if not text and not attachments:
+            return 400, invalid("text", "text or attachments is required")
         if participant_id not in self.users:
-            return 400, _invalid("participant_id", "The participant is unknown")
-        event = self.dm(self.user_id, participant_id, text)
+            return 400, invalid("participant_id", "The participant is unknown")
+        if len(attachments) > 1:
+            return 400, invalid("attachments", "a direct message carries one attachment")
+        upload: Upload | None = None
+        if attachments:
+            found = self.uploads.usable(str(attachments[0].get("media_id")), dm=True)
+            if isinstance(found, str):
+                return 400, invalid("attachments.media_id", found)
+            upload = found
+        event = self.dm(self.user_id, participant_id, text, media=upload)
         self.sent_dms.append({**body, "participant_id": participant_id, "id": event["id"]})
         return 201, {
             "data": {"dm_conversation_id": event["dm_conversation_id"], "dm_event_id": event["id"]}
@@ -668,33 +768,11 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _problem(status: int) -> dict[str, Any]:
-    titles = {
-        401: "Unauthorized",
-        403: "Forbidden",
-        429: "Too Many Requests",
-        500: "Internal Server Error",
-        503: "Service Unavailable",
-    }
-    title = titles.get(status, "Error")
-    return {"title": title, "detail": title, "type": "about:blank", "status": status}
-
-
-def _too_long() -> dict[str, Any]:
-    """X's answer to a post over 280 as it counts (twitter-text's weighted length)."""
-    return {
-        "title": "Invalid Request",
-        "detail": "Your Tweet text is too long. For more information on how Twitter determines "
-        "text length see https://github.com/twitter/twitter-text.",
-        "type": "about:blank",
-        "status": 400,
-    }
-
-
-def _invalid(parameter: str, message: str) -> dict[str, Any]:
-    return {
-        "errors": [{"parameters": {parameter: []}, "message": message}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": "https://api.twitter.com/2/problems/invalid-request",
-    }
+async def _json(request: Request) -> dict[str, Any]:
+    """The request's JSON object; an empty one when it is not JSON (the handler says what
+    is missing)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
