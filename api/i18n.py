@@ -66,6 +66,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reply.parts_messages": "This reply is longer than one message: it will go out as {n}.",
         "reply.attach": "Attach a file",
         "reply.attach_remove": "Remove the file",
+        "reply.attach_window": "WhatsApp sends files only within 24 hours of the customer's "
+        "last message",
         "author.customer": "customer",
         "author.agent": "agent",
         "author.bot": "automatic",
@@ -146,6 +148,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reply.parts_messages": "Questa risposta supera un messaggio: uscirà in {n} messaggi.",
         "reply.attach": "Allega un file",
         "reply.attach_remove": "Togli il file",
+        "reply.attach_window": "WhatsApp invia file solo entro 24 ore dall'ultimo messaggio "
+        "del cliente",
         "author.customer": "cliente",
         "author.agent": "operatore",
         "author.bot": "automatico",

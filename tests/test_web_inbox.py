@@ -413,3 +413,45 @@ def test_an_agent_sends_a_picture_with_a_caption_from_the_reply_box(
     assert page.locator("#reply-text").input_value() == ""
     assert page.locator("#reply-file-chosen").is_hidden()
     assert browser.errors == []
+
+
+def test_the_file_picker_follows_what_the_channel_can_send(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
+) -> None:
+    """WhatsApp sends no file two days after the customer's last message; X carries only
+    pictures and videos, so its picker offers only those."""
+    running = start_daemon(make_settings(sqlite_url))
+    now = datetime.now(UTC)
+    on_x = InboundMessage(
+        channel="x",
+        external_id="1860000000000004096",
+        thread=Thread("100-2001"),
+        customer=Person("2001", display_name="Emma Clarke", handle="emmac"),
+        sent_at=now,
+        text="Can you send me the return label?",
+    )
+    with session_scope(running.daemon.engine) as session:
+        ingest(session, [on_x], now=now)
+    late = InboundMessage(
+        channel="whatsapp",
+        external_id="wamid.late",
+        thread=Thread("393331234567"),
+        customer=Person("393331234567", display_name="Giulia Rossi"),
+        sent_at=now - timedelta(days=2),
+        text="Mi mandate l'etichetta?",
+    )
+    page = _opened_by_bob(running, browser, late)
+    chooser = page.locator("#reply-file")
+    assert chooser.is_disabled()
+    assert page.locator("#attach-tools").get_attribute("title") == (
+        "WhatsApp sends files only within 24 hours of the customer's last message"
+    )
+
+    page.locator("#conversation-list button.conversation", has_text="Emma Clarke").click()
+    page.locator("#messages li.message", has_text="return label").wait_for()
+    assert chooser.is_enabled()
+    assert chooser.get_attribute("accept") == (
+        "image/jpeg,image/png,image/webp,image/gif,video/mp4,video/quicktime"
+    )
+    assert not page.locator("#attach-tools").get_attribute("title")
+    assert browser.errors == []

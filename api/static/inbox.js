@@ -162,11 +162,17 @@ async function loadThread({ scroll = false } = {}) {
   await showCustomer(customer, conversation.id);
 }
 
+/** When the customer-service window closes (ISO), or null when it is closed already. */
+function windowCloses(c) {
+  const last = c.last_customer_message_at ? new Date(c.last_customer_message_at).getTime() : null;
+  if (last === null || last + WINDOW_MS <= Date.now()) return null;
+  return new Date(last + WINDOW_MS).toISOString();
+}
+
 function windowState(c) {
   if (!WINDOW_CHANNELS.has(c.channel)) return null;
-  const last = c.last_customer_message_at ? new Date(c.last_customer_message_at).getTime() : null;
-  const closes = last === null ? null : new Date(last + WINDOW_MS).toISOString();
-  if (closes && new Date(closes).getTime() > Date.now()) {
+  const closes = windowCloses(c);
+  if (closes) {
     return el("span", { class: "window window-open", title: `${t("window.closes")} ${formatTime(closes)}` },
       `${t("window.open")} · ${duration(closes)}`);
   }
@@ -192,6 +198,21 @@ function renderThread(c) {
   const tags = $("conv-tags");
   if (document.activeElement !== tags) tags.value = c.tags.join(", ");
   $("reply-public").hidden = !c.public;
+  fileRules(c);
+}
+
+// The file picker offers only what X carries (pictures and videos); outside WhatsApp's
+// window the control is off, as WhatsApp sends no file then (a template carries none).
+const X_FILES = "image/jpeg,image/png,image/webp,image/gif,video/mp4,video/quicktime";
+
+function fileRules(c) {
+  const input = $("reply-file");
+  input.accept = c.channel === "x" ? X_FILES : "";
+  const closed = c.channel === "whatsapp" && !windowCloses(c);
+  input.disabled = closed;
+  $("attach-tools").classList.toggle("disabled", closed);
+  $("attach-tools").title = closed ? t("reply.attach_window") : "";
+  if (closed && input.files.length) clearFile();
 }
 
 const TICKS = { queued: "○", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
