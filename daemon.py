@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 8.0
+MEDIA_FETCHES = 4
 
 
 class Daemon:
@@ -93,6 +94,9 @@ class Daemon:
         self.sender = OutboxSender(
             self.engine, self.connectors, self.clock, on_change=self.live.sent
         )
+        # Files fetched from the platforms for agents at once (each may be 20 MiB in memory):
+        # a conversation full of pictures waits its turn instead of asking for all of them.
+        self.media_fetches = asyncio.Semaphore(MEDIA_FETCHES)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -107,7 +107,8 @@ async def _fetched(found: StoredAttachment, daemon: Daemon) -> Media:
     if connector is None or not connector.fetches(found.attachment):
         raise HTTPException(404, "this attachment has no file the platform can give")
     try:
-        return await connector.media(found.attachment)
+        async with daemon.media_fetches:
+            return await connector.media(found.attachment)
     except MediaError as exc:
         if exc.gone:
             raise HTTPException(404, exc.reason) from exc

@@ -5,6 +5,7 @@ against the emulators. X's DM pictures: tests/test_x.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from sportello.connectors.emulators.images import png
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.daemon import MEDIA_FETCHES
 
 PICTURE = png(32, 24)
 
@@ -226,3 +228,26 @@ def test_a_messenger_picture_is_fetched_from_metas_cdn_until_its_link_expires(
     emulator.expired.add(urlsplit(link).path)
     expired = _file_of(running, message)
     assert expired.status_code == 404 and "expired" in expired.json()["detail"]
+
+
+async def test_a_conversation_full_of_pictures_is_fetched_a_few_at_a_time(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    """Each fetch may hold 20 MiB: the inbox asks the platform for at most
+    ``MEDIA_FETCHES`` files at once, and every picture still comes."""
+    emulator, running = _telegram(start_daemon, telegram_emulator, sqlite_url)
+    emulator.file_delay_s = 0.3
+    pictures = [png(8 + n, 8, (n * 20, 90, 90)) for n in range(3 * MEDIA_FETCHES)]
+    messages = [
+        telegram_says(running, n + 1, photo=tg.photo(emulator.add_file(picture, ".png")))
+        for n, picture in enumerate(pictures)
+    ]
+    headers = dict(running.api.headers)
+    async with httpx.AsyncClient(base_url=running.url, headers=headers, timeout=30) as client:
+        answers = await asyncio.gather(
+            *(client.get(m["attachments"][0]["content_url"]) for m in messages)
+        )
+    assert [a.content for a in answers] == pictures
+    assert emulator.most_downloads_at_once == MEDIA_FETCHES

@@ -41,6 +41,9 @@ class TelegramEmulator:
         self.answered_callbacks: list[dict[str, Any]] = []
         self.pending_updates: list[dict[str, Any]] = []
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.file_delay_s = 0.0  # how long the file server takes to answer
+        self.downloading = 0
+        self.most_downloads_at_once = 0
         self.faults = FaultPlan()
         self._update_ids = itertools.count(100_000)
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -113,6 +116,12 @@ class TelegramEmulator:
                 found = [c for path, c in self.files.values() if path == file_path]
             if token != self.token or not found:
                 return _error(404, "Not Found")
+            self.downloading += 1
+            self.most_downloads_at_once = max(self.most_downloads_at_once, self.downloading)
+            try:
+                await asyncio.sleep(self.file_delay_s)
+            finally:
+                self.downloading -= 1
             media_type = mimetypes.guess_type(file_path)[0] or "application/octet-stream"
             return Response(found[0], media_type=media_type)
 
