@@ -75,6 +75,7 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+AUDIO_TYPES = frozenset({"audio/mpeg", "audio/mp4"})  # sendAudio takes MP3 and M4A
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # A message's media fields (the photo aside: its largest size is taken) and their kind.
 MEDIA_FIELDS: tuple[tuple[str, AttachmentKind], ...] = (
@@ -283,13 +284,19 @@ class TelegramConnector(Connector):
 
     async def _send_file(self, chat_id: int, file: OutboundFile, caption: str) -> TgMessage:
         """A picture Telegram shows as a photo (JPEG, PNG, WebP up to 10 MB) goes as one, an
-        MP4 as a video, anything else as a document."""
+        MP4 as a video, an OGG recording as a voice note, MP3 or M4A as audio (a player
+        with its title), anything else as a document."""
         upload = InputFile(file.content, filename=file.name)
+        text = caption or None
         if file.mime_type in PHOTO_TYPES and len(file.content) <= MAX_PHOTO_BYTES:
-            return await self.bot.send_photo(chat_id, upload, caption=caption or None)
+            return await self.bot.send_photo(chat_id, upload, caption=text)
         if file.mime_type == "video/mp4":
-            return await self.bot.send_video(chat_id, upload, caption=caption or None)
-        return await self.bot.send_document(chat_id, upload, caption=caption or None)
+            return await self.bot.send_video(chat_id, upload, caption=text)
+        if file.mime_type == "audio/ogg":
+            return await self.bot.send_voice(chat_id, upload, caption=text)
+        if file.mime_type in AUDIO_TYPES:
+            return await self.bot.send_audio(chat_id, upload, caption=text)
+        return await self.bot.send_document(chat_id, upload, caption=text)
 
     def can_send_file(
         self, file: OutboundFile, last_customer_message_at: datetime | None, now: datetime

@@ -119,6 +119,28 @@ def test_an_mp4_goes_to_telegram_as_a_video(
     assert not [s for s in emulator.sent if "document" in s or "photo" in s]
 
 
+def test_a_recording_goes_to_telegram_as_a_voice_note_and_a_song_as_audio(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, running, conversation_id = _telegram_conversation(
+        start_daemon, telegram_emulator, sqlite_url
+    )
+    recording = b"OggS\0\2 opus voice"
+    voice = send_file(running, conversation_id, "nota.ogg", recording, "audio/ogg", "Ascolta")
+    delivered(running, voice.json()["id"])
+    song = b"ID3\3\0 jingle"
+    audio = send_file(running, conversation_id, "jingle.mp3", song, "audio/mpeg")
+    delivered(running, audio.json()["id"])
+
+    (note,) = [s for s in emulator.sent if "voice" in s]
+    assert note["caption"] == "Ascolta" and note["voice"]["size"] == len(recording)
+    (track,) = [s for s in emulator.sent if "audio" in s]
+    assert track["audio"] == {"file_name": "jingle.mp3", "size": len(song)}
+    assert not [s for s in emulator.sent if "document" in s]
+
+
 def test_what_cannot_be_sent_is_refused_before_it_is_queued(
     sqlite_url: str,
     telegram_emulator: tuple[TelegramEmulator, BackgroundServer],

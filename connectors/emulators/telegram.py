@@ -1,10 +1,10 @@
 """A local Telegram Bot API: answers the bot's calls and plays customers' updates.
 
-Bot API calls: ``/bot<token>/<method>`` (getMe, sendMessage, sendPhoto, sendDocument and
-sendVideo with their multipart uploads, getUpdates, getFile, answerCallbackQuery,
-setWebhook, deleteWebhook, getWebhookInfo, sendChatAction), and the file server's
-``/file/bot<token>/<file_path>`` for what :meth:`TelegramEmulator.add_file` holds. Control
-calls for tests and the demo live under ``/_emulator/``.
+Bot API calls: ``/bot<token>/<method>`` (getMe, sendMessage, sendPhoto, sendDocument,
+sendVideo, sendVoice and sendAudio with their multipart uploads, getUpdates, getFile,
+answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo, sendChatAction), and the
+file server's ``/file/bot<token>/<file_path>`` for what :meth:`TelegramEmulator.add_file`
+holds. Control calls for tests and the demo live under ``/_emulator/``.
 """
 
 from __future__ import annotations
@@ -192,6 +192,12 @@ class TelegramEmulator:
     async def _api_sendVideo(self, params: dict[str, Any]) -> JSONResponse:
         return self._send_file(params, "video")
 
+    async def _api_sendVoice(self, params: dict[str, Any]) -> JSONResponse:
+        return self._send_file(params, "voice")
+
+    async def _api_sendAudio(self, params: dict[str, Any]) -> JSONResponse:
+        return self._send_file(params, "audio")
+
     def _send_file(self, params: dict[str, Any], field: str) -> JSONResponse:
         """A file uploaded by the bot: kept (its file_id can be fetched back) and recorded."""
         upload = _upload(params, field)
@@ -217,6 +223,15 @@ class TelegramEmulator:
             message["photo"] = [{**described, "width": 320, "height": 240}]
         elif field == "video":
             message["video"] = {**described, "width": 320, "height": 240, "duration": 1}
+        elif field == "voice":
+            message["voice"] = {**described, "duration": 1, "mime_type": upload.content_type}
+        elif field == "audio":
+            message["audio"] = {
+                **described,
+                "duration": 1,
+                "file_name": upload.filename,
+                "mime_type": upload.content_type,
+            }
         else:
             message["document"] = {**described, "file_name": upload.filename}
         if params.get("caption"):
