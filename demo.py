@@ -109,6 +109,8 @@ AWAY_MESSAGES = [
     },
 ]
 SLA = [{"name": "standard", "first_response": "1h", "resolution": "1d", "warn_before": "15m"}]
+# Tick "Taking conversations" in the inbox and the open conversations come to you.
+ASSIGNMENT = {"mode": "balanced", "max_open_per_agent": 10}
 
 
 def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
@@ -130,6 +132,7 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
         business_hours=BUSINESS_HOURS,
         away_messages=AWAY_MESSAGES,
         sla=SLA,
+        assignment=ASSIGNMENT,
         **listening.settings(telegram_enabled="telegram" in channels),
     )
     _add_demo_user(settings.database.url)

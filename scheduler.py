@@ -22,7 +22,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from sportello.connectors.base import Connector
-from sportello.inbox import housekeeping, kept_media, planner_statistics, settings_store, sla
+from sportello.inbox import (
+    assignment,
+    housekeeping,
+    kept_media,
+    planner_statistics,
+    settings_store,
+    sla,
+)
 from sportello.inbox.conversations import wake_snoozed
 from sportello.inbox.db import session_scope
 from sportello.inbox.metrics import timeline_store
@@ -47,6 +54,7 @@ QUIET_S = 0.1  # a background batch (timelines, retention) waits this long witho
 QUIET_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
 STATISTICS_INTERVAL_S = 60.0  # autovacuum's own naptime
 MEDIA_INTERVAL_S = 15.0
+ASSIGN_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,11 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             pause=quiet_moment,
         )
 
+    def assign() -> int:
+        return len(assign_waiting(daemon, daemon.clock.now()))
+
     jobs += [
+        PeriodicJob("assign", ASSIGN_INTERVAL_S, lambda: asyncio.to_thread(assign)),
         PeriodicJob("sla:check", SLA_INTERVAL_S, lambda: asyncio.to_thread(check_sla)),
         PeriodicJob("snooze:wake", SNOOZE_INTERVAL_S, in_session(wake_snoozed)),
         PeriodicJob(
@@ -245,3 +257,17 @@ def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
     # Not leased: every replica feeds its own event streams.
     scheduler.add_job(live_poll, "interval", seconds=LIVE_POLL_S, id="live:poll")
     return scheduler
+
+
+def assign_waiting(daemon: Daemon, now: datetime) -> list[assignment.Assigned]:
+    """The assignment rule's run (nothing when it is off), then the inbox told of each."""
+    with daemon.write_lock.background, session_scope(daemon.engine) as session:
+        rule = settings_store.assignment(session, daemon.settings)
+        done = assignment.assign_waiting(session, now, rule)
+    for assigned in done:
+        daemon.live.publish(
+            "conversation.updated",
+            conversation_id=assigned.conversation_id,
+            actor=assignment.ACTOR,
+        )
+    return done

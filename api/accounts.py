@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from sportello.api.deps import Admin, CurrentUser, DaemonDep, Principal, SessionDep
 from sportello.inbox import accounts
+from sportello.inbox.assignment import open_loads
 from sportello.inbox.users import User
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -20,6 +21,15 @@ class MeOut(BaseModel):
     name: str
     role: Literal["agent", "admin"]
     via: Literal["config", "token", "session"]
+    available: bool | None = Field(
+        default=None, description="taking conversations (automatic assignment); null: no user"
+    )
+
+
+class AvailabilityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    available: bool
 
 
 class UserOut(BaseModel):
@@ -29,6 +39,8 @@ class UserOut(BaseModel):
     name: str
     role: Literal["agent", "admin"]
     created_at: datetime
+    available: bool
+    open_conversations: int = Field(default=0, description="open or pending, assigned to them")
 
 
 class UserIn(BaseModel):
@@ -67,8 +79,26 @@ def _user_of(session: Session, principal: Principal) -> User:
 
 
 @router.get("/me")
-def me(principal: CurrentUser) -> MeOut:
-    return MeOut(name=principal.name, role=principal.role, via=principal.via)
+def me(session: SessionDep, principal: CurrentUser) -> MeOut:
+    user = session.get(User, principal.user_id) if principal.user_id is not None else None
+    return _me(principal, user)
+
+
+@router.put("/me/availability")
+def set_availability(
+    body: AvailabilityIn, session: SessionDep, daemon: DaemonDep, principal: CurrentUser
+) -> MeOut:
+    """Whether the caller takes conversations now: automatic assignment gives new ones only
+    to available agents (signing out makes one unavailable)."""
+    user = accounts.set_available(session, _user_of(session, principal).name, body.available)
+    session.commit()
+    daemon.live.publish("agent.availability", name=principal.name, available=body.available)
+    return _me(principal, user)
+
+
+def _me(principal: Principal, user: User | None) -> MeOut:
+    available = user.available if user is not None else None
+    return MeOut(name=principal.name, role=principal.role, via=principal.via, available=available)
 
 
 @router.get("/tokens")
@@ -98,7 +128,12 @@ def revoke_token(token_id: int, session: SessionDep, principal: CurrentUser) -> 
 
 @router.get("/users")
 def list_users(session: SessionDep, _: Admin) -> list[UserOut]:
-    return [UserOut.model_validate(u) for u in accounts.list_users(session)]
+    users = accounts.list_users(session)
+    loads = open_loads(session, [u.name for u in users])
+    return [
+        UserOut.model_validate(u).model_copy(update={"open_conversations": loads[u.name]})
+        for u in users
+    ]
 
 
 @router.post("/users", status_code=201)

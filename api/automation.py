@@ -1,4 +1,5 @@
-"""``/api/v1/settings/...`` (business hours, away messages, SLA policies) and ``/api/v1/sla``.
+"""``/api/v1/settings/...`` (business hours, away messages, SLA policies, assignment) and
+``/api/v1/sla``.
 
 The settings are stored in the database (seeded from the configuration file once) and
 edited here; each PUT replaces the whole section, in the shape of the TOML section.
@@ -15,7 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import Page
-from sportello.config.settings import AwayMessageSettings, BusinessHoursSettings, SlaSettings
+from sportello.config.settings import (
+    AssignmentSettings,
+    AwayMessageSettings,
+    BusinessHoursSettings,
+    SlaSettings,
+)
 from sportello.inbox import settings_store, sla
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import format_next_open
@@ -114,6 +120,20 @@ def write_sla(
     body: list[SlaSettings], session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> list[SlaSettings]:
     settings_store.set_sla_policies(session, body, daemon.clock.now(), caller)
+    return body
+
+
+@router.get("/settings/assignment")
+def read_assignment(session: SessionDep, daemon: DaemonDep, _: Caller) -> AssignmentSettings:
+    """Who gets an open conversation nobody has taken (``off``: nobody, agents take them)."""
+    return settings_store.assignment(session, daemon.settings)
+
+
+@router.put("/settings/assignment")
+def write_assignment(
+    body: AssignmentSettings, session: SessionDep, daemon: DaemonDep, caller: Admin
+) -> AssignmentSettings:
+    settings_store.set_assignment(session, body, daemon.clock.now(), caller)
     return body
 
 

@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 @router.get("/events", response_class=StreamingResponse)
 async def events(daemon: DaemonDep, principal: CurrentUser) -> StreamingResponse:
     """A text/event-stream of ``message.created``, ``message.updated``,
-    ``conversation.updated`` and ``sync`` events, with a ``ping`` every 15 s of quiet."""
+    ``conversation.updated``, ``agent.availability`` and ``sync`` events, with a ``ping``
+    every 15 s of quiet."""
     return StreamingResponse(
         _stream(daemon.live, principal.name),
         media_type="text/event-stream",

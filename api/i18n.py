@@ -25,6 +25,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.expired": "The form expired; please try again.",
         "nav.logout": "Sign out",
         "nav.help": "Keyboard shortcuts",
+        "nav.available": "Taking conversations",
+        "nav.available_hint": "Automatic assignment gives new conversations only to agents "
+        "taking them; signing out stops it.",
         "nav.language": "Language",
         "nav.live": "live",
         "nav.offline": "reconnecting…",
@@ -107,6 +110,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.expired": "Il modulo è scaduto; riprova.",
         "nav.logout": "Esci",
         "nav.help": "Scorciatoie da tastiera",
+        "nav.available": "Prendo conversazioni",
+        "nav.available_hint": "L'assegnazione automatica dà le nuove conversazioni solo a chi "
+        "le prende; uscire la interrompe.",
         "nav.language": "Lingua",
         "nav.live": "in diretta",
         "nav.offline": "riconnessione…",

@@ -141,6 +141,7 @@ def logout(request: Request, daemon: DaemonDep, csrf: Annotated[str, Form()]) ->
         return _redirect("/login")
     with session_scope(daemon.engine) as session:
         accounts.close_session(session, token)
+        accounts.set_available(session, principal.name, False)  # no new conversations now
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response

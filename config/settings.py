@@ -297,6 +297,18 @@ class SlaSettings(_Section):
     )
 
 
+class AssignmentSettings(_Section):
+    """``[assignment]``: who gets a new conversation nobody has taken."""
+
+    mode: Literal["off", "balanced"] = Field(
+        default="off",
+        description="balanced: to the available agent with the fewest open conversations",
+    )
+    max_open_per_agent: int = Field(
+        default=0, ge=0, description="no more open conversations per agent than this (0: no cap)"
+    )
+
+
 class WindowReminderSettings(_Section):
     """Before a platform's 24-hour window closes on a customer still waiting for us."""
 
@@ -496,6 +508,7 @@ class Settings(BaseSettings):
     business_hours: BusinessHoursSettings | None = None
     away_messages: list[AwayMessageSettings] = Field(default_factory=list)
     sla: list[SlaSettings] = Field(default_factory=list)
+    assignment: AssignmentSettings | None = None
     window_reminder: WindowReminderSettings = Field(default_factory=WindowReminderSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)

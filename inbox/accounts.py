@@ -126,6 +126,16 @@ def close_session(session: Session, token: str) -> None:
         session.delete(row)
 
 
+def set_available(session: Session, name: str, available: bool) -> User | None:
+    """Whether user ``name`` takes conversations now (automatic assignment); the user, or
+    None when there is no such user (a configured API token)."""
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is not None and user.available != available:
+        user.available = available
+        session.flush()
+    return user
+
+
 def create_api_token(
     session: Session, user: User, label: str, now: datetime
 ) -> tuple[str, ApiToken]:

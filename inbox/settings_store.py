@@ -1,4 +1,4 @@
-"""Business hours, away rules and SLA policies as stored in the database.
+"""Business hours, away rules, SLA policies and the assignment rule as stored in the database.
 
 The daemon seeds each of them from the configuration file the first time (when the database
 has none); from then on the API and the CLI edit the stored copy, and the file's section is
@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from sqlmodel import Session, select
 
 from sportello.config.settings import (
+    AssignmentSettings,
     AwayMessageSettings,
     BusinessHoursSettings,
     Settings,
@@ -27,7 +28,8 @@ from sportello.inbox.upsert import insert_ignore
 BUSINESS_HOURS: Final = "business_hours"
 AWAY_MESSAGES: Final = "away_messages"
 SLA: Final = "sla"
-KEYS: Final = (BUSINESS_HOURS, AWAY_MESSAGES, SLA)
+ASSIGNMENT: Final = "assignment"
+KEYS: Final = (BUSINESS_HOURS, AWAY_MESSAGES, SLA, ASSIGNMENT)
 
 _AWAY = TypeAdapter(list[AwayMessageSettings])
 _SLA = TypeAdapter(list[SlaSettings])
@@ -39,6 +41,7 @@ def seed(session: Session, settings: Settings, now: datetime) -> list[str]:
         BUSINESS_HOURS: settings.business_hours.model_dump() if settings.business_hours else None,
         AWAY_MESSAGES: _AWAY.dump_python(settings.away_messages) or None,
         SLA: _SLA.dump_python(settings.sla) or None,
+        ASSIGNMENT: settings.assignment.model_dump() if settings.assignment else None,
     }
     stored = []
     for key, value in sections.items():
@@ -132,3 +135,18 @@ def set_sla_policies(
     session: Session, policies: list[SlaSettings], now: datetime, actor: str | None
 ) -> None:
     _write(session, SLA, _SLA.dump_python(policies), now, actor)
+
+
+def assignment(session: Session, fallback: Settings | None = None) -> AssignmentSettings:
+    """The stored assignment rule, else ``fallback``'s; off when there is none."""
+    row = _read(session, ASSIGNMENT)
+    if row is not None:
+        return AssignmentSettings.model_validate(row.value)
+    configured = fallback.assignment if fallback is not None else None
+    return configured or AssignmentSettings()
+
+
+def set_assignment(
+    session: Session, rule: AssignmentSettings, now: datetime, actor: str | None
+) -> None:
+    _write(session, ASSIGNMENT, rule.model_dump(), now, actor)

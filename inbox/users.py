@@ -24,6 +24,9 @@ class User(SQLModel, table=True):
     role: str = "agent"
     password_hash: str
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Taking conversations now: automatic assignment gives new ones only to these.
+    available: bool = False
+    last_assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class UserSession(SQLModel, table=True):

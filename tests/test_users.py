@@ -176,7 +176,12 @@ def test_login_session_cookie_and_logout(
     assert cookie.has_nonstandard_attr("HttpOnly")
     assert bob.get("/login").headers["location"] == "/"  # already signed in
     second = _login(running.url, "bob", "bob-password")
-    assert second.get("/api/v1/me").json() == {"name": "bob", "role": "agent", "via": "session"}
+    assert second.get("/api/v1/me").json() == {
+        "name": "bob",
+        "role": "agent",
+        "via": "session",
+        "available": False,
+    }
     inbox = bob.get("/")
     assert inbox.status_code == 200 and 'id="conversation-list"' in inbox.text
 
@@ -222,7 +227,12 @@ def test_roles_csrf_and_the_acting_user(
     )
     assert {u["name"] for u in ada.get("/api/v1/users").json()} == {"ada", "bob"}
     assert running.api.get("/api/v1/users").status_code == 200  # api.tokens act as admin
-    assert running.api.get("/api/v1/me").json() == {"name": "api", "role": "admin", "via": "config"}
+    assert running.api.get("/api/v1/me").json() == {
+        "name": "api",
+        "role": "admin",
+        "via": "config",
+        "available": None,
+    }
 
     path = f"/api/v1/conversations/{conversation_id}"
     assert bob.patch(path, json={"assignee": "bob"}).status_code == 403  # no CSRF header
@@ -266,7 +276,12 @@ def test_personal_api_tokens_over_http(
     assert secret not in bob.get("/api/v1/tokens").text
 
     script = server_client(running.url, headers={"Authorization": f"Bearer {secret}"})
-    assert script.get("/api/v1/me").json() == {"name": "bob", "role": "agent", "via": "token"}
+    assert script.get("/api/v1/me").json() == {
+        "name": "bob",
+        "role": "agent",
+        "via": "token",
+        "available": False,
+    }
     assert script.get("/api/v1/conversations").status_code == 200
     assert script.get("/api/v1/users").status_code == 403
     # a bearer token needs no CSRF header: it is never sent by a browser on its own

@@ -250,6 +250,40 @@ def test_admin_edits_hours_and_a_closure_and_agents_cannot(
     assert put == 403
 
 
+def test_an_agent_takes_conversations_and_an_admin_turns_assignment_on(
+    running: RunningDaemon, browser: Browser
+) -> None:
+    page = browser.page
+    _login(page, running.url, "bob")
+    taking = page.get_by_label("Taking conversations")
+    page.locator("#available[data-loaded='true']").wait_for(state="attached")
+    assert not taking.is_checked()
+    taking.check()
+    page.wait_for_function(
+        "async () => (await (await fetch('/api/v1/me')).json()).available === true"
+    )
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{running.url}/login")
+
+    _login(page, running.url, "ada")
+    page.get_by_role("link", name="Settings").click()
+    page.locator("body[data-loaded='true']").wait_for()
+    bob = page.locator("#users li[data-user='bob']")
+    assert "not available" in bob.inner_text()  # signing out ended it
+    form = page.locator("#assignment-form")
+    assert form.get_by_label("Assign").input_value() == "off"
+    form.get_by_label("Assign").select_option("balanced")
+    form.get_by_label("At most open per agent (0: no cap)").fill("-1")
+    form.get_by_role("button", name="Save").click()
+    form.locator("[data-error='max_open_per_agent']").wait_for()
+    form.get_by_label("At most open per agent (0: no cap)").fill("8")
+    form.get_by_role("button", name="Save").click()
+    form.locator(".saved").wait_for()
+    rule = running.api.get("/api/v1/settings/assignment").json()
+    assert rule == {"mode": "balanced", "max_open_per_agent": 8}
+    assert browser.errors == []
+
+
 def test_every_word_the_pages_use_exists_in_both_languages() -> None:
     used: set[str] = set()
     for path in [*API_DIR.glob("templates/*.html"), *API_DIR.glob("static/*.js")]:

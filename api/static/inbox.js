@@ -461,10 +461,34 @@ function connect() {
   for (const kind of ["message.created", "message.updated", "conversation.updated", "sync", "ping"]) {
     source.addEventListener(kind, onChange);
   }
+  source.addEventListener("agent.availability", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.name === boot.user) $("available").checked = data.available; // another tab
+  });
   source.onerror = () => {
     status.dataset.state = "offline";
     status.textContent = t("nav.offline");
   };
+}
+
+// --- availability -------------------------------------------------------------------
+// Taking conversations: automatic assignment gives new ones only to available agents.
+
+async function loadAvailability() {
+  const me = await api("/api/v1/me");
+  $("available").checked = Boolean(me.available);
+  $("available").dataset.loaded = "true";
+}
+
+async function setAvailability() {
+  const box = $("available");
+  try {
+    const me = await api("/api/v1/me/availability", { method: "PUT", body: { available: box.checked } });
+    box.checked = Boolean(me.available);
+  } catch (error) {
+    box.checked = !box.checked;
+    showError(error);
+  }
 }
 
 // --- keyboard -----------------------------------------------------------------------
@@ -539,6 +563,8 @@ function start() {
     patchConversation({ tags });
   });
   $("help-button").addEventListener("click", () => $("help").showModal());
+  $("available").addEventListener("change", setAvailability);
+  loadAvailability().catch((error) => console.error(error));
   document.addEventListener("keydown", onKey);
   initSearch((id, messageId) => select(id, messageId ?? null));
   initCustomerPanel({

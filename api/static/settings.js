@@ -1,6 +1,6 @@
-// The settings page (admins): business hours, away messages, SLA policies, users and
-// personal API tokens. Each form PUTs/POSTs its whole section; a 422 is shown next to
-// the field it names.
+// The settings page (admins): business hours, away messages, SLA policies, automatic
+// assignment, users and personal API tokens. Each form PUTs/POSTs its whole section; a 422
+// is shown next to the field it names.
 "use strict";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -184,11 +184,30 @@ async function loadSla() {
   $("sla-policies").replaceChildren(...policies.map(policyCard));
 }
 
+function fillAssignment(rule) {
+  const fields = $("assignment-form").elements;
+  fields.namedItem("mode").value = rule.mode;
+  fields.namedItem("max_open_per_agent").value = String(rule.max_open_per_agent);
+}
+
+function readAssignment() {
+  const fields = $("assignment-form").elements;
+  const cap = fields.namedItem("max_open_per_agent").value.trim();
+  return { mode: fields.namedItem("mode").value, max_open_per_agent: cap === "" ? 0 : Number(cap) };
+}
+
+async function loadAssignment() {
+  fillAssignment(await api("/api/v1/settings/assignment"));
+}
+
 // --- users and tokens ---------------------------------------------------------------
 
 async function loadUsers() {
   const users = await api("/api/v1/users");
-  $("users").replaceChildren(...users.map((u) => el("li", {}, el("strong", {}, u.name), ` (${u.role}) · ${formatDateTime(u.created_at)}`)));
+  $("users").replaceChildren(...users.map((u) => el("li", { "data-user": u.name },
+    el("strong", {}, u.name), ` (${u.role}) · ${formatDateTime(u.created_at)} · `,
+    el("span", { class: u.available ? "available" : "muted" }, u.available ? t("set.available") : t("set.unavailable")),
+    ` · ${u.open_conversations} ${t("set.open_conversations")}`)));
 }
 
 async function loadTokens() {
@@ -234,6 +253,9 @@ onSubmit($("sla-form"), async () => {
   const policies = await api("/api/v1/settings/sla", { method: "PUT", body: [...$("sla-policies").children].map(readPolicy) });
   $("sla-policies").replaceChildren(...policies.map(policyCard));
 });
+onSubmit($("assignment-form"), async () => {
+  fillAssignment(await api("/api/v1/settings/assignment", { method: "PUT", body: readAssignment() }));
+});
 onSubmit($("users-form"), async () => {
   const fields = $("users-form").elements;
   const body = { name: fields.namedItem("name").value.trim(), password: fields.namedItem("password").value, role: fields.namedItem("role").value };
@@ -272,7 +294,7 @@ $("sla-add").addEventListener("click", () => {
   container.append(policyCard({ name: "", channels: [], priorities: [], first_response: "1h", resolution: null, warn_before: "15m", business_time: false }, container.children.length));
 });
 
-Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadUsers(), loadTokens()]).then(() => {
+Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadAssignment(), loadUsers(), loadTokens()]).then(() => {
   document.body.dataset.loaded = "true";
 });
 setInterval(loadStatus, 60_000);

@@ -1,0 +1,96 @@
+"""Automatic assignment: an open conversation nobody has taken goes to an available agent.
+
+With the ``balanced`` rule the ``assign`` job, every few seconds, gives the open
+conversations without an assignee, most urgent first (the inbox's order), each to the
+available agent with the fewest open or pending conversations; on a tie, to the one who
+got a conversation longest ago. Nobody gets more than ``max_open_per_agent``. Agents say
+they are available in the inbox (``PUT /api/v1/me/availability``), and signing out makes
+them unavailable. A conversation no agent can take now (none available, all at the cap)
+waits for the next run.
+
+One replica runs the job at a time (under its lease), so two runs cannot push an agent
+past the cap; an agent who takes a conversation by hand meanwhile keeps it (the write
+checks that it is still unassigned and open).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from sportello.config.settings import AssignmentSettings
+from sportello.inbox.conversations import record
+from sportello.inbox.models import Conversation
+from sportello.inbox.sla import ACTIVE
+from sportello.inbox.triage import inbox_page
+from sportello.inbox.users import User
+
+ACTOR = "assignment"
+BATCH = 200  # conversations one run looks at
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Assigned:
+    conversation_id: int
+    assignee: str
+
+
+def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) -> list[Assigned]:
+    """Give the open, unassigned conversations to available agents as ``rule`` says."""
+    if rule.mode == "off":
+        return []
+    agents = list(session.exec(select(User).where(col(User.available)).order_by(col(User.name))))
+    if not agents:
+        return []
+    loads = open_loads(session, [agent.name for agent in agents])
+    waiting = select(Conversation).where(
+        Conversation.status == "open", col(Conversation.assignee).is_(None)
+    )
+    assigned: list[Assigned] = []
+    cap = rule.max_open_per_agent
+    for conversation in inbox_page(session, waiting, now, 0, BATCH):
+        free = [a for a in agents if not cap or loads[a.name] < cap]
+        if not free:
+            break
+        agent = min(free, key=lambda a: (loads[a.name], a.last_assigned_at or _NEVER, a.name))
+        assert conversation.id is not None
+        if not _take(session, conversation.id, agent.name):
+            continue  # taken by hand, or closed, since it was read
+        record(session, conversation, "assigned", now, ACTOR, assignee=agent.name)
+        agent.last_assigned_at = now
+        loads[agent.name] += 1
+        assigned.append(Assigned(conversation.id, agent.name))
+    session.flush()
+    return assigned
+
+
+def open_loads(session: Session, names: list[str]) -> dict[str, int]:
+    """How many open or pending conversations each of ``names`` has."""
+    counted = session.exec(
+        select(Conversation.assignee, func.count())
+        .where(col(Conversation.assignee).in_(names), col(Conversation.status).in_(ACTIVE))
+        .group_by(col(Conversation.assignee))
+    )
+    loads = dict.fromkeys(names, 0)
+    for name, count in counted:
+        if name is not None:
+            loads[name] = count
+    return loads
+
+
+def _take(session: Session, conversation_id: int, assignee: str) -> bool:
+    """Assign the conversation if it is still open and unassigned; True if it was."""
+    taken = session.connection().execute(
+        update(Conversation)
+        .where(
+            col(Conversation.id) == conversation_id,
+            col(Conversation.assignee).is_(None),
+            col(Conversation.status) == "open",
+        )
+        .values(assignee=assignee)
+    )
+    return bool(taken.rowcount)

@@ -1,0 +1,192 @@
+"""Automatic assignment: open conversations nobody has taken go to available agents, the
+least busy first, never past the cap; agents say they are available through the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from automation_helpers import migrated
+from conftest import RunningDaemon, make_settings, telegram_channel, wait_for
+from customer_helpers import telegram_says
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from sportello import scheduler
+from sportello.config.settings import AssignmentSettings
+from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.inbox import accounts, assignment
+from sportello.inbox.assignment import ACTOR, assign_waiting
+from sportello.inbox.conversations import set_status
+from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import ingest
+from sportello.inbox.models import Conversation, ConversationEvent
+from sportello.inbox.users import User
+
+NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+BALANCED = AssignmentSettings(mode="balanced", max_open_per_agent=2)
+
+
+def _agents(engine: Engine, *available: str, away: tuple[str, ...] = ()) -> None:
+    with session_scope(engine) as session:
+        for name in (*available, *away):
+            user = accounts.create_user(session, name, f"{name}-password", "agent", NOW)
+            user.available = name in available
+
+
+def _conversation(engine: Engine, n: int, *, priority: int = 0, assignee: str | None = None) -> int:
+    """Customer ``n`` writes on Telegram: an open conversation (its priority set after)."""
+    event = InboundMessage(
+        "telegram",
+        f"{7000 + n}:1",
+        Thread(str(7000 + n)),
+        Person(str(7000 + n), display_name=f"Customer {n}"),
+        NOW - timedelta(minutes=n),
+        text="Ciao",
+    )
+    with session_scope(engine) as session:
+        conversation = ingest(session, [event], now=NOW).new_messages[0][1]
+        conversation.priority, conversation.assignee = priority, assignee
+        assert conversation.id is not None
+        return conversation.id
+
+
+def _assignees(engine: Engine) -> dict[int, str | None]:
+    with Session(engine) as session:
+        return {c.id: c.assignee for c in session.exec(select(Conversation)) if c.id is not None}
+
+
+def _run(engine: Engine, rule: AssignmentSettings = BALANCED) -> list[tuple[int, str]]:
+    with session_scope(engine) as session:
+        return [(a.conversation_id, a.assignee) for a in assign_waiting(session, NOW, rule)]
+
+
+def test_the_least_busy_available_agent_gets_the_most_urgent_first_up_to_the_cap(
+    database_url: str,
+) -> None:
+    engine = migrated(database_url)
+    _agents(engine, "ada", "bob", away=("cy",))
+    bobs = _conversation(engine, 0, assignee="bob")
+    urgent, high, normal, newer, older = (
+        _conversation(engine, n, priority=p) for n, p in ((1, 3), (2, 2), (3, 1), (4, 0), (5, 0))
+    )
+
+    # ada has none, bob one: ada first; then a tie at one each goes to bob, who has not had
+    # one from the rule yet; then ada. Both are at the cap of two: the rest wait.
+    assert _run(engine) == [(urgent, "ada"), (high, "bob"), (normal, "ada")]
+    shown = _assignees(engine)
+    assert shown[bobs] == "bob" and shown[newer] is None and shown[older] is None
+    with Session(engine) as session:
+        events = session.exec(
+            select(ConversationEvent).where(col(ConversationEvent.kind) == "assigned")
+        ).all()
+        assert {(e.conversation_id, e.actor, e.data["assignee"]) for e in events} == {
+            (urgent, ACTOR, "ada"),
+            (high, ACTOR, "bob"),
+            (normal, ACTOR, "ada"),
+        }
+
+    assert _run(engine) == []  # nobody is free: nothing moves
+    with session_scope(engine) as session:
+        conversation = session.get(Conversation, urgent)
+        assert conversation is not None
+        set_status(session, conversation, "resolved", NOW, "ada")
+    # A resolved one frees a place: the customer waiting longest of the rest comes first.
+    assert _run(engine) == [(older, "ada")]
+
+
+def test_nothing_is_assigned_when_the_rule_is_off_or_nobody_is_available(
+    database_url: str,
+) -> None:
+    engine = migrated(database_url)
+    _agents(engine, away=("ada",))
+    waiting = _conversation(engine, 1)
+    assert _run(engine) == []  # ada is not available
+    with session_scope(engine) as session:
+        accounts.set_available(session, "ada", True)
+    assert _run(engine, AssignmentSettings(mode="off")) == []
+    assert _run(engine, AssignmentSettings(mode="balanced")) == [(waiting, "ada")]  # no cap
+
+
+def test_a_conversation_taken_by_hand_meanwhile_stays_with_its_agent(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run read the conversation unassigned; an agent took it before the run wrote."""
+    engine = migrated(sqlite_url)
+    _agents(engine, "ada")
+    waiting = _conversation(engine, 1)
+    read = assignment.inbox_page
+
+    def read_then_taken(*args: object, **kwargs: object) -> list[Conversation]:
+        found = read(*args, **kwargs)  # type: ignore[arg-type]
+        with session_scope(engine) as other:
+            conversation = other.get(Conversation, waiting)
+            assert conversation is not None
+            conversation.assignee = "zoe"
+        return found
+
+    monkeypatch.setattr(assignment, "inbox_page", read_then_taken)
+    assert _run(engine) == []
+    assert _assignees(engine)[waiting] == "zoe"
+
+
+def _personal_token(running: RunningDaemon, name: str, role: str = "agent") -> dict[str, str]:
+    with session_scope(running.daemon.engine) as session:
+        user = accounts.create_user(session, name, f"{name}-password", role, NOW)
+        secret, _ = accounts.create_api_token(session, user, "inbox", NOW)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_an_available_agent_gets_a_new_telegram_conversation_within_seconds(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scheduler, "ASSIGN_INTERVAL_S", 0.2)
+    _, server = telegram_emulator
+    settings = make_settings(
+        database_url,
+        channels=telegram_channel(server.url),
+        assignment={"mode": "balanced", "max_open_per_agent": 5},
+    )
+    running = start_daemon(settings)
+    ada = _personal_token(running, "ada")
+    assert running.api.get("/api/v1/me", headers=ada).json()["available"] is False
+    answer = running.api.put("/api/v1/me/availability", json={"available": True}, headers=ada)
+    assert answer.status_code == 200 and answer.json()["available"] is True
+
+    message = telegram_says(running, 1, text="Il mio ordine non è arrivato")
+    conversation = f"/api/v1/conversations/{message['conversation_id']}"
+    assert wait_for(lambda: running.api.get(conversation).json()["assignee"]) == "ada"
+    (listed,) = running.api.get("/api/v1/users").json()
+    assert listed["available"] is True and listed["open_conversations"] == 1
+
+    away = running.api.put("/api/v1/me/availability", json={"available": False}, headers=ada)
+    assert away.json()["available"] is False
+    with session_scope(running.daemon.engine) as session:
+        assert not session.exec(select(User).where(col(User.available))).all()
+
+
+def test_the_rule_is_seeded_from_the_file_and_only_admins_change_it(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
+    running = start_daemon(make_settings(sqlite_url, assignment={"mode": "balanced"}))
+    rule = running.api.get("/api/v1/settings/assignment").json()
+    assert rule == {"mode": "balanced", "max_open_per_agent": 0}
+    agent = _personal_token(running, "bob")
+    off = {"mode": "off", "max_open_per_agent": 3}
+    assert (
+        running.api.put("/api/v1/settings/assignment", json=off, headers=agent).status_code == 403
+    )
+    assert running.api.put("/api/v1/settings/assignment", json=off).json() == off
+    assert running.api.get("/api/v1/settings/assignment", headers=agent).json() == off
+    bad = running.api.put("/api/v1/settings/assignment", json={"mode": "random"})
+    assert bad.status_code == 422
+    # The configured token is not a user: it has no availability to set.
+    assert running.api.get("/api/v1/me").json()["available"] is None
+    refused = running.api.put("/api/v1/me/availability", json={"available": True})
+    assert refused.status_code == 403
