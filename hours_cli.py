@@ -1,4 +1,5 @@
-"""``sportello hours ...`` and ``sportello away ...``: business hours, away rules and SLAs."""
+"""``sportello hours ...`` and ``sportello away ...``: business hours, away rules, SLAs and
+the assignment rule."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
 from sportello.config.settings import (
+    AssignmentSettings,
     AwayMessageSettings,
     BusinessHoursSettings,
     ConfigError,
@@ -68,7 +70,8 @@ def show(
     config: ConfigOption = None,
     at: Annotated[str | None, typer.Option(help="Instant for the status (default now).")] = None,
 ) -> None:
-    """Print the stored business hours, away rules and SLA policies, and the status at AT."""
+    """Print the stored business hours, away rules, SLA policies and assignment rule, and the
+    status at AT."""
     settings = settings_or_exit(config)
     instant = _instant(at)
     engine = _engine(settings)
@@ -79,6 +82,7 @@ def show(
             "business_hours": hours.model_dump() if hours else None,
             "away_messages": [r.model_dump() for r in settings_store.away_rules(session)],
             "sla": [p.model_dump() for p in settings_store.sla_policies(session)],
+            "assignment": settings_store.assignment(session).model_dump(),
             "status": {
                 "at": _iso(instant, calendar.tz),
                 "open": calendar.is_open(instant),
@@ -104,7 +108,7 @@ def set_(
             "-f",
             exists=True,
             dir_okay=False,
-            help="TOML with [business_hours], [[away_messages]] and/or [[sla]].",
+            help="TOML with [business_hours], [[away_messages]], [[sla]] and/or [assignment].",
         ),
     ],
     config: ConfigOption = None,
@@ -116,10 +120,11 @@ def set_(
     except tomllib.TOMLDecodeError as exc:
         typer.echo(f"sportello: {file} is not valid TOML: {exc}", err=True)
         raise typer.Exit(2) from None
-    known = ("business_hours", "away_messages", "sla")
+    known = ("business_hours", "away_messages", "sla", "assignment")
     if not any(key in data for key in known) or set(data) - set(known):
         typer.echo(
-            f"sportello: {file} must contain only [business_hours], [[away_messages]], [[sla]]",
+            f"sportello: {file} must contain only [business_hours], [[away_messages]], [[sla]], "
+            "[assignment]",
             err=True,
         )
         raise typer.Exit(2)
@@ -131,6 +136,8 @@ def set_(
         rules = TypeAdapter(list[AwayMessageSettings]).validate_python(data.get(section, []))
         section = "sla"
         policies = TypeAdapter(list[SlaSettings]).validate_python(data.get(section, []))
+        section = "assignment"
+        rule = AssignmentSettings.model_validate(data.get(section, {}))
     except ValidationError as exc:
         lines = [f"  {'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors()]
         typer.echo(f"sportello: invalid {file}:\n" + "\n".join(lines), err=True)
@@ -144,6 +151,8 @@ def set_(
             settings_store.set_away_rules(session, rules, now, "cli")
         if "sla" in data:
             settings_store.set_sla_policies(session, policies, now, "cli")
+        if "assignment" in data:
+            settings_store.set_assignment(session, rule, now, "cli")
     engine.dispose()
     typer.echo(f"stored: {', '.join(key for key in known if key in data)}")
 

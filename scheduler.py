@@ -261,8 +261,11 @@ def build_scheduler(daemon: Daemon) -> AsyncIOScheduler:
 
 def assign_waiting(daemon: Daemon, now: datetime) -> list[assignment.Assigned]:
     """The assignment rule's run (nothing when it is off), then the inbox told of each."""
-    with daemon.write_lock.background, session_scope(daemon.engine) as session:
+    with session_scope(daemon.engine) as session:
         rule = settings_store.assignment(session, daemon.settings)
+    if rule.mode == "off":  # the common case: no write lock taken every few seconds
+        return []
+    with daemon.write_lock.background, session_scope(daemon.engine) as session:
         done = assignment.assign_waiting(session, now, rule)
     for assigned in done:
         daemon.live.publish(

@@ -69,3 +69,17 @@ def test_set_replaces_stored_sections_and_show_prints_them(tmp_path: Path) -> No
     hours.write_text('[business_hours]\nmon = ["9-18"]\n')
     result = runner.invoke(app, ["hours", "set", "--file", str(hours), "--config", config])
     assert result.exit_code == 2 and "business_hours.mon" in result.output
+
+
+def test_set_stores_the_assignment_rule_and_names_a_bad_value(tmp_path: Path) -> None:
+    config = str(_config(tmp_path))
+    runner = CliRunner()
+    rule = tmp_path / "assignment.toml"
+    rule.write_text('[assignment]\nmode = "balanced"\nmax_open_per_agent = 6\n')
+    result = runner.invoke(app, ["hours", "set", "--file", str(rule), "--config", config])
+    assert result.exit_code == 0 and "stored: assignment" in result.output
+    shown = json.loads(runner.invoke(app, ["hours", "show", "--config", config]).output)
+    assert shown["assignment"] == {"mode": "balanced", "max_open_per_agent": 6}
+    rule.write_text("[assignment]\nmax_open_per_agent = -1\n")
+    result = runner.invoke(app, ["hours", "set", "--file", str(rule), "--config", config])
+    assert result.exit_code == 2 and "assignment.max_open_per_agent" in result.output
