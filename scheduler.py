@@ -272,5 +272,6 @@ def assign_waiting(daemon: Daemon, now: datetime) -> list[assignment.Assigned]:
             "conversation.updated",
             conversation_id=assigned.conversation_id,
             actor=assignment.ACTOR,
+            assignee=assigned.assignee,
         )
     return done

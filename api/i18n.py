@@ -26,6 +26,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.logout": "Sign out",
         "nav.help": "Keyboard shortcuts",
         "nav.available": "Taking conversations",
+        "assign.new_for_you": "New for you",
         "nav.available_hint": "Automatic assignment gives new conversations only to agents "
         "taking them; signing out stops it.",
         "nav.language": "Language",
@@ -111,6 +112,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.logout": "Esci",
         "nav.help": "Scorciatoie da tastiera",
         "nav.available": "Prendo conversazioni",
+        "assign.new_for_you": "Nuove per te",
         "nav.available_hint": "L'assegnazione automatica dà le nuove conversazioni solo a chi "
         "le prende; uscire la interrompe.",
         "nav.language": "Lingua",

@@ -33,6 +33,7 @@ from conftest import (
     whatsapp_channel,
 )
 
+from sportello import scheduler
 from sportello.connectors.base import Attachment, Channel, InboundMessage, Person, Thread
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
@@ -454,4 +455,36 @@ def test_the_file_picker_follows_what_the_channel_can_send(
         "image/jpeg,image/png,image/webp,image/gif,video/mp4,video/quicktime"
     )
     assert not page.locator("#attach-tools").get_attribute("title")
+    assert browser.errors == []
+
+
+def test_a_conversation_assigned_automatically_is_announced_to_its_agent(
+    sqlite_url: str,
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scheduler, "ASSIGN_INTERVAL_S", 0.2)
+    running = start_daemon(make_settings(sqlite_url, assignment={"mode": "balanced"}))
+    event = InboundMessage(
+        channel="telegram",
+        external_id="5551001:95",
+        thread=Thread("5551001"),
+        customer=Person("5551001", display_name="Giulia Rossi"),
+        sent_at=datetime.now(UTC),
+        text="C'è qualcuno?",
+    )
+    page = _opened_by_bob(running, browser, event)
+    page.locator("#available[data-loaded='true']").wait_for(state="attached")
+    title = page.title()
+    page.get_by_label("Taking conversations").check()  # Giulia's is nobody's yet: bob's now
+
+    note = page.locator("#assigned-note")
+    note.wait_for()
+    assert note.inner_text() == "New for you: 1"
+    assert page.title() == f"(1) {title}"
+    page.locator("#conversation-list .assignee-chip", has_text="@bob").wait_for()
+    note.click()
+    assert note.is_hidden() and page.title() == title
+    assert page.locator("#filter-assignee").input_value() == "bob"
     assert browser.errors == []

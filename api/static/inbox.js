@@ -461,6 +461,10 @@ function connect() {
   for (const kind of ["message.created", "message.updated", "conversation.updated", "sync", "ping"]) {
     source.addEventListener(kind, onChange);
   }
+  source.addEventListener("conversation.updated", (event) => {
+    const data = event.data ? JSON.parse(event.data) : {};
+    if (data.actor === "assignment" && data.assignee === boot.user) assignedToMe();
+  });
   source.addEventListener("agent.availability", (event) => {
     const data = JSON.parse(event.data);
     if (data.name === boot.user) $("available").checked = data.available; // another tab
@@ -489,6 +493,26 @@ async function setAvailability() {
     box.checked = !box.checked;
     showError(error);
   }
+}
+
+// Conversations automatic assignment gave me since I last looked: counted in the tab's
+// title and beside the live status; a click shows mine.
+const BASE_TITLE = document.title;
+let newlyMine = 0;
+
+function assignedToMe() {
+  newlyMine += 1;
+  document.title = `(${newlyMine}) ${BASE_TITLE}`;
+  $("assigned-note").textContent = `${t("assign.new_for_you")}: ${newlyMine}`;
+  $("assigned-note").hidden = false;
+}
+
+function showMine() {
+  newlyMine = 0;
+  document.title = BASE_TITLE;
+  $("assigned-note").hidden = true;
+  $("filter-assignee").value = boot.user;
+  loadList().catch((error) => console.error(error));
 }
 
 // --- keyboard -----------------------------------------------------------------------
@@ -564,6 +588,7 @@ function start() {
   });
   $("help-button").addEventListener("click", () => $("help").showModal());
   $("available").addEventListener("change", setAvailability);
+  $("assigned-note").addEventListener("click", showMine);
   loadAvailability().catch((error) => console.error(error));
   document.addEventListener("keydown", onKey);
   initSearch((id, messageId) => select(id, messageId ?? null));
