@@ -28,7 +28,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.available": "Taking conversations",
         "assign.new_for_you": "New for you",
         "nav.available_hint": "Automatic assignment gives new conversations only to agents "
-        "taking them; signing out stops it.",
+        "taking them with the inbox open; signing out stops it.",
         "nav.language": "Language",
         "nav.live": "live",
         "nav.offline": "reconnecting…",
@@ -114,7 +114,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.available": "Prendo conversazioni",
         "assign.new_for_you": "Nuove per te",
         "nav.available_hint": "L'assegnazione automatica dà le nuove conversazioni solo a chi "
-        "le prende; uscire la interrompe.",
+        "le prende con la inbox aperta; uscire la interrompe.",
         "nav.language": "Lingua",
         "nav.live": "in diretta",
         "nav.offline": "riconnessione…",

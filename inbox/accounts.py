@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
 from sportello.inbox.users import ROLES, ApiToken, User, UserSession
@@ -124,6 +125,11 @@ def close_session(session: Session, token: str) -> None:
     row = session.get(UserSession, digest(token))
     if row is not None:
         session.delete(row)
+
+
+def mark_seen(session: Session, user_id: int, now: datetime) -> None:
+    """The user's inbox is open now (its live stream is connected)."""
+    session.execute(update(User).where(col(User.id) == user_id).values(seen_at=now))
 
 
 def set_available(session: Session, name: str, available: bool) -> User | None:

@@ -3,10 +3,12 @@
 With the ``balanced`` rule the ``assign`` job, every few seconds, gives the open
 conversations without an assignee, most urgent first (the inbox's order), each to the
 available agent with the fewest open or pending conversations; on a tie, to the one who
-got a conversation longest ago. Nobody gets more than ``max_open_per_agent``. Agents say
-they are available in the inbox (``PUT /api/v1/me/availability``), and signing out makes
-them unavailable. A conversation no agent can take now (none available, all at the cap)
-waits for the next run.
+got a conversation longest ago. Nobody gets more than ``max_open_per_agent``. An agent is
+available while they say so in the inbox (``PUT /api/v1/me/availability``; signing out
+ends it) and their inbox is open: its live stream (``GET /api/v1/events``) marks them seen
+every 20 s, and one not seen for :data:`PRESENT_S` (a closed laptop) gets nothing new. A
+conversation no agent can take now (none available, all at the cap) waits for the next
+run.
 
 One replica runs the job at a time (under its lease), so two runs cannot push an agent
 past the cap; an agent who takes a conversation by hand meanwhile keeps it (the write
@@ -16,7 +18,7 @@ checks that it is still unassigned and open).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -30,6 +32,7 @@ from sportello.inbox.users import User
 
 ACTOR = "assignment"
 BATCH = 200  # conversations one run looks at
+PRESENT_S = 60.0  # an agent whose inbox was seen open this recently is present
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -43,7 +46,10 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
     """Give the open, unassigned conversations to available agents as ``rule`` says."""
     if rule.mode == "off":
         return []
-    agents = list(session.exec(select(User).where(col(User.available)).order_by(col(User.name))))
+    present = select(User).where(
+        col(User.available), col(User.seen_at) >= now - timedelta(seconds=PRESENT_S)
+    )
+    agents = list(session.exec(present.order_by(col(User.name))))
     if not agents:
         return []
     loads = open_loads(session, [agent.name for agent in agents])

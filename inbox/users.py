@@ -24,9 +24,11 @@ class User(SQLModel, table=True):
     role: str = "agent"
     password_hash: str
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    # Taking conversations now: automatic assignment gives new ones only to these.
+    # Taking conversations now: automatic assignment gives new ones only to these, while
+    # their inbox is open (its live stream marks ``seen_at``).
     available: bool = False
     last_assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class UserSession(SQLModel, table=True):

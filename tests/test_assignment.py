@@ -3,9 +3,15 @@ least busy first, never past the cap; agents say they are available through the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from automation_helpers import migrated
 from conftest import RunningDaemon, make_settings, telegram_channel, wait_for
@@ -19,7 +25,7 @@ from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox import accounts, assignment
-from sportello.inbox.assignment import ACTOR, assign_waiting
+from sportello.inbox.assignment import ACTOR, PRESENT_S, assign_waiting
 from sportello.inbox.conversations import set_status
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
@@ -31,10 +37,12 @@ BALANCED = AssignmentSettings(mode="balanced", max_open_per_agent=2)
 
 
 def _agents(engine: Engine, *available: str, away: tuple[str, ...] = ()) -> None:
+    """Users; the ``available`` ones say so and have their inbox open."""
     with session_scope(engine) as session:
         for name in (*available, *away):
             user = accounts.create_user(session, name, f"{name}-password", "agent", NOW)
             user.available = name in available
+            user.seen_at = NOW - timedelta(seconds=30)
 
 
 def _conversation(engine: Engine, n: int, *, priority: int = 0, assignee: str | None = None) -> int:
@@ -111,6 +119,18 @@ def test_nothing_is_assigned_when_the_rule_is_off_or_nobody_is_available(
     assert _run(engine, AssignmentSettings(mode="balanced")) == [(waiting, "ada")]  # no cap
 
 
+def test_an_agent_whose_inbox_was_closed_a_while_ago_gets_nothing_new(
+    database_url: str,
+) -> None:
+    engine = migrated(database_url)
+    _agents(engine, "ada", "bob")
+    with session_scope(engine) as session:
+        ada = session.exec(select(User).where(User.name == "ada")).one()
+        ada.seen_at = NOW - timedelta(seconds=PRESENT_S + 1)  # her laptop closed
+    waiting = _conversation(engine, 1)
+    assert _run(engine) == [(waiting, "bob")]
+
+
 def test_a_conversation_taken_by_hand_meanwhile_stays_with_its_agent(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,6 +151,36 @@ def test_a_conversation_taken_by_hand_meanwhile_stays_with_its_agent(
     monkeypatch.setattr(assignment, "inbox_page", read_then_taken)
     assert _run(engine) == []
     assert _assignees(engine)[waiting] == "zoe"
+
+
+@contextmanager
+def _open_inbox(running: RunningDaemon, headers: dict[str, str]) -> Iterator[None]:
+    """The agent's inbox open: its live stream connected, closed at the end (a task on a
+    loop of its own, so that closing it does not wait for the next ping)."""
+    loop = asyncio.new_event_loop()
+    hello = threading.Event()
+
+    async def listen() -> None:
+        client = httpx.AsyncClient(base_url=running.url, headers=headers)
+        async with client, client.stream("GET", "/api/v1/events", timeout=None) as stream:
+            async for line in stream.aiter_lines():
+                if line == "event: hello":
+                    hello.set()
+
+    def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    task = loop.create_task(listen())
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    assert hello.wait(10)
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        reader.join(5)
+        loop.close()
 
 
 def _personal_token(running: RunningDaemon, name: str, role: str = "agent") -> dict[str, str]:
@@ -161,7 +211,10 @@ def test_an_available_agent_gets_a_new_telegram_conversation_within_seconds(
 
     message = telegram_says(running, 1, text="Il mio ordine non è arrivato")
     conversation = f"/api/v1/conversations/{message['conversation_id']}"
-    assert wait_for(lambda: running.api.get(conversation).json()["assignee"]) == "ada"
+    time.sleep(1.0)  # five runs of the job: ada's inbox is not open, she is not present
+    assert running.api.get(conversation).json()["assignee"] is None
+    with _open_inbox(running, ada):
+        assert wait_for(lambda: running.api.get(conversation).json()["assignee"]) == "ada"
     (listed,) = running.api.get("/api/v1/users").json()
     assert listed["available"] is True and listed["open_conversations"] == 1
 
