@@ -263,7 +263,8 @@ def assign_waiting(daemon: Daemon, now: datetime) -> list[assignment.Assigned]:
     """The assignment rule's run (nothing when it is off), then the inbox told of each."""
     with session_scope(daemon.engine) as session:
         rule = settings_store.assignment(session, daemon.settings)
-    if rule.mode == "off":  # the common case: no write lock taken every few seconds
+        idle = rule.mode == "off" or not assignment.present_agents(session, now)
+    if idle:  # the common cases (off; nobody at the desk): no write lock every few seconds
         return []
     with daemon.write_lock.background, session_scope(daemon.engine) as session:
         done = assignment.assign_waiting(session, now, rule)

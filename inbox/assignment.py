@@ -46,22 +46,18 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
     """Give the open, unassigned conversations to available agents as ``rule`` says."""
     if rule.mode == "off":
         return []
-    present = select(User).where(
-        col(User.available), col(User.seen_at) >= now - timedelta(seconds=PRESENT_S)
-    )
-    agents = list(session.exec(present.order_by(col(User.name))))
-    if not agents:
-        return []
+    agents = present_agents(session, now)
     loads = open_loads(session, [agent.name for agent in agents])
+    cap = rule.max_open_per_agent
+    places = sum(max(0, cap - loads[a.name]) for a in agents) if cap else BATCH * len(agents)
+    if not places:  # nobody present, or everybody at the cap: nothing to read
+        return []
     waiting = select(Conversation).where(
         Conversation.status == "open", col(Conversation.assignee).is_(None)
     )
     assigned: list[Assigned] = []
-    cap = rule.max_open_per_agent
-    for conversation in inbox_page(session, waiting, now, 0, BATCH):
+    for conversation in inbox_page(session, waiting, now, 0, min(places, BATCH)):
         free = [a for a in agents if not cap or loads[a.name] < cap]
-        if not free:
-            break
         agent = min(free, key=lambda a: (loads[a.name], a.last_assigned_at or _NEVER, a.name))
         assert conversation.id is not None
         if not _take(session, conversation.id, agent.name):
@@ -72,6 +68,14 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
         assigned.append(Assigned(conversation.id, agent.name))
     session.flush()
     return assigned
+
+
+def present_agents(session: Session, now: datetime) -> list[User]:
+    """The users taking conversations whose inbox was seen open within ``PRESENT_S``."""
+    present = select(User).where(
+        col(User.available), col(User.seen_at) >= now - timedelta(seconds=PRESENT_S)
+    )
+    return list(session.exec(present.order_by(col(User.name))))
 
 
 def open_loads(session: Session, names: list[str]) -> dict[str, int]:
