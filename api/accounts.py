@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlmodel import Session
 
-from sportello.api.deps import Admin, CurrentUser, DaemonDep, Principal, SessionDep
+from sportello.api.deps import (
+    Admin,
+    CurrentUser,
+    DaemonDep,
+    Principal,
+    SessionDep,
+    get_or_404,
+)
 from sportello.inbox import accounts
 from sportello.inbox.assignment import open_loads
 from sportello.inbox.users import User
@@ -32,6 +39,9 @@ class AvailabilityIn(BaseModel):
     available: bool
 
 
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -40,7 +50,24 @@ class UserOut(BaseModel):
     role: Literal["agent", "admin"]
     created_at: datetime
     available: bool
+    languages: list[str] = Field(
+        default_factory=list, description="spoken: automatic assignment prefers a speaker"
+    )
     open_conversations: int = Field(default=0, description="open or pending, assigned to them")
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: list[str] | None) -> list[str]:
+        return value or []
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    languages: list[Language] = Field(
+        description='two-letter codes, e.g. ["it", "en"]; automatic assignment gives an '
+        "agent who speaks the customer's language first"
+    )
 
 
 class UserIn(BaseModel):
@@ -134,6 +161,15 @@ def list_users(session: SessionDep, _: Admin) -> list[UserOut]:
         UserOut.model_validate(u).model_copy(update={"open_conversations": loads[u.name]})
         for u in users
     ]
+
+
+@router.patch("/users/{user_id}")
+def update_user(user_id: int, body: UserPatch, session: SessionDep, _: Admin) -> UserOut:
+    user = get_or_404(session, User, user_id, "user")
+    user.languages = list(dict.fromkeys(body.languages))
+    session.commit()
+    loads = open_loads(session, [user.name])
+    return UserOut.model_validate(user).model_copy(update={"open_conversations": loads[user.name]})
 
 
 @router.post("/users", status_code=201)

@@ -3,7 +3,10 @@
 With the ``balanced`` rule the ``assign`` job, every few seconds, gives the open
 conversations without an assignee, most urgent first (the inbox's order), each to the
 available agent with the fewest open or pending conversations; on a tie, to the one who
-got a conversation longest ago. Nobody gets more than ``max_open_per_agent``. An agent is
+got a conversation longest ago. Among the agents free to take it, those who speak the
+customer's language (``users.languages``; the customer's own language when known, else the
+one detected in their latest message) come first. Nobody gets more than
+``max_open_per_agent``. An agent is
 available while they say so in the inbox (``PUT /api/v1/me/availability``; signing out
 ends it) and their inbox is open: its live stream (``GET /api/v1/events``) marks them seen
 every 20 s, and one not seen for :data:`PRESENT_S` (a closed laptop) gets nothing new. A
@@ -17,6 +20,7 @@ checks that it is still unassigned and open).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from sportello.config.settings import AssignmentSettings
 from sportello.inbox.conversations import record
-from sportello.inbox.models import Conversation
+from sportello.inbox.models import Conversation, Customer, Message
 from sportello.inbox.sla import ACTIVE
 from sportello.inbox.triage import inbox_page
 from sportello.inbox.users import User
@@ -56,9 +60,14 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
         Conversation.status == "open", col(Conversation.assignee).is_(None)
     )
     assigned: list[Assigned] = []
-    for conversation in inbox_page(session, waiting, now, 0, min(places, BATCH)):
+    page = inbox_page(session, waiting, now, 0, min(places, BATCH))
+    languages = customer_languages(session, page)
+    for conversation in page:
         free = [a for a in agents if not cap or loads[a.name] < cap]
-        agent = min(free, key=lambda a: (loads[a.name], a.last_assigned_at or _NEVER, a.name))
+        language = languages.get(conversation.id)
+        speakers = [a for a in free if language in (a.languages or ())]
+        candidates = speakers or free  # nobody free speaks it: anyone free
+        agent = min(candidates, key=lambda a: (loads[a.name], a.last_assigned_at or _NEVER, a.name))
         assert conversation.id is not None
         if not _take(session, conversation.id, agent.name):
             continue  # taken by hand, or closed, since it was read
@@ -68,6 +77,39 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
         assigned.append(Assigned(conversation.id, agent.name))
     session.flush()
     return assigned
+
+
+def customer_languages(
+    session: Session, conversations: Sequence[Conversation]
+) -> dict[int | None, str]:
+    """The language of each conversation's customer, as two letters: the customer's own
+    when known, else the one detected in their latest message."""
+    customers = {c.customer_id for c in conversations}
+    known = session.exec(
+        select(Customer.id, Customer.language).where(
+            col(Customer.id).in_(customers), col(Customer.language).is_not(None)
+        )
+    )
+    by_customer = {id_: language for id_, language in known if language}
+    detected = session.exec(
+        select(Message.conversation_id, Message.sentiment_language)
+        .where(
+            col(Message.conversation_id).in_([c.id for c in conversations]),
+            col(Message.direction) == "in",
+            col(Message.sentiment_language).is_not(None),
+        )
+        .order_by(col(Message.id).desc())
+    )
+    latest: dict[int, str] = {}
+    for conversation_id, language in detected:
+        if language:
+            latest.setdefault(conversation_id, language)
+    found: dict[int | None, str] = {}
+    for conversation in conversations:
+        language = by_customer.get(conversation.customer_id) or latest.get(conversation.id or 0)
+        if language:
+            found[conversation.id] = language[:2].lower()
+    return found
 
 
 def present_agents(session: Session, now: datetime) -> list[User]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from sportello.inbox.types import UTCDateTime
@@ -29,6 +29,8 @@ class User(SQLModel, table=True):
     available: bool = False
     last_assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Two-letter codes; automatic assignment prefers an agent who speaks the customer's.
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class UserSession(SQLModel, table=True):

@@ -45,13 +45,20 @@ def _agents(engine: Engine, *available: str, away: tuple[str, ...] = ()) -> None
             user.seen_at = NOW - timedelta(seconds=30)
 
 
-def _conversation(engine: Engine, n: int, *, priority: int = 0, assignee: str | None = None) -> int:
+def _conversation(
+    engine: Engine,
+    n: int,
+    *,
+    priority: int = 0,
+    assignee: str | None = None,
+    language: str | None = None,
+) -> int:
     """Customer ``n`` writes on Telegram: an open conversation (its priority set after)."""
     event = InboundMessage(
         "telegram",
         f"{7000 + n}:1",
         Thread(str(7000 + n)),
-        Person(str(7000 + n), display_name=f"Customer {n}"),
+        Person(str(7000 + n), display_name=f"Customer {n}", language=language),
         NOW - timedelta(minutes=n),
         text="Ciao",
     )
@@ -129,6 +136,32 @@ def test_an_agent_whose_inbox_was_closed_a_while_ago_gets_nothing_new(
         ada.seen_at = NOW - timedelta(seconds=PRESENT_S + 1)  # her laptop closed
     waiting = _conversation(engine, 1)
     assert _run(engine) == [(waiting, "bob")]
+
+
+def test_a_customer_goes_to_an_agent_who_speaks_their_language_first(
+    database_url: str,
+) -> None:
+    engine = migrated(database_url)
+    _agents(engine, "ada", "bob", "cy")
+    with session_scope(engine) as session:
+        for user in session.exec(select(User)):
+            user.languages = {"ada": ["en"], "bob": ["it", "en"], "cy": []}[user.name]
+    italian = _conversation(engine, 1, priority=3, language="it-IT")
+    english = _conversation(engine, 2, priority=2, language="en")
+    unknown = _conversation(engine, 3, priority=1)
+    also_italian = _conversation(engine, 4, language="it")
+    # Up to one each: bob is the one who speaks Italian; the English customer goes to ada
+    # (bob, who speaks it too, is full); the customer of no known language to cy, the one
+    # left. With a second place each, all three at one, the other Italian customer goes to
+    # bob, not to the first in the name order.
+    assert _run(engine, AssignmentSettings(mode="balanced", max_open_per_agent=1)) == [
+        (italian, "bob"),
+        (english, "ada"),
+        (unknown, "cy"),
+    ]
+    assert _run(engine, AssignmentSettings(mode="balanced", max_open_per_agent=2)) == [
+        (also_italian, "bob")
+    ]
 
 
 def test_a_conversation_taken_by_hand_meanwhile_stays_with_its_agent(
@@ -239,6 +272,14 @@ def test_the_rule_is_seeded_from_the_file_and_only_admins_change_it(
     assert running.api.get("/api/v1/settings/assignment", headers=agent).json() == off
     bad = running.api.put("/api/v1/settings/assignment", json={"mode": "random"})
     assert bad.status_code == 422
+    (bob,) = running.api.get("/api/v1/users").json()
+    assert bob["languages"] == []
+    speaks = f"/api/v1/users/{bob['id']}"
+    answer = running.api.patch(speaks, json={"languages": ["it", "en", "it"]})
+    assert answer.json()["languages"] == ["it", "en"]
+    assert running.api.patch(speaks, json={"languages": ["ita"]}).status_code == 422
+    assert running.api.patch(speaks, json={"languages": []}, headers=agent).status_code == 403
+    assert running.api.patch("/api/v1/users/999", json={"languages": []}).status_code == 404
     # The configured token is not a user: it has no availability to set.
     assert running.api.get("/api/v1/me").json()["available"] is None
     refused = running.api.put("/api/v1/me/availability", json={"available": True})

@@ -270,6 +270,13 @@ def test_an_agent_takes_conversations_and_an_admin_turns_assignment_on(
     page.locator("body[data-loaded='true']").wait_for()
     bob = page.locator("#users li[data-user='bob']")
     assert "not available" in bob.inner_text()  # signing out ended it
+    bob.get_by_label("speaks: bob").fill("IT, en")
+    bob.get_by_label("speaks: bob").press("Enter")
+    page.wait_for_function(
+        """async () => (await (await fetch('/api/v1/users')).json())
+            .find((u) => u.name === 'bob').languages.join() === 'it,en'"""
+    )
+    assert page.locator("#users-form [data-error='']").is_hidden()  # no user was added
     form = page.locator("#assignment-form")
     assert form.get_by_label("Assign").input_value() == "off"
     form.get_by_label("Assign").select_option("balanced")

@@ -207,7 +207,30 @@ async function loadUsers() {
   $("users").replaceChildren(...users.map((u) => el("li", { "data-user": u.name },
     el("strong", {}, u.name), ` (${u.role}) · ${formatDateTime(u.created_at)} · `,
     el("span", { class: u.available ? "available" : "muted" }, u.available ? t("set.available") : t("set.unavailable")),
-    ` · ${u.open_conversations} ${t("set.open_conversations")}`)));
+    ` · ${u.open_conversations} ${t("set.open_conversations")} · `,
+    el("label", {}, `${t("set.speaks")} `, el("input", {
+      value: u.languages.join(", "), size: 6, placeholder: "it, en",
+      "aria-label": `${t("set.speaks")}: ${u.name}`,
+      onchange: (event) => saveLanguages(u.id, event.target.value),
+      onkeydown: (event) => { // Enter saves this field, not the new-user form around it
+        if (event.key !== "Enter") return;
+        event.preventDefault();
+        event.target.blur();
+      },
+    })))));
+}
+
+// The languages an agent speaks: automatic assignment gives them their customers first.
+async function saveLanguages(userId, text) {
+  const form = $("users-form");
+  clearErrors(form);
+  const languages = text.split(/[\s,]+/).filter(Boolean).map((code) => code.toLowerCase());
+  try {
+    await api(`/api/v1/users/${userId}`, { method: "PATCH", body: { languages } });
+    await loadUsers();
+  } catch (error) {
+    showErrors(form, error);
+  }
 }
 
 async function loadTokens() {
