@@ -25,6 +25,7 @@ ConfigOption = Annotated[
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
 ]
+Languages = Annotated[str, typer.Option(help="The languages they speak, two-letter codes: it,en.")]
 
 
 class Role(StrEnum):
@@ -67,6 +68,7 @@ def _read_password(from_stdin: bool) -> str:
 def add(
     name: Annotated[str, typer.Argument(help="The login name.")],
     role: Annotated[Role, typer.Option(help="agent, or admin (may change settings).")] = Role.agent,
+    languages: Languages = "",
     password_stdin: PasswordStdin = False,
     config: ConfigOption = None,
 ) -> None:
@@ -74,7 +76,8 @@ def add(
     password = _read_password(password_stdin)
     with _database(config) as session:
         try:
-            accounts.create_user(session, name, password, role.value, Clock().now())
+            user = accounts.create_user(session, name, password, role.value, Clock().now())
+            accounts.set_languages(session, user, languages.split(","))
         except accounts.AccountError as exc:
             raise _fail(str(exc)) from None
     typer.echo(f"added {role.value} {name}")
@@ -82,11 +85,30 @@ def add(
 
 @users_app.command("list")
 def list_(config: ConfigOption = None) -> None:
-    """Every user with role and creation date."""
+    """Every user with role, creation date and the languages they speak."""
     with _database(config) as session:
         users = accounts.list_users(session)
     for user in users:
-        typer.echo(f"{user.name}\t{user.role}\t{user.created_at:%Y-%m-%d}")
+        spoken = ",".join(user.languages or [])
+        typer.echo(f"{user.name}\t{user.role}\t{user.created_at:%Y-%m-%d}\t{spoken}")
+
+
+@users_app.command("speaks")
+def speaks(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    languages: Annotated[str, typer.Argument(help="Two-letter codes, e.g. it,en ('' for none).")],
+    config: ConfigOption = None,
+) -> None:
+    """Set the languages a user speaks: automatic assignment gives them their customers first."""
+    with _database(config) as session:
+        user = accounts.find_user(session, name)
+        if user is None:
+            raise _fail(f"no user {name!r}")
+        try:
+            accounts.set_languages(session, user, languages.split(","))
+        except accounts.AccountError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(f"{name} speaks: {', '.join(user.languages) or 'no language set'}")
 
 
 @users_app.command("passwd")

@@ -166,7 +166,7 @@ def list_users(session: SessionDep, _: Admin) -> list[UserOut]:
 @router.patch("/users/{user_id}")
 def update_user(user_id: int, body: UserPatch, session: SessionDep, _: Admin) -> UserOut:
     user = get_or_404(session, User, user_id, "user")
-    user.languages = list(dict.fromkeys(body.languages))
+    accounts.set_languages(session, user, body.languages)
     session.commit()
     loads = open_loads(session, [user.name])
     return UserOut.model_validate(user).model_copy(update={"open_conversations": loads[user.name]})

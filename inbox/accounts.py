@@ -23,6 +23,7 @@ TOKEN_PREFIX = "spt_"
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
 _hasher = PasswordHasher()
 # Verified when the user does not exist, so a wrong name costs as much time as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
@@ -125,6 +126,16 @@ def close_session(session: Session, token: str) -> None:
     row = session.get(UserSession, digest(token))
     if row is not None:
         session.delete(row)
+
+
+def set_languages(session: Session, user: User, codes: list[str]) -> None:
+    """The languages ``user`` speaks, as two-letter codes (in order, once each)."""
+    wanted = [code.strip().lower() for code in codes if code.strip()]
+    bad = [code for code in wanted if not _LANGUAGE.match(code)]
+    if bad:
+        raise AccountError(f"not two-letter language codes: {', '.join(bad)}")
+    user.languages = list(dict.fromkeys(wanted))
+    session.flush()
 
 
 def mark_seen(session: Session, user_id: int, now: datetime) -> None:

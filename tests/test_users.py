@@ -102,10 +102,15 @@ def test_cli_adds_lists_and_changes_passwords(
         cli_app, ["users", "add", "ada", "--role", "admin", "--password-stdin"], "s3cret-pass\n"
     )
     assert added.exit_code == 0, added.output
-    runner.invoke(cli_app, ["users", "add", "bob", "--password-stdin"], "bob-password\n")
+    add_bob = ["users", "add", "bob", "--languages", "it,EN", "--password-stdin"]
+    assert runner.invoke(cli_app, add_bob, "bob-password\n").exit_code == 0
     listed = runner.invoke(cli_app, ["users", "list"])
-    assert re.search(r"^ada\tadmin\t", listed.output, re.M)
-    assert re.search(r"^bob\tagent\t", listed.output, re.M)
+    assert re.search(r"^ada\tadmin\t.*\t$", listed.output, re.M)
+    assert re.search(r"^bob\tagent\t.*\tit,en$", listed.output, re.M)
+    speaks = runner.invoke(cli_app, ["users", "speaks", "ada", "en, fr"])
+    assert speaks.exit_code == 0 and "ada speaks: en, fr" in speaks.output
+    wrong = runner.invoke(cli_app, ["users", "speaks", "ada", "english"])
+    assert wrong.exit_code == 2 and "not two-letter language codes: english" in wrong.output
 
     again = runner.invoke(cli_app, ["users", "add", "ada", "--password-stdin"], "whatever-pass\n")
     assert again.exit_code == 2 and "already exists" in again.output
