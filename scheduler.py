@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
+from sportello.config.settings import parse_duration
 from sportello.connectors.base import Connector
 from sportello.inbox import (
     assignment,
+    auto_resolve,
     housekeeping,
     kept_media,
     planner_statistics,
@@ -55,6 +57,7 @@ QUIET_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
 STATISTICS_INTERVAL_S = 60.0  # autovacuum's own naptime
 MEDIA_INTERVAL_S = 15.0
 ASSIGN_INTERVAL_S = 5.0
+AUTO_RESOLVE_INTERVAL_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,15 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             )
 
         jobs.append(PeriodicJob("media:keep", MEDIA_INTERVAL_S, keep_media))
+    if daemon.settings.auto_resolve.after is not None:
+        after = timedelta(seconds=parse_duration(daemon.settings.auto_resolve.after))
+        jobs.append(
+            PeriodicJob(
+                "triage:auto-resolve",
+                AUTO_RESOLVE_INTERVAL_S,
+                lambda: asyncio.to_thread(resolve_quiet, daemon, after),
+            )
+        )
     if daemon.settings.surveys.enabled:
 
         def surveys() -> object:
@@ -276,3 +288,19 @@ def assign_waiting(daemon: Daemon, now: datetime) -> list[assignment.Assigned]:
             assignee=assigned.assignee,
         )
     return done
+
+
+def resolve_quiet(daemon: Daemon, after: timedelta) -> int:
+    """The auto-resolve run, in parts of ``auto_resolve.PART`` each under the background
+    write lock; the inbox told of each. Returns how many were resolved."""
+    resolved = 0
+    while True:
+        with daemon.write_lock.background, session_scope(daemon.engine) as session:
+            ids = auto_resolve.resolve_quiet(session, daemon.clock.now(), after)
+        for conversation_id in ids:
+            daemon.live.publish(
+                "conversation.updated", conversation_id=conversation_id, actor=auto_resolve.ACTOR
+            )
+        resolved += len(ids)
+        if len(ids) < auto_resolve.PART:
+            return resolved

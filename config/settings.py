@@ -330,6 +330,15 @@ class RetentionSettings(_Section):
     deliveries_action: Literal["drop_body", "delete"] = "drop_body"
 
 
+class AutoResolveSettings(_Section):
+    """``[auto_resolve]``: answered conversations the customer has let go quiet."""
+
+    after: Duration | None = Field(
+        default=None,
+        description="resolve an answered conversation quiet this long (e.g. 3d); None: never",
+    )
+
+
 class SurveySettings(_Section):
     """``[surveys]``: the satisfaction question asked in the chat after a resolution."""
 
@@ -511,6 +520,7 @@ class Settings(BaseSettings):
     assignment: AssignmentSettings | None = None
     window_reminder: WindowReminderSettings = Field(default_factory=WindowReminderSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    auto_resolve: AutoResolveSettings = Field(default_factory=AutoResolveSettings)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from sportello.config.settings import Settings, SurveySettings, parse_duration
 from sportello.connectors.base import Button
 from sportello.inbox import outbox
+from sportello.inbox.auto_resolve import ACTOR as AUTO_RESOLVED_BY
 from sportello.inbox.batches import in_batches
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
@@ -145,7 +146,7 @@ def _survey(
     event: ConversationEvent, conversation: Conversation, config: SurveySettings, delay: timedelta
 ) -> dict[str, Any]:
     assert event.id is not None and conversation.id is not None
-    reason = _not_surveyed(conversation, config, event.id)
+    reason = _not_surveyed(conversation, config, event)
     return {
         "conversation_id": conversation.id,
         "resolution_event_id": event.id,
@@ -160,12 +161,17 @@ def _survey(
     }
 
 
-def _not_surveyed(conversation: Conversation, config: SurveySettings, event_id: int) -> str | None:
+def _not_surveyed(
+    conversation: Conversation, config: SurveySettings, event: ConversationEvent
+) -> str | None:
+    assert event.id is not None
+    if event.actor == AUTO_RESOLVED_BY:
+        return "resolved automatically"
     if conversation.channel not in config.channels:
         return "channel not surveyed"
     if conversation.is_group or conversation.public:
         return "not a private conversation"
-    if not sampled(event_id, config.sample_rate):
+    if not sampled(event.id, config.sample_rate):
         return "not sampled"
     return None
 
