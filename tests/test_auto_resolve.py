@@ -103,5 +103,9 @@ def test_the_job_runs_only_when_configured_and_resolves_in_parts(
         make_settings(database_url, auto_resolve={"after": "3d"}), clock=FrozenClock(NOW)
     )
     (job,) = [j for j in periodic_jobs(daemon) if j.name == "triage:auto-resolve"]
-    assert asyncio.run(job.work()) == 60  # two parts: 50, then 10
+
+    async def run() -> object:
+        return await job.work()
+
+    assert asyncio.run(run()) == 60  # two parts: 50, then 10
     assert set(_statuses(engine).values()) == {"resolved"} and len(quiet) == 60
