@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from sqlmodel import Session, col, delete, select
@@ -11,6 +12,8 @@ from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk import business_calendar
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import (
+    BulkOut,
+    BulkPatch,
     ConversationOut,
     ConversationPatch,
     MessageOut,
@@ -83,27 +86,75 @@ def update_conversation(
     caller: Caller,
 ) -> ConversationOut:
     conversation = get_conversation(session, conversation_id)
-    now = daemon.clock.now()
-    changes = patch.model_dump(exclude_unset=True)
-    if "status" in changes and patch.status is not None:
-        try:
-            set_status(session, conversation, patch.status, now, caller, patch.snoozed_until)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-    if "assignee" in changes and conversation.assignee != patch.assignee:
-        record(session, conversation, "assigned", now, caller, assignee=patch.assignee)
-        conversation.assignee = patch.assignee
-    if patch.priority is not None:
-        conversation.priority = patch.priority
-    if patch.tags is not None:
-        session.exec(
-            delete(ConversationTag).where(col(ConversationTag.conversation_id) == conversation_id)
-        )  # type: ignore[call-overload]
-        for tag in sorted({t.strip() for t in patch.tags if t.strip()}):
-            session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
+    _apply(session, conversation, patch.model_dump(exclude_unset=True), daemon.clock.now(), caller)
     session.commit()  # before answering: the dependency's commit may run after the response
     daemon.live.publish("conversation.updated", conversation_id=conversation_id, actor=caller)
     return conversations_out(session, [conversation])[0]
+
+
+@router.post("/bulk")
+def update_conversations(
+    body: BulkPatch, session: SessionDep, daemon: DaemonDep, caller: Caller
+) -> BulkOut:
+    """The same change to each of ``ids`` (status, assignee, priority, tags added), in one
+    transaction: all of them or, on a 422, none."""
+    changes = body.model_dump(exclude_unset=True, exclude={"ids"})
+    found = session.exec(
+        select(Conversation)
+        .where(col(Conversation.id).in_(body.ids))
+        .order_by(col(Conversation.id))
+    ).all()
+    now = daemon.clock.now()
+    for conversation in found:
+        _apply(session, conversation, changes, now, caller)
+    session.commit()
+    updated = sorted(c.id for c in found if c.id is not None)
+    for conversation_id in updated:
+        daemon.live.publish("conversation.updated", conversation_id=conversation_id, actor=caller)
+    return BulkOut(updated=updated, missing=sorted(set(body.ids) - set(updated)))
+
+
+def _apply(
+    session: Session,
+    conversation: Conversation,
+    changes: dict[str, Any],
+    now: datetime,
+    caller: str,
+) -> None:
+    """The given fields of a PATCH (or a bulk change) on one conversation; 422 when the
+    status change is invalid."""
+    assert conversation.id is not None
+    if changes.get("status") is not None:
+        try:
+            set_status(
+                session, conversation, changes["status"], now, caller, changes.get("snoozed_until")
+            )
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+    if "assignee" in changes and conversation.assignee != changes["assignee"]:
+        record(session, conversation, "assigned", now, caller, assignee=changes["assignee"])
+        conversation.assignee = changes["assignee"]
+    if changes.get("priority") is not None:
+        conversation.priority = changes["priority"]
+    if changes.get("tags") is not None:
+        session.exec(
+            delete(ConversationTag).where(col(ConversationTag.conversation_id) == conversation.id)
+        )  # type: ignore[call-overload]
+        _add_tags(session, conversation.id, changes["tags"], have=set())
+    if changes.get("add_tags"):
+        have = set(
+            session.exec(
+                select(ConversationTag.tag).where(
+                    col(ConversationTag.conversation_id) == conversation.id
+                )
+            )
+        )
+        _add_tags(session, conversation.id, changes["add_tags"], have)
+
+
+def _add_tags(session: Session, conversation_id: int, tags: list[str], have: set[str]) -> None:
+    for tag in sorted({t.strip() for t in tags if t.strip()} - have):
+        session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
 
 
 @router.get("/{conversation_id}/messages")

@@ -124,6 +124,24 @@ class ConversationPatch(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=3)
 
 
+class BulkPatch(BaseModel):
+    """The same change to several conversations at once (the inbox's bulk actions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(min_length=1, max_length=200)
+    status: Literal["open", "pending", "snoozed", "resolved"] | None = None
+    snoozed_until: datetime | None = None
+    assignee: str | None = Field(default=None, description="null (given) unassigns")
+    priority: int | None = Field(default=None, ge=0, le=3)
+    add_tags: list[str] = Field(default_factory=list, description="added to the tags each has")
+
+
+class BulkOut(BaseModel):
+    updated: list[int]
+    missing: list[int] = Field(description="ids of no conversation")
+
+
 class ReplyIn(BaseModel):
     """Either ``text`` or ``canned_reply_id`` (its placeholders are filled for this customer)."""
 

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import RunningDaemon, make_settings
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.conversations import set_status, wake_snoozed
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
-from sportello.inbox.models import Conversation
+from sportello.inbox.models import Conversation, ConversationEvent
 
 T0 = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)  # a Friday, 20:30 in Rome
 GIULIA = Person("5551001", "Giulia Rossi", language="it")
@@ -99,3 +99,52 @@ def test_notes_stay_private_and_canned_replies_fill_placeholders(
     assert [r["title"] for r in api.get("/api/v1/canned-replies").json()["items"]] == ["chiusi"]
     assert api.delete(f"/api/v1/canned-replies/{reply_id}").status_code == 204
     assert api.get("/api/v1/canned-replies").json()["items"] == []
+
+
+def test_bulk_changes_apply_to_every_conversation_or_to_none(
+    database_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
+    running = start_daemon(make_settings(database_url), clock=FrozenClock(T0))
+    engine, api = running.daemon.engine, running.api
+    ids = []
+    for n in range(3):
+        customer = Person(str(6000 + n), f"Cliente {n}")
+        event = InboundMessage("telegram", f"{6000 + n}:1", Thread(str(6000 + n)), customer, T0)
+        with session_scope(engine) as session:
+            ids.append(ingest(session, [event], now=T0).new_messages[0][1].id)
+    first, second, third = ids
+    api.patch(f"/api/v1/conversations/{first}", json={"tags": ["spam"]})
+
+    bad = api.post("/api/v1/conversations/bulk", json={"ids": ids, "status": "snoozed"})
+    assert bad.status_code == 422  # snoozed needs a time: nothing changes
+    assert {api.get(f"/api/v1/conversations/{i}").json()["status"] for i in ids} == {"open"}
+
+    answer = api.post(
+        "/api/v1/conversations/bulk",
+        json={"ids": [first, second, 999], "assignee": "bob", "add_tags": ["ondata", "spam"]},
+    )
+    assert answer.json() == {"updated": [first, second], "missing": [999]}
+    shown = {i: api.get(f"/api/v1/conversations/{i}").json() for i in ids}
+    assert shown[first]["tags"] == ["ondata", "spam"] and shown[second]["tags"] == [
+        "ondata",
+        "spam",
+    ]
+    assert shown[first]["assignee"] == shown[second]["assignee"] == "bob"
+    assert shown[third]["assignee"] is None and shown[third]["tags"] == []
+
+    resolved = api.post("/api/v1/conversations/bulk", json={"ids": ids, "status": "resolved"})
+    assert resolved.json()["updated"] == ids
+    unassigned = api.post("/api/v1/conversations/bulk", json={"ids": [first], "assignee": None})
+    assert unassigned.status_code == 200
+    with Session(engine) as session:
+        events = session.exec(select(ConversationEvent).order_by(col(ConversationEvent.id))).all()
+        assert [(e.conversation_id, e.kind, e.actor) for e in events if e.kind != "opened"] == [
+            (first, "assigned", "api"),
+            (second, "assigned", "api"),
+            (first, "resolved", "api"),
+            (second, "resolved", "api"),
+            (third, "resolved", "api"),
+            (first, "assigned", "api"),
+        ]
+    too_many = api.post("/api/v1/conversations/bulk", json={"ids": list(range(201))})
+    assert too_many.status_code == 422

@@ -488,3 +488,44 @@ def test_a_conversation_assigned_automatically_is_announced_to_its_agent(
     assert note.is_hidden() and page.title() == title
     assert page.locator("#filter-assignee").input_value() == "bob"
     assert browser.errors == []
+
+
+def test_an_agent_resolves_a_wave_of_spam_in_one_go(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
+) -> None:
+    running = start_daemon(make_settings(sqlite_url))
+    now = datetime.now(UTC)
+    spam = [
+        InboundMessage(
+            channel="telegram",
+            external_id=f"{6100 + n}:1",
+            thread=Thread(str(6100 + n)),
+            customer=Person(str(6100 + n), display_name=f"Bot {n}"),
+            sent_at=now - timedelta(minutes=n),
+            text="Guadagna 1000 euro al giorno!",
+        )
+        for n in range(3)
+    ]
+    with session_scope(running.daemon.engine) as session:
+        ingest(session, spam[1:], now=now)
+    page = _opened_by_bob(running, browser, spam[0])  # Bot 0's conversation is open
+    page.keyboard.press("x")  # picks the open one
+    page.get_by_label("Pick Bot 2").check()
+    bar = page.get_by_role("toolbar", name="Bulk actions")
+    assert bar.locator("#bulk-count").inner_text() == "2 picked"
+    page.screenshot(path=str(SCREENSHOT.with_name("sportello-bulk.png")))
+    bar.get_by_role("button", name="Resolve").click()
+
+    page.locator("#conversation-list button.conversation", has_text="Bot 0").wait_for(
+        state="detached"
+    )
+    assert bar.is_hidden()
+    names = page.locator("#conversation-list button.conversation .name").all_inner_texts()
+    assert [n.rstrip(" •") for n in names] == ["Bot 1"]
+    statuses = {c["customer_name"]: c["status"] for c in _conversations(running)}
+    assert statuses == {"Bot 0": "resolved", "Bot 1": "open", "Bot 2": "resolved"}
+    assert browser.errors == []
+
+
+def _conversations(running: RunningDaemon) -> list[dict[str, Any]]:
+    return running.api.get("/api/v1/conversations").json()["items"]  # type: ignore[no-any-return]

@@ -1,9 +1,10 @@
 // The web inbox: three panes over the JSON API, kept fresh by server-sent events.
 // This module owns the list, the conversation and the keyboard; search, the customer
-// pane and canned replies live in their own modules.
+// pane, canned replies and bulk actions live in their own modules.
 import {
   $, api, boot, channelBadge, duration, el, formatTime, t,
 } from "./inbox-core.js";
+import { initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
 import { hideParts, initParts } from "./inbox-parts.js";
@@ -71,7 +72,8 @@ function renderList() {
   list.replaceChildren(
     ...state.conversations.map((c) => {
       const current = c.id === state.selectedId;
-      return el("li", {},
+      return el("li", { class: "conversation-item" },
+        pickBox(c, conversationName(c)),
         el("button", {
           type: "button",
           class: `conversation status-${c.status}${c.waiting_since ? " waiting" : ""}`,
@@ -97,6 +99,7 @@ function renderList() {
     }));
   if (!state.conversations.length) list.append(el("li", { class: "empty" }, t("list.empty")));
   $("load-more").hidden = !state.nextCursor;
+  keepPicks(new Set(state.conversations.map((c) => c.id)));
 }
 
 async function search(query) {
@@ -540,6 +543,7 @@ function onKey(event) {
     r: () => state.conversation && setMode("reply"),
     n: () => state.conversation && setMode("note"),
     e: toggleResolved,
+    x: () => state.selectedId !== null && togglePick(state.selectedId),
     "/": () => $("search").focus(),
     "?": () => $("help").showModal(),
   };
@@ -597,6 +601,7 @@ function start() {
     onChanged: () => Promise.all([loadThread(), loadList()]),
   });
   initCanned();
+  initBulk({ done: () => Promise.all([loadList(), state.conversation ? loadThread() : null]) });
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
   loadList().catch((error) => console.error(error));
   connect();

@@ -1,0 +1,70 @@
+// Bulk actions: agents pick conversations in the list (a box each, or `x` on the open one)
+// and resolve, assign or unassign them together (POST /api/v1/conversations/bulk).
+import { $, api, boot, el, t } from "./inbox-core.js";
+
+const picked = new Set();
+let onDone = async () => {};
+
+export function initBulk({ done }) {
+  onDone = done;
+  $("bulk-resolve").addEventListener("click", () => apply({ status: "resolved" }));
+  $("bulk-mine").addEventListener("click", () => apply({ assignee: boot.user }));
+  $("bulk-unassign").addEventListener("click", () => apply({ assignee: null }));
+  $("bulk-clear").addEventListener("click", () => {
+    picked.clear();
+    refresh();
+  });
+}
+
+/** The box that picks conversation ``c`` (named for screen readers). */
+export function pickBox(c, name) {
+  return el("input", {
+    type: "checkbox",
+    class: "pick",
+    "data-pick": c.id,
+    checked: picked.has(c.id),
+    "aria-label": `${t("bulk.pick")} ${name}`,
+    onchange: (event) => {
+      if (event.target.checked) picked.add(c.id);
+      else picked.delete(c.id);
+      showBar();
+    },
+  });
+}
+
+export function togglePick(id) {
+  if (picked.has(id)) picked.delete(id);
+  else picked.add(id);
+  refresh();
+}
+
+/** Forget picks no longer in the list (resolved, filtered out), then show the bar. */
+export function keepPicks(ids) {
+  for (const id of [...picked]) if (!ids.has(id)) picked.delete(id);
+  showBar();
+}
+
+function refresh() {
+  for (const box of document.querySelectorAll("#conversation-list input.pick")) {
+    box.checked = picked.has(Number(box.dataset.pick));
+  }
+  showBar();
+}
+
+function showBar() {
+  $("bulk-bar").hidden = picked.size === 0;
+  $("bulk-count").textContent = `${picked.size} ${t("bulk.selected")}`;
+  $("bulk-error").hidden = true;
+}
+
+async function apply(changes) {
+  try {
+    await api("/api/v1/conversations/bulk", { method: "POST", body: { ids: [...picked], ...changes } });
+    picked.clear();
+    showBar();
+    await onDone();
+  } catch (error) {
+    $("bulk-error").textContent = `${t("error.generic")} ${error.message}`;
+    $("bulk-error").hidden = false;
+  }
+}
