@@ -6,12 +6,13 @@ available agent with the fewest open or pending conversations; on a tie, to the 
 got a conversation longest ago. Among the agents free to take it, those who speak the
 customer's language (``users.languages``; the customer's own language when known, else the
 one detected in their latest message) come first. Nobody gets more than
-``max_open_per_agent``. An agent is
-available while they say so in the inbox (``PUT /api/v1/me/availability``; signing out
-ends it) and their inbox is open: its live stream (``GET /api/v1/events``) marks them seen
-every 20 s, and one not seen for :data:`PRESENT_S` (a closed laptop) gets nothing new. A
-conversation no agent can take now (none available, all at the cap) waits for the next
-run.
+``max_open_per_agent``.
+
+An agent is available while they say so in the inbox (``PUT /api/v1/me/availability``;
+signing out ends it) and their inbox is open: its live stream (``GET /api/v1/events``)
+marks them seen every 20 s, and one not seen for :data:`PRESENT_S` (a closed laptop) gets
+nothing new. A conversation no agent can take now (none available, all at the cap) waits
+for the next run.
 
 One replica runs the job at a time (under its lease), so two runs cannot push an agent
 past the cap; an agent who takes a conversation by hand meanwhile keeps it (the write
