@@ -15,6 +15,7 @@ from sqlmodel import Session
 from sportello.inbox import accounts
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.users import User
 
 users_app = typer.Typer(help="Users of the web inbox and the API.", no_args_is_help=True)
 
@@ -45,6 +46,13 @@ def _database(config: Path | None) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def _user(session: Session, name: str) -> User:
+    user = accounts.find_user(session, name)
+    if user is None:
+        raise _fail(f"no user {name!r}")
+    return user
 
 
 def _fail(message: str) -> typer.Exit:
@@ -101,9 +109,7 @@ def speaks(
 ) -> None:
     """Set the languages a user speaks: automatic assignment gives them their customers first."""
     with _database(config) as session:
-        user = accounts.find_user(session, name)
-        if user is None:
-            raise _fail(f"no user {name!r}")
+        user = _user(session, name)
         try:
             accounts.set_languages(session, user, languages.split(","))
         except accounts.AccountError as exc:
@@ -120,9 +126,7 @@ def passwd(
     """Set a user's password; the user's web sessions end."""
     password = _read_password(password_stdin)
     with _database(config) as session:
-        user = accounts.find_user(session, name)
-        if user is None:
-            raise _fail(f"no user {name!r}")
+        user = _user(session, name)
         accounts.set_password(session, user, password)
     typer.echo(f"password of {name} changed")
 
@@ -135,9 +139,7 @@ def token(
 ) -> None:
     """Issue a personal API token for scripts; it is printed once and stored only hashed."""
     with _database(config) as session:
-        user = accounts.find_user(session, name)
-        if user is None:
-            raise _fail(f"no user {name!r}")
+        user = _user(session, name)
         try:
             secret, _ = accounts.create_api_token(session, user, label, Clock().now())
         except accounts.AccountError as exc:
