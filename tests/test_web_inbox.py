@@ -310,13 +310,10 @@ def test_a_customers_photo_voice_note_and_document_are_shown_from_the_platform(
         "audio": emulator.add_file(b"OggS voice", ".ogg"),
         "file": emulator.add_file(b"%PDF-1.7", ".pdf"),
     }
-    event = InboundMessage(
-        channel="telegram",
-        external_id="5551001:90",
-        thread=Thread("5551001"),
-        customer=Person("5551001", display_name="Giulia Rossi"),
-        sent_at=now,
-        text="Ecco il pacco, il vocale e la ricevuta",
+    event = _giulia_says(
+        90,
+        "Ecco il pacco, il vocale e la ricevuta",
+        at=now,
         kind="media",
         attachments=(
             Attachment("image", platform_id=files["image"]),
@@ -349,6 +346,21 @@ def test_a_customers_photo_voice_note_and_document_are_shown_from_the_platform(
     answer = page.request.get(running.url + (document.get_attribute("href") or ""))
     assert answer.status == 200 and answer.body() == b"%PDF-1.7"
     assert browser.errors == []
+
+
+def _giulia_says(
+    message_id: int, text: str, at: datetime | None = None, **content: Any
+) -> InboundMessage:
+    """Giulia's Telegram message ``message_id``, as the connector parses it."""
+    return InboundMessage(
+        channel="telegram",
+        external_id=f"5551001:{message_id}",
+        thread=Thread("5551001"),
+        customer=Person("5551001", display_name="Giulia Rossi"),
+        sent_at=at or datetime.now(UTC),
+        text=text,
+        **content,
+    )
 
 
 def _attachments_seen_by_bob(
@@ -385,14 +397,7 @@ def test_an_agent_sends_a_picture_with_a_caption_from_the_reply_box(
 ) -> None:
     emulator, server = telegram_emulator
     running = start_daemon(make_settings(sqlite_url, channels=telegram_channel(server.url)))
-    event = InboundMessage(
-        channel="telegram",
-        external_id="5551001:91",
-        thread=Thread("5551001"),
-        customer=Person("5551001", display_name="Giulia Rossi"),
-        sent_at=datetime.now(UTC),
-        text="Mi mandate l'etichetta per il reso?",
-    )
+    event = _giulia_says(91, "Mi mandate l'etichetta per il reso?")
     page = _opened_by_bob(running, browser, event)
     label = png(40, 30, (20, 160, 90))
     chooser = page.locator("#reply-file")
@@ -466,14 +471,7 @@ def test_a_conversation_assigned_automatically_is_announced_to_its_agent(
 ) -> None:
     monkeypatch.setattr(scheduler, "ASSIGN_INTERVAL_S", 0.2)
     running = start_daemon(make_settings(sqlite_url, assignment={"mode": "balanced"}))
-    event = InboundMessage(
-        channel="telegram",
-        external_id="5551001:95",
-        thread=Thread("5551001"),
-        customer=Person("5551001", display_name="Giulia Rossi"),
-        sent_at=datetime.now(UTC),
-        text="C'è qualcuno?",
-    )
+    event = _giulia_says(95, "C'è qualcuno?")
     page = _opened_by_bob(running, browser, event)
     page.locator("#available[data-loaded='true']").wait_for(state="attached")
     title = page.title()
