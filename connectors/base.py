@@ -219,6 +219,12 @@ class ParseError(Exception):
     """The delivery cannot be understood; it is quarantined with this reason."""
 
 
+# What reading a malformed payload raises: a missing key, a wrong type or value, or a
+# timestamp out of range (``datetime.fromtimestamp`` raises OverflowError, or OSError past
+# the system's time_t). Each connector turns these into a ParseError.
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError)
+
+
 @dataclass(frozen=True)
 class Button:
     label: str

@@ -24,6 +24,7 @@ from sportello.config.settings import MessengerSettings, Settings
 from sportello.connectors import meta
 from sportello.connectors.base import (
     FILE_KINDS,
+    MALFORMED,
     Attachment,
     AttachmentKind,
     Event,
@@ -111,7 +112,7 @@ class MessengerConnector(meta.MetaConnector):
             for item in [*meta.listed(entry, "messaging"), *meta.listed(entry, "standby")]:
                 try:
                     events.extend(self._events(item))
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                except MALFORMED as exc:
                     raise ParseError(f"malformed messaging event {item!r:.300}: {exc!r}") from None
         return events
 

@@ -41,6 +41,7 @@ from telegram.request import HTTPXRequest
 
 from sportello.config.settings import Settings, TelegramSettings
 from sportello.connectors.base import (
+    MALFORMED,
     MAX_CAPTION,
     MAX_MEDIA_BYTES,
     Attachment,
@@ -178,7 +179,7 @@ class TelegramConnector(Connector):
         received = delivery.received_at or datetime.now(UTC)
         try:
             return self._events(Update.de_json(data, None), data, received)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except MALFORMED as exc:
             raise ParseError(f"malformed Telegram update: {exc!r}") from None
 
     def _events(self, update: Update, data: dict[str, Any], received: datetime) -> list[Event]:

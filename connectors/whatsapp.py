@@ -21,6 +21,7 @@ from urllib.parse import quote
 from sportello.config.settings import Settings, WhatsAppSettings
 from sportello.connectors import meta
 from sportello.connectors.base import (
+    MALFORMED,
     MAX_CAPTION,
     MAX_MEDIA_BYTES,
     Attachment,
@@ -112,7 +113,7 @@ class WhatsAppConnector(meta.MetaConnector):
             for change in meta.listed(entry, "changes"):
                 try:
                     events.extend(self._change(change))
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                except MALFORMED as exc:
                     raise ParseError(f"malformed change {change!r:.300}: {exc!r}") from None
         return events
 

@@ -33,6 +33,7 @@ import tweepy
 
 from sportello.config.settings import Settings, XSettings
 from sportello.connectors.base import (
+    MALFORMED,
     Connector,
     Event,
     HandshakeReply,
@@ -196,7 +197,7 @@ class XConnector(Connector):
                 return list(self._activity_events(data))
             if "data" in data:
                 return list(self._v2_events(data))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except MALFORMED as exc:
             raise ParseError(f"malformed X payload: {exc!r}") from None
         raise ParseError("not an X delivery: neither an API v2 document nor Account Activity")
 

@@ -183,3 +183,31 @@ def test_an_entry_whose_events_are_not_a_list_is_a_parse_error(
     body = json.dumps({"object": obj, "entry": [entry]}).encode()
     with pytest.raises(ParseError, match="is not a list"):
         CONNECTORS[channel][0].parse(RawDelivery(channel, body))
+
+
+HUGE = 9_223_372_036_854_775_807_000  # past any datetime, and past the system's time_t
+
+
+def _with_huge_timestamp(channel: Channel) -> dict[str, Any]:
+    """Each platform's real-shaped message with its timestamp out of range."""
+    if channel == "telegram":
+        return tg.update(9, message=tg.message(9, USER, HUGE, text="Ciao"))
+    if channel == "whatsapp":
+        message = mp.wa_text("393331234567", NOW, "Ciao")
+        value = mp.wa_value(PHONE_NUMBER_ID, messages=[{**message, "timestamp": str(HUGE)}])
+        return mp.whatsapp_webhook("102290129340398", value)
+    if channel == "messenger":
+        event = mp.text_message("6024301887612345", PAGE_ID, HUGE, "Ciao")
+        return mp.messenger_webhook(PAGE_ID, event, time_ms=NOW * 1000)
+    dm = _x_seeds()[1]
+    dm["direct_message_events"][0]["created_timestamp"] = str(HUGE)
+    return dm
+
+
+@pytest.mark.parametrize("channel", sorted(CONNECTORS))
+def test_a_timestamp_out_of_range_is_a_parse_error(channel: Channel) -> None:
+    """Found by the mutation test on X (OSError from ``datetime.fromtimestamp``, which no
+    parser caught); every platform's timestamp is checked the same way."""
+    body = json.dumps(_with_huge_timestamp(channel)).encode()
+    with pytest.raises(ParseError, match="malformed"):
+        CONNECTORS[channel][0].parse(RawDelivery(channel, body))
