@@ -21,6 +21,7 @@ from kpi_fixtures import Inbox, rome
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from sportello import scheduler
 from sportello.cli import app
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
@@ -30,6 +31,12 @@ from sportello.inbox.survey_tables import Survey
 
 MARIA = tg.user(5552001, "Maria", "Verdi", language_code="it")
 HEADERS = {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+
+
+@pytest.fixture(autouse=True)
+def surveys_every_half_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The surveys job runs every 5 s in a daemon; these tests need not wait that long."""
+    monkeypatch.setattr(scheduler, "SURVEY_INTERVAL_S", 0.5)
 
 
 def _post(running: RunningDaemon, update: dict[str, Any]) -> None:

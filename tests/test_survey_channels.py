@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from conftest import (
     EMMA_ID,
     PAGE_ID,
@@ -25,6 +26,7 @@ from conftest import (
 )
 from sqlmodel import Session, select
 
+from sportello import scheduler
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
@@ -32,6 +34,12 @@ from sportello.connectors.emulators.x import XEmulator
 from sportello.inbox.survey_tables import Survey
 
 SURVEYS = {"enabled": True, "delay": "0s", "kind": "csat"}
+
+
+@pytest.fixture(autouse=True)
+def surveys_every_half_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The surveys job runs every 5 s in a daemon; these tests need not wait that long."""
+    monkeypatch.setattr(scheduler, "SURVEY_INTERVAL_S", 0.5)
 
 
 def _resolve_after_reply(running: RunningDaemon, channel: str) -> int:
