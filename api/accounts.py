@@ -108,7 +108,7 @@ def _user_of(session: Session, principal: Principal) -> User:
 @router.get("/me")
 def me(session: SessionDep, principal: CurrentUser) -> MeOut:
     user = session.get(User, principal.user_id) if principal.user_id is not None else None
-    return _me(principal, user)
+    return _me(principal, user.available if user is not None else None)
 
 
 @router.put("/me/availability")
@@ -117,14 +117,15 @@ def set_availability(
 ) -> MeOut:
     """Whether the caller takes conversations now: automatic assignment gives new ones only
     to available agents (signing out makes one unavailable)."""
-    user = accounts.set_available(session, _user_of(session, principal).name, body.available)
+    user = _user_of(session, principal)
+    assert user.id is not None
+    accounts.set_available(session, user.id, body.available)
     session.commit()
     daemon.live.publish("agent.availability", name=principal.name, available=body.available)
-    return _me(principal, user)
+    return _me(principal, body.available)
 
 
-def _me(principal: Principal, user: User | None) -> MeOut:
-    available = user.available if user is not None else None
+def _me(principal: Principal, available: bool | None) -> MeOut:
     return MeOut(name=principal.name, role=principal.role, via=principal.via, available=available)
 
 
@@ -155,12 +156,7 @@ def revoke_token(token_id: int, session: SessionDep, principal: CurrentUser) -> 
 
 @router.get("/users")
 def list_users(session: SessionDep, _: Admin) -> list[UserOut]:
-    users = accounts.list_users(session)
-    loads = open_loads(session, [u.name for u in users])
-    return [
-        UserOut.model_validate(u).model_copy(update={"open_conversations": loads[u.name]})
-        for u in users
-    ]
+    return _users_out(session, accounts.list_users(session))
 
 
 @router.patch("/users/{user_id}")
@@ -168,8 +164,16 @@ def update_user(user_id: int, body: UserPatch, session: SessionDep, _: Admin) ->
     user = get_or_404(session, User, user_id, "user")
     accounts.set_languages(session, user, body.languages)
     session.commit()
-    loads = open_loads(session, [user.name])
-    return UserOut.model_validate(user).model_copy(update={"open_conversations": loads[user.name]})
+    return _users_out(session, [user])[0]
+
+
+def _users_out(session: Session, users: list[User]) -> list[UserOut]:
+    """The users with how many open conversations each has."""
+    loads = open_loads(session, [u.name for u in users])
+    return [
+        UserOut.model_validate(u).model_copy(update={"open_conversations": loads[u.name]})
+        for u in users
+    ]
 
 
 @router.post("/users", status_code=201)

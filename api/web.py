@@ -141,7 +141,8 @@ def logout(request: Request, daemon: DaemonDep, csrf: Annotated[str, Form()]) ->
         return _redirect("/login")
     with session_scope(daemon.engine) as session:
         accounts.close_session(session, token)
-        accounts.set_available(session, principal.name, False)  # no new conversations now
+        if principal.user_id is not None:  # no new conversations now
+            accounts.set_available(session, principal.user_id, False)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -143,14 +143,9 @@ def mark_seen(session: Session, user_id: int, now: datetime) -> None:
     session.execute(update(User).where(col(User.id) == user_id).values(seen_at=now))
 
 
-def set_available(session: Session, name: str, available: bool) -> User | None:
-    """Whether user ``name`` takes conversations now (automatic assignment); the user, or
-    None when there is no such user (a configured API token)."""
-    user = session.exec(select(User).where(User.name == name)).first()
-    if user is not None and user.available != available:
-        user.available = available
-        session.flush()
-    return user
+def set_available(session: Session, user_id: int, available: bool) -> None:
+    """Whether the user takes conversations now (automatic assignment)."""
+    session.execute(update(User).where(col(User.id) == user_id).values(available=available))
 
 
 def create_api_token(

@@ -121,7 +121,9 @@ def test_nothing_is_assigned_when_the_rule_is_off_or_nobody_is_available(
     waiting = _conversation(engine, 1)
     assert _run(engine) == []  # ada is not available
     with session_scope(engine) as session:
-        accounts.set_available(session, "ada", True)
+        ada = session.exec(select(User).where(User.name == "ada")).one()
+        assert ada.id is not None
+        accounts.set_available(session, ada.id, True)
     assert _run(engine, AssignmentSettings(mode="off")) == []
     assert _run(engine, AssignmentSettings(mode="balanced")) == [(waiting, "ada")]  # no cap
 
