@@ -27,6 +27,10 @@ PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
 ]
 Languages = Annotated[str, typer.Option(help="The languages they speak, two-letter codes: it,en.")]
+Channels = Annotated[
+    str,
+    typer.Option(help="Automatic assignment gives them only these channels: whatsapp,messenger."),
+]
 
 
 class Role(StrEnum):
@@ -77,6 +81,7 @@ def add(
     name: Annotated[str, typer.Argument(help="The login name.")],
     role: Annotated[Role, typer.Option(help="agent, or admin (may change settings).")] = Role.agent,
     languages: Languages = "",
+    channels: Channels = "",
     password_stdin: PasswordStdin = False,
     config: ConfigOption = None,
 ) -> None:
@@ -86,6 +91,7 @@ def add(
         try:
             user = accounts.create_user(session, name, password, role.value, Clock().now())
             accounts.set_languages(session, user, languages.split(","))
+            accounts.set_channels(session, user, channels.split(","))
         except accounts.AccountError as exc:
             raise _fail(str(exc)) from None
     typer.echo(f"added {role.value} {name}")
@@ -93,12 +99,14 @@ def add(
 
 @users_app.command("list")
 def list_(config: ConfigOption = None) -> None:
-    """Every user with role, creation date and the languages they speak."""
+    """Every user with role, creation date, the languages they speak and the channels they
+    handle (all: every channel)."""
     with _database(config) as session:
         users = accounts.list_users(session)
     for user in users:
         spoken = ",".join(user.languages or [])
-        typer.echo(f"{user.name}\t{user.role}\t{user.created_at:%Y-%m-%d}\t{spoken}")
+        handled = ",".join(user.channels or []) or "all"
+        typer.echo(f"{user.name}\t{user.role}\t{user.created_at:%Y-%m-%d}\t{spoken}\t{handled}")
 
 
 @users_app.command("speaks")
@@ -115,6 +123,24 @@ def speaks(
         except accounts.AccountError as exc:
             raise _fail(str(exc)) from None
     typer.echo(f"{name} speaks: {', '.join(user.languages) or 'no language set'}")
+
+
+@users_app.command("handles")
+def handles(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    channels: Annotated[
+        str, typer.Argument(help="e.g. whatsapp,messenger ('' for every channel).")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Set the channels whose conversations automatic assignment gives a user."""
+    with _database(config) as session:
+        user = _user(session, name)
+        try:
+            accounts.set_channels(session, user, channels.split(","))
+        except accounts.AccountError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(f"{name} handles: {', '.join(user.channels) or 'every channel'}")
 
 
 @users_app.command("passwd")

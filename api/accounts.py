@@ -17,6 +17,7 @@ from sportello.api.deps import (
     SessionDep,
     get_or_404,
 )
+from sportello.connectors.base import Channel
 from sportello.inbox import accounts
 from sportello.inbox.assignment import open_loads
 from sportello.inbox.users import User
@@ -53,20 +54,38 @@ class UserOut(BaseModel):
     languages: list[str] = Field(
         default_factory=list, description="spoken: automatic assignment prefers a speaker"
     )
+    channels: list[Channel] = Field(
+        default_factory=list,
+        description="automatic assignment gives them only these channels' conversations; "
+        "empty: every channel",
+    )
     open_conversations: int = Field(default=0, description="open or pending, assigned to them")
 
-    @field_validator("languages", mode="before")
+    @field_validator("languages", "channels", mode="before")
     @classmethod
     def _none_is_empty(cls, value: list[str] | None) -> list[str]:
         return value or []
 
 
 class UserPatch(BaseModel):
+    """What to change; the fields left out stay as they are."""
+
     model_config = ConfigDict(extra="forbid")
 
-    languages: list[Language] = Field(
+    languages: list[Language] | None = Field(
+        default=None,
         description='two-letter codes, e.g. ["it", "en"]; automatic assignment gives an '
-        "agent who speaks the customer's language first"
+        "agent who speaks the customer's language first",
+    )
+    channels: list[Channel] | None = Field(
+        default=None,
+        description='e.g. ["whatsapp", "messenger"]: automatic assignment gives the agent only '
+        "these channels' conversations; [] for every channel",
+    )
+    available: bool | None = Field(
+        default=None,
+        description="false: the agent takes no new conversations (someone who left without "
+        "saying so); true only takes effect while their inbox is open",
     )
 
 
@@ -160,10 +179,19 @@ def list_users(session: SessionDep, _: Admin) -> list[UserOut]:
 
 
 @router.patch("/users/{user_id}")
-def update_user(user_id: int, body: UserPatch, session: SessionDep, _: Admin) -> UserOut:
+def update_user(
+    user_id: int, body: UserPatch, session: SessionDep, daemon: DaemonDep, _: Admin
+) -> UserOut:
     user = get_or_404(session, User, user_id, "user")
-    accounts.set_languages(session, user, body.languages)
+    if body.languages is not None:
+        accounts.set_languages(session, user, body.languages)
+    if body.channels is not None:
+        accounts.set_channels(session, user, list(body.channels))
+    if body.available is not None:
+        user.available = body.available
     session.commit()
+    if body.available is not None:
+        daemon.live.publish("agent.availability", name=user.name, available=body.available)
     return _users_out(session, [user])[0]
 
 

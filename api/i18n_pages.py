@@ -145,7 +145,8 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.assignment": "Automatic assignment",
         "set.assignment_hint": "An open conversation nobody has taken goes to the available "
         "agent with the fewest open conversations (agents say they are available in the inbox; "
-        "signing out ends it).",
+        "signing out ends it): one who speaks the customer's language first, and only one who "
+        "handles its channel (under Users).",
         "set.assignment_mode": "Assign",
         "set.assignment_off": "no: agents take conversations",
         "set.assignment_balanced": "to the least busy available agent",
@@ -154,6 +155,8 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.unavailable": "not available",
         "set.open_conversations": "open",
         "set.speaks": "speaks",
+        "set.handles": "handles (none ticked: every channel)",
+        "set.make_unavailable": "make unavailable",
         "set.users": "Users",
         "set.role": "Role",
         "set.add_user": "Add user",
@@ -307,7 +310,8 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.assignment": "Assegnazione automatica",
         "set.assignment_hint": "Una conversazione aperta che nessuno ha preso va all'operatore "
         "disponibile con meno conversazioni aperte (gli operatori si dichiarano disponibili "
-        "nella inbox; uscire lo annulla).",
+        "nella inbox; uscire lo annulla): prima chi parla la lingua del cliente, e solo chi "
+        "gestisce il suo canale (sotto Utenti).",
         "set.assignment_mode": "Assegna",
         "set.assignment_off": "no: le prendono gli operatori",
         "set.assignment_balanced": "all'operatore disponibile meno impegnato",
@@ -316,6 +320,8 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.unavailable": "non disponibile",
         "set.open_conversations": "aperte",
         "set.speaks": "parla",
+        "set.handles": "gestisce (nessuno spuntato: tutti i canali)",
+        "set.make_unavailable": "rendi non disponibile",
         "set.users": "Utenti",
         "set.role": "Ruolo",
         "set.add_user": "Aggiungi utente",

@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
+from sportello.connectors.base import CHANNELS
 from sportello.inbox.users import ROLES, ApiToken, User, UserSession
 
 SESSION_TTL = timedelta(days=7)
@@ -135,6 +136,16 @@ def set_languages(session: Session, user: User, codes: list[str]) -> None:
     if bad:
         raise AccountError(f"not two-letter language codes: {', '.join(bad)}")
     user.languages = list(dict.fromkeys(wanted))
+    session.flush()
+
+
+def set_channels(session: Session, user: User, channels: list[str]) -> None:
+    """The channels whose conversations automatic assignment gives ``user`` (none: all)."""
+    wanted = [name.strip().lower() for name in channels if name.strip()]
+    bad = [name for name in wanted if name not in CHANNELS]
+    if bad:
+        raise AccountError(f"not channels: {', '.join(bad)} (one of {', '.join(CHANNELS)})")
+    user.channels = [name for name in CHANNELS if name in wanted]
     session.flush()
 
 

@@ -5,7 +5,9 @@ conversations without an assignee, most urgent first (the inbox's order), each t
 available agent with the fewest open or pending conversations; on a tie, to the one who
 got a conversation longest ago. Among the agents free to take it, those who speak the
 customer's language (``users.languages``; the customer's own language when known, else the
-one detected in their latest message) come first. Nobody gets more than
+one detected in their latest message) come first. An agent who handles only some channels
+(``users.channels``; none set: all of them) gets only those channels' conversations, and a
+conversation whose channel no free agent handles waits. Nobody gets more than
 ``max_open_per_agent``.
 
 An agent is available while they say so in the inbox (``PUT /api/v1/me/availability``;
@@ -60,11 +62,24 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
     waiting = select(Conversation).where(
         Conversation.status == "open", col(Conversation.assignee).is_(None)
     )
+    free_agents = [a for a in agents if not cap or loads[a.name] < cap]
+    handled = _channels_handled(free_agents)
+    if handled is not None:  # only what someone free may take: the rest would fill the page
+        waiting = waiting.where(col(Conversation.channel).in_(handled))
+    # With every agent handling every channel, the first conversations fill every place;
+    # otherwise the ones some agent cannot take may come first, so the run reads on.
+    restricted = any(a.channels for a in free_agents)
     assigned: list[Assigned] = []
-    page = inbox_page(session, waiting, now, 0, min(places, BATCH))
+    page = inbox_page(session, waiting, now, 0, BATCH if restricted else min(places, BATCH))
     languages = customer_languages(session, page)
     for conversation in page:
-        free = [a for a in agents if not cap or loads[a.name] < cap]
+        free = [
+            a
+            for a in agents
+            if (not cap or loads[a.name] < cap) and _handles(a, conversation.channel)
+        ]
+        if not free:
+            continue  # the agents of its channel are full: it waits for the next run
         language = languages.get(conversation.id)
         speakers = [a for a in free if language in (a.languages or ())]
         candidates = speakers or free  # nobody free speaks it: anyone free
@@ -78,6 +93,17 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
         assigned.append(Assigned(conversation.id, agent.name))
     session.flush()
     return assigned
+
+
+def _handles(agent: User, channel: str) -> bool:
+    return not agent.channels or channel in agent.channels
+
+
+def _channels_handled(agents: Sequence[User]) -> set[str] | None:
+    """The channels some of ``agents`` handle; None when one of them handles every channel."""
+    if any(not agent.channels for agent in agents):
+        return None
+    return {channel for agent in agents for channel in agent.channels}
 
 
 def customer_languages(

@@ -31,6 +31,8 @@ class User(SQLModel, table=True):
     seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     # Two-letter codes; automatic assignment prefers an agent who speaks the customer's.
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # The channels whose conversations automatic assignment gives them; empty: every channel.
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class UserSession(SQLModel, table=True):

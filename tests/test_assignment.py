@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from sportello import scheduler
 from sportello.config.settings import AssignmentSettings
-from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.base import Channel, InboundMessage, Person, Thread
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox import accounts, assignment
@@ -52,10 +52,12 @@ def _conversation(
     priority: int = 0,
     assignee: str | None = None,
     language: str | None = None,
+    channel: Channel = "telegram",
 ) -> int:
-    """Customer ``n`` writes on Telegram: an open conversation (its priority set after)."""
+    """Customer ``n`` writes (on Telegram unless told): an open conversation (its priority
+    set after)."""
     event = InboundMessage(
-        "telegram",
+        channel,
         f"{7000 + n}:1",
         Thread(str(7000 + n)),
         Person(str(7000 + n), display_name=f"Customer {n}", language=language),
@@ -164,6 +166,40 @@ def test_a_customer_goes_to_an_agent_who_speaks_their_language_first(
     assert _run(engine, AssignmentSettings(mode="balanced", max_open_per_agent=2)) == [
         (also_italian, "bob")
     ]
+
+
+def test_an_agent_who_handles_some_channels_gets_only_their_conversations(
+    database_url: str,
+) -> None:
+    engine = migrated(database_url)
+    _agents(engine, "ada", "bob")
+    with session_scope(engine) as session:
+        for user in session.exec(select(User)):
+            accounts.set_channels(session, user, {"ada": ["whatsapp"], "bob": []}[user.name])
+    telegram = _conversation(engine, 1, priority=3)
+    whatsapp = _conversation(engine, 2, channel="whatsapp")
+    x = _conversation(engine, 3, channel="x")
+    # ada would come first by name, but she handles only WhatsApp: the urgent Telegram
+    # customer goes to bob, who handles every channel; the X customer waits for a place.
+    one_each = AssignmentSettings(mode="balanced", max_open_per_agent=1)
+    assert _run(engine, one_each) == [(telegram, "bob"), (whatsapp, "ada")]
+    assert _assignees(engine)[x] is None
+
+
+def test_conversations_no_free_agent_handles_do_not_keep_the_others_waiting(
+    database_url: str,
+) -> None:
+    """ada, the only one present, handles WhatsApp: a run reads one conversation (her one
+    place), so it must not be the more urgent Telegram one she cannot take."""
+    engine = migrated(database_url)
+    _agents(engine, "ada")
+    with session_scope(engine) as session:
+        accounts.set_channels(session, session.exec(select(User)).one(), ["whatsapp"])
+    telegram = _conversation(engine, 1, priority=3)
+    whatsapp = _conversation(engine, 2, channel="whatsapp")
+    one = AssignmentSettings(mode="balanced", max_open_per_agent=1)
+    assert _run(engine, one) == [(whatsapp, "ada")]
+    assert _assignees(engine)[telegram] is None
 
 
 def test_a_conversation_taken_by_hand_meanwhile_stays_with_its_agent(
@@ -280,6 +316,14 @@ def test_the_rule_is_seeded_from_the_file_and_only_admins_change_it(
     answer = running.api.patch(speaks, json={"languages": ["it", "en", "it"]})
     assert answer.json()["languages"] == ["it", "en"]
     assert running.api.patch(speaks, json={"languages": ["ita"]}).status_code == 422
+    # Each field changes alone; the others stay.
+    handles = running.api.patch(speaks, json={"channels": ["x", "whatsapp", "x"]}).json()
+    assert handles["channels"] == ["whatsapp", "x"] and handles["languages"] == ["it", "en"]
+    assert running.api.patch(speaks, json={"channels": ["email"]}).status_code == 422
+    assert running.api.patch(speaks, json={"channels": []}).json()["channels"] == []
+    assert running.api.patch(speaks, json={"available": True}).json()["available"] is True
+    gone = running.api.patch(speaks, json={"available": False}).json()
+    assert gone["available"] is False and gone["languages"] == ["it", "en"]
     assert running.api.patch(speaks, json={"languages": []}, headers=agent).status_code == 403
     assert running.api.patch("/api/v1/users/999", json={"languages": []}).status_code == 404
     # The configured token is not a user: it has no availability to set.

@@ -102,15 +102,21 @@ def test_cli_adds_lists_and_changes_passwords(
         cli_app, ["users", "add", "ada", "--role", "admin", "--password-stdin"], "s3cret-pass\n"
     )
     assert added.exit_code == 0, added.output
-    add_bob = ["users", "add", "bob", "--languages", "it,EN", "--password-stdin"]
-    assert runner.invoke(cli_app, add_bob, "bob-password\n").exit_code == 0
+    add_bob = ["users", "add", "bob", "--languages", "it,EN", "--channels", "X,whatsapp"]
+    assert runner.invoke(cli_app, [*add_bob, "--password-stdin"], "bob-password\n").exit_code == 0
     listed = runner.invoke(cli_app, ["users", "list"])
-    assert re.search(r"^ada\tadmin\t.*\t$", listed.output, re.M)
-    assert re.search(r"^bob\tagent\t.*\tit,en$", listed.output, re.M)
+    assert re.search(r"^ada\tadmin\t.*\t\tall$", listed.output, re.M)
+    assert re.search(r"^bob\tagent\t.*\tit,en\twhatsapp,x$", listed.output, re.M)
     speaks = runner.invoke(cli_app, ["users", "speaks", "ada", "en, fr"])
     assert speaks.exit_code == 0 and "ada speaks: en, fr" in speaks.output
     wrong = runner.invoke(cli_app, ["users", "speaks", "ada", "english"])
     assert wrong.exit_code == 2 and "not two-letter language codes: english" in wrong.output
+    handles = runner.invoke(cli_app, ["users", "handles", "bob", "telegram"])
+    assert handles.exit_code == 0 and "bob handles: telegram" in handles.output
+    every = runner.invoke(cli_app, ["users", "handles", "bob", ""])
+    assert every.exit_code == 0 and "bob handles: every channel" in every.output
+    wrong = runner.invoke(cli_app, ["users", "handles", "bob", "email"])
+    assert wrong.exit_code == 2 and "not channels: email" in wrong.output
 
     again = runner.invoke(cli_app, ["users", "add", "ada", "--password-stdin"], "whatever-pass\n")
     assert again.exit_code == 2 and "already exists" in again.output

@@ -277,6 +277,25 @@ def test_an_agent_takes_conversations_and_an_admin_turns_assignment_on(
             .find((u) => u.name === 'bob').languages.join() === 'it,en'"""
     )
     assert page.locator("#users-form [data-error='']").is_hidden()  # no user was added
+    drawn = page.get_attribute("#users", "data-drawn")
+    bob.get_by_label("WhatsApp").check()
+    page.locator(f"#users:not([data-drawn='{drawn}'])").wait_for()  # saved, drawn again
+    bob.get_by_label("Messenger").check()
+    page.wait_for_function(
+        """async () => (await (await fetch('/api/v1/users')).json())
+            .find((u) => u.name === 'bob').channels.join() === 'whatsapp,messenger'"""
+    )
+    # bob left with his box ticked (here through the API): an admin makes him unavailable.
+    (bob_id,) = (u["id"] for u in running.api.get("/api/v1/users").json() if u["name"] == "bob")
+    running.api.patch(f"/api/v1/users/{bob_id}", json={"available": True})
+    page.reload()
+    page.locator("body[data-loaded='true']").wait_for()
+    bob.get_by_role("button", name="make unavailable").click()
+    page.wait_for_function(
+        """async () => (await (await fetch('/api/v1/users')).json())
+            .find((u) => u.name === 'bob').available === false"""
+    )
+    assert "not available" in bob.inner_text()
     form = page.locator("#assignment-form")
     assert form.get_by_label("Assign").input_value() == "off"
     form.get_by_label("Assign").select_option("balanced")

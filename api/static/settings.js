@@ -204,29 +204,44 @@ async function loadAssignment() {
 
 async function loadUsers() {
   const users = await api("/api/v1/users");
-  $("users").replaceChildren(...users.map((u) => el("li", { "data-user": u.name },
+  const list = $("users");
+  list.dataset.drawn = String(Number(list.dataset.drawn || 0) + 1); // tests wait for a redraw
+  list.replaceChildren(...users.map((u) => el("li", { "data-user": u.name },
     el("strong", {}, u.name), ` (${u.role}) · ${formatDateTime(u.created_at)} · `,
     el("span", { class: u.available ? "available" : "muted" }, u.available ? t("set.available") : t("set.unavailable")),
+    u.available ? el("button", { type: "button", class: "link",
+      onclick: () => saveUser(u.id, { available: false }) }, t("set.make_unavailable")) : null,
     ` · ${u.open_conversations} ${t("set.open_conversations")} · `,
     el("label", {}, `${t("set.speaks")} `, el("input", {
       value: u.languages.join(", "), size: 6, placeholder: "it, en",
       "aria-label": `${t("set.speaks")}: ${u.name}`,
-      onchange: (event) => saveLanguages(u.id, event.target.value),
+      onchange: (event) => saveUser(u.id, { languages: codes(event.target.value) }),
       onkeydown: (event) => { // Enter saves this field, not the new-user form around it
         if (event.key !== "Enter") return;
         event.preventDefault();
         event.target.blur();
       },
-    })))));
+    })),
+    " · ", el("span", { class: "muted" }, t("set.handles")), " ",
+    el("span", { onchange: (event) => saveUser(u.id, { channels: handled(event.currentTarget) }) },
+      channelBoxes(u.channels, "handles")))));
 }
 
-// The languages an agent speaks: automatic assignment gives them their customers first.
-async function saveLanguages(userId, text) {
+function codes(text) {
+  return text.split(/[\s,]+/).filter(Boolean).map((code) => code.toLowerCase());
+}
+
+function handled(boxes) {
+  return [...boxes.querySelectorAll('[data-channel="handles"]:checked')].map((c) => c.value);
+}
+
+// What automatic assignment knows of an agent: the languages they speak (their customers
+// come to them first), the channels they handle, whether they take conversations now.
+async function saveUser(userId, change) {
   const form = $("users-form");
   clearErrors(form);
-  const languages = text.split(/[\s,]+/).filter(Boolean).map((code) => code.toLowerCase());
   try {
-    await api(`/api/v1/users/${userId}`, { method: "PATCH", body: { languages } });
+    await api(`/api/v1/users/${userId}`, { method: "PATCH", body: change });
     await loadUsers();
   } catch (error) {
     showErrors(form, error);
