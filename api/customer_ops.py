@@ -14,11 +14,20 @@ from sqlmodel import Session, col, select
 
 from sportello.api.customers import customer_out
 from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
-from sportello.api.desk_schemas import AuditOut, ErasedOut, MergeIn, SuggestionOut, UnmergeIn
+from sportello.api.desk_schemas import (
+    AuditOut,
+    CustomerPatch,
+    ErasedOut,
+    MergeIn,
+    SuggestionOut,
+    UnmergeIn,
+)
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import CustomerOut, MessageOut, Page
 from sportello.api.views import message_out
+from sportello.inbox import settings_store
 from sportello.inbox.clock import ensure_utc
+from sportello.inbox.customer_details import DetailsError, edit_customer
 from sportello.inbox.desk_models import CustomerAudit, CustomerLink
 from sportello.inbox.erasure import erase_customer, export_customer
 from sportello.inbox.linking import confirm_link, dismiss_link
@@ -100,6 +109,33 @@ def dismiss_suggestion(
         raise HTTPException(409, str(exc)) from None
     session.commit()
     return SuggestionOut.model_validate(link)
+
+
+@router.patch("/customers/{customer_id}")
+def edit(
+    customer_id: int, body: CustomerPatch, session: SessionDep, daemon: DaemonDep, caller: Caller
+) -> CustomerOut:
+    """Correct the customer's name, language, phone number or e-mail address (audited).
+
+    A phone number or e-mail another customer is known by suggests linking the two.
+    """
+    customer = _customer(session, customer_id)
+    hours = settings_store.business_hours(session, daemon.settings)
+    region = hours.holidays.partition("-")[0] if hours is not None and hours.holidays else None
+    try:
+        edit_customer(
+            session,
+            customer,
+            body.model_dump(exclude_unset=True),
+            at=daemon.clock.now(),
+            actor=caller,
+            phone_region=region,
+        )
+    except DetailsError as exc:
+        raise HTTPException(409 if exc.field == "customer" else 422, str(exc)) from None
+    session.commit()
+    daemon.live.publish("customer.updated", customer_id=customer_id)
+    return customer_out(session, customer)
 
 
 @router.post("/customers/{customer_id}/merge")

@@ -59,6 +59,19 @@ class SearchOut(BaseModel):
     messages: Page[MessageOut]
 
 
+class CustomerPatch(BaseModel):
+    """The details to change; a field left out stays, ``null`` (or "") clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = None
+    language: str | None = Field(default=None, description="two letters: away messages, surveys")
+    phone: str | None = Field(
+        default=None, description="with its country code, or in the business's country"
+    )
+    email: str | None = None
+
+
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -34,15 +34,16 @@ def recipient(
 ) -> Recipient:
     identity = session.get(Identity, identity_id) if identity_id is not None else None
     customer = session.get(Customer, customer_id)
+    # The customer's own first: an agent may have corrected them (``customer_details``).
     names = [
-        identity.display_name if identity else None,
         customer.display_name if customer else None,
+        identity.display_name if identity else None,
         identity.handle if identity else None,
     ]
     name = next((n.split()[0] for n in names if n and n.strip()), "")
     languages = (
-        identity.language if identity else None,
         customer.language if customer else None,
+        identity.language if identity else None,
         detected_language,
     )
     return Recipient(name=name, languages=tuple(lang for lang in languages if lang))

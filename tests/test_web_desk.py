@@ -392,3 +392,33 @@ def test_reply_outside_the_whatsapp_window_shows_why(shift: Shift) -> None:
     assert len(shift.whatsapp.sent) == sent_before
     shift.shot("7-window-closed")
     assert shift.errors == []
+
+
+def test_an_agent_writes_down_what_the_customer_told_them(shift: Shift) -> None:
+    page = shift.page  # Tom Baker's conversation is open
+    page.locator("#customer .section-edit summary").click()
+    form = page.locator("#customer-edit")
+    form.get_by_label("Name").fill("Thomas Baker")
+    form.get_by_label("Email").fill("Tom@Example.co.uk")
+    form.get_by_label("Phone").fill("+39 12")
+    form.get_by_role("button", name="Save").click()
+    error = page.locator("#customer-error")
+    error.wait_for()
+    assert "not a valid phone number" in error.inner_text()
+    assert form.get_by_label("Name").input_value() == "Thomas Baker"  # nothing lost
+    form.get_by_label("Phone").fill("+39 333 123 4567")  # Giulia's: a suggestion, no merge
+    form.get_by_role("button", name="Save").click()
+    page.locator("#customer .customer-name", has_text="Thomas Baker").wait_for()
+    assert error.is_hidden()
+    suggestion = page.locator("#customer .suggestion", has_text="Giulia Rossi")
+    assert "same phone number, written by ada" in suggestion.inner_text()
+    page.locator("#customer .details", has_text="tom@example.co.uk").wait_for()
+    history = page.locator("#customer .section-audit")
+    if history.get_attribute("open") is None:  # the agent may have left it open
+        history.locator("summary").click()
+    edited = page.locator("#customer .audit .audit-edit")
+    assert "(name, phone, email)" in edited.inner_text()
+    shift.shot("8-details")
+    suggestion.get_by_role("button", name="Not the same").click()
+    suggestion.wait_for(state="detached")
+    assert shift.errors == []

@@ -10,7 +10,7 @@ const panel = {
   currentConversation: null,
   timeline: [],
   timelineCursor: null,
-  closed: new Set(["conversations", "merge", "audit", "admin"]), // sections folded by the agent
+  closed: new Set(["edit", "conversations", "merge", "audit", "admin"]), // folded by the agent
   mergeQuery: "",
   mergeResults: [],
   onOpen: () => {},
@@ -42,6 +42,7 @@ export async function showCustomer(customer, conversationId) {
   panel.timelineCursor = timeline.next_cursor;
   const typing = $("customer").contains(document.activeElement) && document.activeElement.matches("input");
   if (typing) return; // do not pull the box out from under the agent's fingers
+  if (same && unsavedDetails(customer)) return; // nor what they wrote and have not saved
   render(await withNames(suggestions.items), audit.items);
 }
 
@@ -87,12 +88,68 @@ function render(suggestions, audit) {
                            onclick: () => unmerge(i) }, t("customer.unmerge"))
           : null))),
     suggestions.length ? renderSuggestions(suggestions) : null,
+    section("edit", t("customer.edit"), renderEdit()),
     section("timeline", t("customer.timeline"), renderTimeline()),
     section("conversations", `${t("customer.history")} (${c.conversations.length})`, renderHistory()),
     section("merge", t("customer.merge"), renderMerge()),
     section("audit", t("customer.audit"), renderAudit(audit)),
     isAdmin ? section("admin", t("customer.admin"), renderAdmin()) : null,
   ].filter(Boolean));
+}
+
+// --- details ------------------------------------------------------------------------
+
+const EDITABLE = [
+  ["display_name", "customer.name", "text"],
+  ["language", "customer.language", "text"],
+  ["phone", "customer.phone", "tel"],
+  ["email", "customer.email", "email"],
+];
+
+function renderEdit() {
+  const c = panel.customer;
+  const form = el("form", { id: "customer-edit", class: "customer-edit", novalidate: true },
+    el("p", { class: "hint" }, t("customer.edit_hint")),
+    EDITABLE.map(([name, label, type]) => el("label", {}, t(label), " ", el("input", {
+      name, type, value: c[name] || "", size: 18,
+      placeholder: name === "language" ? t("customer.language_hint") : null,
+    }))),
+    el("button", { type: "submit" }, t("customer.save")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveDetails(form);
+  });
+  return form;
+}
+
+function unsavedDetails(customer) {
+  const form = $("customer-edit");
+  return Boolean(form) && EDITABLE.some(([name]) =>
+    form.elements.namedItem(name).value.trim() !== (customer[name] || ""));
+}
+
+// Only the fields the agent changed are sent: one untouched stays as the platform left it.
+async function saveDetails(form) {
+  const c = panel.customer;
+  const change = {};
+  for (const [name] of EDITABLE) {
+    const value = form.elements.namedItem(name).value.trim();
+    if (value !== (c[name] || "")) change[name] = value || null;
+  }
+  if (!Object.keys(change).length) return;
+  const error = $("customer-error");
+  let saved;
+  try {
+    saved = await api(`/api/v1/customers/${c.id}`, { method: "PATCH", body: change });
+  } catch (failure) { // the form keeps what was typed, to be corrected
+    error.textContent = `${t("error.generic")} ${failure.message}`;
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  for (const [name] of EDITABLE) form.elements.namedItem(name).value = saved[name] || ""; // as stored
+  document.activeElement?.blur(); // the pane redraws only without focus in it
+  await panel.onChanged();
 }
 
 // --- timeline -----------------------------------------------------------------------
@@ -231,8 +288,14 @@ function renderAudit(entries) {
   return el("ol", { class: "audit" }, entries.map((a) =>
     el("li", { class: `audit-${a.action}` },
       el("strong", {}, t(`audit.${a.action}`)), " ",
+      a.action === "edit" ? `(${a.data.fields.map(fieldLabel).join(", ")}) ` : null,
       a.other_id ? el("span", {}, `#${a.customer_id} ⇄ #${a.other_id}`) : `#${a.customer_id}`,
       el("span", { class: "meta" }, ` · ${a.actor} · `, el("time", { datetime: a.at }, formatTime(a.at))))));
+}
+
+function fieldLabel(name) {
+  const found = EDITABLE.find(([field]) => field === name);
+  return found ? t(found[1]).toLowerCase() : name;
 }
 
 // --- admin: export and erase --------------------------------------------------------

@@ -461,7 +461,7 @@ function connect() {
     status.dataset.state = "live";
     status.textContent = t("nav.live");
   });
-  for (const kind of ["message.created", "message.updated", "conversation.updated", "sync", "ping"]) {
+  for (const kind of ["message.created", "message.updated", "conversation.updated", "customer.updated", "sync", "ping"]) {
     source.addEventListener(kind, onChange);
   }
   source.addEventListener("conversation.updated", (event) => {
