@@ -421,4 +421,9 @@ def test_an_agent_writes_down_what_the_customer_told_them(shift: Shift) -> None:
     shift.shot("8-details")
     suggestion.get_by_role("button", name="Not the same").click()
     suggestion.wait_for(state="detached")
+    # Another agent corrects him too: the pane follows live, its form as well.
+    tom = shift.api.get("/api/v1/customers", params={"q": "thomas"}).json()["items"][0]
+    shift.api.patch(f"/api/v1/customers/{tom['id']}", json={"display_name": "Tom Baker Jr"})
+    page.locator("#customer .customer-name", has_text="Tom Baker Jr").wait_for()
+    assert form.get_by_label("Name").input_value() == "Tom Baker Jr"
     assert shift.errors == []

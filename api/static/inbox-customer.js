@@ -42,7 +42,7 @@ export async function showCustomer(customer, conversationId) {
   panel.timelineCursor = timeline.next_cursor;
   const typing = $("customer").contains(document.activeElement) && document.activeElement.matches("input");
   if (typing) return; // do not pull the box out from under the agent's fingers
-  if (same && unsavedDetails(customer)) return; // nor what they wrote and have not saved
+  if (same && unsavedDetails()) return; // nor what they wrote and have not saved
   render(await withNames(suggestions.items), audit.items);
 }
 
@@ -111,7 +111,7 @@ function renderEdit() {
   const form = el("form", { id: "customer-edit", class: "customer-edit", novalidate: true },
     el("p", { class: "hint" }, t("customer.edit_hint")),
     EDITABLE.map(([name, label, type]) => el("label", {}, t(label), " ", el("input", {
-      name, type, value: c[name] || "", size: 18,
+      name, type, value: c[name] || "", "data-shown": c[name] || "", size: 18,
       placeholder: name === "language" ? t("customer.language_hint") : null,
     }))),
     el("button", { type: "submit" }, t("customer.save")));
@@ -122,10 +122,13 @@ function renderEdit() {
   return form;
 }
 
-function unsavedDetails(customer) {
+// Whether the agent changed a field since the form was drawn (``data-shown``).
+function unsavedDetails() {
   const form = $("customer-edit");
-  return Boolean(form) && EDITABLE.some(([name]) =>
-    form.elements.namedItem(name).value.trim() !== (customer[name] || ""));
+  return Boolean(form) && EDITABLE.some(([name]) => {
+    const input = form.elements.namedItem(name);
+    return input.value.trim() !== input.dataset.shown;
+  });
 }
 
 // Only the fields the agent changed are sent: one untouched stays as the platform left it.
@@ -147,7 +150,10 @@ async function saveDetails(form) {
     return;
   }
   error.hidden = true;
-  for (const [name] of EDITABLE) form.elements.namedItem(name).value = saved[name] || ""; // as stored
+  for (const [name] of EDITABLE) { // as stored: drawn again with the live updates
+    const input = form.elements.namedItem(name);
+    input.value = input.dataset.shown = saved[name] || "";
+  }
   document.activeElement?.blur(); // the pane redraws only without focus in it
   await panel.onChanged();
 }
