@@ -24,6 +24,7 @@ from sportello.api import (
     listening,
     messages,
     reports,
+    viewers,
     web,
     web_pages,
     webhooks,
@@ -86,7 +87,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         reports,
     ):
         app.include_router(module.router)
-    for module in (accounts, events, web, web_pages):
+    for module in (accounts, viewers, events, web, web_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

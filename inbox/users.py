@@ -33,6 +33,11 @@ class User(SQLModel, table=True):
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     # The channels whose conversations automatic assignment gives them; empty: every channel.
     channels: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # The conversation open in their inbox, said again every 20 s, and when they last typed
+    # a reply in it: the other agents see who else is there (``inbox/viewers.py``).
+    viewing_conversation_id: int | None = None
+    viewing_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    typing_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class UserSession(SQLModel, table=True):

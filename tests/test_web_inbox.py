@@ -527,3 +527,40 @@ def test_an_agent_resolves_a_wave_of_spam_in_one_go(
 
 def _conversations(running: RunningDaemon) -> list[dict[str, Any]]:
     return running.api.get("/api/v1/conversations").json()["items"]  # type: ignore[no-any-return]
+
+
+def test_two_agents_in_one_conversation_see_each_other_typing(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
+) -> None:
+    running = start_daemon(make_settings(sqlite_url))
+    page = _opened_by_bob(running, browser, _giulia_says(96, "Il pacco non è arrivato"))
+    conversation = _conversations(running)[0]["id"]
+    with session_scope(running.daemon.engine) as session:
+        ada = accounts.create_user(session, "ada", "ada-password", "agent", datetime.now(UTC))
+        secret, _ = accounts.create_api_token(session, ada, "ada's inbox", datetime.now(UTC))
+    ada_inbox = {"Authorization": f"Bearer {secret}"}
+
+    def ada_views(typing: bool) -> None:
+        body = {"conversation_id": conversation, "typing": typing}
+        assert (
+            running.api.put("/api/v1/me/viewing", json=body, headers=ada_inbox).status_code == 204
+        )
+
+    def seen_by_ada() -> list[dict[str, Any]]:
+        path = f"/api/v1/conversations/{conversation}/viewers"
+        return running.api.get(path, headers=ada_inbox).json()  # type: ignore[no-any-return]
+
+    viewer = page.locator("#thread-viewers [data-viewer='ada']")
+    ada_views(typing=False)  # ada opens it too: bob sees her at once (a live event)
+    viewer.wait_for()
+    assert viewer.inner_text() == "ada is here too"
+    ada_views(typing=True)
+    page.locator("#thread-viewers .typing", has_text="ada is typing a reply…").wait_for()
+    assert seen_by_ada() == [{"name": "bob", "typing": False}]
+
+    page.keyboard.press("r")
+    page.keyboard.type("Lo cerco subito")
+    wait_for(lambda: seen_by_ada() == [{"name": "bob", "typing": True}])
+    page.keyboard.press("Control+Enter")  # sent: bob no longer types
+    wait_for(lambda: seen_by_ada() == [{"name": "bob", "typing": False}])
+    assert browser.errors == []

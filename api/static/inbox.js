@@ -9,6 +9,7 @@ import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
 import { hideParts, initParts } from "./inbox-parts.js";
 import { initSearch, runSearch } from "./inbox-search.js";
+import { initViewers, replied, showViewers, viewersChanged, viewing } from "./inbox-viewers.js";
 
 const WINDOW_MS = 24 * 3600 * 1000; // WhatsApp and Messenger's customer-service window
 const WINDOW_CHANNELS = new Set(["whatsapp", "messenger"]);
@@ -116,6 +117,7 @@ async function search(query) {
 async function select(id, messageId = null) {
   if (id !== state.selectedId) hideParts();
   state.selectedId = id;
+  viewing(id);
   state.highlight = messageId;
   state.relabelling = null;
   if (!state.searching) renderList();
@@ -124,6 +126,7 @@ async function select(id, messageId = null) {
 
 function forget() {
   state.selectedId = null;
+  viewing(null);
   state.conversation = null;
   state.customer = null;
   $("thread").hidden = true;
@@ -162,7 +165,7 @@ async function loadThread({ scroll = false } = {}) {
   } else if (scroll || atBottom) {
     box.scrollTop = box.scrollHeight;
   }
-  await showCustomer(customer, conversation.id);
+  await Promise.all([showCustomer(customer, conversation.id), showViewers()]);
 }
 
 /** When the customer-service window closes (ISO), or null when it is closed already. */
@@ -374,6 +377,7 @@ async function sendReply(event) {
     await api(call[0], { method: "POST", ...call[1] });
     if (canned) clearCanned();
     else box.value = "";
+    if (state.mode === "reply") replied();
     if (file) clearFile();
     hideParts();
     $("reply-error").hidden = true;
@@ -468,6 +472,7 @@ function connect() {
     const data = event.data ? JSON.parse(event.data) : {};
     if (data.actor === "assignment" && data.assignee === boot.user) assignedToMe();
   });
+  source.addEventListener("conversation.viewers", (event) => viewersChanged(JSON.parse(event.data)));
   source.addEventListener("agent.availability", (event) => {
     const data = JSON.parse(event.data);
     if (data.name === boot.user) $("available").checked = data.available; // another tab
@@ -601,6 +606,7 @@ function start() {
     onChanged: () => Promise.all([loadThread(), loadList()]),
   });
   initCanned();
+  initViewers({ replyBox: $("reply-text"), isReplying: () => state.mode === "reply" });
   initBulk({ done: () => Promise.all([loadList(), state.conversation ? loadThread() : null]) });
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
   loadList().catch((error) => console.error(error));
