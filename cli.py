@@ -142,7 +142,7 @@ def report(
     """The customer-care KPIs of a period (definitions in docs/kpis.md)."""
     from rich.console import Console
 
-    from sportello.api.reports import build_query
+    from sportello.api.reports import build_query, report_calendar
     from sportello.inbox.clock import Clock
     from sportello.inbox.db import make_engine, migrate, session_scope
     from sportello.inbox.metrics import compute_kpis
@@ -151,18 +151,19 @@ def report(
     if output.lower() not in ("table", "csv", "json"):
         raise typer.BadParameter("must be table, csv or json", param_hint="--format")
     settings = settings_or_exit(config)
-    try:
-        query = build_query(
-            settings, Clock().now(), start, end,
-            business_time=business_time, channel=channel, agent=agent, tag=tag,
-        )  # fmt: skip
-    except ValueError as exc:
-        typer.echo(f"sportello: {exc}", err=True)
-        raise typer.Exit(2) from None
     engine = make_engine(settings.database.url)
     try:
         migrate(engine)
         with session_scope(engine) as session:
+            try:
+                query = build_query(
+                    settings, Clock().now(), start, end,
+                    business_time=business_time, channel=channel, agent=agent, tag=tag,
+                    calendar=report_calendar(session, settings),
+                )  # fmt: skip
+            except ValueError as exc:
+                typer.echo(f"sportello: {exc}", err=True)
+                raise typer.Exit(2) from None
             figures = compute_kpis(session, query)
     finally:
         engine.dispose()

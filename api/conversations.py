@@ -9,7 +9,6 @@ from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from sqlmodel import Session, col, delete, select
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
-from sportello.api.desk import business_calendar
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import (
     BulkOut,
@@ -24,7 +23,7 @@ from sportello.api.schemas import (
 )
 from sportello.api.views import conversations_out, message_out
 from sportello.connectors.base import OutboundFile
-from sportello.inbox import outbox
+from sportello.inbox import outbox, settings_store
 from sportello.inbox.canned import render
 from sportello.inbox.conversations import record, set_status
 from sportello.inbox.desk_models import CannedReply
@@ -198,7 +197,7 @@ def reply(
         text = render(
             canned.text,
             customer=session.get(Customer, conversation.customer_id),
-            calendar=business_calendar(daemon),
+            calendar=settings_store.known_calendar(session, daemon.settings),
             now=now,
             language=canned.language,
         )

@@ -20,22 +20,11 @@ from sportello.api.desk_schemas import (
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import Page
 from sportello.api.views import conversations_out, message_out
-from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.desk_models import CannedReply, ConversationNote
 from sportello.inbox.models import Conversation
 from sportello.inbox.search import search_conversations, search_customers, search_messages
 
 router = APIRouter(prefix="/api/v1", tags=["desk"])
-
-
-def business_calendar(daemon: DaemonDep) -> BusinessCalendar | None:
-    """The configured business hours, or ``None`` when there are none.
-
-    Extension point: once business hours live in the database (edited through the API),
-    read them here.
-    """
-    section = daemon.settings.business_hours
-    return None if section is None else BusinessCalendar.from_settings(section)
 
 
 @router.get("/conversations/{conversation_id}/notes")

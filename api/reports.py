@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep
 from sportello.config.settings import Settings, parse_duration
+from sportello.inbox import settings_store
 from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.metrics import KpiQuery, compute_kpis, parse_bound
 from sportello.report_output import to_csv
@@ -17,14 +18,17 @@ from sportello.report_output import to_csv
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from sqlmodel import Session
+
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 DEFAULT_DAYS = 7
 
 
-def report_calendar(settings: Settings) -> BusinessCalendar:
-    """The calendar business time is counted in: the one the away messages use."""
-    return BusinessCalendar.from_settings(settings.business_hours)
+def report_calendar(session: Session, settings: Settings) -> BusinessCalendar:
+    """The calendar business time is counted in: the one the away messages and the SLAs
+    use, as operations last set it (the settings page), else the configuration file's."""
+    return settings_store.calendar(session, settings)
 
 
 def build_query(
@@ -42,7 +46,7 @@ def build_query(
     """A query from textual bounds; without them, the last 7 local days including today.
 
     Raises ValueError with a readable message on bad bounds."""
-    calendar = calendar or report_calendar(settings)
+    calendar = calendar or BusinessCalendar.from_settings(settings.business_hours)
     today = now.astimezone(calendar.tz).date()
     end_at = parse_bound(end or today.isoformat(), calendar.tz, end=True)
     default_start = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
@@ -85,6 +89,7 @@ def kpis(
             channel=channel,
             agent=agent,
             tag=tag,
+            calendar=report_calendar(session, daemon.settings),
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None

@@ -98,6 +98,13 @@ def calendar(session: Session, fallback: Settings | None = None) -> BusinessCale
     return _calendar(None if hours is None else hours.model_dump_json())
 
 
+def known_calendar(session: Session, fallback: Settings | None = None) -> BusinessCalendar | None:
+    """The calendar of the stored hours; None when no business hours are set (a text then
+    says "as soon as possible" rather than a time)."""
+    hours = business_hours(session, fallback)
+    return None if hours is None else _calendar(hours.model_dump_json())
+
+
 @lru_cache(maxsize=8)
 def _calendar(definition: str | None) -> BusinessCalendar:
     if definition is None:

@@ -23,9 +23,11 @@ from typer.testing import CliRunner
 
 from sportello import scheduler
 from sportello.cli import app
+from sportello.config.settings import BusinessHoursSettings
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.inbox import settings_store
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.survey_tables import Survey
 
@@ -114,12 +116,15 @@ def test_reports_api_shape_and_errors(
     sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
 ) -> None:
     running = start_daemon(make_settings(sqlite_url))
+    hours = {"timezone": "Europe/Rome", "mon": ["09:00-18:00"]}
+    assert running.api.put("/api/v1/settings/business-hours", json=hours).status_code == 200
     response = running.api.get(
         "/api/v1/reports/kpis",
         params={"from": "2026-11-01", "to": "2026-11-30", "business_time": "true"},
     )
     assert response.status_code == 200
     body = response.json()
+    assert body["timezone"] == "Europe/Rome"  # the hours operations set, not the file's
     for key in (
         "from", "to", "conversations", "messages_in", "messages_out", "backlog",
         "first_response_time", "reply_time", "resolution_time", "resolution_rate",
@@ -165,6 +170,15 @@ def test_report_command_formats(sqlite_url: str, monkeypatch: pytest.MonkeyPatch
     result = runner.invoke(app, [*period, "--business-time"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "First response" in result.output and "0:30:00" in result.output
+
+    # Operations set the hours on the settings page (the database): that Tuesday opened at
+    # 10:15, so the reply took 15 minutes of business time.
+    hours = BusinessHoursSettings(timezone="Europe/Rome", tue=["10:15-18:00"])
+    with session_scope(engine) as session:
+        settings_store.set_business_hours(session, hours, rome(11, 30, 12), "ops")
+    engine.dispose()
+    result = runner.invoke(app, [*period, "--business-time", "--format", "json"])
+    assert json.loads(result.output)["reply_time"]["avg_s"] == 900
 
     result = runner.invoke(app, ["report", "--from", "nope", "--to", "2026-11-30"])
     assert result.exit_code == 2 and "not a date" in result.output

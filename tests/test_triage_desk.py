@@ -84,6 +84,13 @@ def test_notes_stay_private_and_canned_replies_fill_placeholders(
     assert (
         sent.json()["text"] == "Ciao Giulia Rossi, riapriamo sabato 21 novembre alle 10:00. {altro}"
     )
+    # Operations open earlier on Saturdays, on the settings page: the next one says so.
+    earlier = {**HOURS, "sat": ["09:00-12:00"]}
+    assert api.put("/api/v1/settings/business-hours", json=earlier).status_code == 200
+    sent = api.post(f"/api/v1/conversations/{conv}/messages", json={"canned_reply_id": reply_id})
+    assert sent.json()["text"].startswith(
+        "Ciao Giulia Rossi, riapriamo sabato 21 novembre alle 09:00"
+    )
     assert (
         api.post(f"/api/v1/conversations/{conv}/messages", json={"text": "Ok"}).status_code == 201
     )
