@@ -23,6 +23,7 @@ from sportello.api import (
     events,
     listening,
     messages,
+    note_mentions,
     reports,
     viewers,
     web,
@@ -87,7 +88,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         reports,
     ):
         app.include_router(module.router)
-    for module in (accounts, viewers, events, web, web_pages):
+    for module in (accounts, viewers, note_mentions, events, web, web_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

@@ -20,6 +20,7 @@ from sportello.api.desk_schemas import (
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from sportello.api.schemas import Page
 from sportello.api.views import conversations_out, message_out
+from sportello.inbox import note_mentions
 from sportello.inbox.desk_models import CannedReply, ConversationNote
 from sportello.inbox.models import Conversation
 from sportello.inbox.search import search_conversations, search_customers, search_messages
@@ -43,15 +44,25 @@ def list_notes(conversation_id: int, session: SessionDep, _: Caller) -> Page[Not
 def add_note(
     conversation_id: int, body: NoteIn, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> NoteOut:
+    """A private note; the users it names (``@bob``) find it among their mentions."""
     get_or_404(session, Conversation, conversation_id, "conversation")
+    now = daemon.clock.now()
     note = ConversationNote(
         conversation_id=conversation_id,
         author=body.author or caller,
         text=body.text,
-        created_at=daemon.clock.now(),
+        created_at=now,
     )
     session.add(note)
+    session.flush()
+    named = note_mentions.named_users(session, note.text, note.author)
+    note_mentions.record(session, note, named, now)
     session.commit()
+    daemon.live.publish("note.created", conversation_id=conversation_id, note_id=note.id)
+    for user in named:
+        daemon.live.publish(
+            "note.mention", conversation_id=conversation_id, name=user.name, author=note.author
+        )
     return NoteOut.model_validate(note)
 
 

@@ -29,8 +29,8 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 @router.get("/events", response_class=StreamingResponse)
 async def events(daemon: DaemonDep, principal: CurrentUser) -> StreamingResponse:
     """A text/event-stream of ``message.created``, ``message.updated``,
-    ``conversation.updated``, ``customer.updated``, ``conversation.viewers``,
-    ``agent.availability`` and ``sync`` events, with a ``ping``
+    ``conversation.updated``, ``customer.updated``, ``note.created``, ``note.mention``,
+    ``conversation.viewers``, ``agent.availability`` and ``sync`` events, with a ``ping``
     every 15 s of quiet. While it is open, its user counts as present for automatic
     assignment."""
     return StreamingResponse(

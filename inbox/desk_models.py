@@ -1,4 +1,5 @@
-"""Tables of the unified inbox: link suggestions, the customer audit log, notes, canned replies."""
+"""Tables of the unified inbox: link suggestions, the customer audit log, notes and the
+agents they name, canned replies."""
 
 from __future__ import annotations
 
@@ -53,6 +54,21 @@ class ConversationNote(SQLModel, table=True):
     author: str
     text: str
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class NoteMention(SQLModel, table=True):
+    """An agent named in a note (``@bob``): it waits among their mentions until they open
+    the conversation."""
+
+    __tablename__ = "note_mentions"
+    __table_args__ = (Index("ix_note_mentions_user_id_id", "user_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="conversation_notes.id", index=True)
+    conversation_id: int = Field(index=True)
+    user_id: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    read_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class CannedReply(SQLModel, table=True):

@@ -34,7 +34,12 @@ from sqlmodel import Session, SQLModel, col, select
 
 from sportello.inbox import away, sla, surveys
 from sportello.inbox.batches import chunked
-from sportello.inbox.desk_models import ConversationNote, CustomerAudit, CustomerLink
+from sportello.inbox.desk_models import (
+    ConversationNote,
+    CustomerAudit,
+    CustomerLink,
+    NoteMention,
+)
 from sportello.inbox.merge import audit, merged_family
 from sportello.inbox.models import (
     Conversation,
@@ -204,6 +209,7 @@ def erase_customer(
         "outbox": _delete(session, OutboxItem, OutboxItem.message_id, messages),
         "files": _delete(session, MessageFile, MessageFile.message_id, messages),
         "messages": _delete(session, Message, Message.id, messages),
+        "mentions": _delete(session, NoteMention, NoteMention.conversation_id, conversations),
         "notes": _delete(
             session, ConversationNote, ConversationNote.conversation_id, conversations
         ),

@@ -15,7 +15,7 @@ from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
-from sportello.inbox import outbox
+from sportello.inbox import accounts, outbox
 from sportello.inbox.automation_tables import AwayCooldown
 from sportello.inbox.away import claim_cooldown
 from sportello.inbox.clock import FrozenClock
@@ -212,7 +212,10 @@ def test_erase_and_export_a_customer(
     giulia_msg = next(m for m in found if m["external_id"] == "5551001:20")
     cid, conv = giulia_msg["customer_id"], giulia_msg["conversation_id"]
     api = running.api
-    assert api.post(f"/api/v1/conversations/{conv}/notes", json={"text": "VIP"}).status_code == 201
+    with session_scope(running.daemon.engine) as session:
+        accounts.create_user(session, "bob", "bob-password", "agent", T0)
+    note = {"text": "VIP, @bob"}  # it waits among bob's mentions
+    assert api.post(f"/api/v1/conversations/{conv}/notes", json=note).status_code == 201
     assert (
         api.post(f"/api/v1/conversations/{conv}/messages", json={"text": "Ciao!"}).status_code
         == 201
@@ -222,7 +225,7 @@ def test_erase_and_export_a_customer(
     assert export["customer"]["display_name"] == "Giulia Rossi"
     assert [i["external_id"] for i in export["identities"]] == ["5551001"]
     assert {m["text"] for m in export["messages"]} == {"Il mio ordine 12345?", "Ciao!"}
-    assert [n["text"] for n in export["notes"]] == ["VIP"]
+    assert [n["text"] for n in export["notes"]] == ["VIP, @bob"]
     assert len(export["outbox"]) == 1 and len(export["deliveries"]) == 1
     assert "5551001" in export["deliveries"][0]["body"]
 
@@ -230,6 +233,7 @@ def test_erase_and_export_a_customer(
     assert erased.status_code == 200
     deleted = erased.json()["deleted"]
     assert deleted["messages"] == 2 and deleted["deliveries"] == 1 and deleted["customers"] == 1
+    assert deleted["notes"] == 1 and deleted["mentions"] == 1
     assert api.get(f"/api/v1/customers/{cid}").status_code == 404
     assert [m["external_id"] for m in running.messages()] == ["5551002:21"]
     assert api.get("/api/v1/search", params={"q": "giulia"}).json()["customers"] == []

@@ -564,3 +564,31 @@ def test_two_agents_in_one_conversation_see_each_other_typing(
     page.keyboard.press("Control+Enter")  # sent: bob no longer types
     wait_for(lambda: seen_by_ada() == [{"name": "bob", "typing": False}])
     assert browser.errors == []
+
+
+def test_a_note_naming_an_agent_brings_them_to_the_conversation(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
+) -> None:
+    running = start_daemon(make_settings(sqlite_url))
+    page = _opened_by_bob(running, browser, _giulia_says(97, "Buongiorno"))
+    marco = InboundMessage(
+        "telegram", "5551002:1", Thread("5551002"), Person("5551002", display_name="Marco Neri"),
+        datetime.now(UTC), text="Il rimborso?",
+    )  # fmt: skip
+    with session_scope(running.daemon.engine) as session:
+        (_, conversation), *_ = ingest(session, [marco], now=marco.sent_at).new_messages
+        marcos = conversation.id
+    note = {"text": "@bob tu sai del rimborso di Marco?", "author": "ada"}
+    assert running.api.post(f"/api/v1/conversations/{marcos}/notes", json=note).status_code == 201
+
+    mentioned = page.locator("#mentions-note")
+    mentioned.wait_for()
+    assert mentioned.inner_text() == "Mentioned: 1"
+    mentioned.click()
+    item = page.locator("#mentions-list .mention.unread", has_text="tu sai del rimborso")
+    assert "ada" in item.inner_text()
+    item.get_by_role("button").click()
+    page.locator("#thread-title", has_text="Marco Neri").wait_for()
+    page.locator("#messages .note", has_text="tu sai del rimborso").wait_for()
+    mentioned.wait_for(state="hidden")
+    assert browser.errors == []

@@ -7,6 +7,7 @@ import {
 import { initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
+import { initMentions, mentioned, seen } from "./inbox-mentions.js";
 import { hideParts, initParts } from "./inbox-parts.js";
 import { initSearch, runSearch } from "./inbox-search.js";
 import { initViewers, replied, showViewers, viewersChanged, viewing } from "./inbox-viewers.js";
@@ -118,6 +119,7 @@ async function select(id, messageId = null) {
   if (id !== state.selectedId) hideParts();
   state.selectedId = id;
   viewing(id);
+  seen(id).catch((error) => console.error(error));
   state.highlight = messageId;
   state.relabelling = null;
   if (!state.searching) renderList();
@@ -465,7 +467,7 @@ function connect() {
     status.dataset.state = "live";
     status.textContent = t("nav.live");
   });
-  for (const kind of ["message.created", "message.updated", "conversation.updated", "customer.updated", "sync", "ping"]) {
+  for (const kind of ["message.created", "message.updated", "conversation.updated", "customer.updated", "note.created", "sync", "ping"]) {
     source.addEventListener(kind, onChange);
   }
   source.addEventListener("conversation.updated", (event) => {
@@ -473,6 +475,7 @@ function connect() {
     if (data.actor === "assignment" && data.assignee === boot.user) assignedToMe();
   });
   source.addEventListener("conversation.viewers", (event) => viewersChanged(JSON.parse(event.data)));
+  source.addEventListener("note.mention", (event) => mentioned(JSON.parse(event.data)));
   source.addEventListener("agent.availability", (event) => {
     const data = JSON.parse(event.data);
     if (data.name === boot.user) $("available").checked = data.available; // another tab
@@ -607,6 +610,7 @@ function start() {
   });
   initCanned();
   initViewers({ replyBox: $("reply-text"), isReplying: () => state.mode === "reply" });
+  initMentions({ onOpen: (id) => select(id), selected: () => state.selectedId });
   initBulk({ done: () => Promise.all([loadList(), state.conversation ? loadThread() : null]) });
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
   loadList().catch((error) => console.error(error));
