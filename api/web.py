@@ -20,7 +20,7 @@ from sportello import __version__
 from sportello.api.deps import SESSION_COOKIE, DaemonDep, web_principal
 from sportello.api.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
 from sportello.connectors.base import CHANNELS
-from sportello.inbox import accounts
+from sportello.inbox import accounts, viewers
 from sportello.inbox.conversations import STATUSES
 from sportello.inbox.db import session_scope
 
@@ -139,10 +139,16 @@ def logout(request: Request, daemon: DaemonDep, csrf: Annotated[str, Form()]) ->
         (principal.csrf_token or "").encode(), csrf.encode()
     ):
         return _redirect("/login")
+    moved: viewers.Moved | None = None
     with session_scope(daemon.engine) as session:
         accounts.close_session(session, token)
-        if principal.user_id is not None:  # no new conversations now
+        if principal.user_id is not None:  # no new conversations now, nor anywhere
             accounts.set_available(session, principal.user_id, False)
+            moved = viewers.mark_viewing(
+                session, principal.user_id, None, False, daemon.clock.now()
+            )
+    if moved is not None and moved.left is not None:
+        daemon.live.publish("conversation.viewers", conversation_id=moved.left)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -563,6 +563,9 @@ def test_two_agents_in_one_conversation_see_each_other_typing(
     wait_for(lambda: seen_by_ada() == [{"name": "bob", "typing": True}])
     page.keyboard.press("Control+Enter")  # sent: bob no longer types
     wait_for(lambda: seen_by_ada() == [{"name": "bob", "typing": False}])
+    page.get_by_role("button", name="Sign out").click()  # gone at once, not in 45 s
+    page.wait_for_url(f"{running.url}/login")
+    assert seen_by_ada() == []
     assert browser.errors == []
 
 
