@@ -25,7 +25,8 @@ const state = {
   searching: false,
   mode: "reply", // or "note": what the box under the conversation writes
   relabelling: null, // the message whose sentiment the agent is correcting
-  highlight: null, // a message to bring into view (opened from search or the timeline)
+  highlight: null, // a message opened from search or the timeline: marked while it is open
+  scrollToHighlight: false, // brought into view once, not at every live refresh
 };
 
 function conversationName(c) {
@@ -121,6 +122,7 @@ async function select(id, messageId = null) {
   viewing(id);
   seen(id).catch((error) => console.error(error));
   state.highlight = messageId;
+  state.scrollToHighlight = messageId !== null;
   state.relabelling = null;
   if (!state.searching) renderList();
   await loadThread({ scroll: messageId === null });
@@ -159,11 +161,11 @@ async function loadThread({ scroll = false } = {}) {
   state.conversation = conversation;
   state.customer = customer;
   renderMessages(page.items, notes.items);
-  if (state.highlight !== null) {
-    const target = box.querySelector(`[data-id="${state.highlight}"]`);
-    target?.classList.add("highlight");
+  const target = state.highlight === null ? null : box.querySelector(`[data-id="${state.highlight}"]`);
+  target?.classList.add("highlight");
+  if (state.scrollToHighlight) {
     target?.scrollIntoView({ block: "center" });
-    state.highlight = null;
+    state.scrollToHighlight = false;
   } else if (scroll || atBottom) {
     box.scrollTop = box.scrollHeight;
   }
