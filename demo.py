@@ -58,6 +58,11 @@ SHARE_CONTACT = "<shares her phone number>"
 # A text starting with this on WhatsApp: the customer sends a photo, the rest is its caption.
 PHOTO = "<photo> "
 
+# Left on Giulia's Telegram conversation once the customers have written.
+COLLEAGUE_NOTE = (
+    f"@{DEMO_USER[0]} Giulia ha scritto anche su WhatsApp per l'ordine 4411: la segui tu?"
+)
+
 # (seconds after start, customer, channel, text)
 SCRIPT: list[tuple[float, str, str, str]] = [
     # On X, a text starting with "@" is a public tweet at the brand, any other a DM.
@@ -172,6 +177,21 @@ def _play(daemon_url: str, platforms: list[DemoPlatform]) -> None:
         return
     by_channel = {p.channel: p for p in platforms}
     asyncio.run(_play_script(by_channel))
+    _colleague_note(daemon_url)
+
+
+def _colleague_note(daemon_url: str) -> None:
+    """Marta, a colleague, asks the demo user about Giulia in an internal note: the inbox
+    shows "Mentioned: 1"."""
+    api = httpx.Client(base_url=daemon_url, headers={"Authorization": f"Bearer {DEMO_TOKEN}"})
+    with api:
+        found = api.get("/api/v1/search", params={"q": "4411"}).json()["messages"]["items"]
+        telegram = [m["conversation_id"] for m in found if m["channel"] == "telegram"]
+        if not telegram:
+            log.warning("demo: Giulia's Telegram conversation not found; no note left")
+            return
+        note = {"text": COLLEAGUE_NOTE, "author": "marta"}
+        api.post(f"/api/v1/conversations/{telegram[0]}/notes", json=note).raise_for_status()
 
 
 async def _play_script(by_channel: dict[str, DemoPlatform]) -> None:

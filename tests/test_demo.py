@@ -77,6 +77,15 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
         picture = api.get(photos[0]["content_url"])
         assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
         assert api.get("/login").status_code == 200
+
+        searched = api.get("/api/v1/search", params={"q": "4411"}).json()["messages"]["items"]
+        giulias = {m["conversation_id"] for m in searched if m["channel"] == "telegram"}
+
+        def colleague_note() -> bool:
+            notes = [get(f"/api/v1/conversations/{c}/notes") or [] for c in giulias]
+            return any(n["text"].startswith("@demo ") for found in notes for n in found)
+
+        wait_for(colleague_note, timeout=30, interval=0.5)  # "Mentioned: 1" for demo
     finally:
         api.close()
         process.send_signal(signal.SIGTERM)
