@@ -127,7 +127,7 @@ function unsavedDetails() {
   const form = $("customer-edit");
   return Boolean(form) && EDITABLE.some(([name]) => {
     const input = form.elements.namedItem(name);
-    return input.value.trim() !== input.dataset.shown;
+    return input.value !== input.dataset.shown;
   });
 }
 
@@ -137,7 +137,7 @@ async function saveDetails(form) {
   const change = {};
   for (const [name] of EDITABLE) {
     const value = form.elements.namedItem(name).value.trim();
-    if (value !== (c[name] || "")) change[name] = value || null;
+    if (value !== (c[name] || "").trim()) change[name] = value || null;
   }
   if (!Object.keys(change).length) return;
   const error = $("customer-error");
