@@ -5,7 +5,8 @@ a WhatsApp message arrives live and the Telegram complaint of last week shows in
 customer's timeline; the reply reaches the Graph emulator; a note stays inside; a canned
 reply goes out with the name filled in; search finds a message; a duplicate customer is
 merged and split again (the audit shows both); a sentiment is corrected; the conversation
-controls work; a reply outside WhatsApp's 24-hour window is refused with the reason shown.
+controls work; a reply outside WhatsApp's 24-hour window is refused with the reason shown;
+the agent writes down what a customer told them (a wrong number refused, kept in the form).
 """
 
 from __future__ import annotations
