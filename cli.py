@@ -117,11 +117,14 @@ def demo(
         "var"
     ),
     fresh: Annotated[bool, typer.Option(help="Start from an empty demo database.")] = True,
+    speed: Annotated[
+        float, typer.Option(min=0.1, help="Play the customers' traffic this many times faster.")
+    ] = 1.0,
 ) -> None:
     """The daemon on an embedded SQLite file, fed by local emulators of all four platforms."""
     from sportello.demo import run_demo
 
-    run_demo(port=port, data_dir=data_dir, fresh=fresh)
+    run_demo(port=port, data_dir=data_dir, fresh=fresh, speed=speed)
 
 
 @app.command()

@@ -118,7 +118,9 @@ SLA = [{"name": "standard", "first_response": "1h", "resolution": "1d", "warn_be
 ASSIGNMENT = {"mode": "balanced", "max_open_per_agent": 10}
 
 
-def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
+def run_demo(*, port: int, data_dir: Path, fresh: bool, speed: float = 1.0) -> None:
+    """Run the demo until interrupted; ``speed`` plays the scripted traffic (the customers'
+    messages, the burst of press) that many times faster."""
     data_dir.mkdir(parents=True, exist_ok=True)
     database = data_dir / "demo.db"
     if fresh:
@@ -141,9 +143,9 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool) -> None:
         **listening.settings(telegram_enabled="telegram" in channels),
     )
     _add_demo_user(settings.database.url)
-    player = threading.Thread(target=_play, args=(daemon_url, platforms), daemon=True)
+    player = threading.Thread(target=_play, args=(daemon_url, platforms, speed), daemon=True)
     player.start()
-    burst = threading.Timer(LISTENING_BURST_AT_S, listening.burst)
+    burst = threading.Timer(LISTENING_BURST_AT_S / speed, listening.burst)
     burst.daemon = True
     burst.start()
     print(
@@ -171,12 +173,12 @@ def _add_demo_user(database_url: str) -> None:
         engine.dispose()
 
 
-def _play(daemon_url: str, platforms: list[DemoPlatform]) -> None:
+def _play(daemon_url: str, platforms: list[DemoPlatform], speed: float) -> None:
     if not _wait_ready(daemon_url):
         log.error("demo daemon never became ready; no traffic played")
         return
     by_channel = {p.channel: p for p in platforms}
-    asyncio.run(_play_script(by_channel))
+    asyncio.run(_play_script(by_channel, speed))
     _colleague_note(daemon_url)
 
 
@@ -194,13 +196,13 @@ def _colleague_note(daemon_url: str) -> None:
         api.post(f"/api/v1/conversations/{telegram[0]}/notes", json=note).raise_for_status()
 
 
-async def _play_script(by_channel: dict[str, DemoPlatform]) -> None:
+async def _play_script(by_channel: dict[str, DemoPlatform], speed: float) -> None:
     start = time.monotonic()
     for at, customer, channel, text in SCRIPT:
         platform = by_channel.get(channel)
         if platform is None:
             continue
-        await asyncio.sleep(max(0.0, at - (time.monotonic() - start)))
+        await asyncio.sleep(max(0.0, at / speed - (time.monotonic() - start)))
         try:
             if text == SHARE_CONTACT:
                 person = CUSTOMERS[customer]

@@ -41,6 +41,7 @@ from sportello.inbox.waiting import wait_any
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 600.0
 LEASE = timedelta(minutes=2)
 UNFINISHED = ("pending", "sending")
@@ -158,8 +159,10 @@ def _outbound(payload: Mapping[str, Any], files: Mapping[int, bytes]) -> Outboun
 
 
 def backoff_s(attempts: int, retry_after: float | None = None) -> float:
-    """Seconds before the next attempt: doubling from 1 s with jitter, at least retry-after."""
-    delay = min(MAX_BACKOFF_S, 2.0 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
+    """Seconds before the next attempt: doubling from :data:`FIRST_BACKOFF_S` with jitter,
+    at least retry-after."""
+    delay = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2.0 ** max(attempts - 1, 0))
+    delay *= random.uniform(0.8, 1.2)
     return max(delay, retry_after or 0.0)
 
 

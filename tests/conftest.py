@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from database_templates import migrated_postgres, migrated_sqlite, reset_postgres
+from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 from sportello.api.app import create_app
@@ -42,29 +43,35 @@ PHONE_NUMBER_ID = "106540352242922"
 WHATSAPP_TOKEN = "EAAWhatsAppToken"
 
 
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database test runs on SQLite and, where configured, on a real PostgreSQL: a
+    fresh database at the newest migration (``database_templates``)."""
+    return fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each database test runs on SQLite and, where configured, on a real PostgreSQL."""
-    return empty_database(request.param, tmp_path)
+def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind, for the tests of the migrations themselves."""
+    return fresh_database(request.param, tmp_path, migrated=False)
 
 
-def empty_database(kind: str, directory: Path) -> str:
-    """The URL of an empty database of ``kind`` (a SQLite file in ``directory``, or the
-    configured PostgreSQL, emptied); skips the test when PostgreSQL is not configured."""
+def fresh_database(kind: str, directory: Path, *, migrated: bool = True) -> str:
+    """The URL of a fresh database of ``kind`` (a SQLite file in ``directory``, or the
+    configured PostgreSQL, emptied), at the newest migration unless ``migrated`` is False;
+    skips the test when PostgreSQL is not configured."""
     if kind == "sqlite":
-        return f"sqlite:///{directory}/sportello.db"
+        path = directory / "sportello.db"
+        if migrated:
+            migrated_sqlite(path)
+        return f"sqlite:///{path}"
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set")
-    reset_postgres(url)
+    if migrated:
+        migrated_postgres(url)
+    else:
+        reset_postgres(url)
     return url
 
 
@@ -79,7 +86,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/sportello.db"
+    """A fresh SQLite database at the newest migration."""
+    return fresh_database("sqlite", tmp_path)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:

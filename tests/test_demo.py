@@ -27,6 +27,8 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
             str(port),
             "--data-dir",
             str(tmp_path),
+            "--speed",
+            "3",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import pytest
-from conftest import RunningDaemon, empty_database, make_settings, run_daemon
+from conftest import RunningDaemon, fresh_database, make_settings, run_daemon
 from plan_helpers import explain, scans_of, statements_run
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
@@ -55,7 +55,7 @@ def big_inbox(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningDaemon]:
     """One generated inbox per engine for the whole module: its tests only read it."""
-    url = empty_database(request.param, tmp_path_factory.mktemp("big_inbox"))
+    url = fresh_database(request.param, tmp_path_factory.mktemp("big_inbox"))
     running = run_daemon(make_settings(url))
     try:
         generate(

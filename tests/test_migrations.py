@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from conftest import fresh_database
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
@@ -23,8 +25,8 @@ from sportello.inbox.triage_key import triage_key
 
 
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
-def test_migrations_match_the_tables(database_url: str) -> None:
-    engine = make_engine(database_url)
+def test_migrations_match_the_tables(unmigrated_database_url: str) -> None:
+    engine = make_engine(unmigrated_database_url)
     migrate(engine)
     migrate(engine)  # a second start changes nothing
     with engine.connect() as connection:
@@ -34,6 +36,52 @@ def test_migrations_match_the_tables(database_url: str) -> None:
         diff = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert diff == [], f"tables and migrations differ; run `make migration MSG=...`: {diff}"
+
+
+SCHEMA = {
+    "sqlite": "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master",
+    "postgres": """
+        SELECT 'table ' || tablename FROM pg_tables WHERE schemaname = 'public'
+        UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+        UNION ALL SELECT 'trigger ' || tgname || ' ' || pg_get_triggerdef(oid)
+            FROM pg_trigger WHERE NOT tgisinternal
+        UNION ALL SELECT 'function ' || proname || ' ' || prosrc FROM pg_proc
+            JOIN pg_namespace ON pg_namespace.oid = pronamespace WHERE nspname = 'public'
+        UNION ALL SELECT 'revision ' || version_num FROM alembic_version
+    """,
+}
+
+
+def test_the_tests_fresh_databases_are_what_the_migrations_build(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The copies ``database_templates`` makes (on PostgreSQL, from the second one on, the
+    statements the first one's migrations sent, sent again) hold the very schema, triggers
+    and revision that running the migrations builds."""
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgres"
+
+    def schema(url: str) -> list[str]:
+        """Each object's definition with its lines in order: SQLite's batch migrations
+        write a table's constraints in an order that changes from run to run."""
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            found = connection.execute(text(SCHEMA[kind])).scalars()
+            lines = [
+                " ".join(sorted(line.strip().rstrip(",") for line in definition.splitlines()))
+                for definition in found
+            ]
+        engine.dispose()
+        return sorted(lines)
+
+    for directory in ("copy", "migrated"):
+        (tmp_path / directory).mkdir()
+    copied = schema(fresh_database(kind, tmp_path / "copy"))  # built at least once before
+    empty = fresh_database(kind, tmp_path / "migrated", migrated=False)
+    engine = make_engine(empty)
+    migrate(engine)
+    engine.dispose()
+    assert copied == schema(empty)
+    assert any(line.startswith("trigger") for line in copied)
 
 
 def _at_revision(database_url: str, revision: str) -> Engine:
@@ -46,9 +94,11 @@ def _at_revision(database_url: str, revision: str) -> Engine:
     return engine
 
 
-def test_the_triage_key_is_filled_in_for_existing_conversations(database_url: str) -> None:
+def test_the_triage_key_is_filled_in_for_existing_conversations(
+    unmigrated_database_url: str,
+) -> None:
     """Upgrading a database that has conversations gives each its inbox order key."""
-    engine = _at_revision(database_url, "0007")
+    engine = _at_revision(unmigrated_database_url, "0007")
     waiting = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
     with engine.begin() as connection:
         connection.execute(
@@ -79,9 +129,11 @@ def test_the_triage_key_is_filled_in_for_existing_conversations(database_url: st
     )
 
 
-def test_existing_conversations_get_a_stale_timeline_the_job_builds(database_url: str) -> None:
+def test_existing_conversations_get_a_stale_timeline_the_job_builds(
+    unmigrated_database_url: str,
+) -> None:
     """Upgrading to 0012: every conversation has a timeline row, stale until rebuilt."""
-    engine = _at_revision(database_url, "0011")
+    engine = _at_revision(unmigrated_database_url, "0011")
     opened = datetime(2026, 11, 20, 9, 30)
     with engine.begin() as connection:
         connection.execute(

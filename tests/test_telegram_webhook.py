@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from conftest import (
     TELEGRAM_SECRET,
     RunningDaemon,
@@ -22,7 +23,7 @@ from sqlmodel import Session, func, select
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
-from sportello.inbox import journal
+from sportello.inbox import journal, outbox
 from sportello.inbox.models import Delivery, Message
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi", username="giuliar", language_code="it")
@@ -143,7 +144,9 @@ def test_reply_reaches_the_emulator_through_retries(
     database_url: str,
     telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
     start_daemon: Callable[..., RunningDaemon],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(outbox, "FIRST_BACKOFF_S", 0.1)  # doubling from 0.1 s, retry-after kept
     emulator, emulator_server = telegram_emulator
     running = start_daemon(
         make_settings(database_url, channels=telegram_channel(emulator_server.url))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from conftest import (
     META_APP_SECRET,
     META_VERIFY_TOKEN,
@@ -27,6 +28,7 @@ from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.meta import signature
 from sportello.connectors.whatsapp import WhatsAppConnector
+from sportello.inbox import outbox
 from sportello.inbox.models import Delivery, Message
 
 WABA_ID = "102290129340398"
@@ -276,7 +278,9 @@ def test_retries_on_rate_limits_and_server_errors(
     sqlite_url: str,
     whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
     start_daemon: Callable[..., RunningDaemon],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(outbox, "FIRST_BACKOFF_S", 0.1)  # doubling from 0.1 s, retry-after kept
     emulator, running = _start(start_daemon, sqlite_url, whatsapp_emulator)
     _say(emulator, "Ciao", "wamid.R1")
     inbound = wait_for(lambda: running.messages(external_id="wamid.R1"))[0]
