@@ -6,32 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from agent_helpers import agent_token, telegram_conversation
 from conftest import RunningDaemon, make_settings
-from sqlalchemy import Engine
 
-from sportello.connectors.base import InboundMessage, Person, Thread
-from sportello.inbox import accounts
 from sportello.inbox.clock import FrozenClock
-from sportello.inbox.db import session_scope
-from sportello.inbox.ingest import ingest
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-def _conversation(engine: Engine, user: str) -> int:
-    person = Person(user, f"Customer {user}")
-    event = InboundMessage("telegram", f"{user}:1", Thread(user), person, T0, text="Rimborso?")
-    with session_scope(engine) as session:
-        _, conversation = ingest(session, [event], now=T0).new_messages[0]
-        assert conversation.id is not None
-        return conversation.id
-
-
-def _token(running: RunningDaemon, name: str) -> dict[str, str]:
-    with session_scope(running.daemon.engine) as session:
-        user = accounts.create_user(session, name, f"{name}-password", "agent", T0)
-        secret, _ = accounts.create_api_token(session, user, "inbox", T0)
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def test_a_note_naming_a_colleague_waits_among_their_mentions_until_read(
@@ -39,8 +19,15 @@ def test_a_note_naming_a_colleague_waits_among_their_mentions_until_read(
 ) -> None:
     running = start_daemon(make_settings(database_url), clock=FrozenClock(T0))
     api, engine = running.api, running.daemon.engine
-    first, second = _conversation(engine, "7001"), _conversation(engine, "7002")
-    ada, bob, cy = _token(running, "ada"), _token(running, "bob"), _token(running, "cy.rossi")
+    first, second = (
+        telegram_conversation(engine, "7001", T0),
+        telegram_conversation(engine, "7002", T0),
+    )
+    ada, bob, cy = (
+        agent_token(running, "ada", T0),
+        agent_token(running, "bob", T0),
+        agent_token(running, "cy.rossi", T0),
+    )
 
     def note(who: dict[str, str], conversation: int, text: str) -> None:
         path = f"/api/v1/conversations/{conversation}/notes"

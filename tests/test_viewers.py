@@ -5,33 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from agent_helpers import agent_token, telegram_conversation
 from conftest import RunningDaemon, make_settings
-from sqlalchemy import Engine
 
-from sportello.connectors.base import InboundMessage, Person, Thread
-from sportello.inbox import accounts
 from sportello.inbox.clock import FrozenClock
-from sportello.inbox.db import session_scope
-from sportello.inbox.ingest import ingest
 from sportello.inbox.viewers import TYPING_S, VIEWING_S
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-def _conversation(engine: Engine, user: str) -> int:
-    person = Person(user, f"Customer {user}")
-    event = InboundMessage("telegram", f"{user}:1", Thread(user), person, T0, text="Ciao")
-    with session_scope(engine) as session:
-        _, conversation = ingest(session, [event], now=T0).new_messages[0]
-        assert conversation.id is not None
-        return conversation.id
-
-
-def _token(running: RunningDaemon, name: str) -> dict[str, str]:
-    with session_scope(running.daemon.engine) as session:
-        user = accounts.create_user(session, name, f"{name}-password", "agent", T0)
-        secret, _ = accounts.create_api_token(session, user, "inbox", T0)
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def test_agents_see_each_other_in_a_conversation_until_they_leave_or_fade(
@@ -40,8 +20,11 @@ def test_agents_see_each_other_in_a_conversation_until_they_leave_or_fade(
     clock = FrozenClock(T0)
     running = start_daemon(make_settings(database_url), clock=clock)
     api, engine = running.api, running.daemon.engine
-    first, second = _conversation(engine, "7001"), _conversation(engine, "7002")
-    ada, bob = _token(running, "ada"), _token(running, "bob")
+    first, second = (
+        telegram_conversation(engine, "7001", T0),
+        telegram_conversation(engine, "7002", T0),
+    )
+    ada, bob = agent_token(running, "ada", T0), agent_token(running, "bob", T0)
 
     def view(who: dict[str, str], conversation: int | None, typing: bool = False) -> None:
         body = {"conversation_id": conversation, "typing": typing}
