@@ -46,8 +46,11 @@ WHATSAPP_TOKEN = "EAAWhatsAppToken"
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each database test runs on SQLite and, where configured, on a real PostgreSQL: a
-    fresh database at the newest migration (``database_templates``)."""
-    return fresh_database(request.param, tmp_path)
+    fresh database at the newest migration (``database_templates``). On PostgreSQL the
+    previous test's schema is kept, emptied, unless the test is marked ``rebuilt_schema``
+    (it reads the planner's statistics, which a kept schema remembers)."""
+    rebuilt = request.node.get_closest_marker("rebuilt_schema") is not None
+    return fresh_database(request.param, tmp_path, keep_schema=not rebuilt)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -56,10 +59,13 @@ def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> s
     return fresh_database(request.param, tmp_path, migrated=False)
 
 
-def fresh_database(kind: str, directory: Path, *, migrated: bool = True) -> str:
+def fresh_database(
+    kind: str, directory: Path, *, migrated: bool = True, keep_schema: bool = False
+) -> str:
     """The URL of a fresh database of ``kind`` (a SQLite file in ``directory``, or the
-    configured PostgreSQL, emptied), at the newest migration unless ``migrated`` is False;
-    skips the test when PostgreSQL is not configured."""
+    configured PostgreSQL, emptied), at the newest migration unless ``migrated`` is False
+    (``keep_schema``: see ``database_templates.migrated_postgres``); skips the test when
+    PostgreSQL is not configured."""
     if kind == "sqlite":
         path = directory / "sportello.db"
         if migrated:
@@ -69,7 +75,7 @@ def fresh_database(kind: str, directory: Path, *, migrated: bool = True) -> str:
     if not url:
         pytest.skip(f"{POSTGRES_ENV} is not set")
     if migrated:
-        migrated_postgres(url)
+        migrated_postgres(url, keep_schema=keep_schema)
     else:
         reset_postgres(url)
     return url

@@ -19,6 +19,9 @@ from sqlmodel import Session, col, select
 from sportello.inbox import journal
 from sportello.inbox.models import Delivery
 
+# These tests read the planner's statistics: a schema of their own.
+pytestmark = pytest.mark.rebuilt_schema
+
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 ARRIVALS, ARRIVING, PROCESSED_EACH = 50, 100, 60
 PROCESSED = ARRIVALS * PROCESSED_EACH  # 3,000 processed, then 2,000 pending

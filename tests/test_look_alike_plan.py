@@ -23,6 +23,9 @@ from sqlmodel import Session, select
 from sportello.inbox.linking import suggest_links
 from sportello.inbox.models import Customer, Identity
 
+# These tests read the planner's statistics: a schema of their own.
+pytestmark = pytest.mark.rebuilt_schema
+
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 PEOPLE = 3_000
 

@@ -20,6 +20,9 @@ from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Conversation, Customer, Identity, Message
 
+# These tests read the planner's statistics: a schema of their own.
+pytestmark = pytest.mark.rebuilt_schema
+
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 STORED = 3_000
 

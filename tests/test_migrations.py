@@ -19,7 +19,7 @@ import sportello.inbox.tables  # noqa: F401
 from sportello.inbox.db import MIGRATIONS, make_engine, migrate
 from sportello.inbox.metrics import timeline_store
 from sportello.inbox.metrics.timeline_tables import ConversationTimeline, TimelineCase
-from sportello.inbox.models import Conversation
+from sportello.inbox.models import Conversation, Customer
 from sportello.inbox.search import include_name
 from sportello.inbox.triage_key import triage_key
 
@@ -82,6 +82,29 @@ def test_the_tests_fresh_databases_are_what_the_migrations_build(
     engine.dispose()
     assert copied == schema(empty)
     assert any(line.startswith("trigger") for line in copied)
+
+
+def test_a_kept_schema_comes_back_empty_with_its_ids_from_one(
+    database_url: str, tmp_path: Path
+) -> None:
+    """What the next test gets when the previous one's PostgreSQL schema is kept."""
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+
+    def add_customer(url: str) -> int | None:
+        engine = make_engine(url)
+        with Session(engine) as session:
+            customer = Customer(display_name="Giulia", created_at=at)
+            session.add(customer)
+            session.commit()
+            found = customer.id, len(session.exec(select(Customer)).all())
+        engine.dispose()
+        assert found[1] == 1  # the only one
+        return found[0]
+
+    first = add_customer(fresh_database(kind, tmp_path, keep_schema=True))
+    add_customer(fresh_database(kind, tmp_path, keep_schema=True))  # kept, emptied
+    assert add_customer(fresh_database(kind, tmp_path, keep_schema=True)) == first == 1
 
 
 def _at_revision(database_url: str, revision: str) -> Engine:

@@ -20,6 +20,9 @@ from sportello.inbox.models import Customer, Identity
 from sportello.inbox.planner_statistics import TableState, analyze_stale
 from sportello.scheduler import periodic_jobs, run_job
 
+# These tests read the planner's statistics: a schema of their own.
+pytestmark = pytest.mark.rebuilt_schema
+
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 
 

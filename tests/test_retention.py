@@ -24,6 +24,9 @@ from sportello.inbox.clock import FrozenClock
 from sportello.inbox.models import Delivery
 from sportello.scheduler import periodic_jobs, run_job
 
+# These tests read the planner's statistics: a schema of their own.
+pytestmark = pytest.mark.rebuilt_schema
+
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 MONTH = RetentionSettings(deliveries_after="30d")
 

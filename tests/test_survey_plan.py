@@ -19,6 +19,9 @@ from sportello.config.settings import SurveySettings
 from sportello.inbox import surveys
 from sportello.inbox.models import ConversationEvent
 
+# These tests read the planner's statistics: a schema of their own.
+pytestmark = pytest.mark.rebuilt_schema
+
 NOW = rome(12, 9, 10)
 OLD_EVENTS = 5_000
 
