@@ -16,14 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from sportello.inbox.contact_points import normalise_email, normalise_phone
 from sportello.inbox.desk_models import CustomerLink
+from sportello.inbox.linking import known_by, linked_customers
 from sportello.inbox.merge import audit, current_customer
-from sportello.inbox.models import Customer, Identity
+from sportello.inbox.models import Customer
 
 FIELDS = ("display_name", "language", "phone", "email")
 MAX_NAME = 200
@@ -68,11 +69,12 @@ def edit_customer(
     # audit trail, which must not keep the customer's details.
     audit(session, at=at, actor=actor, action="edit", customer_id=customer.id, fields=[*changed])
     session.flush()
+    evidence: tuple[Literal["phone", "email"], ...] = ("phone", "email")
     return [
         link
-        for name in ("phone", "email")
-        if changed.get(name) is not None
-        for link in _suggest(session, customer, name, changed[name] or "", at, actor)
+        for field in evidence
+        if (value := changed.get(field)) is not None
+        for link in _suggest(session, customer, field, value, at, actor)
     ]
 
 
@@ -105,27 +107,25 @@ def _clean(name: str, value: str | None, phone_region: str | None) -> str | None
 
 
 def _suggest(
-    session: Session, customer: Customer, name: str, value: str, at: datetime, actor: str
+    session: Session,
+    customer: Customer,
+    field: Literal["phone", "email"],
+    value: str,
+    at: datetime,
+    actor: str,
 ) -> list[CustomerLink]:
-    """A suggestion linking ``customer`` to each other customer known by ``value``."""
-    customer_column = getattr(Customer, name)
-    owners = select(Identity.customer_id).where(getattr(Identity, name) == value)
-    others = session.exec(
-        select(Customer).where(
-            col(Customer.id) != customer.id,
-            or_(customer_column == value, col(Customer.id).in_(owners)),
-        )
-    )
+    """A suggestion linking ``customer`` to each other customer known by ``value``, unless
+    the pair has had one before (a pair an agent dismissed stays dismissed)."""
     assert customer.id is not None
+    others = session.exec(known_by(field, value, besides=customer.id))
+    found = {current_customer(session, row).id for row in others}
+    ids = {id_ for id_ in found if id_ is not None and id_ != customer.id}
     made: list[CustomerLink] = []
-    found = {current_customer(session, row).id for row in others} - {customer.id, None}
-    for other in sorted(o for o in found if o is not None):
-        if _linked(session, customer.id, other):
-            continue
+    for other in sorted(ids - linked_customers(session, customer.id, ids)):
         link = CustomerLink(
             customer_id=customer.id,
             other_id=other,
-            reason=f"{_EVIDENCE[name]}, written by {actor}",
+            reason=f"{_EVIDENCE[field]}, written by {actor}",
             score=0.99,
             created_at=at,
         )
@@ -133,13 +133,3 @@ def _suggest(
         made.append(link)
     session.flush()
     return made
-
-
-def _linked(session: Session, one: int, other: int) -> bool:
-    """Whether a suggestion between the two waits already."""
-    pair = or_(
-        and_(col(CustomerLink.customer_id) == one, col(CustomerLink.other_id) == other),
-        and_(col(CustomerLink.customer_id) == other, col(CustomerLink.other_id) == one),
-    )
-    waiting = select(CustomerLink.id).where(pair, CustomerLink.status == "suggested")
-    return session.exec(waiting.limit(1)).first() is not None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
 from functools import cache
+from typing import Literal
 
 from sqlalchemy import ColumnElement, String, and_, bindparam, func, literal_column, or_
 from sqlmodel import Session, col, select
@@ -108,7 +109,7 @@ def suggest_links(
         for other in batch:
             if other.id not in candidates and _looks_alike(other, identity, name, prefixes):
                 candidates[other.id] = other
-        linked = _linked_customers(
+        linked = linked_customers(
             session, identity.customer_id, {c.customer_id for c in candidates.values()}
         )
     made: list[CustomerLink] = []
@@ -186,7 +187,7 @@ def _next_string(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _linked_customers(session: Session, customer_id: int, others: set[int]) -> set[int]:
+def linked_customers(session: Session, customer_id: int, others: set[int]) -> set[int]:
     """Those of ``others`` with any suggestion for their pair with ``customer_id``, whatever
     its status (a dismissed pair stays dismissed)."""
     if not others:
@@ -204,6 +205,18 @@ def _linked_customers(session: Session, customer_id: int, others: set[int]) -> s
     return {b if a == customer_id else a for a, b in rows}
 
 
+def known_by(
+    field: Literal["phone", "email"], value: str, *, besides: int
+) -> SelectOfScalar[Customer]:
+    """The customers but ``besides`` whose ``field`` (phone number or e-mail address) is
+    ``value``: their own, or one of their identities'."""
+    owners = select(Identity.customer_id).where(getattr(Identity, field) == value)
+    return select(Customer).where(
+        col(Customer.id) != besides,
+        or_(getattr(Customer, field) == value, col(Customer.id).in_(owners)),
+    )
+
+
 def merge_on_evidence(
     session: Session, identity: Identity, *, now: datetime, reason: str
 ) -> Customer | None:
@@ -215,21 +228,12 @@ def merge_on_evidence(
     mine = session.get(Customer, identity.customer_id)
     if mine is None:
         return None
-    for column_i, column_c, value in (
-        (Identity.phone, Customer.phone, identity.phone),
-        (Identity.email, Customer.email, identity.email),
-    ):
+    assert mine.id is not None
+    for field, value in (("phone", identity.phone), ("email", identity.email)):
         if value is None:
             continue
-        owner_ids = select(Identity.customer_id).where(column_i == value)
         other = session.exec(
-            select(Customer)
-            .where(
-                Customer.id != mine.id,
-                or_(col(column_c) == value, col(Customer.id).in_(owner_ids)),
-            )
-            .order_by(col(Customer.id))
-            .limit(1)
+            known_by(field, value, besides=mine.id).order_by(col(Customer.id)).limit(1)
         ).first()
         if other is None:
             continue

@@ -17,6 +17,7 @@ from sportello.inbox.clock import FrozenClock
 from sportello.inbox.customer_details import DetailsError, edit_customer
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
+from sportello.inbox.linking import dismiss_link
 from sportello.inbox.models import Customer, Message
 from sportello.inbox.replies import recipient
 
@@ -151,3 +152,17 @@ def test_the_automatic_replies_use_what_the_agent_wrote(database_url: str) -> No
         with pytest.raises(DetailsError) as refused:
             edit_customer(session, customer, {"created_at": "2020"}, at=T0, actor="ada")
         assert refused.value.field == "created_at"
+
+
+def test_a_pair_an_agent_dismissed_is_not_suggested_again(database_url: str) -> None:
+    engine = migrated(database_url)
+    telegram = _says(engine, GIU_TG, "telegram", "5551001:1").customer_id
+    _says(engine, GIULIA_WA, "whatsapp", "wamid.1")
+    with session_scope(engine) as session:
+        customer = session.get(Customer, telegram)
+        assert customer is not None
+        (link,) = edit_customer(session, customer, {"phone": "+393331234567"}, at=T0, actor="ada")
+        dismiss_link(session, link, at=T0, actor="ada")  # "not the same person"
+        edit_customer(session, customer, {"phone": None}, at=T0, actor="ada")
+        again = edit_customer(session, customer, {"phone": "+393331234567"}, at=T0, actor="ada")
+        assert again == []
