@@ -16,13 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
 
 from sqlmodel import Session
 
 from sportello.inbox.contact_points import normalise_email, normalise_phone
 from sportello.inbox.desk_models import CustomerLink
-from sportello.inbox.linking import known_by, linked_customers
+from sportello.inbox.linking import ContactPoint, known_by, linked_customers
 from sportello.inbox.merge import audit, current_customer
 from sportello.inbox.models import Customer
 
@@ -69,7 +68,7 @@ def edit_customer(
     # audit trail, which must not keep the customer's details.
     audit(session, at=at, actor=actor, action="edit", customer_id=customer.id, fields=[*changed])
     session.flush()
-    evidence: tuple[Literal["phone", "email"], ...] = ("phone", "email")
+    evidence: tuple[ContactPoint, ...] = ("phone", "email")
     return [
         link
         for field in evidence
@@ -109,7 +108,7 @@ def _clean(name: str, value: str | None, phone_region: str | None) -> str | None
 def _suggest(
     session: Session,
     customer: Customer,
-    field: Literal["phone", "email"],
+    field: ContactPoint,
     value: str,
     at: datetime,
     actor: str,

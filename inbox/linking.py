@@ -31,6 +31,7 @@ MAX_CANDIDATES = 200
 # Built once: an untyped SQL function compared with ``==`` or ``>=`` keeps a comparator that
 # points back at it, a reference cycle only the garbage collector frees; two such cycles a
 # new customer made the collector's young-generation passes long (docs/benchmarks.md).
+ContactPoint = Literal["phone", "email"]  # strong evidence: a field people are known by
 lowered_name = func.lower(Identity.display_name)
 lowered_handle = func.lower(Identity.handle)
 
@@ -205,9 +206,7 @@ def linked_customers(session: Session, customer_id: int, others: set[int]) -> se
     return {b if a == customer_id else a for a, b in rows}
 
 
-def known_by(
-    field: Literal["phone", "email"], value: str, *, besides: int
-) -> SelectOfScalar[Customer]:
+def known_by(field: ContactPoint, value: str, *, besides: int) -> SelectOfScalar[Customer]:
     """The customers but ``besides`` whose ``field`` (phone number or e-mail address) is
     ``value``: their own, or one of their identities'."""
     owners = select(Identity.customer_id).where(getattr(Identity, field) == value)
@@ -229,7 +228,11 @@ def merge_on_evidence(
     if mine is None:
         return None
     assert mine.id is not None
-    for field, value in (("phone", identity.phone), ("email", identity.email)):
+    evidence: tuple[tuple[ContactPoint, str | None], ...] = (
+        ("phone", identity.phone),
+        ("email", identity.email),
+    )
+    for field, value in evidence:
         if value is None:
             continue
         other = session.exec(
