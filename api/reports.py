@@ -41,12 +41,11 @@ def build_query(
     channel: str | None = None,
     agent: str | None = None,
     tag: str | None = None,
-    calendar: BusinessCalendar | None = None,
+    calendar: BusinessCalendar,
 ) -> KpiQuery:
     """A query from textual bounds; without them, the last 7 local days including today.
 
     Raises ValueError with a readable message on bad bounds."""
-    calendar = calendar or BusinessCalendar.from_settings(settings.business_hours)
     today = now.astimezone(calendar.tz).date()
     end_at = parse_bound(end or today.isoformat(), calendar.tz, end=True)
     default_start = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()

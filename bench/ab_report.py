@@ -31,6 +31,7 @@ from sqlmodel import Session
 from sportello.api.reports import build_query
 from sportello.cli import tune_garbage_collector
 from sportello.config.settings import Settings
+from sportello.inbox.business_hours import BusinessCalendar
 from sportello.inbox.db import make_engine
 from sportello.inbox.metrics import KpiQuery
 from sportello.inbox.metrics import report as current
@@ -73,8 +74,9 @@ def main() -> None:
         first = (now - timedelta(days=days - 1)).date().isoformat()
         last = now.date().isoformat()
         return build_query(
-            Settings(), now, first, last, business_time=business_time, channel=channel, agent=agent
-        )
+            Settings(), now, first, last, business_time=business_time, channel=channel,
+            agent=agent, calendar=BusinessCalendar.always_open(),
+        )  # fmt: skip
 
     queries = {
         "30d": query(30),
