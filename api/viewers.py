@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sportello.api.deps import CurrentUser, DaemonDep, SessionDep, get_or_404
 from sportello.inbox import viewers
 from sportello.inbox.models import Conversation
+
+if TYPE_CHECKING:
+    from sportello.daemon import Daemon
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
@@ -38,10 +43,15 @@ def set_viewing(
         session, principal.user_id, body.conversation_id, body.typing, daemon.clock.now()
     )
     session.commit()
-    if moved.changed:
-        for conversation_id in {body.conversation_id, moved.left} - {None}:
-            daemon.live.publish("conversation.viewers", conversation_id=conversation_id)
+    announce(daemon, moved, body.conversation_id)
     return Response(status_code=204)
+
+
+def announce(daemon: Daemon, moved: viewers.Moved, now_in: int | None) -> None:
+    """Tell the inboxes of the conversations a (committed) move changed."""
+    if moved.changed:
+        for conversation_id in {now_in, moved.left} - {None}:
+            daemon.live.publish("conversation.viewers", conversation_id=conversation_id)
 
 
 @router.get("/conversations/{conversation_id}/viewers")

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from sportello import __version__
 from sportello.api.deps import SESSION_COOKIE, DaemonDep, web_principal
 from sportello.api.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from sportello.api.viewers import announce
 from sportello.connectors.base import CHANNELS
 from sportello.inbox import accounts, viewers
 from sportello.inbox.conversations import STATUSES
@@ -147,8 +148,8 @@ def logout(request: Request, daemon: DaemonDep, csrf: Annotated[str, Form()]) ->
             moved = viewers.mark_viewing(
                 session, principal.user_id, None, False, daemon.clock.now()
             )
-    if moved is not None and moved.left is not None:
-        daemon.live.publish("conversation.viewers", conversation_id=moved.left)
+    if moved is not None:
+        announce(daemon, moved, None)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -62,7 +62,11 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
     waiting = select(Conversation).where(
         Conversation.status == "open", col(Conversation.assignee).is_(None)
     )
-    free_agents = [a for a in agents if not cap or loads[a.name] < cap]
+
+    def has_place(agent: User) -> bool:
+        return not cap or loads[agent.name] < cap
+
+    free_agents = [a for a in agents if has_place(a)]
     handled = _channels_handled(free_agents)
     if handled is not None:  # only what someone free may take: the rest would fill the page
         waiting = waiting.where(col(Conversation.channel).in_(handled))
@@ -73,11 +77,7 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
     page = inbox_page(session, waiting, now, 0, BATCH if restricted else min(places, BATCH))
     languages = customer_languages(session, page)
     for conversation in page:
-        free = [
-            a
-            for a in agents
-            if (not cap or loads[a.name] < cap) and _handles(a, conversation.channel)
-        ]
+        free = [a for a in agents if has_place(a) and _handles(a, conversation.channel)]
         if not free:
             continue  # the agents of its channel are full: it waits for the next run
         language = languages.get(conversation.id)
