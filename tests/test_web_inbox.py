@@ -594,4 +594,9 @@ def test_a_note_naming_an_agent_brings_them_to_the_conversation(
     page.locator("#thread-title", has_text="Marco Neri").wait_for()
     page.locator("#messages .note", has_text="tu sai del rimborso").wait_for()
     mentioned.wait_for(state="hidden")
+    # ada adds a note while bob has the conversation open: it shows live (note.created),
+    # before the 15 s ping would have fetched it.
+    more = {"text": "Ha già pagato, vedi ordine 88", "author": "ada"}
+    assert running.api.post(f"/api/v1/conversations/{marcos}/notes", json=more).status_code == 201
+    page.locator("#messages .note", has_text="vedi ordine 88").wait_for(timeout=5_000)
     assert browser.errors == []
