@@ -477,7 +477,8 @@ function connect() {
     if (data.actor === "assignment" && data.assignee === boot.user) assignedToMe();
   });
   source.addEventListener("conversation.viewers", (event) => viewersChanged(JSON.parse(event.data)));
-  source.addEventListener("note.mention", (event) => mentioned(JSON.parse(event.data)));
+  source.addEventListener("note.mention", (event) =>
+    mentioned(JSON.parse(event.data)).catch((error) => console.error(error)));
   source.addEventListener("agent.availability", (event) => {
     const data = JSON.parse(event.data);
     if (data.name === boot.user) $("available").checked = data.available; // another tab
