@@ -186,7 +186,7 @@ def reply(
     body: ReplyIn,
     session: SessionDep,
     daemon: DaemonDep,
-    _: Caller,
+    caller: Caller,
 ) -> MessageOut:
     conversation = get_conversation(session, conversation_id)
     _sendable(daemon, conversation)
@@ -207,6 +207,7 @@ def reply(
         conversation,
         text,
         now=now,
+        sent_by=caller,
         reply_to_external_id=_public_reply_target(session, conversation),
     )
     session.commit()
@@ -221,7 +222,7 @@ def reply_with_file(
     file: UploadFile,
     session: SessionDep,
     daemon: DaemonDep,
-    _: Caller,
+    caller: Caller,
     text: Annotated[str, Form(max_length=10_000)] = "",
 ) -> MessageOut:
     """A reply carrying a file (multipart: ``file``, and ``text`` as its caption); 409 with
@@ -249,6 +250,7 @@ def reply_with_file(
         conversation,
         text.strip(),
         now=now,
+        sent_by=caller,
         reply_to_external_id=_public_reply_target(session, conversation),
         file=sent,
     )

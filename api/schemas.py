@@ -33,6 +33,7 @@ class MessageOut(BaseModel):
     channel: str
     direction: Literal["in", "out"]
     author: Literal["customer", "agent", "bot"]
+    sent_by: str | None = None
     kind: str
     external_id: str | None
     reply_to_external_id: str | None = None

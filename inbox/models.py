@@ -150,6 +150,9 @@ class Message(SQLModel, table=True):
     channel: str
     direction: str
     author: str
+    # The login of the agent who sent the reply from sportello; none for anything else
+    # (customers, automatic messages, replies typed in a platform's own app).
+    sent_by: str | None = None
     kind: str = "text"
     external_id: str | None = None
     reply_to_external_id: str | None = None

@@ -20,6 +20,7 @@ from conftest import (
 )
 from sqlmodel import Session, func, select
 
+from sportello.api.deps import CONFIG_TOKEN_NAME
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
@@ -163,6 +164,7 @@ def test_reply_reaches_the_emulator_through_retries(
     assert response.status_code == 201
     queued = response.json()
     assert queued["direction"] == "out" and queued["author"] == "agent"
+    assert queued["sent_by"] == CONFIG_TOKEN_NAME  # the configured token, not a user
     assert queued["delivery_status"] == "queued"
 
     wait_for(lambda: emulator.sent, timeout=20)

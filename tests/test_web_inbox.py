@@ -234,6 +234,7 @@ def test_agent_answers_a_live_message_with_the_customers_history(
     wait_for(lambda: reply in platform.received(), timeout=20)
     outbound = page.locator("#messages li.message.out", has_text=reply)
     outbound.locator(".ticks-sent").wait_for()  # the tick follows the sender, live
+    assert outbound.locator(".author").inner_text() == "bob"  # who sent it, not "agent"
     assert page.evaluate("document.getElementById('reply-text').value") == ""
 
     page.keyboard.press("Escape")  # leave the reply box; the shortcuts work again

@@ -303,7 +303,9 @@ function messageItem(m) {
         ? el("p", { class: "attachments" }, m.attachments.map((a, i) => [i ? " " : null, attachment(a)]))
         : null,
       el("div", { class: "meta" },
-        el("span", { class: "author" }, t(`author.${m.author}`)),
+        m.sent_by
+          ? el("span", { class: "author", title: t(`author.${m.author}`) }, m.sent_by)
+          : el("span", { class: "author" }, t(`author.${m.author}`)),
         el("time", { datetime: m.sent_at }, formatTime(m.sent_at)),
         m.edited_at ? el("span", { class: "edited" }, t("msg.edited")) : null,
         sentimentControl(m),
