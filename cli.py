@@ -141,6 +141,9 @@ def report(
     output: Annotated[
         str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
     ] = "table",
+    by_agent: Annotated[
+        bool, typer.Option("--by-agent", help="A line per agent, and the unassigned.")
+    ] = False,
 ) -> None:
     """The customer-care KPIs of a period (definitions in docs/kpis.md)."""
     from rich.console import Console
@@ -148,8 +151,14 @@ def report(
     from sportello.api.reports import build_query, report_calendar
     from sportello.inbox.clock import Clock
     from sportello.inbox.db import make_engine, migrate, session_scope
-    from sportello.inbox.metrics import compute_kpis
-    from sportello.report_output import print_tables, to_csv, to_json
+    from sportello.inbox.metrics import compute_agent_kpis, compute_kpis
+    from sportello.report_output import (
+        agents_csv,
+        print_agent_table,
+        print_tables,
+        to_csv,
+        to_json,
+    )
 
     if output.lower() not in ("table", "csv", "json"):
         raise typer.BadParameter("must be table, csv or json", param_hint="--format")
@@ -167,15 +176,15 @@ def report(
             except ValueError as exc:
                 typer.echo(f"sportello: {exc}", err=True)
                 raise typer.Exit(2) from None
-            figures = compute_kpis(session, query)
+            figures = (compute_agent_kpis if by_agent else compute_kpis)(session, query)
     finally:
         engine.dispose()
     if output.lower() == "json":
         typer.echo(to_json(figures))
     elif output.lower() == "csv":
-        typer.echo(to_csv(figures), nl=False)
+        typer.echo((agents_csv if by_agent else to_csv)(figures), nl=False)
     else:
-        print_tables(figures, Console())
+        (print_agent_table if by_agent else print_tables)(figures, Console())
 
 
 @app.command()

@@ -133,3 +133,47 @@ def to_csv(report: dict[str, Any]) -> str:
 
 def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False)
+
+
+def print_agent_table(report: dict[str, Any], console: Console) -> None:
+    """The per-agent report: one line each, medians for the times."""
+    mode = "business time" if report["business_time"] else "calendar time"
+    table = Table(title=f"Agents {report['from']} → {report['to']} ({report['timezone']}, {mode})")
+    for header in (
+        "agent", "conv.", "in", "replies sent", "first response", "reply", "resolution",
+        "resolved", "rate", "FCR", "backlog", "CSAT",
+    ):  # fmt: skip
+        table.add_column(header, justify="left" if header == "agent" else "right")
+    for row in report["agents"]:
+        csat = row["csat"]
+        table.add_row(
+            row["agent"] or "(unassigned)",
+            str(row["conversations"]),
+            str(row["messages_in"]),
+            "-" if row["replies_sent"] is None else str(row["replies_sent"]),
+            duration(row["first_response_time"]["median_s"]),
+            duration(row["reply_time"]["median_s"]),
+            duration(row["resolution_time"]["median_s"]),
+            str(row["cases"]["resolved"]),
+            _pct(row["resolution_rate"]),
+            _pct(row["first_contact_resolution_rate"]),
+            str(row["backlog"]),
+            f"{_num(csat['avg'])} ({csat['responses']})",
+        )
+    console.print(table)
+
+
+def agents_csv(report: dict[str, Any]) -> str:
+    """A line per agent (``agent`` empty for the unassigned ones), a column per figure
+    named as in :func:`to_csv`, e.g. ``reply_time.median_s``."""
+    lines: list[dict[str, Any]] = []
+    for row in report["agents"]:
+        pairs: list[tuple[str, Any]] = []
+        _flatten({k: v for k, v in row.items() if k != "reply_time_distribution"}, "", pairs)
+        lines.append(dict(pairs))
+    columns = list(dict.fromkeys(key for line in lines for key in line))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(lines)
+    return out.getvalue()

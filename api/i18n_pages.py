@@ -28,6 +28,15 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "rep.last7": "7 days",
         "rep.last30": "30 days",
         "rep.agent": "Agent",
+        "rep.agents": "By agent",
+        "rep.agents_note": (
+            "Each conversation counts for its assignee; times are medians. "
+            "Replies sent: by the agent, in anyone's conversations."
+        ),
+        "rep.unassigned": "Unassigned",
+        "rep.only_agent": "Show only {agent}",
+        "kpi.replies_sent": "Replies sent",
+        "kpi.resolved": "Resolved",
         "rep.business_time": "Business time",
         "rep.apply": "Show",
         "rep.figures": "Key figures",
@@ -193,6 +202,15 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "rep.last7": "7 giorni",
         "rep.last30": "30 giorni",
         "rep.agent": "Operatore",
+        "rep.agents": "Per operatore",
+        "rep.agents_note": (
+            "Ogni conversazione conta per chi la ha in carico; i tempi sono mediane. "
+            "Risposte inviate: dall'operatore, in qualsiasi conversazione."
+        ),
+        "rep.unassigned": "Non assegnate",
+        "rep.only_agent": "Mostra solo {agent}",
+        "kpi.replies_sent": "Risposte inviate",
+        "kpi.resolved": "Risolte",
         "rep.business_time": "Orario lavorativo",
         "rep.apply": "Mostra",
         "rep.figures": "Indicatori",

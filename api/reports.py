@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep
 from sportello.config.settings import Settings, parse_duration
 from sportello.inbox import settings_store
 from sportello.inbox.business_hours import BusinessCalendar
-from sportello.inbox.metrics import KpiQuery, compute_kpis, parse_bound
-from sportello.report_output import to_csv
+from sportello.inbox.metrics import KpiQuery, compute_agent_kpis, compute_kpis, parse_bound
+from sportello.report_output import agents_csv, to_csv
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -63,23 +63,19 @@ def build_query(
     )
 
 
-@router.get("/kpis", response_model=None)
-def kpis(
+def report_query(
     session: SessionDep,
     daemon: DaemonDep,
-    _: Caller,
     start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD or ISO")] = None,
     end: Annotated[str | None, Query(alias="to", description="inclusive date, or ISO")] = None,
     channel: str | None = None,
     agent: Annotated[str | None, Query(description="the conversations' assignee")] = None,
     tag: str | None = None,
     business_time: bool = False,
-    format: Annotated[
-        Literal["json", "csv"], Query(description="csv: metric,value rows as a download")
-    ] = "json",
-) -> dict[str, Any] | Response:
+) -> KpiQuery:
+    """The period and filters of a report from its query string; 422 on bad bounds."""
     try:
-        query = build_query(
+        return build_query(
             daemon.settings,
             daemon.clock.now(),
             start,
@@ -92,12 +88,43 @@ def kpis(
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+
+
+ReportQuery = Annotated[KpiQuery, Depends(report_query)]
+Format = Annotated[Literal["json", "csv"], Query(description="csv: a download (see each report)")]
+
+
+@router.get("/kpis", response_model=None)
+def kpis(
+    session: SessionDep, query: ReportQuery, _: Caller, format: Format = "json"
+) -> dict[str, Any] | Response:
+    """The customer-care KPIs; as CSV, ``metric,value`` rows."""
     report = compute_kpis(session, query)
     if format == "json":
         return report
-    name = f"sportello-kpis-{query.start.date()}-{query.end.date()}.csv"
+    return _download(to_csv(report), "kpis", query)
+
+
+@router.get("/agents", response_model=None)
+def agents(
+    session: SessionDep, query: ReportQuery, _: Caller, format: Format = "json"
+) -> dict[str, Any] | Response:
+    """The KPIs per agent (``agents``: a row each, then the unassigned); as CSV, a line
+    per agent."""
+    report = compute_agent_kpis(session, query)
+    if format == "json":
+        return report
+    return _download(agents_csv(report), "agents", query)
+
+
+def _download(content: str, name: str, query: KpiQuery) -> Response:
+    tz = query.calendar.tz
+    first = query.start.astimezone(tz).date()
+    last = (query.end - timedelta(microseconds=1)).astimezone(tz).date()
     return Response(
-        to_csv(report),
+        content,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="sportello-{name}-{first}-{last}.csv"'
+        },
     )

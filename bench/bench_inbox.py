@@ -5,8 +5,8 @@ For each size (messages: 10k and 100k by default, 1M with ``--full``) and each d
 from ``bench/cached_data.py`` and this script measures, one request at a time through HTTP:
 ``/healthz`` (the baseline: our server stack with no database work), the unified inbox's first
 page, a customer's cross-channel view and timeline, full-text search and the 30-day KPI
-report. Then the daemon's resident size idle and under a concurrent mixed read load (RSS from
-/proc).
+report, whole and split by agent. Then the daemon's resident size idle and under a
+concurrent mixed read load (RSS from /proc).
 
 ``python bench/bench_inbox.py [--quick] [--full] [--sizes 10000,100000] [--no-postgres]``
 Writes ``bench/results/inbox.json``.
@@ -50,6 +50,7 @@ TARGETS_MS = {
     "timeline": 20.0,
     "search": 100.0,
     "kpis_30d": 500.0,
+    "agents_30d": 500.0,
 }
 SEARCH_WORDS = ["rimborso", "ordine", "refund", "consegna", "giacca", "pessimo", "tracking"]
 
@@ -83,6 +84,7 @@ def requests_for(
         "timeline": lambda: (f"/api/v1/customers/{customer_id()}/timeline", {}),
         "search": lambda: ("/api/v1/search", {"q": rng.choice(SEARCH_WORDS)}),
         "kpis_30d": lambda: ("/api/v1/reports/kpis", window),
+        "agents_30d": lambda: ("/api/v1/reports/agents", window),
     }
 
 
@@ -182,7 +184,7 @@ def main() -> None:
 
 
 def print_table(runs: dict[str, Any]) -> None:
-    names = ["healthz", "inbox_page", "customer", "timeline", "search", "kpis_30d"]
+    names = ["healthz", "inbox_page", "customer", "timeline", "search", "kpis_30d", "agents_30d"]
     rows = []
     for key, run in runs.items():
         row: list[Any] = [key]

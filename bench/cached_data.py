@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sportello.inbox.db import make_engine, migrate
 from sportello.inbox.metrics import timeline_store
 
-VERSION = 6
+VERSION = 7  # 7: replies name the agent who sent them (sent_by)
 SPAN = timedelta(days=365)
 
 

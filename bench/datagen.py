@@ -286,6 +286,7 @@ def generate(
                     channel=identity["channel"],
                     direction="in" if inbound else "out",
                     author="customer" if inbound else "agent",
+                    sent_by=None if inbound else closer,
                     kind="text",
                     external_id=f"gen:{message_id}",
                     reply_to_external_id=None,

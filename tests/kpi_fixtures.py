@@ -75,13 +75,21 @@ class Inbox:
         """The business's reply typed in the platform's own app, coming back as an echo."""
         self.customer(channel, user, at, text, direction="out")
 
-    def reply(self, conversation: Conversation, at: datetime, *, author: str = "agent") -> None:
+    def reply(
+        self,
+        conversation: Conversation,
+        at: datetime,
+        *,
+        author: str = "agent",
+        sent_by: str | None = None,
+    ) -> None:
         outbox.queue(
             self.session,
             conversation,
             "risposta" if author == "agent" else "messaggio automatico",
             now=at,
             author=author,
+            sent_by=sent_by,
             purpose="reply" if author == "agent" else "away",
         )
         self.session.flush()

@@ -7,9 +7,12 @@ import io
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from agent_helpers import agent_token
 from conftest import (
     TELEGRAM_SECRET,
     RunningDaemon,
@@ -112,6 +115,57 @@ def test_survey_round_trip_on_telegram(
     assert report["resolution_rate"] == 100.0
 
 
+def test_agents_report_end_to_end(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    """ada takes Maria's conversation; bob answers first, then ada; ada resolves it. The
+    conversation counts for ada, each reply for whoever sent it from the inbox."""
+    _, emulator_server = telegram_emulator
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(emulator_server.url))
+    )
+    now = datetime.now(UTC)
+    ada, bob = agent_token(running, "ada", now), agent_token(running, "bob", now)
+    agent_token(running, "carla", now)
+    message = tg.message(8, MARIA, int(time.time()), text="Dov'è il mio ordine?")
+    _post(running, tg.update(910011, message=message))
+    conversation_id = wait_for(lambda: running.messages(direction="in"))[0]["conversation_id"]
+    conversation = f"/api/v1/conversations/{conversation_id}"
+    assert running.api.patch(conversation, json={"assignee": "ada"}).status_code == 200
+    first = running.api.post(f"{conversation}/messages", json={"text": "Controllo"}, headers=bob)
+    assert first.status_code == 201 and first.json()["sent_by"] == "bob"
+    second = running.api.post(f"{conversation}/messages", json={"text": "Parte oggi"}, headers=ada)
+    assert second.json()["sent_by"] == "ada"
+    assert running.api.patch(conversation, json={"status": "resolved"}, headers=ada).is_success
+    history = running.api.get(f"{conversation}/messages").json()["items"]
+    assert [m["sent_by"] for m in history] == [None, "bob", "ada"]
+
+    report = running.api.get("/api/v1/reports/agents").json()
+    rows = {row["agent"]: row for row in report["agents"]}
+    assert list(rows) == ["ada", "bob", "carla", None]
+    assert (rows["ada"]["conversations"], rows["ada"]["replies_sent"]) == (1, 1)
+    assert (rows["bob"]["conversations"], rows["bob"]["replies_sent"]) == (0, 1)
+    assert rows["ada"]["cases"]["resolved"] == 1 and rows["ada"]["reply_time"]["count"] == 1
+    assert rows["ada"]["messages_out_agent"] == 2 and rows["carla"]["messages_in"] == 0
+    whole = running.api.get("/api/v1/reports/kpis", params={"agent": "ada"}).json()
+    assert rows["ada"]["first_response_time"] == whole["first_response_time"]
+    only = running.api.get("/api/v1/reports/agents", params={"agent": "bob"}).json()
+    assert only["agents"] == [rows["bob"]]
+
+    download = running.api.get("/api/v1/reports/agents", params={"format": "csv"})
+    assert download.headers["content-type"].startswith("text/csv")
+    today = now.astimezone(ZoneInfo("Europe/Rome")).date()
+    assert download.headers["content-disposition"].endswith(f'-{today}.csv"')
+    lines = list(csv.DictReader(io.StringIO(download.text)))
+    assert [line["agent"] for line in lines] == ["ada", "bob", "carla", ""]
+    assert lines[0]["replies_sent"] == "1" and lines[0]["cases.resolved"] == "1"
+    assert lines[3]["replies_sent"] == "" and "reply_time.median_s" in lines[0]
+    bad = running.api.get("/api/v1/reports/agents", params={"to": "domani"})
+    assert bad.status_code == 422 and "not a date" in bad.json()["detail"]
+
+
 def test_reports_api_shape_and_errors(
     sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
 ) -> None:
@@ -149,7 +203,7 @@ def test_report_command_formats(sqlite_url: str, monkeypatch: pytest.MonkeyPatch
     with session_scope(engine) as session:
         inbox = Inbox(session)
         conversation = inbox.conversation("telegram", "6001", rome(11, 3, 10))
-        inbox.reply(conversation, rome(11, 3, 10, 30))
+        inbox.reply(conversation, rome(11, 3, 10, 30), sent_by="ada")
         inbox.status(conversation, "resolved", rome(11, 3, 11))
     engine.dispose()
     monkeypatch.setenv("SPORTELLO_DATABASE__URL", sqlite_url)
@@ -170,6 +224,19 @@ def test_report_command_formats(sqlite_url: str, monkeypatch: pytest.MonkeyPatch
     result = runner.invoke(app, [*period, "--business-time"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "First response" in result.output and "0:30:00" in result.output
+
+    # by agent: ada sent the reply in a conversation nobody has taken
+    result = runner.invoke(app, [*period, "--by-agent", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    lines = list(csv.DictReader(io.StringIO(result.output)))
+    assert [(line["agent"], line["conversations"], line["replies_sent"]) for line in lines] == [
+        ("ada", "0", "1"),
+        ("", "1", ""),
+    ]
+    result = runner.invoke(app, [*period, "--by-agent"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    unassigned = next(line for line in result.output.splitlines() if "(unassigned)" in line)
+    assert "0:30:00" in unassigned and "100.0%" in unassigned
 
     # Operations set the hours on the settings page (the database): that Tuesday opened at
     # 10:15, so the reply took 15 minutes of business time.

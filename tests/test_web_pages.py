@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import Browser, RunningDaemon, make_settings
 from kpi_fixtures import Inbox
+from sqlmodel import select
 
 from sportello.api.i18n import MESSAGES
 from sportello.connectors.mentions import FoundMention
 from sportello.inbox import accounts
 from sportello.inbox.db import session_scope
+from sportello.inbox.models import Conversation
 from sportello.listening.alerts import raise_alert
 from sportello.listening.mentions import store_mention
 from sportello.listening.models import AlertNotification
@@ -77,6 +79,9 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(
     running: RunningDaemon, browser: Browser
 ) -> None:
     _seed_inbox(running)
+    with session_scope(running.daemon.engine) as session:
+        whatsapp = session.exec(select(Conversation).where(Conversation.channel == "whatsapp"))
+        whatsapp.one().assignee = "bob"
     page = browser.page
     _login(page, running.url, "ada")
     page.get_by_role("link", name="Reports").click()
@@ -116,8 +121,26 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(
     }
     assert busy == {(wd, h): n for wd, h, n in report["volume_by_hour"] if n}
     assert page.locator("#chart-distribution rect.bar").count() == 2  # 1-5m and 15-60m
+
+    # by agent: the whatsapp conversation is bob's; the others nobody's
+    agents = running.api.get("/api/v1/reports/agents", params=params).json()["agents"]
+    rows = page.locator("#agents-table tbody tr")
+    assert [_attribute(row, "data-agent") for row in rows.all()] == ["ada", "bob", ""]
+    for row, figures in zip(rows.all(), agents, strict=True):
+        for name in ("conversations", "backlog"):
+            assert row.locator(f"[data-figure='{name}']").inner_text() == str(figures[name])
+    unassigned = page.locator("#agents-table tr[data-agent='']")
+    assert unassigned.locator("[data-figure='conversations']").inner_text() == "2"
     page.screenshot(path=str(SHOTS / "sportello-reports.png"))
     page.screenshot(path=str(SHOTS / "sportello-reports-full.png"), full_page=True)
+    page.locator("#agents-table").get_by_role("button", name="bob").click()
+    page.wait_for_url(re.compile(r"agent=bob"))
+    page.locator("#agents-table tbody tr:only-child[data-agent='bob']").wait_for()
+    assert figure("conversations") == "1"
+    page.fill("#rep-agent", "")
+    page.get_by_role("button", name="Show").click()
+    page.locator("#agents-table tbody tr[data-agent='']").wait_for()
+    assert rows.count() == 3 and figure("conversations") == "3"
 
     page.get_by_role("button", name="30 days").click()
     page.wait_for_url(re.compile(r"/reports\?from="))

@@ -1,4 +1,5 @@
-// The reports page: KPI cards and charts for a period, from GET /api/v1/reports/kpis.
+// The reports page: KPI cards, the agents' table and charts for a period, from
+// GET /api/v1/reports/kpis and /api/v1/reports/agents.
 "use strict";
 
 const WEEKDAYS = () => t("rep.weekdays").split(",");
@@ -85,6 +86,35 @@ function renderCards(r) {
   );
 }
 
+// --- agents -------------------------------------------------------------------------
+
+function agentCell(agent) {
+  if (agent === null) return el("th", { scope: "row", class: "muted" }, t("rep.unassigned"));
+  const only = el("button", { type: "button", class: "link", title: t("rep.only_agent").replace("{agent}", agent) }, agent);
+  only.addEventListener("click", () => { inputs.agent.value = agent; load(); });
+  return el("th", { scope: "row" }, only);
+}
+
+function median(stats) {
+  return el("td", { "data-seconds": stats.median_s ?? "" }, formatDuration(stats.median_s));
+}
+
+function renderAgents(report) {
+  $("agents-table").tBodies[0].replaceChildren(...report.agents.map((row) =>
+    el("tr", { "data-agent": row.agent ?? "" },
+      agentCell(row.agent),
+      el("td", { "data-figure": "conversations" }, formatNumber(row.conversations)),
+      el("td", { "data-figure": "replies_sent" }, formatNumber(row.replies_sent)),
+      median(row.first_response_time),
+      median(row.reply_time),
+      median(row.resolution_time),
+      el("td", { "data-figure": "resolved" }, formatNumber(row.cases.resolved)),
+      el("td", {}, formatPercent(row.first_contact_resolution_rate)),
+      el("td", { "data-figure": "backlog" }, formatNumber(row.backlog)),
+      el("td", { "data-figure": "csat" },
+        row.csat.avg === null ? "–" : `${formatNumber(row.csat.avg)} (${row.csat.responses})`))));
+}
+
 // --- charts -------------------------------------------------------------------------
 
 function renderCharts(r) {
@@ -121,13 +151,17 @@ async function load() {
   csv.set("format", "csv");
   $("export-csv").href = `/api/v1/reports/kpis?${csv}`;
   $("export-json").href = `/api/v1/reports/kpis?${search}`;
+  $("export-agents-csv").href = `/api/v1/reports/agents?${csv}`;
   const box = $("report-error");
   try {
-    const report = await api(`/api/v1/reports/kpis?${search}`);
+    const [report, agents] = await Promise.all([
+      api(`/api/v1/reports/kpis?${search}`), api(`/api/v1/reports/agents?${search}`),
+    ]);
     box.hidden = true;
     const local = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: report.timezone });
     $("report-period").textContent = `${local.format(new Date(report.from))} → ${local.format(new Date(report.to))} (${report.timezone})${report.business_time ? ` · ${t("rep.business_time")}` : ""}`;
     renderCards(report);
+    renderAgents(agents);
     renderCharts(report);
     document.body.dataset.loaded = "true";
   } catch (error) {
