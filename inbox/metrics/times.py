@@ -8,13 +8,14 @@ one of the two.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from sqlalchemy import ColumnElement, Result, func, or_
+from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, func, or_
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
@@ -67,7 +68,7 @@ def relevance(query: KpiQuery) -> list[ColumnElement[bool]]:
 
 @dataclass
 class _Spans:
-    """One group's ``(conversation, start, end, ...)`` tuples."""
+    """``(conversation, start, end, ...)`` tuples: of the whole report, or of one group."""
 
     replies: list[tuple[int, float, float]] = field(default_factory=list)
     first_responses: list[tuple[int, float, float]] = field(default_factory=list)
@@ -82,39 +83,48 @@ class _Spans:
 @dataclass
 class _Gathered:
     by_agent: bool
-    groups: defaultdict[Group, _Spans] = field(default_factory=lambda: defaultdict(_Spans))
+    spans: _Spans = field(default_factory=_Spans)
+    # Waits unanswered at the end, per conversation when split by agent; a whole report
+    # counts the stored ones in SQL, under None.
+    waiting: Counter[int | None] = field(default_factory=Counter)
     paused: set[int] = field(default_factory=set)  # paused at ``as_of``
     pauses: dict[int, list[Pause]] = field(default_factory=dict)
 
-    @property
-    def keys(self) -> list[Any]:
-        """The column a query selects first to say each row's group, if split."""
-        return [Conversation.assignee] if self.by_agent else []
+    def conversations(self) -> set[int]:
+        spans = self.spans
+        found = {row[0] for rows in (spans.replies, spans.first_responses) for row in rows}
+        found.update(row[0] for row in spans.resolved)
+        found.update(cid for cid, _ in spans.backlog)
+        found.update(cid for cid in self.waiting if cid is not None)
+        return found
 
-    def add(self, spans: str, result: Result[Any]) -> None:
-        """Each row to its group's list ``spans``, without its group column if split."""
-        rows = result.all()
-        if not self.by_agent:
-            getattr(self.groups[None], spans).extend(rows)
-            return
-        for row in rows:
-            getattr(self.groups[row[0]], spans).append(tuple(row[1:]))
+    def split(self, group_of: dict[int, Group]) -> dict[Group, _Spans]:
+        """The spans of each conversation's group."""
+        groups: defaultdict[Group, _Spans] = defaultdict(_Spans)
+        spans = self.spans
+        for reply in spans.replies:
+            groups[group_of[reply[0]]].replies.append(reply)
+        for first in spans.first_responses:
+            groups[group_of[first[0]]].first_responses.append(first)
+        for resolved in spans.resolved:
+            groups[group_of[resolved[0]]].resolved.append(resolved)
+        for backlog in spans.backlog:
+            groups[group_of[backlog[0]]].backlog.append(backlog)
+        for waiting_in, count in self.waiting.items():
+            assert waiting_in is not None, "a report split by agent counts per conversation"
+            groups[group_of[waiting_in]].waiting += count
+        return dict(groups)
 
 
-def _walked_spans(
-    gathered: _Gathered,
-    timelines: Iterable[Timeline],
-    query: KpiQuery,
-    group_of: dict[int, Group],
-) -> None:
+def _walked_spans(gathered: _Gathered, timelines: Iterable[Timeline], query: KpiQuery) -> None:
     start, end, as_of = query.start.timestamp(), query.end.timestamp(), query.as_of.timestamp()
+    spans = gathered.spans
 
     def within(at: float | None) -> TypeGuard[float]:
         return at is not None and start <= at < end
 
     for timeline in timelines:
         cid = timeline.conversation_id
-        spans = gathered.groups[group_of[cid]]
         if timeline.pauses:
             gathered.pauses[cid] = timeline.pauses
         for wait in timeline.waits:
@@ -125,7 +135,7 @@ def _walked_spans(
                 and (wait.end is None or wait.end >= end)
                 and (wait.cut is None or wait.cut >= end)
             ):
-                spans.waiting += 1
+                gathered.waiting[cid] += 1
         for case in timeline.cases:
             first = case.first_wait
             if first is not None and within(first.end):
@@ -151,62 +161,71 @@ def _stored_spans(gathered: _Gathered, connection: Connection, query: KpiQuery) 
     """The spans of every conversation whose stored timeline is current, read by index."""
     start, end, as_of = query.start.timestamp(), query.end.timestamp(), query.as_of.timestamp()
     filters = conversation_filters(query)
-    keys = gathered.keys
+    spans = gathered.spans
 
     stale = select(ConversationTimeline.conversation_id).where(STALE)
 
-    def current(table: Any, *columns: Any, grouped: bool = True) -> Any:
+    def current(table: Any, *columns: Any) -> Any:
         statement = (
-            select(*(keys if grouped else []), *columns)
+            select(*columns)
             .select_from(table)
             .where(col(table.conversation_id).not_in(stale))  # a few rows: one small set
         )
-        if filters or (grouped and keys):
+        if filters:
             statement = statement.join(
                 Conversation, col(Conversation.id) == table.conversation_id
             ).where(*filters)
         return statement
 
     wait, case = TimelineWait, TimelineCase
-    replies = current(wait, wait.conversation_id, wait.start_at, wait.end_at).where(
-        col(wait.end_at) >= start, col(wait.end_at) < end
-    )
-    gathered.add("replies", connection.execute(replies))
-    waiting = (
-        current(wait, func.count())
-        .where(
-            or_(col(wait.settled_at).is_(None), col(wait.settled_at) >= end),
-            col(wait.start_at) < end,
+    spans.replies += connection.execute(
+        current(wait, wait.conversation_id, wait.start_at, wait.end_at).where(
+            col(wait.end_at) >= start, col(wait.end_at) < end
         )
-        .group_by(*keys)
-    )
-    for row in connection.execute(waiting):
-        gathered.groups[row[0] if gathered.by_agent else None].waiting += row[-1]
-    first = current(case, case.conversation_id, case.first_wait_at, case.first_answer_at).where(
-        col(case.first_answer_at) >= start, col(case.first_answer_at) < end
-    )
-    gathered.add("first_responses", connection.execute(first))
+    ).all()
+    unanswered = [
+        or_(col(wait.settled_at).is_(None), col(wait.settled_at) >= end),
+        col(wait.start_at) < end,
+    ]
+    if gathered.by_agent:
+        per_conversation = (
+            current(wait, wait.conversation_id, func.count())
+            .where(*unanswered)
+            .group_by(wait.conversation_id)
+        )
+        gathered.waiting.update(dict(connection.execute(per_conversation).all()))
+    else:
+        gathered.waiting[None] += connection.execute(
+            current(wait, func.count()).where(*unanswered)
+        ).scalar_one()
+    spans.first_responses += connection.execute(
+        current(case, case.conversation_id, case.first_wait_at, case.first_answer_at).where(
+            col(case.first_answer_at) >= start, col(case.first_answer_at) < end
+        )
+    ).all()
     # Cases resolved in the period, then cases still open at its end: each an index range
     # (an OR of the two would make SQLite visit the table for every row).
-    resolved = current(
-        case,
-        case.conversation_id,
-        case.start_at,
-        case.end_at,
-        case.first_reply_at,
-        case.human_replies,
-        case.reopened_at,
-    ).where(col(case.end_at) >= start, col(case.end_at) < end)
-    gathered.add("resolved", connection.execute(resolved))
+    spans.resolved += connection.execute(
+        current(
+            case,
+            case.conversation_id,
+            case.start_at,
+            case.end_at,
+            case.first_reply_at,
+            case.human_replies,
+            case.reopened_at,
+        ).where(col(case.end_at) >= start, col(case.end_at) < end)
+    ).all()
     for still_open in (col(case.end_at).is_(None), col(case.end_at) >= end):
-        backlog = current(case, case.conversation_id, case.start_at).where(
-            still_open, col(case.start_at) < end
-        )
-        gathered.add("backlog", connection.execute(backlog))
+        spans.backlog += connection.execute(
+            current(case, case.conversation_id, case.start_at).where(
+                still_open, col(case.start_at) < end
+            )
+        ).all()
     pause = TimelinePause
     gathered.paused.update(
         connection.execute(
-            current(pause, pause.conversation_id, grouped=False).where(
+            current(pause, pause.conversation_id).where(
                 col(pause.start_at) <= as_of,
                 or_(col(pause.end_at).is_(None), col(pause.end_at) > as_of),
             )
@@ -214,9 +233,9 @@ def _stored_spans(gathered: _Gathered, connection: Connection, query: KpiQuery) 
     )
     if query.business_time:
         for cid, paused_from, paused_to in connection.execute(
-            current(
-                pause, pause.conversation_id, pause.start_at, pause.end_at, grouped=False
-            ).order_by(pause.conversation_id, pause.ordinal)
+            current(pause, pause.conversation_id, pause.start_at, pause.end_at).order_by(
+                pause.conversation_id, pause.ordinal
+            )
         ):
             gathered.pauses.setdefault(cid, []).append((paused_from, paused_to))
 
@@ -234,14 +253,28 @@ def _gather(
         connection.execute(select(ConversationTimeline.conversation_id).where(STALE)).scalars()
     )
     for chunk in chunked(stale, _WALK_CHUNK):
-        relevant = select(Conversation.id, *gathered.keys).where(
-            col(Conversation.id).in_(chunk), *relevance(query)
-        )
-        group_of = {row[0]: row[1] if by_agent else None for row in connection.execute(relevant)}
-        if group_of:
-            timelines = walk_histories(connection, list(group_of), horizon)
-            _walked_spans(gathered, timelines, query, group_of)
+        relevant = select(Conversation.id).where(col(Conversation.id).in_(chunk), *relevance(query))
+        ids = list(connection.execute(relevant).scalars())
+        if ids:
+            _walked_spans(gathered, walk_histories(connection, ids, horizon), query)
     return gathered
+
+
+def _assignees(connection: Connection, cids: set[int]) -> dict[int, Group]:
+    """The assignee of each of ``cids``, in one query whatever their number: the ids as one
+    parameter (an array; JSON on SQLite). A join to the conversations in each query of the
+    spans cost PostgreSQL three times the whole report, at 1M messages."""
+    ids = sorted(cids)
+    pairs = select(Conversation.id, Conversation.assignee)
+    value: list[int] | str
+    if connection.dialect.name == "postgresql":
+        value = ids
+        pairs = pairs.where(col(Conversation.id) == any_(bindparam("ids", type_=ARRAY(Integer))))
+    else:
+        value = json.dumps(ids)
+        wanted = func.json_each(bindparam("ids")).table_valued("value")
+        pairs = pairs.where(col(Conversation.id).in_(select(wanted.c.value)))
+    return {cid: agent for cid, agent in connection.execute(pairs, {"ids": value})}
 
 
 def _stopwatch(connection: Connection, query: KpiQuery, horizon: datetime) -> Stopwatch:
@@ -262,9 +295,12 @@ def time_figures(
     horizon = query.end + query.fcr_window
     watch = _stopwatch(connection, query, horizon)
     gathered = _gather(connection, query, horizon, by_agent)
-    return {
-        group: _figures(spans, gathered, watch, query) for group, spans in gathered.groups.items()
-    }
+    if by_agent:
+        groups = gathered.split(_assignees(connection, gathered.conversations()))
+    else:
+        gathered.spans.waiting = gathered.waiting.total()
+        groups = {None: gathered.spans}
+    return {group: _figures(spans, gathered, watch, query) for group, spans in groups.items()}
 
 
 def no_time_figures(query: KpiQuery) -> dict[str, Any]:
