@@ -100,6 +100,17 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "audit.edit": "details edited",
         "viewers.here": "{name} is here too",
         "mentions.note": "Mentioned",
+        "notify.label": "Notifications",
+        "notify.hint": (
+            "Desktop notifications while the inbox is not in front: customers writing in "
+            "your conversations or in unassigned ones, notes naming you, conversations "
+            "given to you."
+        ),
+        "notify.blocked": "The browser blocks notifications for this site: allow them in "
+        "its site settings.",
+        "notify.customer": "Customer",
+        "notify.mention": "{author} mentioned you",
+        "notify.assigned": "A conversation for you",
         "mentions.title": "Notes that name you",
         "mentions.hint": "Write @name in an internal note to ask a colleague; a click opens "
         "the conversation.",
@@ -200,6 +211,17 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "audit.edit": "dati modificati",
         "viewers.here": "c'è anche {name}",
         "mentions.note": "Citato",
+        "notify.label": "Notifiche",
+        "notify.hint": (
+            "Notifiche sul desktop quando la casella non è in primo piano: clienti che "
+            "scrivono nelle tue conversazioni o in quelle non assegnate, note che ti citano, "
+            "conversazioni assegnate a te."
+        ),
+        "notify.blocked": "Il browser blocca le notifiche per questo sito: consentile nelle "
+        "impostazioni del sito.",
+        "notify.customer": "Cliente",
+        "notify.mention": "{author} ti ha citato",
+        "notify.assigned": "Una conversazione per te",
         "mentions.title": "Note che ti citano",
         "mentions.hint": "Scrivi @nome in una nota interna per chiedere a un collega; un clic "
         "apre la conversazione.",

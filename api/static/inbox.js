@@ -8,6 +8,7 @@ import { initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
 import { initMentions, mentioned, seen } from "./inbox-mentions.js";
+import { customerWrote, givenToMe, initNotify, mentionedMe } from "./inbox-notify.js";
 import { hideParts, initParts } from "./inbox-parts.js";
 import { initSearch, runSearch } from "./inbox-search.js";
 import { initViewers, replied, showViewers, viewersChanged, viewing } from "./inbox-viewers.js";
@@ -476,11 +477,19 @@ function connect() {
   }
   source.addEventListener("conversation.updated", (event) => {
     const data = event.data ? JSON.parse(event.data) : {};
-    if (data.actor === "assignment" && data.assignee === boot.user) assignedToMe();
+    if (data.actor === "assignment" && data.assignee === boot.user) {
+      assignedToMe();
+      givenToMe(data.conversation_id).catch((error) => console.error(error));
+    }
   });
+  source.addEventListener("message.created", (event) =>
+    customerWrote(JSON.parse(event.data)).catch((error) => console.error(error)));
   source.addEventListener("conversation.viewers", (event) => viewersChanged(JSON.parse(event.data)));
-  source.addEventListener("note.mention", (event) =>
-    mentioned(JSON.parse(event.data)).catch((error) => console.error(error)));
+  source.addEventListener("note.mention", (event) => {
+    const data = JSON.parse(event.data);
+    mentioned(data).catch((error) => console.error(error));
+    mentionedMe(data).catch((error) => console.error(error));
+  });
   source.addEventListener("agent.availability", (event) => {
     const data = JSON.parse(event.data);
     if (data.name === boot.user) $("available").checked = data.available; // another tab
@@ -616,6 +625,7 @@ function start() {
   initCanned();
   initViewers({ replyBox: $("reply-text"), isReplying: () => state.mode === "reply" });
   initMentions({ onOpen: (id) => select(id), selected: () => state.selectedId });
+  initNotify({ onOpen: (id) => select(id), selected: () => state.selectedId });
   initBulk({ done: () => Promise.all([loadList(), state.conversation ? loadThread() : null]) });
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
   loadList().catch((error) => console.error(error));

@@ -1,0 +1,149 @@
+"""Desktop notifications in a real headless Chromium, from live events of real webhooks.
+
+The browser's own ``Notification`` is wrapped (an init script) to record what the inbox
+shows; it still creates the real one. bob has Giulia's conversation open; Marco's nobody
+has (until automatic assignment gives it to bob), Anna's is ada's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from conftest import (
+    TELEGRAM_SECRET,
+    Browser,
+    RunningDaemon,
+    make_settings,
+    telegram_channel,
+    wait_for,
+)
+
+from sportello import scheduler
+from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.inbox import accounts
+from sportello.inbox.db import session_scope
+
+RECORDER = """
+(() => {
+  const Real = window.Notification;
+  const shown = [];
+  class Recorded extends Real {
+    constructor(title, options) {
+      super(title, options);
+      shown.push({ title, body: options.body, tag: options.tag, instance: this });
+    }
+    static get permission() { return Real.permission; }
+    static requestPermission() { return Real.requestPermission(); }
+  }
+  window.Notification = Recorded;
+  window.shownNotifications = shown;
+})();
+"""
+SHOWN = "window.shownNotifications.map(({ title, body, tag }) => ({ title, body, tag }))"
+GIULIA = tg.user(5551001, "Giulia", "Rossi")
+MARCO = tg.user(5551002, "Marco", "Neri")
+ANNA = tg.user(5551003, "Anna", "Bianchi")
+
+
+def _says(running: RunningDaemon, sender: dict[str, Any], text: str) -> int:
+    """``sender`` writes to the bot through the webhook: the id of their conversation."""
+    message = tg.message(int(time.time() * 1000) % 1_000_000, sender, int(time.time()), text=text)
+    update = tg.update(int(time.time() * 1000) % 10**9, message=message)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    response = running.post_webhook("telegram", json.dumps(update).encode(), headers)
+    assert response.status_code == 200
+
+    def stored() -> list[dict[str, Any]]:
+        return [m for m in running.messages(direction="in") if m["text"] == text]
+
+    return int(wait_for(stored)[0]["conversation_id"])
+
+
+def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversation(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scheduler, "ASSIGN_INTERVAL_S", 0.2)
+    _, server = telegram_emulator
+    settings = make_settings(
+        sqlite_url, channels=telegram_channel(server.url), assignment={"mode": "balanced"}
+    )
+    running = start_daemon(settings)
+    with session_scope(running.daemon.engine) as session:
+        for name in ("ada", "bob"):
+            accounts.create_user(session, name, f"{name}-password", "agent", datetime.now(UTC))
+    giulia = _says(running, GIULIA, "Buongiorno, il mio ordine?")
+    marco = _says(running, MARCO, "Salve")
+    anna = _says(running, ANNA, "Ciao")
+    for conversation, agent in ((giulia, "bob"), (anna, "ada")):
+        patch = running.api.patch(f"/api/v1/conversations/{conversation}", json={"assignee": agent})
+        assert patch.status_code == 200
+
+    page = browser.page
+    page.context.grant_permissions(["notifications"], origin=running.url)
+    page.add_init_script(RECORDER)
+    page.goto(f"{running.url}/login")
+    page.get_by_label("User name").fill("bob")
+    page.get_by_label("Password").fill("bob-password")
+    page.get_by_role("button", name="Sign in").click()
+    switch = page.get_by_label("Notifications")
+    assert not switch.is_checked()
+    switch.check()
+    page.reload()  # the choice stays in this browser
+    page.locator("#live-status[data-state='live']").wait_for()
+    assert page.get_by_label("Notifications").is_checked()
+    page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").click()
+    page.locator("#messages li.message", has_text="il mio ordine").wait_for()
+    assert page.evaluate("document.hasFocus()")
+
+    def shown() -> list[dict[str, str]]:
+        return list(page.evaluate(SHOWN))
+
+    _says(running, GIULIA, "Ci siete?")  # the one bob is looking at: no notification
+    _says(running, ANNA, "Novità?")  # ada's: not for bob
+    _says(running, MARCO, "Mi serve aiuto con un reso")  # nobody's
+    wait_for(shown)
+    page.locator("#messages li.message", has_text="Ci siete?").wait_for()
+    note = {"text": "@bob puoi seguire tu Anna?", "author": "ada"}
+    assert running.api.post(f"/api/v1/conversations/{anna}/notes", json=note).status_code == 201
+    wait_for(lambda: len(shown()) == 2)
+    marcos = {"title": "Marco Neri", "body": "Mi serve aiuto con un reso"}
+    mention = {"title": "ada mentioned you", "body": "Anna Bianchi"}
+    assert shown() == [
+        {**marcos, "tag": f"conversation-{marco}"},
+        {**mention, "tag": f"conversation-{anna}"},
+    ]
+
+    page.evaluate(
+        "window.shownNotifications[0].instance.dispatchEvent(new Event('click'))"
+    )  # as the desktop does when bob clicks it
+    page.locator("#thread-title", has_text="Marco Neri").wait_for()
+
+    # bob takes conversations while looking at Giulia's: automatic assignment gives him
+    # Marco's, nobody's until now
+    page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").click()
+    page.locator("#thread-title", has_text="Giulia Rossi").wait_for()
+    page.get_by_label("Taking conversations").check()
+    wait_for(lambda: len(shown()) == 3)
+    assert shown()[2] == {
+        "title": "A conversation for you",
+        "body": "Marco Neri: Mi serve aiuto con un reso",
+        "tag": f"conversation-{marco}",
+    }
+
+    page.get_by_label("Notifications").uncheck()
+    _says(running, MARCO, "Grazie")  # bob's now, not in front, but switched off
+    _says(running, GIULIA, "Allora?")
+    page.locator("#messages li.message", has_text="Allora?").wait_for()
+    assert len(shown()) == 3
+    assert browser.errors == []
