@@ -1,4 +1,5 @@
-"""``/api/v1/me``, ``/api/v1/tokens`` (personal API tokens) and ``/api/v1/users`` (admins)."""
+"""``/api/v1/me``, ``/api/v1/tokens`` (personal API tokens), ``/api/v1/agents`` (the team,
+for everyone) and ``/api/v1/users`` (admins)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import Session
 
 from sportello.api.deps import (
     Admin,
+    Caller,
     CurrentUser,
     DaemonDep,
     Principal,
@@ -171,6 +173,25 @@ def revoke_token(token_id: int, session: SessionDep, principal: CurrentUser) -> 
     if not accounts.revoke_api_token(session, _user_of(session, principal), token_id):
         raise HTTPException(404, f"token {token_id} not found")
     return Response(status_code=204)
+
+
+class AgentOut(BaseModel):
+    """A colleague, as every agent sees them: to hand a conversation over, to name in a note."""
+
+    name: str
+    available: bool = Field(description="taking conversations (automatic assignment)")
+    open_conversations: int = Field(description="open or pending, assigned to them")
+
+
+@router.get("/agents")
+def list_agents(session: SessionDep, _: Caller) -> list[AgentOut]:
+    """Every user, by name, with their workload."""
+    users = accounts.list_users(session)
+    loads = open_loads(session, [u.name for u in users])
+    return [
+        AgentOut(name=u.name, available=u.available, open_conversations=loads[u.name])
+        for u in sorted(users, key=lambda u: u.name.casefold())
+    ]
 
 
 @router.get("/users")

@@ -85,9 +85,16 @@ def update_conversation(
     caller: Caller,
 ) -> ConversationOut:
     conversation = get_conversation(session, conversation_id)
-    _apply(session, conversation, patch.model_dump(exclude_unset=True), daemon.clock.now(), caller)
+    changes = patch.model_dump(exclude_unset=True)
+    handed = "assignee" in changes and changes["assignee"] != conversation.assignee
+    _apply(session, conversation, changes, daemon.clock.now(), caller)
     session.commit()  # before answering: the dependency's commit may run after the response
-    daemon.live.publish("conversation.updated", conversation_id=conversation_id, actor=caller)
+    daemon.live.publish(
+        "conversation.updated",
+        conversation_id=conversation_id,
+        actor=caller,
+        **({"assignee": conversation.assignee} if handed else {}),
+    )
     return conversations_out(session, [conversation])[0]
 
 
@@ -104,12 +111,18 @@ def update_conversations(
         .order_by(col(Conversation.id))
     ).all()
     now = daemon.clock.now()
+    handed = {c.id for c in found if "assignee" in changes and changes["assignee"] != c.assignee}
     for conversation in found:
         _apply(session, conversation, changes, now, caller)
     session.commit()
     updated = sorted(c.id for c in found if c.id is not None)
     for conversation_id in updated:
-        daemon.live.publish("conversation.updated", conversation_id=conversation_id, actor=caller)
+        daemon.live.publish(
+            "conversation.updated",
+            conversation_id=conversation_id,
+            actor=caller,
+            **({"assignee": changes["assignee"]} if conversation_id in handed else {}),
+        )
     return BulkOut(updated=updated, missing=sorted(set(body.ids) - set(updated)))
 
 

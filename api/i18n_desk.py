@@ -101,6 +101,12 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "viewers.here": "{name} is here too",
         "mentions.note": "Mentioned",
         "notify.label": "Notifications",
+        "notify.given": "{actor} gave you a conversation",
+        "team.open": "{n} open",
+        "team.label": "Colleagues",
+        "team.hand": "Hand over to…",
+        "team.bulk_hand": "Assign to…",
+        "team.suggest": "Colleagues to name",
         "notify.hint": (
             "Desktop notifications while the inbox is not in front: customers writing in "
             "your conversations or in unassigned ones, notes naming you, conversations "
@@ -212,6 +218,12 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "viewers.here": "c'è anche {name}",
         "mentions.note": "Citato",
         "notify.label": "Notifiche",
+        "notify.given": "{actor} ti ha passato una conversazione",
+        "team.open": "{n} aperte",
+        "team.label": "Colleghi",
+        "team.hand": "Passa a…",
+        "team.bulk_hand": "Assegna a…",
+        "team.suggest": "Colleghi da citare",
         "notify.hint": (
             "Notifiche sul desktop quando la casella non è in primo piano: clienti che "
             "scrivono nelle tue conversazioni o in quelle non assegnate, note che ti citano, "

@@ -153,9 +153,15 @@ def test_event_stream_announces_replies_and_their_delivery(
         next(events)  # hello: subscribed, so the message's event cannot slip by before
         running.post_webhook("telegram", json.dumps(update).encode(), headers)
         conversation_id = next(d for k, d in events if k == "message.created")["conversation_id"]
-        running.api.patch(f"/api/v1/conversations/{conversation_id}", json={"assignee": "api"})
+        path = f"/api/v1/conversations/{conversation_id}"
+        running.api.patch(path, json={"assignee": "api"})
         kind, data = next(events)
         assert (kind, data) == (
+            "conversation.updated",  # handed over: whose it is now, for their inbox
+            {"conversation_id": conversation_id, "actor": "api", "assignee": "api"},
+        )
+        running.api.patch(path, json={"priority": 2, "assignee": "api"})  # still theirs
+        assert next(events) == (
             "conversation.updated",
             {"conversation_id": conversation_id, "actor": "api"},
         )

@@ -251,6 +251,12 @@ def test_roles_csrf_and_the_acting_user(
     assert bad.status_code == 403
     ok = bob.patch(path, json={"assignee": "bob"}, headers={"X-CSRF-Token": _csrf(bob)})
     assert ok.status_code == 200 and ok.json()["assignee"] == "bob"
+    # the team, for every agent: to hand a conversation over or name a colleague
+    assert bob.get("/api/v1/agents").json() == [
+        {"name": "ada", "available": False, "open_conversations": 0},
+        {"name": "bob", "available": False, "open_conversations": 1},
+    ]
+    assert server_client(running.url).get("/api/v1/agents").status_code == 401
     with session_scope(running.daemon.engine) as session:
         event = session.exec(
             select(ConversationEvent).where(ConversationEvent.kind == "assigned")

@@ -141,9 +141,19 @@ def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversatio
         "tag": f"conversation-{marco}",
     }
 
+    # ada's Anna is handed to bob (by the API's configured token, named "api")
+    handed = running.api.patch(f"/api/v1/conversations/{anna}", json={"assignee": "bob"})
+    assert handed.status_code == 200
+    wait_for(lambda: len(shown()) == 4)
+    assert shown()[3] == {
+        "title": "api gave you a conversation",
+        "body": "Anna Bianchi: Novità?",  # the customer's newest message, not the note
+        "tag": f"conversation-{anna}",
+    }
+
     page.get_by_label("Notifications").uncheck()
     _says(running, MARCO, "Grazie")  # bob's now, not in front, but switched off
     _says(running, GIULIA, "Allora?")
     page.locator("#messages li.message", has_text="Allora?").wait_for()
-    assert len(shown()) == 3
+    assert len(shown()) == 4
     assert browser.errors == []

@@ -1,6 +1,8 @@
 // Bulk actions: agents pick conversations in the list (a box each, or `x` on the open one)
-// and resolve, assign or unassign them together (POST /api/v1/conversations/bulk).
+// and resolve, assign (to themselves or a colleague) or unassign them together
+// (POST /api/v1/conversations/bulk).
 import { $, api, boot, el, t } from "./inbox-core.js";
+import { handOver } from "./inbox-team.js";
 
 const picked = new Set();
 let onDone = async () => {};
@@ -10,6 +12,7 @@ export function initBulk({ done }) {
   $("bulk-resolve").addEventListener("click", () => apply({ status: "resolved" }));
   $("bulk-mine").addEventListener("click", () => apply({ assignee: boot.user }));
   $("bulk-unassign").addEventListener("click", () => apply({ assignee: null }));
+  handOver($("bulk-hand"), (name) => apply({ assignee: name }));
   $("bulk-clear").addEventListener("click", () => {
     picked.clear();
     refresh();

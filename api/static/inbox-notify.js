@@ -1,6 +1,6 @@
 // Desktop notifications, for an agent whose inbox is behind other windows: a customer
 // writing in one of my conversations or in one nobody has, a note naming me, a conversation
-// automatic assignment gave me. Not while the inbox is in front showing that conversation.
+// automatic assignment or a colleague gave me. Not while the inbox is in front showing that conversation.
 // A click brings the inbox forward on it. Switched on with the top bar's box (the browser
 // asks for its permission once); the choice is kept in this browser.
 import { $, api, boot, t } from "./inbox-core.js";
@@ -53,11 +53,12 @@ export async function mentionedMe(data) {
   show(conversation, t("notify.mention").replace("{author}", data.author), conversation.customer_name || "");
 }
 
-/** Automatic assignment gave me a conversation. */
-export async function givenToMe(id) {
+/** Automatic assignment (``actor`` "assignment") or a colleague gave me a conversation. */
+export async function givenToMe(id, actor) {
   if (!enabled() || inFront(id)) return;
   const conversation = await api(`/api/v1/conversations/${id}`);
-  show(conversation, t("notify.assigned"), `${conversation.customer_name || ""}: ${conversation.last_message || ""}`);
+  const title = actor === "assignment" ? t("notify.assigned") : t("notify.given").replace("{actor}", actor);
+  show(conversation, title, `${conversation.customer_name || ""}: ${conversation.last_message || ""}`);
 }
 
 function show(conversation, title, body) {

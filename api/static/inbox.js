@@ -9,6 +9,7 @@ import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
 import { initMentions, mentioned, seen } from "./inbox-mentions.js";
 import { customerWrote, givenToMe, initNotify, mentionedMe } from "./inbox-notify.js";
+import { handOver, initCompletion, loadTeam } from "./inbox-team.js";
 import { hideParts, initParts } from "./inbox-parts.js";
 import { initSearch, runSearch } from "./inbox-search.js";
 import { initViewers, replied, showViewers, viewersChanged, viewing } from "./inbox-viewers.js";
@@ -477,9 +478,11 @@ function connect() {
   }
   source.addEventListener("conversation.updated", (event) => {
     const data = event.data ? JSON.parse(event.data) : {};
-    if (data.actor === "assignment" && data.assignee === boot.user) {
+    if (!("assignee" in data)) return;
+    loadTeam().catch((error) => console.error(error)); // their workloads moved
+    if (data.assignee === boot.user && data.actor !== boot.user) { // the rule, or a colleague
       assignedToMe();
-      givenToMe(data.conversation_id).catch((error) => console.error(error));
+      givenToMe(data.conversation_id, data.actor).catch((error) => console.error(error));
     }
   });
   source.addEventListener("message.created", (event) =>
@@ -493,6 +496,7 @@ function connect() {
   source.addEventListener("agent.availability", (event) => {
     const data = JSON.parse(event.data);
     if (data.name === boot.user) $("available").checked = data.available; // another tab
+    loadTeam().catch((error) => console.error(error));
   });
   source.onerror = () => {
     status.dataset.state = "offline";
@@ -520,8 +524,8 @@ async function setAvailability() {
   }
 }
 
-// Conversations automatic assignment gave me since I last looked: counted in the tab's
-// title and beside the live status; a click shows mine.
+// Conversations automatic assignment or a colleague gave me since I last looked: counted
+// in the tab's title and beside the live status; a click shows mine.
 const BASE_TITLE = document.title;
 let newlyMine = 0;
 
@@ -626,6 +630,9 @@ function start() {
   initViewers({ replyBox: $("reply-text"), isReplying: () => state.mode === "reply" });
   initMentions({ onOpen: (id) => select(id), selected: () => state.selectedId });
   initNotify({ onOpen: (id) => select(id), selected: () => state.selectedId });
+  handOver($("conv-hand"), (name) => patchConversation({ assignee: name }));
+  initCompletion($("reply-text"), () => state.mode === "note");
+  loadTeam().catch((error) => console.error(error));
   initBulk({ done: () => Promise.all([loadList(), state.conversation ? loadThread() : null]) });
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
   loadList().catch((error) => console.error(error));
