@@ -52,6 +52,14 @@ if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 SCREENSHOT = Path(tempfile.gettempdir()) / "sportello-web-inbox.png"
+# Headless Chromium keeps every tab visible: the page's visibility, as the browser reports
+# it when another tab comes in front (STATE: hidden or visible), and the event it sends.
+BACKGROUND = """
+for (const [name, value] of [["visibilityState", "STATE"], ["hidden", "STATE" === "hidden"]]) {
+  Object.defineProperty(document, name, { value, configurable: true });
+}
+document.dispatchEvent(new Event("visibilitychange"));
+"""
 PHONE = "+393331234567"
 
 
@@ -558,6 +566,11 @@ def test_two_agents_in_one_conversation_see_each_other_typing(
     ada_views(typing=True)
     page.locator("#thread-viewers .typing", has_text="ada is typing a reply…").wait_for()
     assert seen_by_ada() == [{"name": "bob", "typing": False}]
+    # bob's tab goes to the background (another tab in front): he is no longer there
+    page.evaluate(BACKGROUND.replace("STATE", "hidden"))
+    wait_for(lambda: seen_by_ada() == [])
+    page.evaluate(BACKGROUND.replace("STATE", "visible"))
+    wait_for(lambda: seen_by_ada() == [{"name": "bob", "typing": False}])
 
     page.keyboard.press("r")
     page.keyboard.type("Lo cerco subito")

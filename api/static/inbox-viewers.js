@@ -1,6 +1,7 @@
 // Who else is here: two agents answering one customer at once send two answers. The inbox
 // says which conversation it shows (on opening one, every 20 s, and every 3 s while its
-// agent types a reply: PUT /api/v1/me/viewing) and shows the other agents in it.
+// agent types a reply: PUT /api/v1/me/viewing), none while the tab is in the background,
+// and shows the other agents in it.
 import { $, api, el, t } from "./inbox-core.js";
 
 const HEARTBEAT_MS = 20000;
@@ -13,7 +14,21 @@ const here = { open: null, typingSince: 0, idle: null, isReplying: () => false }
 export function initViewers({ replyBox, isReplying }) {
   here.isReplying = isReplying;
   replyBox.addEventListener("input", () => typed(replyBox.value));
-  setInterval(() => here.open !== null && say(typing()), HEARTBEAT_MS);
+  setInterval(() => here.open !== null && !document.hidden && say(typing()), HEARTBEAT_MS);
+  document.addEventListener("visibilitychange", awayOrBack);
+}
+
+/** A tab in the background (another tab in front, the window minimised) is not there: the
+ * others see its agent leave, and come back when it is in front again. */
+function awayOrBack() {
+  if (here.open === null) return;
+  if (document.hidden) {
+    endTyping();
+    put(null, false);
+  } else {
+    say(false);
+    showViewers().catch((error) => console.debug(error));
+  }
 }
 
 /** The inbox now shows conversation ``id`` (null: none). */
@@ -72,6 +87,10 @@ function endTyping() {
 }
 
 function say(isTyping) {
-  const body = { conversation_id: here.open, typing: isTyping };
+  put(here.open, isTyping);
+}
+
+function put(id, isTyping) {
+  const body = { conversation_id: id, typing: isTyping };
   api("/api/v1/me/viewing", { method: "PUT", body }).catch((error) => console.debug(error));
 }
