@@ -17,7 +17,7 @@ from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, select
 
 from sportello.inbox.metrics.alongside import read_alongside
-from sportello.inbox.metrics.filters import conversation_filters, message_filters, survey_filters
+from sportello.inbox.metrics.filters import messages_in_period, opened_in_period, survey_filters
 from sportello.inbox.metrics.query import KpiQuery
 from sportello.inbox.metrics.survey_scores import survey_figures
 from sportello.inbox.metrics.times import Group, no_time_figures, time_figures
@@ -91,11 +91,7 @@ def _volumes(session: Session, query: KpiQuery) -> dict[Group, dict[str, int]]:
             func.sum(sql_case((by_bot, 1), else_=0)),
         )
         .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-        .where(
-            col(Message.sent_at) >= query.start,
-            col(Message.sent_at) < query.end,
-            *message_filters(query),
-        )
+        .where(*messages_in_period(query))
         .group_by(assignee)
     ).all()
     volumes: dict[Group, dict[str, int]] = defaultdict(lambda: dict(_NO_VOLUMES))
@@ -109,13 +105,7 @@ def _volumes(session: Session, query: KpiQuery) -> dict[Group, dict[str, int]]:
             messages_out_bot=int(bot),
         )
     opened = session.exec(
-        select(assignee, func.count())
-        .where(
-            col(Conversation.opened_at) >= query.start,
-            col(Conversation.opened_at) < query.end,
-            *conversation_filters(query),
-        )
-        .group_by(assignee)
+        select(assignee, func.count()).where(*opened_in_period(query)).group_by(assignee)
     ).all()
     for agent, count in opened:
         volumes[agent]["new_conversations"] = int(count)
@@ -138,10 +128,8 @@ def _replies_sent(session: Session, query: KpiQuery) -> dict[str, int]:
     rows = session.exec(
         select(sender, func.count())
         .where(
-            col(Message.sent_at) >= query.start,
-            col(Message.sent_at) < query.end,
             sender.is_not(None) if query.agent is None else sender == query.agent,
-            *message_filters(replace(query, agent=None)),
+            *messages_in_period(replace(query, agent=None)),
         )
         .group_by(sender)
     ).all()

@@ -1,4 +1,5 @@
-"""The report's filters (channel, agent, tag) as SQL conditions on each table it reads."""
+"""The report's period and filters (channel, agent, tag) as SQL conditions on each table
+it reads."""
 
 from __future__ import annotations
 
@@ -31,6 +32,24 @@ def message_filters(query: KpiQuery) -> list[ColumnElement[bool]]:
         conversations = select(Conversation.id).where(*conversation_filters(query, channel=False))
         filters.append(col(Message.conversation_id).in_(conversations))
     return filters
+
+
+def messages_in_period(query: KpiQuery) -> list[ColumnElement[bool]]:
+    """The messages sent in the period that the filters keep."""
+    return [
+        col(Message.sent_at) >= query.start,
+        col(Message.sent_at) < query.end,
+        *message_filters(query),
+    ]
+
+
+def opened_in_period(query: KpiQuery) -> list[ColumnElement[bool]]:
+    """The conversations opened in the period that the filters keep."""
+    return [
+        col(Conversation.opened_at) >= query.start,
+        col(Conversation.opened_at) < query.end,
+        *conversation_filters(query),
+    ]
 
 
 def survey_filters(query: KpiQuery) -> list[ColumnElement[bool]]:

@@ -16,7 +16,12 @@ from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, select
 
 from sportello.inbox.metrics.alongside import read_alongside
-from sportello.inbox.metrics.filters import conversation_filters, message_filters, survey_filters
+from sportello.inbox.metrics.filters import (
+    message_filters,
+    messages_in_period,
+    opened_in_period,
+    survey_filters,
+)
 from sportello.inbox.metrics.query import KpiQuery
 from sportello.inbox.metrics.stats import percent
 from sportello.inbox.metrics.survey_scores import survey_figures
@@ -115,11 +120,7 @@ def _zero_day() -> dict[str, Any]:
 
 def _volumes(session: Session, query: KpiQuery) -> dict[str, Any]:
     tz = query.calendar.tz
-    in_period = [
-        col(Message.sent_at) >= query.start,
-        col(Message.sent_at) < query.end,
-        *message_filters(query),
-    ]
+    in_period = messages_in_period(query)
     bucket = _bucket(session, Message.sent_at).label("bucket")
     rows = session.exec(
         select(  # type: ignore[call-overload]  # sqlmodel types four columns at most
@@ -135,13 +136,7 @@ def _volumes(session: Session, query: KpiQuery) -> dict[str, Any]:
     ).all()
     opened_bucket = _bucket(session, Conversation.opened_at).label("bucket")
     opened = session.exec(
-        select(opened_bucket, func.count())
-        .where(
-            col(Conversation.opened_at) >= query.start,
-            col(Conversation.opened_at) < query.end,
-            *conversation_filters(query),
-        )
-        .group_by(opened_bucket)
+        select(opened_bucket, func.count()).where(*opened_in_period(query)).group_by(opened_bucket)
     ).all()
     active = session.exec(
         select(func.count(distinct(col(Message.conversation_id)))).where(*in_period)
