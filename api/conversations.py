@@ -51,10 +51,15 @@ def list_conversations(
     channel: str | None = None,
     assignee: str | None = None,
     tag: str | None = None,
+    unassigned: Annotated[bool, Query(description="only the ones nobody has taken")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[ConversationOut]:
+    if unassigned and assignee is not None:
+        raise HTTPException(422, "assignee and unassigned=true exclude each other")
     query = select(Conversation)
+    if unassigned:
+        query = query.where(col(Conversation.assignee).is_(None))
     if status is not None:
         query = query.where(Conversation.status == status)
     if channel is not None:

@@ -1,5 +1,5 @@
 """The team in the web inbox (real headless Chromium): handing a conversation to a
-colleague, the list filtered by one, several assigned at once, and @names completed in a
+colleague, the list filtered by one (or by nobody's), several assigned at once, and @names completed in a
 note; the agent a colleague hands a conversation to hears of it live."""
 
 from __future__ import annotations
@@ -72,6 +72,16 @@ def test_hand_over_filter_assign_several_and_name_a_colleague(
     )
     names = page.locator("#conversation-list button.conversation .name").all_inner_texts()
     assert [n.rstrip(" •") for n in names] == ["Giulia Rossi"]
+    page.locator("#filter-assignee").select_option(label="Unassigned")
+    page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").wait_for(
+        state="detached"
+    )
+    names = page.locator("#conversation-list button.conversation .name").all_inner_texts()
+    assert sorted(n.rstrip(" •") for n in names) == ["Anna Bianchi", "Marco Neri"]
+    nobodys = running.api.get("/api/v1/conversations", params={"unassigned": "true"}).json()
+    assert {c["id"] for c in nobodys["items"]} == {ids["Marco Neri"], ids["Anna Bianchi"]}
+    both = {"unassigned": "true", "assignee": "carla"}
+    assert running.api.get("/api/v1/conversations", params=both).status_code == 422
     page.locator("#filter-assignee").select_option("")
 
     # Marco's and Anna's to ada at once

@@ -44,12 +44,15 @@ function showError(error) {
 
 // --- the conversation list ----------------------------------------------------------
 
+const NOBODY = ":nobody"; // the assignee filter's "Unassigned" (no user name has a colon)
+
 function filters() {
   const params = new URLSearchParams({ limit: "100" });
   for (const [name, id] of [["status", "filter-status"], ["channel", "filter-channel"],
                             ["assignee", "filter-assignee"], ["tag", "filter-tag"]]) {
     const value = $(id).value.trim();
-    if (value) params.set(name, value);
+    if (value === NOBODY) params.set("unassigned", "true");
+    else if (value) params.set(name, value);
   }
   return params;
 }
