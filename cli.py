@@ -144,6 +144,7 @@ def report(
     by_agent: Annotated[
         bool, typer.Option("--by-agent", help="A line per agent, and the unassigned.")
     ] = False,
+    by_channel: Annotated[bool, typer.Option("--by-channel", help="A line per channel.")] = False,
 ) -> None:
     """The customer-care KPIs of a period (definitions in docs/kpis.md)."""
     from rich.console import Console
@@ -151,10 +152,10 @@ def report(
     from sportello.api.reports import build_query, report_calendar
     from sportello.inbox.clock import Clock
     from sportello.inbox.db import make_engine, migrate, session_scope
-    from sportello.inbox.metrics import compute_agent_kpis, compute_kpis
+    from sportello.inbox.metrics import compute_agent_kpis, compute_channel_kpis, compute_kpis
     from sportello.report_output import (
-        agents_csv,
-        print_agent_table,
+        breakdown_csv,
+        print_breakdown,
         print_tables,
         to_csv,
         to_json,
@@ -162,6 +163,12 @@ def report(
 
     if output.lower() not in ("table", "csv", "json"):
         raise typer.BadParameter("must be table, csv or json", param_hint="--format")
+    if by_agent and by_channel:
+        raise typer.BadParameter("one breakdown at a time", param_hint="--by-agent/--by-channel")
+    rows = "agents" if by_agent else "channels" if by_channel else None
+    compute = {"agents": compute_agent_kpis, "channels": compute_channel_kpis}.get(
+        rows or "", compute_kpis
+    )
     settings = settings_or_exit(config)
     engine = make_engine(settings.database.url)
     try:
@@ -176,15 +183,17 @@ def report(
             except ValueError as exc:
                 typer.echo(f"sportello: {exc}", err=True)
                 raise typer.Exit(2) from None
-            figures = (compute_agent_kpis if by_agent else compute_kpis)(session, query)
+            figures = compute(session, query)
     finally:
         engine.dispose()
     if output.lower() == "json":
         typer.echo(to_json(figures))
     elif output.lower() == "csv":
-        typer.echo((agents_csv if by_agent else to_csv)(figures), nl=False)
+        typer.echo(to_csv(figures) if rows is None else breakdown_csv(figures, rows), nl=False)
+    elif rows is None:
+        print_tables(figures, Console())
     else:
-        (print_agent_table if by_agent else print_tables)(figures, Console())
+        print_breakdown(figures, rows, Console())
 
 
 @app.command()

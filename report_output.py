@@ -135,22 +135,28 @@ def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
-def print_agent_table(report: dict[str, Any], console: Console) -> None:
-    """The per-agent report: one line each, medians for the times."""
+def print_breakdown(report: dict[str, Any], rows: str, console: Console) -> None:
+    """A per-agent or per-channel report (``rows``: "agents" or "channels"): one line each,
+    medians for the times."""
     mode = "business time" if report["business_time"] else "calendar time"
-    table = Table(title=f"Agents {report['from']} → {report['to']} ({report['timezone']}, {mode})")
-    for header in (
-        "agent", "conv.", "in", "replies sent", "first response", "reply", "resolution",
-        "resolved", "rate", "FCR", "backlog", "CSAT",
-    ):  # fmt: skip
-        table.add_column(header, justify="left" if header == "agent" else "right")
-    for row in report["agents"]:
+    title = f"{rows.capitalize()} {report['from']} → {report['to']} ({report['timezone']}, {mode})"
+    by_agent = rows == "agents"
+    table = Table(title=title)
+    headers = [
+        "agent" if by_agent else "channel", "conv.", "in", *(["replies sent"] if by_agent else []),
+        "first response", "reply", "resolution", "resolved", "rate", "FCR", "backlog", "CSAT",
+    ]  # fmt: skip
+    for header in headers:
+        table.add_column(header, justify="left" if header in ("agent", "channel") else "right")
+    for row in report[rows]:
         csat = row["csat"]
+        name = (row["agent"] or "(unassigned)") if by_agent else row["channel"]
+        sent = ["-" if row["replies_sent"] is None else str(row["replies_sent"])]
         table.add_row(
-            row["agent"] or "(unassigned)",
+            name,
             str(row["conversations"]),
             str(row["messages_in"]),
-            "-" if row["replies_sent"] is None else str(row["replies_sent"]),
+            *(sent if by_agent else []),
             duration(row["first_response_time"]["median_s"]),
             duration(row["reply_time"]["median_s"]),
             duration(row["resolution_time"]["median_s"]),
@@ -163,11 +169,11 @@ def print_agent_table(report: dict[str, Any], console: Console) -> None:
     console.print(table)
 
 
-def agents_csv(report: dict[str, Any]) -> str:
-    """A line per agent (``agent`` empty for the unassigned ones), a column per figure
-    named as in :func:`to_csv`, e.g. ``reply_time.median_s``."""
+def breakdown_csv(report: dict[str, Any], rows: str) -> str:
+    """A line per agent (``agent`` empty for the unassigned ones) or per channel, a column
+    per figure named as in :func:`to_csv`, e.g. ``reply_time.median_s``."""
     lines: list[dict[str, Any]] = []
-    for row in report["agents"]:
+    for row in report[rows]:
         pairs: list[tuple[str, Any]] = []
         _flatten({k: v for k, v in row.items() if k != "reply_time_distribution"}, "", pairs)
         lines.append(dict(pairs))

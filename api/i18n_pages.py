@@ -34,6 +34,10 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
             "Replies sent: by the agent, in anyone's conversations."
         ),
         "rep.unassigned": "Unassigned",
+        "rep.channel": "Channel",
+        "rep.channels": "By channel",
+        "rep.channels_note": "Each conversation counts for its channel; times are medians.",
+        "rep.only_channel": "Show only {channel}",
         "rep.only_agent": "Show only {agent}",
         "kpi.replies_sent": "Replies sent",
         "kpi.resolved": "Resolved",
@@ -208,6 +212,10 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
             "Risposte inviate: dall'operatore, in qualsiasi conversazione."
         ),
         "rep.unassigned": "Non assegnate",
+        "rep.channel": "Canale",
+        "rep.channels": "Per canale",
+        "rep.channels_note": "Ogni conversazione conta per il suo canale; i tempi sono mediane.",
+        "rep.only_channel": "Mostra solo {channel}",
         "rep.only_agent": "Mostra solo {agent}",
         "kpi.replies_sent": "Risposte inviate",
         "kpi.resolved": "Risolte",

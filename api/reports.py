@@ -12,8 +12,14 @@ from sportello.api.deps import Caller, DaemonDep, SessionDep
 from sportello.config.settings import Settings, parse_duration
 from sportello.inbox import settings_store
 from sportello.inbox.business_hours import BusinessCalendar
-from sportello.inbox.metrics import KpiQuery, compute_agent_kpis, compute_kpis, parse_bound
-from sportello.report_output import agents_csv, to_csv
+from sportello.inbox.metrics import (
+    KpiQuery,
+    compute_agent_kpis,
+    compute_channel_kpis,
+    compute_kpis,
+    parse_bound,
+)
+from sportello.report_output import breakdown_csv, to_csv
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -114,7 +120,19 @@ def agents(
     report = compute_agent_kpis(session, query)
     if format == "json":
         return report
-    return _download(agents_csv(report), "agents", query)
+    return _download(breakdown_csv(report, "agents"), "agents", query)
+
+
+@router.get("/channels", response_model=None)
+def channels(
+    session: SessionDep, query: ReportQuery, _: Caller, format: Format = "json"
+) -> dict[str, Any] | Response:
+    """The KPIs per channel (``channels``: a row each with anything in the period); as CSV,
+    a line per channel."""
+    report = compute_channel_kpis(session, query)
+    if format == "json":
+        return report
+    return _download(breakdown_csv(report, "channels"), "channels", query)
 
 
 def _download(content: str, name: str, query: KpiQuery) -> Response:

@@ -5,7 +5,7 @@ For each size (messages: 10k and 100k by default, 1M with ``--full``) and each d
 from ``bench/cached_data.py`` and this script measures, one request at a time through HTTP:
 ``/healthz`` (the baseline: our server stack with no database work), the unified inbox's first
 page, a customer's cross-channel view and timeline, full-text search and the 30-day KPI
-report, whole and split by agent. Then the daemon's resident size idle and under a
+report, whole and split by agent and by channel. Then the daemon's resident size idle and under a
 concurrent mixed read load (RSS from /proc).
 
 ``python bench/bench_inbox.py [--quick] [--full] [--sizes 10000,100000] [--no-postgres]``
@@ -51,6 +51,7 @@ TARGETS_MS = {
     "search": 100.0,
     "kpis_30d": 500.0,
     "agents_30d": 500.0,
+    "channels_30d": 500.0,
 }
 SEARCH_WORDS = ["rimborso", "ordine", "refund", "consegna", "giacca", "pessimo", "tracking"]
 
@@ -85,6 +86,7 @@ def requests_for(
         "search": lambda: ("/api/v1/search", {"q": rng.choice(SEARCH_WORDS)}),
         "kpis_30d": lambda: ("/api/v1/reports/kpis", window),
         "agents_30d": lambda: ("/api/v1/reports/agents", window),
+        "channels_30d": lambda: ("/api/v1/reports/channels", window),
     }
 
 
@@ -184,7 +186,10 @@ def main() -> None:
 
 
 def print_table(runs: dict[str, Any]) -> None:
-    names = ["healthz", "inbox_page", "customer", "timeline", "search", "kpis_30d", "agents_30d"]
+    names = [
+        "healthz", "inbox_page", "customer", "timeline", "search", "kpis_30d", "agents_30d",
+        "channels_30d",
+    ]  # fmt: skip
     rows = []
     for key, run in runs.items():
         row: list[Any] = [key]

@@ -165,6 +165,15 @@ def test_agents_report_end_to_end(
     bad = running.api.get("/api/v1/reports/agents", params={"to": "domani"})
     assert bad.status_code == 422 and "not a date" in bad.json()["detail"]
 
+    channels = running.api.get("/api/v1/reports/channels").json()["channels"]
+    assert [(c["channel"], c["conversations"], c["cases"]["resolved"]) for c in channels] == [
+        ("telegram", 1, 1)
+    ]
+    assert channels[0]["first_response_time"] == whole["first_response_time"]
+    download = running.api.get("/api/v1/reports/channels", params={"format": "csv"})
+    (line,) = csv.DictReader(io.StringIO(download.text))
+    assert line["channel"] == "telegram" and line["messages_out_agent"] == "2"
+
 
 def test_reports_api_shape_and_errors(
     sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
@@ -237,6 +246,12 @@ def test_report_command_formats(sqlite_url: str, monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 0, result.output
     unassigned = next(line for line in result.output.splitlines() if "(unassigned)" in line)
     assert "0:30:00" in unassigned and "100.0%" in unassigned
+    result = runner.invoke(app, [*period, "--by-channel", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (telegram,) = json.loads(result.output)["channels"]
+    assert telegram["channel"] == "telegram" and telegram["reply_time"]["avg_s"] == 1800
+    result = runner.invoke(app, [*period, "--by-agent", "--by-channel"])
+    assert result.exit_code == 2 and "one breakdown at a time" in result.output
 
     # Operations set the hours on the settings page (the database): that Tuesday opened at
     # 10:15, so the reply took 15 minutes of business time.

@@ -131,6 +131,13 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(
             assert row.locator(f"[data-figure='{name}']").inner_text() == str(figures[name])
     unassigned = page.locator("#agents-table tr[data-agent='']")
     assert unassigned.locator("[data-figure='conversations']").inner_text() == "2"
+    # by channel: Telegram's two conversations, WhatsApp's one
+    by_channel = running.api.get("/api/v1/reports/channels", params=params).json()["channels"]
+    rows = page.locator("#channels-table tbody tr")
+    assert [_attribute(row, "data-channel") for row in rows.all()] == ["telegram", "whatsapp"]
+    for row, figures in zip(rows.all(), by_channel, strict=True):
+        for name in ("conversations", "messages_in", "backlog"):
+            assert row.locator(f"[data-figure='{name}']").inner_text() == str(figures[name])
     page.screenshot(path=str(SHOTS / "sportello-reports.png"))
     page.screenshot(path=str(SHOTS / "sportello-reports-full.png"), full_page=True)
     page.locator("#agents-table").get_by_role("button", name="bob").click()
@@ -140,7 +147,15 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(
     page.fill("#rep-agent", "")
     page.get_by_role("button", name="Show").click()
     page.locator("#agents-table tbody tr[data-agent='']").wait_for()
-    assert rows.count() == 3 and figure("conversations") == "3"
+    assert page.locator("#agents-table tbody tr").count() == 3
+    assert figure("conversations") == "3"
+    page.locator("#channels-table").get_by_role("button", name="Whatsapp").click()
+    page.wait_for_url(re.compile(r"channel=whatsapp"))
+    page.locator("#channels-table tbody tr:only-child[data-channel='whatsapp']").wait_for()
+    assert figure("conversations") == "1" and page.input_value("#rep-channel") == "whatsapp"
+    page.select_option("#rep-channel", "")
+    page.get_by_role("button", name="Show").click()
+    page.locator("#channels-table tbody tr[data-channel='telegram']").wait_for()
 
     page.get_by_role("button", name="30 days").click()
     page.wait_for_url(re.compile(r"/reports\?from="))

@@ -1,6 +1,6 @@
 """The team in the web inbox (real headless Chromium): handing a conversation to a
-colleague, the list filtered by one (or by nobody's), several assigned at once, and @names completed in a
-note; the agent a colleague hands a conversation to hears of it live."""
+colleague, the list filtered by one (or by nobody's), several assigned at once, and @names
+completed in a note; the agent a colleague hands a conversation to hears of it live."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-// The reports page: KPI cards, the agents' table and charts for a period, from
-// GET /api/v1/reports/kpis and /api/v1/reports/agents.
+// The reports page: KPI cards, the tables by agent and by channel, and charts for a
+// period, from GET /api/v1/reports/kpis, /agents and /channels.
 "use strict";
 
 const WEEKDAYS = () => t("rep.weekdays").split(",");
@@ -86,12 +86,15 @@ function renderCards(r) {
   );
 }
 
-// --- agents -------------------------------------------------------------------------
+// --- by agent, by channel --------------------------------------------------------
 
-function agentCell(agent) {
-  if (agent === null) return el("th", { scope: "row", class: "muted" }, t("rep.unassigned"));
-  const only = el("button", { type: "button", class: "link", title: t("rep.only_agent").replace("{agent}", agent) }, agent);
-  only.addEventListener("click", () => { inputs.agent.value = agent; load(); });
+/** The row's name: a click shows the whole page for that agent (channel) alone. */
+function nameCell(key, value) {
+  if (value === null) return el("th", { scope: "row", class: "muted" }, t("rep.unassigned"));
+  const shown = key === "channel" ? value.charAt(0).toUpperCase() + value.slice(1) : value;
+  const only = el("button", { type: "button", class: "link",
+    title: t(`rep.only_${key}`).replace(`{${key}}`, shown) }, shown);
+  only.addEventListener("click", () => { inputs[key].value = value; load(); });
   return el("th", { scope: "row" }, only);
 }
 
@@ -99,12 +102,14 @@ function median(stats) {
   return el("td", { "data-seconds": stats.median_s ?? "" }, formatDuration(stats.median_s));
 }
 
-function renderAgents(report) {
-  $("agents-table").tBodies[0].replaceChildren(...report.agents.map((row) =>
-    el("tr", { "data-agent": row.agent ?? "" },
-      agentCell(row.agent),
+function renderBreakdown(split, key, report) {
+  $(`${split}-table`).tBodies[0].replaceChildren(...report[split].map((row) =>
+    el("tr", { [`data-${key}`]: row[key] ?? "" },
+      nameCell(key, row[key]),
       el("td", { "data-figure": "conversations" }, formatNumber(row.conversations)),
-      el("td", { "data-figure": "replies_sent" }, formatNumber(row.replies_sent)),
+      key === "agent"
+        ? el("td", { "data-figure": "replies_sent" }, formatNumber(row.replies_sent))
+        : el("td", { "data-figure": "messages_in" }, formatNumber(row.messages_in)),
       median(row.first_response_time),
       median(row.reply_time),
       median(row.resolution_time),
@@ -152,16 +157,17 @@ async function load() {
   $("export-csv").href = `/api/v1/reports/kpis?${csv}`;
   $("export-json").href = `/api/v1/reports/kpis?${search}`;
   $("export-agents-csv").href = `/api/v1/reports/agents?${csv}`;
+  $("export-channels-csv").href = `/api/v1/reports/channels?${csv}`;
   const box = $("report-error");
   try {
-    const [report, agents] = await Promise.all([
-      api(`/api/v1/reports/kpis?${search}`), api(`/api/v1/reports/agents?${search}`),
-    ]);
+    const [report, agents, channels] = await Promise.all(["kpis", "agents", "channels"].map(
+      (name) => api(`/api/v1/reports/${name}?${search}`)));
     box.hidden = true;
     const local = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: report.timezone });
     $("report-period").textContent = `${local.format(new Date(report.from))} → ${local.format(new Date(report.to))} (${report.timezone})${report.business_time ? ` · ${t("rep.business_time")}` : ""}`;
     renderCards(report);
-    renderAgents(agents);
+    renderBreakdown("agents", "agent", agents);
+    renderBreakdown("channels", "channel", channels);
     renderCharts(report);
     document.body.dataset.loaded = "true";
   } catch (error) {

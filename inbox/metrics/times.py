@@ -1,4 +1,5 @@
-"""The time figures of a report (waits, cases, backlog), whole or split by assignee.
+"""The time figures of a report (waits, cases, backlog), whole or split by a column of the
+conversations (assignee, channel).
 
 What they are made of is gathered alike from the stored timelines (``timeline_tables``),
 for the conversations whose timeline is current, and from a fresh walk of the others'
@@ -46,8 +47,8 @@ REPLY_TIME_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
 )
 _WALK_CHUNK = 1000  # conversations walked afresh per pair of queries
 
-# A report split by agent groups conversations by their assignee (None: unassigned); a
-# whole report has the one group None.
+# A report split by a column of the conversations (their assignee, None for the unassigned;
+# their channel) has a group per value; a whole report has the one group None.
 Group = str | None
 
 
@@ -82,10 +83,10 @@ class _Spans:
 
 @dataclass
 class _Gathered:
-    by_agent: bool
+    split_by: bool
     spans: _Spans = field(default_factory=_Spans)
-    # Waits unanswered at the end, per conversation when split by agent; a whole report
-    # counts the stored ones in SQL, under None.
+    # Waits unanswered at the end, per conversation when split; a whole report counts the
+    # stored ones in SQL, under None.
     waiting: Counter[int | None] = field(default_factory=Counter)
     paused: set[int] = field(default_factory=set)  # paused at ``as_of``
     pauses: dict[int, list[Pause]] = field(default_factory=dict)
@@ -111,7 +112,7 @@ class _Gathered:
         for backlog in spans.backlog:
             groups[group_of[backlog[0]]].backlog.append(backlog)
         for waiting_in, count in self.waiting.items():
-            assert waiting_in is not None, "a report split by agent counts per conversation"
+            assert waiting_in is not None, "a split report counts per conversation"
             groups[group_of[waiting_in]].waiting += count
         return dict(groups)
 
@@ -187,7 +188,7 @@ def _stored_spans(gathered: _Gathered, connection: Connection, query: KpiQuery) 
         or_(col(wait.settled_at).is_(None), col(wait.settled_at) >= end),
         col(wait.start_at) < end,
     ]
-    if gathered.by_agent:
+    if gathered.split_by:
         per_conversation = (
             current(wait, wait.conversation_id, func.count())
             .where(*unanswered)
@@ -240,12 +241,10 @@ def _stored_spans(gathered: _Gathered, connection: Connection, query: KpiQuery) 
             gathered.pauses.setdefault(cid, []).append((paused_from, paused_to))
 
 
-def _gather(
-    connection: Connection, query: KpiQuery, horizon: datetime, by_agent: bool
-) -> _Gathered:
+def _gather(connection: Connection, query: KpiQuery, horizon: datetime, split: bool) -> _Gathered:
     """Stored timelines where current; the conversations whose history changed since their
     timeline was stored (or that never had one) walked afresh."""
-    gathered = _Gathered(by_agent)
+    gathered = _Gathered(split)
     _stored_spans(gathered, connection, query)
     # the stale ones first (a partial index), then which of them matter: a planner asked
     # both at once starts from the period's conversations
@@ -260,12 +259,12 @@ def _gather(
     return gathered
 
 
-def _assignees(connection: Connection, cids: set[int]) -> dict[int, Group]:
-    """The assignee of each of ``cids``, in one query whatever their number: the ids as one
-    parameter (an array; JSON on SQLite). A join to the conversations in each query of the
-    spans cost PostgreSQL three times the whole report, at 1M messages."""
+def _groups(connection: Connection, cids: set[int], by: Any) -> dict[int, Group]:
+    """The column ``by`` of each of ``cids``, in one query whatever their number: the ids as
+    one parameter (an array; JSON on SQLite). A join to the conversations in each query of
+    the spans cost PostgreSQL three times the whole report, at 1M messages."""
     ids = sorted(cids)
-    pairs = select(Conversation.id, Conversation.assignee)
+    pairs = select(Conversation.id, by)
     value: list[int] | str
     if connection.dialect.name == "postgresql":
         value = ids
@@ -288,15 +287,16 @@ def _stopwatch(connection: Connection, query: KpiQuery, horizon: datetime) -> St
 
 
 def time_figures(
-    connection: Connection, query: KpiQuery, *, by_agent: bool = False
+    connection: Connection, query: KpiQuery, *, by: Any = None
 ) -> dict[Group, dict[str, Any]]:
-    """The time figures of ``docs/kpis.md``: for the group None, or per assignee; only for
-    the groups that have something in the period (see :func:`no_time_figures`)."""
+    """The time figures of ``docs/kpis.md``: for the group None, or per value of the
+    conversations' column ``by`` (``Conversation.assignee``, ``Conversation.channel``);
+    only for the groups that have something in the period (see :func:`no_time_figures`)."""
     horizon = query.end + query.fcr_window
     watch = _stopwatch(connection, query, horizon)
-    gathered = _gather(connection, query, horizon, by_agent)
-    if by_agent:
-        groups = gathered.split(_assignees(connection, gathered.conversations()))
+    gathered = _gather(connection, query, horizon, by is not None)
+    if by is not None:
+        groups = gathered.split(_groups(connection, gathered.conversations(), by))
     else:
         gathered.spans.waiting = gathered.waiting.total()
         groups = {None: gathered.spans}
@@ -305,7 +305,7 @@ def time_figures(
 
 def no_time_figures(query: KpiQuery) -> dict[str, Any]:
     """The time figures of a group with nothing in the period."""
-    return _figures(_Spans(), _Gathered(by_agent=False), Stopwatch(), query)
+    return _figures(_Spans(), _Gathered(split_by=False), Stopwatch(), query)
 
 
 def _figures(

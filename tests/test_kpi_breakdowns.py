@@ -1,4 +1,5 @@
-"""The KPIs split by agent: every row is the whole report filtered by that agent.
+"""The KPIs split by agent and by channel: every row is the whole report filtered by that
+agent (channel).
 
 The hand-computed inbox of ``test_kpis.py`` (A, B, C, E over 1-11 Dec 2026), with A and C
 assigned to ada, B to bob, E to nobody; carla is an agent with nothing. bob sends A's
@@ -24,6 +25,7 @@ from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.metrics import (
     KpiQuery,
     compute_agent_kpis,
+    compute_channel_kpis,
     compute_kpis,
     parse_bound,
     timeline_store,
@@ -154,6 +156,31 @@ def test_each_row_is_the_report_filtered_by_its_agent(engine: Engine, business_t
     for figure in ("first_response_time", "reply_time", "resolution_time"):
         assert sum(row[figure]["count"] for row in rows.values()) == whole[figure]["count"]
     assert sum(row["csat"]["asked"] for row in rows.values()) == whole["csat"]["asked"] == 3
+
+
+@pytest.mark.parametrize("business_time", [False, True])
+def test_each_channel_row_is_the_report_filtered_by_its_channel(
+    engine: Engine, business_time: bool
+) -> None:
+    with session_scope(engine) as session:
+        report = compute_channel_kpis(session, _query(business_time))
+    rows = {row["channel"]: row for row in report["channels"]}
+    assert list(rows) == ["telegram", "whatsapp", "x"]  # no Messenger in the period
+    for channel, row in rows.items():
+        filtered = _whole(engine, _query(business_time, channel=channel))
+        assert {k: row[k] for k in SHARED} == {k: filtered[k] for k in SHARED}, channel
+        with session_scope(engine) as session:
+            alone = compute_channel_kpis(session, _query(business_time, channel=channel))
+        assert alone["channels"] == [row]
+    whole = _whole(engine, _query(business_time))
+    for figure in ("conversations", "messages_in", "messages_out", "backlog"):
+        assert sum(row[figure] for row in rows.values()) == whole[figure], figure
+    # A and C are Telegram's: C's echo after 10 minutes, A's reply after the weekend
+    assert rows["telegram"]["reply_time"]["count"] == 2
+    assert rows["x"]["backlog"] == 1 and rows["x"]["reply_time"]["count"] == 0
+    with session_scope(engine) as session:
+        messenger = compute_channel_kpis(session, _query(business_time, channel="messenger"))
+    assert messenger["channels"][0]["conversations"] == 0
 
 
 def test_hand_computed_rows(engine: Engine) -> None:
