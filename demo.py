@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 DEMO_TOKEN = "demo"
 DEMO_USER = ("demo", "demo")  # an admin of the web inbox: name, password
+# Colleagues (agents, password = name): the team to hand conversations to and to @name;
+# Marta also works during the demo, through her own API token.
+COLLEAGUES = ("marta", "paolo")
+SCRIPT_TOKEN = "demo script"  # the label of Marta's token, made anew at each start
 
 CUSTOMERS = {
     "giulia": DemoCustomer(
@@ -58,10 +62,12 @@ SHARE_CONTACT = "<shares her phone number>"
 # A text starting with this on WhatsApp: the customer sends a photo, the rest is its caption.
 PHOTO = "<photo> "
 
-# Left on Giulia's Telegram conversation once the customers have written.
+# Once the customers have written, Marta leaves this on Giulia's Telegram conversation,
+# answers Marco's thanks on Telegram (hers now), and hands Luca's X question to Paolo.
 COLLEAGUE_NOTE = (
     f"@{DEMO_USER[0]} Giulia ha scritto anche su WhatsApp per l'ordine 4411: la segui tu?"
 )
+MARTAS_REPLY = "Grazie a te Marco, a presto!"
 
 # (seconds after start, customer, channel, text)
 SCRIPT: list[tuple[float, str, str, str]] = [
@@ -142,8 +148,10 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool, speed: float = 1.0) -> N
         assignment=ASSIGNMENT,
         **listening.settings(telegram_enabled="telegram" in channels),
     )
-    _add_demo_user(settings.database.url)
-    player = threading.Thread(target=_play, args=(daemon_url, platforms, speed), daemon=True)
+    martas_token = _add_demo_team(settings.database.url)
+    player = threading.Thread(
+        target=_play, args=(daemon_url, platforms, speed, martas_token), daemon=True
+    )
     player.start()
     burst = threading.Timer(LISTENING_BURST_AT_S / speed, listening.burst)
     burst.daemon = True
@@ -163,37 +171,63 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool, speed: float = 1.0) -> N
         listening.stop()
 
 
-def _add_demo_user(database_url: str) -> None:
+def _add_demo_team(database_url: str) -> str:
+    """The demo admin and the colleagues; returns a new personal API token of Marta's."""
     engine = make_engine(database_url)
+    now = Clock().now()
     try:
         migrate(engine)
         with session_scope(engine) as session:
-            accounts.ensure_user(session, *DEMO_USER, role="admin", now=Clock().now())
+            accounts.ensure_user(session, *DEMO_USER, role="admin", now=now)
+            for name in COLLEAGUES:
+                accounts.ensure_user(session, name, name, role="agent", now=now)
+            marta = accounts.find_user(session, COLLEAGUES[0])
+            assert marta is not None
+            for old in accounts.api_tokens_of(session, marta):  # the last start's
+                if old.label == SCRIPT_TOKEN and old.id is not None:
+                    accounts.revoke_api_token(session, marta, old.id)
+            secret, _ = accounts.create_api_token(session, marta, SCRIPT_TOKEN, now)
+            return secret
     finally:
         engine.dispose()
 
 
-def _play(daemon_url: str, platforms: list[DemoPlatform], speed: float) -> None:
+def _play(daemon_url: str, platforms: list[DemoPlatform], speed: float, martas_token: str) -> None:
     if not _wait_ready(daemon_url):
         log.error("demo daemon never became ready; no traffic played")
         return
     by_channel = {p.channel: p for p in platforms}
     asyncio.run(_play_script(by_channel, speed))
-    _colleague_note(daemon_url)
+    try:
+        _marta_at_work(daemon_url, martas_token)
+    except httpx.HTTPError as exc:  # the demo goes on without her
+        log.warning("demo: Marta's work failed: %s", exc)
 
 
-def _colleague_note(daemon_url: str) -> None:
-    """Marta, a colleague, asks the demo user about Giulia in an internal note: the inbox
-    shows "Mentioned: 1"."""
-    api = httpx.Client(base_url=daemon_url, headers={"Authorization": f"Bearer {DEMO_TOKEN}"})
+def _marta_at_work(daemon_url: str, token: str) -> None:
+    """Marta asks the demo user about Giulia in an internal note (the inbox shows
+    "Mentioned: 1"), answers Marco's thanks on Telegram, and hands Luca's X question to
+    Paolo: the reports by agent have something to show."""
+    api = httpx.Client(base_url=daemon_url, headers={"Authorization": f"Bearer {token}"})
     with api:
-        found = api.get("/api/v1/search", params={"q": "4411"}).json()["messages"]["items"]
-        telegram = [m["conversation_id"] for m in found if m["channel"] == "telegram"]
-        if not telegram:
-            log.warning("demo: Giulia's Telegram conversation not found; no note left")
-            return
-        note = {"text": COLLEAGUE_NOTE, "author": "marta"}
-        api.post(f"/api/v1/conversations/{telegram[0]}/notes", json=note).raise_for_status()
+
+        def conversation_of(words: str, channel: str) -> int | None:
+            found = api.get("/api/v1/search", params={"q": words}).json()["messages"]["items"]
+            ids = [m["conversation_id"] for m in found if m["channel"] == channel]
+            if not ids:
+                log.warning("demo: no %s conversation with %r", channel, words)
+            return ids[0] if ids else None
+
+        if (giulias := conversation_of("4411", "telegram")) is not None:
+            note = {"text": COLLEAGUE_NOTE}
+            api.post(f"/api/v1/conversations/{giulias}/notes", json=note).raise_for_status()
+        if (marcos := conversation_of("fantastico", "telegram")) is not None:
+            path = f"/api/v1/conversations/{marcos}"
+            api.patch(path, json={"assignee": COLLEAGUES[0]}).raise_for_status()
+            api.post(f"{path}/messages", json={"text": MARTAS_REPLY}).raise_for_status()
+        if (lucas := conversation_of("5120", "x")) is not None:
+            path = f"/api/v1/conversations/{lucas}"
+            api.patch(path, json={"assignee": COLLEAGUES[1]}).raise_for_status()
 
 
 async def _play_script(by_channel: dict[str, DemoPlatform], speed: float) -> None:

@@ -88,6 +88,20 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
             return any(n["text"].startswith("@demo ") for found in notes for n in found)
 
         wait_for(colleague_note, timeout=30, interval=0.5)  # "Mentioned: 1" for demo
+
+        # Marta answered Marco's thanks, hers now; Paolo has Luca's X question
+        def martas_reply() -> list[dict[str, Any]]:
+            return [m for m in get("/api/v1/messages", direction="out") or [] if m["sent_by"]]
+
+        (reply,) = wait_for(martas_reply, timeout=30, interval=0.5)
+        assert reply["sent_by"] == "marta" and reply["channel"] == "telegram"
+        report = api.get("/api/v1/reports/agents").json()
+        rows = {row["agent"]: row for row in report["agents"]}
+        assert list(rows) == ["demo", "marta", "paolo", None]
+        assert rows["marta"]["replies_sent"] == 1 and rows["marta"]["conversations"] == 1
+        assert rows["paolo"]["conversations"] == 1 and rows["paolo"]["replies_sent"] == 0
+        team = [agent["name"] for agent in api.get("/api/v1/agents").json()]
+        assert team == ["demo", "marta", "paolo"]
     finally:
         api.close()
         process.send_signal(signal.SIGTERM)
