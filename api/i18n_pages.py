@@ -35,6 +35,13 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         ),
         "rep.unassigned": "Unassigned",
         "rep.channel": "Channel",
+        "rep.comments": "Why customers gave a low score",
+        "rep.comments_note": (
+            "After a low score the survey asks what we could have done better; "
+            "the latest answers of the period."
+        ),
+        "rep.comments_none": "No comments in this period.",
+        "rep.open": "Open the conversation",
         "rep.channels": "By channel",
         "rep.channels_note": "Each conversation counts for its channel; times are medians.",
         "rep.only_channel": "Show only {channel}",
@@ -213,6 +220,13 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         ),
         "rep.unassigned": "Non assegnate",
         "rep.channel": "Canale",
+        "rep.comments": "Perché i clienti hanno dato un voto basso",
+        "rep.comments_note": (
+            "Dopo un voto basso il sondaggio chiede cosa avremmo potuto fare meglio; "
+            "le ultime risposte del periodo."
+        ),
+        "rep.comments_none": "Nessun commento in questo periodo.",
+        "rep.open": "Apri la conversazione",
         "rep.channels": "Per canale",
         "rep.channels_note": "Ogni conversazione conta per il suo canale; i tempi sono mediane.",
         "rep.only_channel": "Mostra solo {channel}",

@@ -19,6 +19,7 @@ from sportello.inbox.metrics import (
     compute_kpis,
     parse_bound,
 )
+from sportello.inbox.metrics.comments import survey_comments
 from sportello.report_output import breakdown_csv, to_csv
 
 if TYPE_CHECKING:
@@ -133,6 +134,18 @@ def channels(
     if format == "json":
         return report
     return _download(breakdown_csv(report, "channels"), "channels", query)
+
+
+@router.get("/comments")
+def comments(
+    session: SessionDep,
+    query: ReportQuery,
+    _: Caller,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Why customers gave a low score (the surveys' follow-up question), newest first: the
+    surveys asked in the period, with the report's filters."""
+    return {"comments": survey_comments(session, query, limit)}
 
 
 def _download(content: str, name: str, query: KpiQuery) -> Response:

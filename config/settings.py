@@ -351,8 +351,19 @@ class SurveySettings(_Section):
     text: dict[str, str] = Field(default_factory=dict, description="question per language")
     thanks: dict[str, str] = Field(default_factory=dict, description="thanks per language")
     reask: dict[str, str] = Field(default_factory=dict, description="re-ask per language")
+    comment: Literal["off", "low", "all"] = Field(
+        default="low",
+        description="after which scores to ask why (low: CSAT 1-3, NPS 0-6, CES 1-3)",
+    )
+    comment_window: str = "1h"
+    comment_question: dict[str, str] = Field(
+        default_factory=dict, description="the question asking why, per language"
+    )
+    comment_thanks: dict[str, str] = Field(
+        default_factory=dict, description="thanks for the comment, per language"
+    )
 
-    @field_validator("delay", "answer_window")
+    @field_validator("delay", "answer_window", "comment_window")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)

@@ -23,7 +23,7 @@ from sportello.inbox.identity import link_shared_contact, resolve_identity
 from sportello.inbox.lookups import Lookups
 from sportello.inbox.models import Conversation, EarlyStatus, Message
 from sportello.inbox.new_row import new_row
-from sportello.inbox.survey_replies import is_survey_reply
+from sportello.inbox.survey_replies import awaits_comment, is_survey_reply
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def _ingest_message(
     if inbound:
         if sentiment:
             _note_sentiment(conversation, sentiment["sentiment_compound"])
-        survey_reply = is_survey_reply(
+        survey_reply = awaits_comment(conversation, event.text, event.sent_at) or is_survey_reply(
             session, conversation.id, event.text, event.button_payload, event.sent_at
         )
         note_customer_message(session, conversation, event.sent_at, needs_reply=not survey_reply)

@@ -87,6 +87,9 @@ class Conversation(SQLModel, table=True):
     sla_due_at: datetime | None = _ts(index=True)  # the next SLA deadline (inbox/sla.py)
     latest_sentiment: float | None = None
     worst_sentiment: float | None = None
+    # Until then the customer's next message is the comment a survey asked for after a low
+    # score (inbox/surveys.py): it neither reopens the conversation nor waits for a reply.
+    survey_comment_until: datetime | None = _ts()
     # The inbox order as a string (inbox/triage_key.py), kept up to date on every flush.
     triage_key: str = Field(default="", index=True)
 

@@ -1,7 +1,8 @@
 """Which customer messages are replies to a survey.
 
 A press of a survey button (payload ``survey:<id>:<score>``) always is; a typed number is
-when its conversation has a survey asked and still within its answer window. Ingest asks
+when its conversation has a survey asked and still within its answer window; and after a
+low score the customer's next message, within the comment window, says why. Ingest asks
 :func:`is_survey_reply` before it moves a conversation's state, so such a message neither
 reopens the conversation nor waits for a human reply; the survey hook then uses
 :func:`classify` to judge and store it.
@@ -15,6 +16,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from sportello.inbox.models import Conversation
 from sportello.inbox.survey_tables import Survey
 
 PAYLOAD_PREFIX = "survey:"
@@ -73,3 +75,10 @@ def is_survey_reply(
     session: Session, conversation_id: int, text: str, payload: str | None, at: datetime
 ) -> bool:
     return classify(session, conversation_id, text, payload, at) is not None
+
+
+def awaits_comment(conversation: Conversation, text: str, at: datetime) -> bool:
+    """Whether a customer message with ``text`` at ``at`` is the comment a survey asked for
+    (no query: the conversation says until when it waits for one)."""
+    until = conversation.survey_comment_until
+    return until is not None and at <= until and bool(text.strip())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from sportello.inbox.types import UTCDateTime
@@ -40,6 +40,11 @@ class Survey(SQLModel, table=True):
     score: int | None = None
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     answer_message_id: int | None = Field(default=None, foreign_key="messages.id")
+    # After a low score: asked why, and what the customer wrote back.
+    comment: str | None = Field(default=None, sa_column=Column(Text()))
+    comment_asked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    commented_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    comment_message_id: int | None = None
 
 
 class SurveyResponse(SQLModel, table=True):

@@ -28,7 +28,13 @@ from sportello.inbox.batches import in_batches
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
 from sportello.inbox.models import Conversation, ConversationEvent, Customer, Message
-from sportello.inbox.survey_replies import SCALES, button_payload, classify, looks_like_reply
+from sportello.inbox.survey_replies import (
+    SCALES,
+    awaits_comment,
+    button_payload,
+    classify,
+    looks_like_reply,
+)
 from sportello.inbox.survey_tables import Survey, SurveyResponse
 from sportello.inbox.upsert import insert_ignore_many
 
@@ -66,6 +72,16 @@ QUESTIONS: dict[str, dict[str, str]] = {
     },
 }
 THANKS = {"it": "Grazie per la tua risposta!", "en": "Thank you for your answer!"}
+# After a low score: asked why, once; the customer's next message is the answer.
+LOW_SCORES = {"csat": 3, "nps": 6, "ces": 3}  # at most: not satisfied, detractor, hard
+COMMENT_QUESTION = {
+    "it": "Grazie per la risposta. Cosa avremmo potuto fare meglio? Scrivicelo qui.",
+    "en": "Thank you for your answer. What could we have done better? Tell us here.",
+}
+COMMENT_THANKS = {
+    "it": "Grazie, lo terremo presente.",
+    "en": "Thank you, we will take it to heart.",
+}
 REASK = {
     "it": "Non ho capito il voto: rispondi con un numero da {low} a {high}.",
     "en": "Sorry, I did not get that: please answer with a number from {low} to {high}.",
@@ -264,15 +280,48 @@ class SurveyAnswers:
 
     def __call__(self, session: Session, ingested: Ingested) -> None:
         for message, conversation in ingested.new_messages:
-            if message.direction != "in" or not looks_like_reply(
-                message.text, message.button_payload
-            ):
+            if message.direction != "in":
+                continue
+            if looks_like_reply(message.text, message.button_payload):
+                handle = self._handle
+            elif awaits_comment(conversation, message.text, message.sent_at):
+                handle = self._comment
+            else:
                 continue  # no savepoint (and its flush) for the messages that cannot be one
             try:
                 with session.begin_nested():
-                    self._handle(session, message, conversation)
+                    handle(session, message, conversation)
             except Exception:  # a bad reply must never lose the customer's message
                 log.exception("survey reply in message %s could not be handled", message.id)
+
+    def _comment(self, session: Session, message: Message, conversation: Conversation) -> None:
+        """The customer says why they gave a low score: kept with the survey, thanked."""
+        assert conversation.id is not None and message.id is not None
+        conversation.survey_comment_until = None  # one message is the comment
+        survey = session.exec(
+            select(Survey)
+            .where(
+                Survey.conversation_id == conversation.id,
+                col(Survey.comment_asked_at).is_not(None),
+                col(Survey.comment).is_(None),
+            )
+            .order_by(col(Survey.comment_asked_at).desc())
+            .limit(1)
+        ).first()
+        if survey is None:
+            return
+        survey.comment, survey.commented_at = message.text.strip(), message.sent_at
+        survey.comment_message_id = message.id
+        session.add(SurveyResponse(message_id=message.id, survey_id=survey.id, outcome="comment"))
+        customer = session.get(Customer, conversation.customer_id)
+        assert customer is not None
+        config = self.settings.surveys
+        text = _text(
+            config.comment_thanks, COMMENT_THANKS, _language(customer, self.settings), customer
+        )
+        outbox.queue(
+            session, conversation, text, now=self.clock.now(), author="bot", purpose="survey"
+        )
 
     def _handle(self, session: Session, message: Message, conversation: Conversation) -> None:
         assert conversation.id is not None and message.id is not None
@@ -303,7 +352,13 @@ class SurveyAnswers:
         if outcome == "stored":
             survey.state, survey.score = "answered", reply.score
             survey.answered_at, survey.answer_message_id = message.sent_at, message.id
-            text = _text(config.thanks, THANKS, language, customer)
+            if asks_why(config.comment, survey.kind, reply.score):
+                text = _text(config.comment_question, COMMENT_QUESTION, language, customer)
+                survey.comment_asked_at = now
+                window = timedelta(seconds=parse_duration(config.comment_window))
+                conversation.survey_comment_until = now + window
+            else:
+                text = _text(config.thanks, THANKS, language, customer)
             outbox.queue(session, conversation, text, now=now, author="bot", purpose="survey")
         elif outcome == "off the scale" and not survey.reasked:
             survey.reasked = True
@@ -334,6 +389,13 @@ class SurveyAnswers:
         if score is None or not low <= score <= high:
             return "off the scale"
         return "stored"
+
+
+def asks_why(when: str, kind: str, score: int | None) -> bool:
+    """Whether a survey answered with ``score`` asks the customer why (``[surveys].comment``)."""
+    if when == "off" or score is None:
+        return False
+    return when == "all" or score <= LOW_SCORES[kind]
 
 
 def forget(

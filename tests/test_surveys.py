@@ -15,9 +15,11 @@ from sportello.inbox import surveys
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import session_scope
 from sportello.inbox.metrics import KpiQuery, compute_kpis
+from sportello.inbox.metrics.comments import survey_comments
 from sportello.inbox.models import Conversation, ConversationEvent, Message, OutboxItem
+from sportello.inbox.survey_replies import SCALES
 from sportello.inbox.survey_tables import Survey, SurveyResponse
-from sportello.inbox.surveys import SurveyAnswers, run_surveys
+from sportello.inbox.surveys import SurveyAnswers, asks_why, run_surveys
 
 
 def _settings(database_url: str, **surveys: object) -> Settings:
@@ -308,3 +310,83 @@ def test_a_round_stops_at_its_budget_and_the_next_one_goes_on(
         assert session.exec(select(func.count()).select_from(Survey)).one() == 3
     assert run_surveys(engine, settings, at + timedelta(seconds=5), budget_s=0) == 2
     assert {_survey(engine, c).state for c in resolved} == {"sent"}
+
+
+def _conversation(engine: Engine, conversation_id: int) -> Conversation:
+    with session_scope(engine) as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        session.expunge(conversation)
+        return conversation
+
+
+def test_a_low_score_asks_why_and_keeps_the_answer_without_reopening(
+    engine: Engine, database_url: str
+) -> None:
+    settings = _settings(database_url, comment_window="30m")
+    conversation_id = _resolved(engine, "telegram", "2101")
+    run_surveys(engine, settings, rome(12, 9, 10, 10))
+    survey = _survey(engine, conversation_id)
+    _answer(engine, settings, "telegram", "2101", rome(12, 9, 10, 12), "2", f"survey:{survey.id}:2")
+    assert _bot_texts(engine, conversation_id)[-1].startswith("Grazie per la risposta. Cosa")
+    survey = _survey(engine, conversation_id)
+    assert survey.score == 2 and survey.comment_asked_at is not None
+    why = "Ho aspettato tre giorni e nessuno mi ha richiamato"
+    message_id = _answer(engine, settings, "telegram", "2101", rome(12, 9, 10, 20), why)
+    survey = _survey(engine, conversation_id)
+    assert (survey.comment, survey.comment_message_id) == (why, message_id)
+    assert survey.commented_at == rome(12, 9, 10, 20)
+    conversation = _conversation(engine, conversation_id)
+    assert conversation.status == "resolved" and conversation.waiting_since is None
+    assert conversation.survey_comment_until is None  # one message is the comment
+    assert _bot_texts(engine, conversation_id)[-1] == "Grazie, lo terremo presente."
+    with session_scope(engine) as session:
+        response = session.get(SurveyResponse, message_id)
+        assert response is not None and response.outcome == "comment"
+    # the next message is the customer's again: the conversation comes back
+    _answer(engine, settings, "telegram", "2101", rome(12, 9, 10, 22), "E il rimborso?")
+    assert _conversation(engine, conversation_id).status == "open"
+    assert _survey(engine, conversation_id).comment == why
+    # the reports list it, with the report's filters
+    calendar = office_hours()
+    december = {"start": rome(12, 1, 0), "end": rome(12, 31, 0), "now": rome(12, 20, 12)}
+    with session_scope(engine) as session:
+        (listed,) = survey_comments(session, KpiQuery(**december, calendar=calendar), 10)
+        other = KpiQuery(**december, calendar=calendar, channel="whatsapp")
+        assert survey_comments(session, other, 10) == []
+    assert (listed["comment"], listed["score"], listed["kind"]) == (why, 2, "csat")
+    assert listed["conversation_id"] == conversation_id and listed["channel"] == "telegram"
+
+
+def test_no_comment_asked_after_a_good_score_nor_taken_after_its_window(
+    engine: Engine, database_url: str
+) -> None:
+    settings = _settings(database_url, comment_window="30m")
+    happy = _resolved(engine, "telegram", "2102")
+    silent = _resolved(engine, "telegram", "2103")
+    run_surveys(engine, settings, rome(12, 9, 10, 10))
+    for user, conversation_id, score in (("2102", happy, 5), ("2103", silent, 1)):
+        survey = _survey(engine, conversation_id)
+        payload = f"survey:{survey.id}:{score}"
+        _answer(engine, settings, "telegram", user, rome(12, 9, 10, 12), str(score), payload)
+    assert _bot_texts(engine, happy)[-1] == "Grazie per la tua risposta!"
+    assert _survey(engine, happy).comment_asked_at is None
+    _answer(engine, settings, "telegram", "2102", rome(12, 9, 10, 15), "Un'altra cosa...")
+    assert _conversation(engine, happy).status == "open"
+    # 1 asks why, but the customer writes only an hour later: a message like any other
+    assert _survey(engine, silent).comment_asked_at is not None
+    _answer(engine, settings, "telegram", "2103", rome(12, 9, 11, 15), "Mi richiamate?")
+    assert _conversation(engine, silent).status == "open"
+    assert _survey(engine, silent).comment is None
+
+
+@pytest.mark.parametrize(("when", "kind", "asked"), [
+    ("off", "csat", set()),
+    ("low", "csat", {1, 2, 3}),
+    ("low", "nps", set(range(7))),
+    ("low", "ces", {1, 2, 3}),
+    ("all", "ces", set(range(1, 8))),
+])  # fmt: skip
+def test_which_scores_ask_why(when: str, kind: str, asked: set[int]) -> None:
+    low, high = SCALES[kind]
+    assert {score for score in range(low, high + 1) if asks_why(when, kind, score)} == asked

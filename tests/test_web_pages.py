@@ -20,10 +20,14 @@ from kpi_fixtures import Inbox
 from sqlmodel import select
 
 from sportello.api.i18n import MESSAGES
+from sportello.config.settings import load_settings
 from sportello.connectors.mentions import FoundMention
 from sportello.inbox import accounts
+from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import session_scope
 from sportello.inbox.models import Conversation
+from sportello.inbox.survey_tables import Survey
+from sportello.inbox.surveys import SurveyAnswers, run_surveys
 from sportello.listening.alerts import raise_alert
 from sportello.listening.mentions import store_mention
 from sportello.listening.models import AlertNotification
@@ -360,3 +364,42 @@ def test_every_word_the_pages_use_exists_in_both_languages() -> None:
     for language, words in MESSAGES.items():
         assert not used - words.keys(), language
     assert MESSAGES["it"].keys() == MESSAGES["en"].keys()
+
+
+def test_reports_page_says_why_customers_gave_a_low_score(
+    running: RunningDaemon, browser: Browser, sqlite_url: str
+) -> None:
+    """Through the real survey path: asked, answered 2 with the button, then why."""
+    settings = load_settings(
+        None, database={"url": sqlite_url}, surveys={"enabled": True, "delay": "1m"}
+    )
+    engine = running.daemon.engine
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    with session_scope(engine) as session:
+        inbox = Inbox(session)
+        conversation = inbox.customer("telegram", "1001", start, "Ordine?", name="Giulia Rossi")
+        conversation_id = conversation.new_messages[0][1].id
+        inbox.reply(conversation.new_messages[0][1], start + timedelta(minutes=5))
+        inbox.status(conversation.new_messages[0][1], "resolved", start + timedelta(minutes=10))
+    assert run_surveys(engine, settings, start + timedelta(minutes=11)) == 1
+    with session_scope(engine) as session:
+        survey_id = session.exec(select(Survey.id)).one()
+    for minutes, text, payload in ((12, "2", f"survey:{survey_id}:2"), (13, "Troppo lento", None)):
+        at = start + timedelta(minutes=minutes)
+        with session_scope(engine) as session:
+            said = Inbox(session).customer("telegram", "1001", at, text, button_payload=payload)
+            SurveyAnswers(settings, FrozenClock(at))(session, said)
+
+    page = browser.page
+    _login(page, running.url, "bob")
+    page.goto(f"{running.url}/reports")
+    comment = page.locator("#survey-comments li.comment")
+    comment.wait_for()
+    assert comment.locator(".score").inner_text() == "CSAT 2"
+    assert comment.locator("q").inner_text() == "Troppo lento"
+    assert "Giulia Rossi · telegram" in comment.inner_text()
+    comment.get_by_role("link", name="Open the conversation").click()
+    page.wait_for_url(f"{running.url}/?conversation={conversation_id}")
+    page.locator("#thread-title", has_text="Giulia Rossi").wait_for()
+    page.locator("#messages li.message", has_text="Troppo lento").wait_for()
+    assert browser.errors == []

@@ -638,7 +638,10 @@ function start() {
   loadTeam().catch((error) => console.error(error));
   initBulk({ done: () => Promise.all([loadList(), state.conversation ? loadThread() : null]) });
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
-  loadList().catch((error) => console.error(error));
+  const linked = Number(new URLSearchParams(window.location.search).get("conversation"));
+  loadList()
+    .then(() => linked && select(linked)) // /?conversation=ID, e.g. from the reports page
+    .catch((error) => console.error(error));
   connect();
 }
 

@@ -120,6 +120,20 @@ function renderBreakdown(split, key, report) {
         row.csat.avg === null ? "–" : `${formatNumber(row.csat.avg)} (${row.csat.responses})`))));
 }
 
+// --- why a low score -----------------------------------------------------------------
+
+function renderComments(list) {
+  const time = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
+  const items = list.comments.map((c) => el("li", { class: "comment", "data-survey": c.survey_id },
+    el("span", { class: "score", title: c.kind.toUpperCase() }, `${c.kind.toUpperCase()} ${c.score}`),
+    el("q", {}, c.comment),
+    el("span", { class: "muted" },
+      ` — ${c.customer_name || "?"} · ${c.channel}${c.assignee ? ` · @${c.assignee}` : ""} · ${time.format(new Date(c.commented_at))} `),
+    el("a", { href: `/?conversation=${c.conversation_id}` }, t("rep.open"))));
+  $("survey-comments").replaceChildren(
+    ...(items.length ? items : [el("li", { class: "muted" }, t("rep.comments_none"))]));
+}
+
 // --- charts -------------------------------------------------------------------------
 
 function renderCharts(r) {
@@ -160,14 +174,15 @@ async function load() {
   $("export-channels-csv").href = `/api/v1/reports/channels?${csv}`;
   const box = $("report-error");
   try {
-    const [report, agents, channels] = await Promise.all(["kpis", "agents", "channels"].map(
-      (name) => api(`/api/v1/reports/${name}?${search}`)));
+    const [report, agents, channels, comments] = await Promise.all(
+      ["kpis", "agents", "channels", "comments"].map((name) => api(`/api/v1/reports/${name}?${search}`)));
     box.hidden = true;
     const local = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: report.timezone });
     $("report-period").textContent = `${local.format(new Date(report.from))} → ${local.format(new Date(report.to))} (${report.timezone})${report.business_time ? ` · ${t("rep.business_time")}` : ""}`;
     renderCards(report);
     renderBreakdown("agents", "agent", agents);
     renderBreakdown("channels", "channel", channels);
+    renderComments(comments);
     renderCharts(report);
     document.body.dataset.loaded = "true";
   } catch (error) {
