@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -348,12 +349,10 @@ def test_a_low_score_asks_why_and_keeps_the_answer_without_reopening(
     assert _conversation(engine, conversation_id).status == "open"
     assert _survey(engine, conversation_id).comment == why
     # the reports list it, with the report's filters
-    calendar = office_hours()
-    december = {"start": rome(12, 1, 0), "end": rome(12, 31, 0), "now": rome(12, 20, 12)}
+    december = KpiQuery(rome(12, 1, 0), rome(12, 31, 0), rome(12, 20, 12), office_hours())
     with session_scope(engine) as session:
-        (listed,) = survey_comments(session, KpiQuery(**december, calendar=calendar), 10)
-        other = KpiQuery(**december, calendar=calendar, channel="whatsapp")
-        assert survey_comments(session, other, 10) == []
+        (listed,) = survey_comments(session, december, 10)
+        assert survey_comments(session, replace(december, channel="whatsapp"), 10) == []
     assert (listed["comment"], listed["score"], listed["kind"]) == (why, 2, "csat")
     assert listed["conversation_id"] == conversation_id and listed["channel"] == "telegram"
 
