@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -613,4 +614,30 @@ def test_a_note_naming_an_agent_brings_them_to_the_conversation(
     more = {"text": "Ha già pagato, vedi ordine 88", "author": "ada"}
     assert running.api.post(f"/api/v1/conversations/{marcos}/notes", json=more).status_code == 201
     page.locator("#messages .note", has_text="vedi ordine 88").wait_for(timeout=5_000)
+    assert browser.errors == []
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def test_the_top_bar_says_the_business_is_closed_and_when_it_reopens(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
+) -> None:
+    running = start_daemon(make_settings(sqlite_url))
+    in_two_days = DAYS[(datetime.now(ZoneInfo("Europe/Rome")).weekday() + 2) % 7]
+    closed_now = {"timezone": "Europe/Rome", "holidays": None, in_two_days: ["09:00-18:00"]}
+    hours = "/api/v1/settings/business-hours"
+    assert running.api.put(hours, json=closed_now).status_code == 200
+    page = _opened_by_bob(running, browser, _giulia_says(98, "Ci siete?"))
+    note = page.locator("#hours-note")
+    note.wait_for()
+    status = running.api.get(f"{hours}/status", params={"language": "en"}).json()
+    assert status["open"] is False and status["next_open_text"]
+    assert note.inner_text() == f"Closed · we reopen {status['next_open_text']}"
+
+    always = {"timezone": "Europe/Rome", "holidays": None, **{d: ["00:00-24:00"] for d in DAYS}}
+    assert running.api.put(hours, json=always).status_code == 200
+    page.reload()
+    page.locator("#hours-note[data-open='true']").wait_for(state="attached")
+    assert note.is_hidden()
     assert browser.errors == []

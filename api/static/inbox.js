@@ -8,6 +8,7 @@ import { initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
 import { initMentions, mentioned, seen } from "./inbox-mentions.js";
+import { initHours } from "./inbox-hours.js";
 import { customerWrote, givenToMe, initNotify, mentionedMe } from "./inbox-notify.js";
 import { handOver, initCompletion, loadTeam } from "./inbox-team.js";
 import { hideParts, initParts } from "./inbox-parts.js";
@@ -636,6 +637,7 @@ function start() {
   handOver($("conv-hand"), (name) => patchConversation({ assignee: name }));
   initCompletion($("reply-text"), () => state.mode === "note");
   loadTeam().catch((error) => console.error(error));
+  initHours();
   initBulk({ done: () => Promise.all([loadList(), state.conversation ? loadThread() : null]) });
   setInterval(() => state.searching || renderList(), 30000); // waiting times move on
   const linked = Number(new URLSearchParams(window.location.search).get("conversation"));
