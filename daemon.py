@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sportello.config.settings import Settings
 from sportello.connectors.base import Connector
 from sportello.connectors.registry import enabled_connectors
-from sportello.inbox import leases, settings_store
+from sportello.inbox import integration_events, leases, settings_store
 from sportello.inbox.away import AwayResponder
 from sportello.inbox.checkpointer import WalCheckpointer
 from sportello.inbox.clock import Clock
@@ -22,6 +22,7 @@ from sportello.inbox.erasure import EraseHook
 from sportello.inbox.identity import fill_profile, needs_profile
 from sportello.inbox.ingest import Ingested, Scorer
 from sportello.inbox.intake import Intake
+from sportello.inbox.integration_sender import WebhookSender, forget_webhook_deliveries
 from sportello.inbox.journal_writer import JournalWriter
 from sportello.inbox.live import Broadcaster
 from sportello.inbox.outbox import OutboxSender
@@ -89,7 +90,8 @@ class Daemon:
             intake=self.intake,
         )
         self.worker.hooks.append(store_public_tweets)
-        self.erase_hooks: list[EraseHook] = [forget_mentions]
+        self.erase_hooks: list[EraseHook] = [forget_mentions, forget_webhook_deliveries]
+        self.webhooks = WebhookSender(self.engine, settings.integrations.webhooks, self.clock)
         self.listening = Listening(self.engine, settings, self.clock, self.sentiment)
         self.sender = OutboxSender(
             self.engine, self.connectors, self.clock, on_change=self.live.sent
@@ -108,6 +110,7 @@ class Daemon:
         self._loop = asyncio.get_running_loop()
         self.live.attach(self._loop)
         await asyncio.to_thread(migrate, self.engine)
+        integration_events.subscribe(self.engine, self.settings.integrations.webhooks)
         if self.checkpointer is not None:
             self.checkpointer.start()
         await asyncio.to_thread(self.seed_settings)
@@ -148,6 +151,7 @@ class Daemon:
         await self.listening.aclose()
         if self.checkpointer is not None:
             await asyncio.to_thread(self.checkpointer.stop)
+        integration_events.subscribe(self.engine, [])
         self.engine.dispose()
 
     def seed_settings(self) -> None:

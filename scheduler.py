@@ -57,6 +57,7 @@ QUIET_YIELD_S = 1.0  # but not longer: under steady webhooks, a batch a second
 STATISTICS_INTERVAL_S = 60.0  # autovacuum's own naptime
 MEDIA_INTERVAL_S = 15.0
 ASSIGN_INTERVAL_S = 5.0
+WEBHOOKS_INTERVAL_S = 2.0
 AUTO_RESOLVE_INTERVAL_S = 600.0
 
 
@@ -181,6 +182,10 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             return queued
 
         jobs.append(PeriodicJob("surveys", SURVEY_INTERVAL_S, lambda: asyncio.to_thread(surveys)))
+    if daemon.settings.integrations.webhooks:
+        jobs.append(
+            PeriodicJob("integrations:webhooks", WEBHOOKS_INTERVAL_S, daemon.webhooks.run_once)
+        )
     jobs += [
         PeriodicJob(name, interval_s, work, slotted=False)
         for name, interval_s, work in daemon.listening.periodic()

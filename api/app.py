@@ -21,6 +21,7 @@ from sportello.api import (
     deliveries,
     desk,
     events,
+    integrations,
     listening,
     messages,
     note_mentions,
@@ -86,6 +87,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         listening,
         alerts,
         reports,
+        integrations,
     ):
         app.include_router(module.router)
     for module in (accounts, viewers, note_mentions, events, web, web_pages):

@@ -512,6 +512,38 @@ class AlertsSettings(_Section):
         return value
 
 
+class WebhookSettings(_Section):
+    """``[[integrations.webhooks]]``: the events named in ``events`` POSTed as JSON to
+    ``url`` (see ``docs/integrations.md``), signed with ``secret`` when given."""
+
+    name: str = Field(min_length=1, max_length=64)
+    url: str
+    secret: SecretStr | None = None
+    events: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description='names or patterns: "message.created", "conversation.*", "*"',
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class IntegrationsSettings(_Section):
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_names(cls, value: list[WebhookSettings]) -> list[WebhookSettings]:
+        names = [webhook.name for webhook in value]
+        if len(set(names)) != len(names):
+            raise ValueError("webhook names must be unique")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SPORTELLO_",
@@ -549,6 +581,7 @@ class Settings(BaseSettings):
 
     surveys: SurveySettings = Field(default_factory=SurveySettings)
     kpis: KpiSettings = Field(default_factory=KpiSettings)
+    integrations: IntegrationsSettings = Field(default_factory=IntegrationsSettings)
 
     @classmethod
     def settings_customise_sources(

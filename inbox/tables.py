@@ -3,6 +3,7 @@
 from sportello.inbox import (  # noqa: F401
     automation_tables,
     desk_models,
+    integration_tables,
     models,
     survey_tables,
     users,

@@ -1,0 +1,61 @@
+"""``/api/v1/integrations``: what the integration webhooks were sent, and a retry (admins)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import col, select
+
+from sportello.api.deps import Admin, DaemonDep, SessionDep, get_or_404
+from sportello.inbox.integration_tables import WebhookDelivery
+
+router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
+
+
+class WebhookDeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    webhook: str
+    event: str
+    conversation_id: int | None
+    payload: dict[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int
+    state: Literal["pending", "delivered", "failed"]
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+@router.get("/deliveries")
+def list_deliveries(
+    session: SessionDep,
+    _: Admin,
+    state: Literal["pending", "delivered", "failed"] | None = None,
+    webhook: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[WebhookDeliveryOut]:
+    """The newest deliveries first; ``state=failed`` shows what a webhook refused."""
+    query = select(WebhookDelivery).order_by(col(WebhookDelivery.id).desc()).limit(limit)
+    if state is not None:
+        query = query.where(WebhookDelivery.state == state)
+    if webhook is not None:
+        query = query.where(WebhookDelivery.webhook == webhook)
+    return [WebhookDeliveryOut.model_validate(row) for row in session.exec(query)]
+
+
+@router.post("/deliveries/{delivery_id}/retry")
+def retry_delivery(
+    delivery_id: int, session: SessionDep, daemon: DaemonDep, _: Admin
+) -> WebhookDeliveryOut:
+    """A failed delivery pending again, due now (its tries start over); 409 unless failed."""
+    row = get_or_404(session, WebhookDelivery, delivery_id, "delivery")
+    if row.state != "failed":
+        raise HTTPException(409, f"delivery {delivery_id} is {row.state}, not failed")
+    row.state, row.attempts, row.next_attempt_at = "pending", 0, daemon.clock.now()
+    session.commit()
+    return WebhookDeliveryOut.model_validate(row)

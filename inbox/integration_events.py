@@ -1,0 +1,114 @@
+"""The events the integration webhooks get, queued in the transaction that makes them.
+
+Every new message (``message.created``) and every conversation event
+(``conversation.opened``, ``.resolved``, ``.reopened``, ``.pending``, ``.snoozed``,
+``.assigned``, ...) a flush writes adds a :class:`WebhookDelivery` row per webhook that
+wants it, in the same transaction: an event is queued exactly when its change commits, and
+a crash loses neither. Only for an engine whose daemon has webhooks (:func:`subscribe`):
+without them a flush pays one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from sqlalchemy import event, insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
+
+from sportello.config.settings import WebhookSettings
+from sportello.inbox.clock import ensure_utc
+from sportello.inbox.integration_tables import WebhookDelivery
+from sportello.inbox.models import ConversationEvent, Message
+
+_SUBSCRIBED: dict[int, list[WebhookSettings]] = {}  # id(engine) -> its daemon's webhooks
+
+
+def subscribe(engine: Engine, webhooks: list[WebhookSettings]) -> None:
+    """Queue events for ``webhooks`` on every flush through ``engine`` (none: stop)."""
+    if webhooks:
+        _SUBSCRIBED[id(engine)] = list(webhooks)
+    else:
+        _SUBSCRIBED.pop(id(engine), None)
+
+
+def wants(webhook: WebhookSettings, name: str) -> bool:
+    return any(fnmatchcase(name, pattern) for pattern in webhook.events)
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _queue(session: OrmSession, _context: Any) -> None:
+    bind = session.bind  # None for an unbound session; a Connection for a snapshot
+    webhooks = _SUBSCRIBED.get(id(bind)) if isinstance(bind, Engine) else None
+    if not webhooks:
+        return
+    events = [found for row in session.new if (found := _event(row)) is not None]
+    if not events:
+        return
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "webhook": webhook.name,
+            "event": name,
+            "conversation_id": conversation_id,
+            "payload": payload,
+            "created_at": now,
+            # due at once, on the daemon's clock too (the event's own time, when earlier)
+            "next_attempt_at": min(now, datetime.fromisoformat(payload["at"])),
+            "attempts": 0,
+            "state": "pending",
+        }
+        for name, conversation_id, payload in sorted(events, key=_order)
+        for webhook in webhooks
+        if wants(webhook, name)
+    ]
+    if rows:
+        session.connection().execute(insert(WebhookDelivery), rows)
+
+
+def _order(found: tuple[str, int | None, dict[str, Any]]) -> tuple[str, int]:
+    name, _, payload = found
+    return payload["at"], name != "conversation.opened"  # opened before its first message
+
+
+def _event(row: object) -> tuple[str, int | None, dict[str, Any]] | None:
+    """The event a new row means: (name, conversation, payload)."""
+    if isinstance(row, Message):
+        return "message.created", row.conversation_id, message_payload(row)
+    if isinstance(row, ConversationEvent):
+        payload = {
+            "conversation_id": row.conversation_id,
+            "kind": row.kind,
+            "at": _iso(row.at),
+            "actor": row.actor,
+            "data": row.data,
+        }
+        return f"conversation.{row.kind}", row.conversation_id, payload
+    return None
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    return {
+        "message_id": message.id,
+        "conversation_id": message.conversation_id,
+        "customer_id": message.customer_id,
+        "channel": message.channel,
+        "direction": message.direction,
+        "author": message.author,
+        "sent_by": message.sent_by,
+        "kind": message.kind,
+        "external_id": message.external_id,
+        "text": message.text,
+        "attachments": [
+            {k: v for k, v in a.items() if k in ("kind", "name", "mime_type", "url")}
+            for a in message.attachments
+        ],
+        "at": _iso(message.sent_at),
+        "sentiment": message.sentiment_label,
+    }
+
+
+def _iso(at: datetime) -> str:
+    return ensure_utc(at).isoformat()
