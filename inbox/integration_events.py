@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
@@ -23,15 +24,16 @@ from sportello.inbox.clock import ensure_utc
 from sportello.inbox.integration_tables import WebhookDelivery
 from sportello.inbox.models import ConversationEvent, Message
 
-_SUBSCRIBED: dict[int, list[WebhookSettings]] = {}  # id(engine) -> its daemon's webhooks
+# engine -> its daemon's webhooks; an engine no longer used drops out by itself
+_SUBSCRIBED: WeakKeyDictionary[Engine, list[WebhookSettings]] = WeakKeyDictionary()
 
 
 def subscribe(engine: Engine, webhooks: list[WebhookSettings]) -> None:
     """Queue events for ``webhooks`` on every flush through ``engine`` (none: stop)."""
     if webhooks:
-        _SUBSCRIBED[id(engine)] = list(webhooks)
+        _SUBSCRIBED[engine] = list(webhooks)
     else:
-        _SUBSCRIBED.pop(id(engine), None)
+        _SUBSCRIBED.pop(engine, None)
 
 
 def wants(webhook: WebhookSettings, name: str) -> bool:
@@ -41,7 +43,7 @@ def wants(webhook: WebhookSettings, name: str) -> bool:
 @event.listens_for(OrmSession, "after_flush")
 def _queue(session: OrmSession, _context: Any) -> None:
     bind = session.bind  # None for an unbound session; a Connection for a snapshot
-    webhooks = _SUBSCRIBED.get(id(bind)) if isinstance(bind, Engine) else None
+    webhooks = _SUBSCRIBED.get(bind) if isinstance(bind, Engine) else None
     if not webhooks:
         return
     events = [found for row in session.new if (found := _event(row)) is not None]
