@@ -97,7 +97,7 @@ def test_hand_over_filter_assign_several_and_name_a_colleague(
     )
 
     # a note naming carla, her name completed: "@" offers the others, not bob himself
-    page.keyboard.press("n")
+    page.get_by_role("tab", name="Internal note").click()  # the box has the focus
     page.keyboard.type("Chiedo a @")
     suggestions = page.locator("#mention-suggest li")
     suggestions.first.wait_for()
