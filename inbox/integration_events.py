@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sportello.config.settings import WebhookSettings
 from sportello.inbox.clock import ensure_utc
 from sportello.inbox.integration_tables import WebhookDelivery
+from sportello.inbox.live import message_keys
 from sportello.inbox.models import ConversationEvent, Message
 
 # engine -> its daemon's webhooks; an engine no longer used drops out by itself
@@ -93,11 +94,7 @@ def _event(row: object) -> tuple[str, int | None, dict[str, Any]] | None:
 
 def message_payload(message: Message) -> dict[str, Any]:
     return {
-        "message_id": message.id,
-        "conversation_id": message.conversation_id,
-        "customer_id": message.customer_id,
-        "channel": message.channel,
-        "direction": message.direction,
+        **message_keys(message),
         "author": message.author,
         "sent_by": message.sent_by,
         "kind": message.kind,

@@ -160,12 +160,17 @@ class Broadcaster:
         return True
 
 
-def _message_data(message: Message) -> dict[str, Any]:
+def message_keys(message: Message) -> dict[str, Any]:
+    """Which message, and where: what every event about a message says first (the live
+    events, the integration webhooks')."""
     return {
         "message_id": message.id,
         "conversation_id": message.conversation_id,
         "customer_id": message.customer_id,
         "channel": message.channel,
         "direction": message.direction,
-        "delivery_status": message.delivery_status,
     }
+
+
+def _message_data(message: Message) -> dict[str, Any]:
+    return {**message_keys(message), "delivery_status": message.delivery_status}
