@@ -35,6 +35,17 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         ),
         "rep.unassigned": "Unassigned",
         "rep.channel": "Channel",
+        "set.webhooks": "Integration webhooks",
+        "set.webhooks_hint": (
+            "Set in the configuration file ([[integrations.webhooks]]): every message and "
+            "conversation event is POSTed to them, signed, in order, retried."
+        ),
+        "set.webhooks_none": "None configured.",
+        "set.webhooks_failed": "Deliveries that failed",
+        "set.webhooks_no_failures": "None.",
+        "set.webhooks_counts": "{pending} pending · {delivered} delivered · {failed} failed",
+        "set.webhooks_signed": "signed",
+        "set.retry": "Send again",
         "rep.comments": "Why customers gave a low score",
         "rep.comments_note": (
             "After a low score the survey asks what we could have done better; "
@@ -220,6 +231,17 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         ),
         "rep.unassigned": "Non assegnate",
         "rep.channel": "Canale",
+        "set.webhooks": "Webhook di integrazione",
+        "set.webhooks_hint": (
+            "Si impostano nel file di configurazione ([[integrations.webhooks]]): ogni "
+            "messaggio ed evento di conversazione viene inviato, firmato, in ordine, riprovato."
+        ),
+        "set.webhooks_none": "Nessuno configurato.",
+        "set.webhooks_failed": "Consegne fallite",
+        "set.webhooks_no_failures": "Nessuna.",
+        "set.webhooks_counts": "{pending} in attesa · {delivered} consegnate · {failed} fallite",
+        "set.webhooks_signed": "firmato",
+        "set.retry": "Invia di nuovo",
         "rep.comments": "Perché i clienti hanno dato un voto basso",
         "rep.comments_note": (
             "Dopo un voto basso il sondaggio chiede cosa avremmo potuto fare meglio; "

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ConfigDict
-from sqlmodel import col, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, func, select
 
 from sportello.api.deps import Admin, DaemonDep, SessionDep, get_or_404
 from sportello.inbox.integration_tables import WebhookDelivery
@@ -29,6 +29,41 @@ class WebhookDeliveryOut(BaseModel):
     state: Literal["pending", "delivered", "failed"]
     last_error: str | None
     delivered_at: datetime | None
+
+
+class WebhookOut(BaseModel):
+    name: str
+    url: str
+    events: list[str]
+    signed: bool = Field(description="a secret signs its bodies (never shown)")
+    deliveries: dict[str, int] = Field(description="how many are pending, delivered, failed")
+
+
+@router.get("/webhooks")
+def list_webhooks(session: SessionDep, daemon: DaemonDep, _: Admin) -> list[WebhookOut]:
+    """The configured webhooks (``[[integrations.webhooks]]``) with their deliveries' count
+    per state."""
+    counted = session.exec(
+        select(WebhookDelivery.webhook, WebhookDelivery.state, func.count()).group_by(
+            col(WebhookDelivery.webhook), col(WebhookDelivery.state)
+        )
+    ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for name, state, count in counted:
+        counts.setdefault(name, {})[state] = int(count)
+    return [
+        WebhookOut(
+            name=webhook.name,
+            url=webhook.url,
+            events=webhook.events,
+            signed=webhook.secret is not None,
+            deliveries={
+                state: counts.get(webhook.name, {}).get(state, 0)
+                for state in ("pending", "delivered", "failed")
+            },
+        )
+        for webhook in daemon.settings.integrations.webhooks
+    ]
 
 
 @router.get("/deliveries")

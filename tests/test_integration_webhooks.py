@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import (
     TELEGRAM_SECRET,
+    Browser,
     RunningDaemon,
     make_settings,
     telegram_channel,
@@ -29,7 +30,7 @@ from sportello.config.settings import ConfigError, load_settings
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
-from sportello.inbox import integration_events, outbox
+from sportello.inbox import accounts, integration_events, outbox
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.erasure import erase_customer
 from sportello.inbox.ingest import ingest
@@ -222,3 +223,45 @@ def test_webhook_settings_are_checked() -> None:
     twice = [{"name": "a", "url": "http://x"}, {"name": "a", "url": "http://y"}]
     with pytest.raises(ConfigError, match="unique"):
         load_settings(None, integrations={"webhooks": twice})
+
+
+def test_the_settings_page_shows_the_webhooks_and_sends_a_failure_again(
+    sqlite_url: str,
+    receiver: tuple[Receiver, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+) -> None:
+    found, server = receiver
+    found.faults = [422]
+    running = start_daemon(
+        make_settings(sqlite_url, integrations=_hooks(f"{server.url}/hooks/sportello"))
+    )
+    with session_scope(running.daemon.engine) as session:
+        accounts.create_user(session, "ada", "ada-password", "admin", datetime.now(UTC))
+        event = tg_event("Ciao")
+        ingest(session, [event], now=event.sent_at)
+    webhooks = "/api/v1/integrations/webhooks"
+
+    def counts() -> dict[str, int]:
+        return running.api.get(webhooks).json()[0]["deliveries"]  # type: ignore[no-any-return]
+
+    wait_for(lambda: counts() == {"pending": 0, "delivered": 1, "failed": 1}, timeout=10)
+    (shown,) = running.api.get(webhooks).json()
+    assert (shown["name"], shown["signed"], shown["events"]) == ("crm", True, ["*"])
+
+    page = browser.page
+    page.goto(f"{running.url}/login")
+    page.get_by_label("User name").fill("ada")
+    page.get_by_label("Password").fill("ada-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{running.url}/settings")
+    crm = page.locator("#webhooks li[data-webhook='crm']")
+    crm.wait_for()
+    assert "0 pending · 1 delivered · 1 failed" in crm.inner_text()
+    failure = page.locator("#webhook-failures li[data-delivery]")
+    assert "conversation.opened" in failure.inner_text() and "HTTP 422" in failure.inner_text()
+    failure.get_by_role("button", name="Send again").click()
+    wait_for(lambda: sorted(found.events()) == ["conversation.opened", "message.created"])
+    page.reload()
+    page.locator("#webhook-failures li", has_text="None.").wait_for()
+    assert browser.errors == []

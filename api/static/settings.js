@@ -264,6 +264,28 @@ async function revokeToken(id) {
   loadTokens();
 }
 
+// --- integration webhooks (configured in the file; their failures sent again here) ----
+
+async function loadWebhooks() {
+  const webhooks = await api("/api/v1/integrations/webhooks");
+  $("webhooks").replaceChildren(...(webhooks.length ? webhooks.map((w) => el("li", { "data-webhook": w.name },
+    el("strong", {}, w.name), ` ${w.url} · ${w.events.join(", ")}${w.signed ? ` · ${t("set.webhooks_signed")}` : ""} · `,
+    el("span", { class: "muted" }, t("set.webhooks_counts").replace("{pending}", w.deliveries.pending)
+      .replace("{delivered}", w.deliveries.delivered).replace("{failed}", w.deliveries.failed))))
+    : [el("li", { class: "muted" }, t("set.webhooks_none"))]));
+  const failed = webhooks.length ? await api("/api/v1/integrations/deliveries?state=failed&limit=20") : [];
+  $("webhook-failures").replaceChildren(...(failed.length ? failed.map((d) => el("li", { "data-delivery": d.id },
+    el("strong", {}, `${d.webhook} · ${d.event}`), ` #${d.id} · ${formatDateTime(d.created_at)} · `,
+    el("span", { class: "form-error" }, d.last_error || ""), " ",
+    el("button", { type: "button", class: "small", onclick: () => retryDelivery(d.id) }, t("set.retry"))))
+    : [el("li", { class: "muted" }, t("set.webhooks_no_failures"))]));
+}
+
+async function retryDelivery(id) {
+  await api(`/api/v1/integrations/deliveries/${id}/retry`, { method: "POST" });
+  await loadWebhooks();
+}
+
 // --- wiring -------------------------------------------------------------------------
 
 function onSubmit(form, send) {
@@ -332,7 +354,7 @@ $("sla-add").addEventListener("click", () => {
   container.append(policyCard({ name: "", channels: [], priorities: [], first_response: "1h", resolution: null, warn_before: "15m", business_time: false }, container.children.length));
 });
 
-Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadAssignment(), loadUsers(), loadTokens()]).then(() => {
+Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadAssignment(), loadUsers(), loadTokens(), loadWebhooks()]).then(() => {
   document.body.dataset.loaded = "true";
 });
 setInterval(loadStatus, 60_000);
