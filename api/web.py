@@ -35,6 +35,13 @@ YEAR_S = 365 * 24 * 3600
 CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+CHANNEL_LABELS = {
+    "telegram": "Telegram",
+    "whatsapp": "WhatsApp",
+    "messenger": "Messenger",
+    "x": "X",
+}
+templates.env.filters["channel_label"] = lambda channel: CHANNEL_LABELS.get(channel, channel)
 router = APIRouter(include_in_schema=False)
 
 

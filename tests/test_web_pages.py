@@ -153,7 +153,7 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(
     page.locator("#agents-table tbody tr[data-agent='']").wait_for()
     assert page.locator("#agents-table tbody tr").count() == 3
     assert figure("conversations") == "3"
-    page.locator("#channels-table").get_by_role("button", name="Whatsapp").click()
+    page.locator("#channels-table").get_by_role("button", name="WhatsApp").click()
     page.wait_for_url(re.compile(r"channel=whatsapp"))
     page.locator("#channels-table tbody tr:only-child[data-channel='whatsapp']").wait_for()
     assert figure("conversations") == "1" and page.input_value("#rep-channel") == "whatsapp"
@@ -397,7 +397,7 @@ def test_reports_page_says_why_customers_gave_a_low_score(
     comment.wait_for()
     assert comment.locator(".score").inner_text() == "CSAT 2"
     assert comment.locator("q").inner_text() == "Troppo lento"
-    assert "Giulia Rossi · telegram" in comment.inner_text()
+    assert "Giulia Rossi · Telegram" in comment.inner_text()
     comment.get_by_role("link", name="Open the conversation").click()
     page.wait_for_url(f"{running.url}/?conversation={conversation_id}")
     page.locator("#thread-title", has_text="Giulia Rossi").wait_for()

@@ -91,7 +91,7 @@ function renderCards(r) {
 /** The row's name: a click shows the whole page for that agent (channel) alone. */
 function nameCell(key, value) {
   if (value === null) return el("th", { scope: "row", class: "muted" }, t("rep.unassigned"));
-  const shown = key === "channel" ? value.charAt(0).toUpperCase() + value.slice(1) : value;
+  const shown = key === "channel" ? channelLabel(value) : value;
   const only = el("button", { type: "button", class: "link",
     title: t(`rep.only_${key}`).replace(`{${key}}`, shown) }, shown);
   only.addEventListener("click", () => { inputs[key].value = value; load(); });
@@ -128,7 +128,7 @@ function renderComments(list) {
     el("span", { class: "score", title: c.kind.toUpperCase() }, `${c.kind.toUpperCase()} ${c.score}`),
     el("q", {}, c.comment),
     el("span", { class: "muted" },
-      ` — ${c.customer_name || "?"} · ${c.channel}${c.assignee ? ` · @${c.assignee}` : ""} · ${time.format(new Date(c.commented_at))} `),
+      ` — ${c.customer_name || "?"} · ${channelLabel(c.channel)}${c.assignee ? ` · @${c.assignee}` : ""} · ${time.format(new Date(c.commented_at))} `),
     el("a", { href: `/?conversation=${c.conversation_id}` }, t("rep.open"))));
   $("survey-comments").replaceChildren(
     ...(items.length ? items : [el("li", { class: "muted" }, t("rep.comments_none"))]));
