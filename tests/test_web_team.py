@@ -55,7 +55,15 @@ def test_hand_over_filter_assign_several_and_name_a_colleague(
     page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").click()
     page.locator("#messages li.message", has_text="Sono Giulia").wait_for()
 
-    # hand Giulia's to carla: the menu names everyone, with how much each has open
+    # "a" takes it, again lets it go
+    page.keyboard.press("a")
+    page.locator("#conv-assignee", has_text="@bob").wait_for()
+    page.keyboard.press("a")
+    page.locator("#conv-assignee", has_text="unassigned").wait_for()
+    # hand Giulia's to carla ("h" reaches the menu): it names everyone, with how much
+    # each has open
+    page.keyboard.press("h")
+    assert page.evaluate("document.activeElement.id") == "conv-hand"
     hand = page.get_by_label("Hand over to…")
     options = hand.locator("option").all_inner_texts()
     assert options == ["Hand over to…", "ada (0 open)", "bob (0 open)", "carla (0 open)"]

@@ -574,6 +574,8 @@ function onKey(event) {
     n: () => state.conversation && setMode("note"),
     e: toggleResolved,
     x: () => state.selectedId !== null && togglePick(state.selectedId),
+    a: () => state.conversation && $("conv-assign").click(),
+    h: () => state.conversation && $("conv-hand").focus(),
     "/": () => $("search").focus(),
     "?": () => $("help").showModal(),
   };
