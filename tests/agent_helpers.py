@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from conftest import RunningDaemon
 from sqlalchemy import Engine
@@ -11,6 +12,9 @@ from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.inbox import accounts
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def telegram_conversation(engine: Engine, user: str, at: datetime, text: str = "Ciao") -> int:
@@ -29,3 +33,11 @@ def agent_token(running: RunningDaemon, name: str, at: datetime) -> dict[str, st
         user = accounts.create_user(session, name, f"{name}-password", "agent", at)
         secret, _ = accounts.create_api_token(session, user, "inbox", at)
     return {"Authorization": f"Bearer {secret}"}
+
+
+def sign_in(page: Page, url: str, name: str) -> None:
+    """Sign in to the web inbox at ``url`` as ``name`` (password ``<name>-password``)."""
+    page.goto(f"{url}/login")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(f"{name}-password")
+    page.get_by_role("button", name="Sign in").click()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from agent_helpers import sign_in
 from conftest import (
     TELEGRAM_SECRET,
     Browser,
@@ -250,10 +251,7 @@ def test_the_settings_page_shows_the_webhooks_and_sends_a_failure_again(
     assert (shown["name"], shown["signed"], shown["events"]) == ("crm", True, ["*"])
 
     page = browser.page
-    page.goto(f"{running.url}/login")
-    page.get_by_label("User name").fill("ada")
-    page.get_by_label("Password").fill("ada-password")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, running.url, "ada")
     page.goto(f"{running.url}/settings")
     crm = page.locator("#webhooks li[data-webhook='crm']")
     crm.wait_for()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from agent_helpers import sign_in
 from conftest import (
     TELEGRAM_SECRET,
     Browser,
@@ -92,10 +93,7 @@ def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversatio
     page = browser.page
     page.context.grant_permissions(["notifications"], origin=running.url)
     page.add_init_script(RECORDER)
-    page.goto(f"{running.url}/login")
-    page.get_by_label("User name").fill("bob")
-    page.get_by_label("Password").fill("bob-password")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, running.url, "bob")
     switch = page.get_by_label("Notifications")
     assert not switch.is_checked()
     switch.check()

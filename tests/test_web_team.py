@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from agent_helpers import sign_in
 from conftest import Browser, RunningDaemon, make_settings, wait_for
 
 from sportello.connectors.base import InboundMessage, Person, Thread
@@ -48,10 +49,7 @@ def test_hand_over_filter_assign_several_and_name_a_colleague(
     ids = _customers(running, "Giulia Rossi", "Marco Neri", "Anna Bianchi")
 
     page = browser.page
-    page.goto(f"{running.url}/login")
-    page.get_by_label("User name").fill("bob")
-    page.get_by_label("Password").fill("bob-password")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, running.url, "bob")
     page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").click()
     page.locator("#messages li.message", has_text="Sono Giulia").wait_for()
 
