@@ -46,6 +46,7 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.webhooks_counts": "{pending} pending · {delivered} delivered · {failed} failed",
         "set.webhooks_signed": "signed",
         "set.retry": "Send again",
+        "set.ping": "Send a test event",
         "rep.comments": "Why customers gave a low score",
         "rep.comments_note": (
             "After a low score the survey asks what we could have done better; "
@@ -242,6 +243,7 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.webhooks_counts": "{pending} in attesa · {delivered} consegnate · {failed} fallite",
         "set.webhooks_signed": "firmato",
         "set.retry": "Invia di nuovo",
+        "set.ping": "Invia un evento di prova",
         "rep.comments": "Perché i clienti hanno dato un voto basso",
         "rep.comments_note": (
             "Dopo un voto basso il sondaggio chiede cosa avremmo potuto fare meglio; "

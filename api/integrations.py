@@ -66,6 +66,27 @@ def list_webhooks(session: SessionDep, daemon: DaemonDep, _: Admin) -> list[Webh
     ]
 
 
+@router.post("/webhooks/{name}/ping", status_code=202)
+def ping_webhook(
+    name: str, session: SessionDep, daemon: DaemonDep, caller: Admin
+) -> WebhookDeliveryOut:
+    """Queue a ``ping`` event for webhook ``name`` (whatever its ``events``), sent as the
+    others are: to check that the receiver takes them."""
+    if name not in {webhook.name for webhook in daemon.settings.integrations.webhooks}:
+        raise HTTPException(404, f"no webhook {name!r} is configured")
+    now = daemon.clock.now()
+    row = WebhookDelivery(
+        webhook=name,
+        event="ping",
+        payload={"webhook": name, "by": caller, "at": now.isoformat()},
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    session.commit()
+    return WebhookDeliveryOut.model_validate(row)
+
+
 @router.get("/deliveries")
 def list_deliveries(
     session: SessionDep,

@@ -262,4 +262,11 @@ def test_the_settings_page_shows_the_webhooks_and_sends_a_failure_again(
     wait_for(lambda: sorted(found.events()) == ["conversation.opened", "message.created"])
     page.reload()
     page.locator("#webhook-failures li", has_text="None.").wait_for()
+    # a test event, whatever the webhook's events
+    crm.get_by_role("button", name="Send a test event").click()
+    wait_for(lambda: "ping" in found.events())
+    ping = next(r["body"] for r in found.received if r["body"]["event"] == "ping")
+    assert (ping["data"]["webhook"], ping["data"]["by"]) == ("crm", "ada")
+    missing = running.api.post(f"{webhooks}/nope/ping")
+    assert missing.status_code == 404
     assert browser.errors == []

@@ -271,7 +271,8 @@ async function loadWebhooks() {
   $("webhooks").replaceChildren(...(webhooks.length ? webhooks.map((w) => el("li", { "data-webhook": w.name },
     el("strong", {}, w.name), ` ${w.url} · ${w.events.join(", ")}${w.signed ? ` · ${t("set.webhooks_signed")}` : ""} · `,
     el("span", { class: "muted" }, t("set.webhooks_counts").replace("{pending}", w.deliveries.pending)
-      .replace("{delivered}", w.deliveries.delivered).replace("{failed}", w.deliveries.failed))))
+      .replace("{delivered}", w.deliveries.delivered).replace("{failed}", w.deliveries.failed)), " ",
+    el("button", { type: "button", class: "small", onclick: () => ping(w.name) }, t("set.ping"))))
     : [el("li", { class: "muted" }, t("set.webhooks_none"))]));
   const failed = webhooks.length ? await api("/api/v1/integrations/deliveries?state=failed&limit=20") : [];
   $("webhook-failures").replaceChildren(...(failed.length ? failed.map((d) => el("li", { "data-delivery": d.id },
@@ -279,6 +280,11 @@ async function loadWebhooks() {
     el("span", { class: "form-error" }, d.last_error || ""), " ",
     el("button", { type: "button", class: "small", onclick: () => retryDelivery(d.id) }, t("set.retry"))))
     : [el("li", { class: "muted" }, t("set.webhooks_no_failures"))]));
+}
+
+async function ping(name) {
+  await api(`/api/v1/integrations/webhooks/${encodeURIComponent(name)}/ping`, { method: "POST" });
+  await loadWebhooks();
 }
 
 async function retryDelivery(id) {
