@@ -47,7 +47,8 @@ def _queue(session: OrmSession, _context: Any) -> None:
     webhooks = _SUBSCRIBED.get(bind) if isinstance(bind, Engine) else None
     if not webhooks:
         return
-    events = [found for row in session.new if (found := _event(row)) is not None]
+    found = [event for row in session.new if (event := _event(row)) is not None]
+    events = sorted(found, key=lambda event: event[:2])  # never the payloads compared
     if not events:
         return
     now = datetime.now(UTC)
@@ -59,11 +60,11 @@ def _queue(session: OrmSession, _context: Any) -> None:
             "payload": payload,
             "created_at": now,
             # due at once, on the daemon's clock too (the event's own time, when earlier)
-            "next_attempt_at": min(now, datetime.fromisoformat(payload["at"])),
+            "next_attempt_at": min(now, at),
             "attempts": 0,
             "state": "pending",
         }
-        for name, conversation_id, payload in sorted(events, key=_order)
+        for at, _, name, conversation_id, payload in events
         for webhook in webhooks
         if wants(webhook, name)
     ]
@@ -71,15 +72,13 @@ def _queue(session: OrmSession, _context: Any) -> None:
         session.connection().execute(insert(WebhookDelivery), rows)
 
 
-def _order(found: tuple[str, int | None, dict[str, Any]]) -> tuple[str, int]:
-    name, _, payload = found
-    return payload["at"], name != "conversation.opened"  # opened before its first message
-
-
-def _event(row: object) -> tuple[str, int | None, dict[str, Any]] | None:
-    """The event a new row means: (name, conversation, payload)."""
+def _event(row: object) -> tuple[datetime, bool, str, int, dict[str, Any]] | None:
+    """The event a new row means: (time, after an opening, name, conversation, payload),
+    which sorts a flush's events as they happened, a conversation's opening before its
+    first message."""
     if isinstance(row, Message):
-        return "message.created", row.conversation_id, message_payload(row)
+        payload = message_payload(row)
+        return ensure_utc(row.sent_at), True, "message.created", row.conversation_id, payload
     if isinstance(row, ConversationEvent):
         payload = {
             "conversation_id": row.conversation_id,
@@ -88,7 +87,8 @@ def _event(row: object) -> tuple[str, int | None, dict[str, Any]] | None:
             "actor": row.actor,
             "data": row.data,
         }
-        return f"conversation.{row.kind}", row.conversation_id, payload
+        name = f"conversation.{row.kind}"
+        return ensure_utc(row.at), row.kind != "opened", name, row.conversation_id, payload
     return None
 
 

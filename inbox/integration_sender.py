@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 from sportello.config.settings import WebhookSettings
@@ -59,26 +59,34 @@ class WebhookSender:
         return sum(1 for _, (_, error) in results if error is None)
 
     def _due(self) -> list[WebhookDelivery]:
-        """The pending deliveries of each webhook up to its first one not due yet (one that
+        """Each webhook's oldest pending deliveries up to its first one not due yet (one that
         waits to be tried again holds the later ones back: each webhook gets its events in
-        the order they happened)."""
+        the order they happened); read per webhook, so one that is down, its backlog
+        growing, never keeps the others waiting."""
         now = self.clock.now()
+        due = []
         with session_scope(self.engine) as session:
-            rows = session.exec(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.state == "pending")
-                .order_by(col(WebhookDelivery.id))
-                .limit(BATCH)
-            ).all()
-            waiting: set[str] = set()
-            due = []
-            for row in rows:
-                if row.webhook in waiting or row.next_attempt_at > now:
-                    waiting.add(row.webhook)
-                    continue
-                session.expunge(row)
-                due.append(row)
-            return due
+            session.exec(  # type: ignore[call-overload]
+                update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.state) == "pending",
+                    col(WebhookDelivery.webhook).not_in(self.webhooks),
+                )
+                .values(state="failed", last_error="the webhook is no longer configured")
+            )
+            for name in self.webhooks:
+                rows = session.exec(
+                    select(WebhookDelivery)
+                    .where(WebhookDelivery.state == "pending", WebhookDelivery.webhook == name)
+                    .order_by(col(WebhookDelivery.id))
+                    .limit(BATCH)
+                ).all()
+                for row in rows:
+                    if row.next_attempt_at > now:
+                        break
+                    session.expunge(row)
+                    due.append(row)
+        return due
 
     async def _in_order(
         self, client: httpx.AsyncClient, deliveries: list[WebhookDelivery]
@@ -97,9 +105,7 @@ class WebhookSender:
         self, client: httpx.AsyncClient, delivery: WebhookDelivery
     ) -> tuple[bool, str | None]:
         """(whether to try again, the error); (False, None) when delivered."""
-        webhook = self.webhooks.get(delivery.webhook)
-        if webhook is None:
-            return False, f"webhook {delivery.webhook} is no longer configured"
+        webhook = self.webhooks[delivery.webhook]
         body = json.dumps(
             {
                 "id": delivery.id,

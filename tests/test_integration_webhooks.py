@@ -9,7 +9,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from sportello.config.settings import ConfigError, load_settings
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
-from sportello.inbox import accounts, integration_events, outbox
+from sportello.inbox import accounts, integration_events, integration_sender, outbox
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.erasure import erase_customer
 from sportello.inbox.ingest import ingest
@@ -270,3 +270,39 @@ def test_the_settings_page_shows_the_webhooks_and_sends_a_failure_again(
     missing = running.api.post(f"{webhooks}/nope/ping")
     assert missing.status_code == 404
     assert browser.errors == []
+
+
+def test_a_webhook_that_is_down_never_holds_the_others_back(
+    sqlite_url: str,
+    receiver: tuple[Receiver, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(integration_sender, "BATCH", 2)  # its backlog fills a read at once
+    found, server = receiver
+    hooks = {
+        "webhooks": [
+            {"name": "archive", "url": "http://127.0.0.1:9/down"},  # nobody listens
+            {"name": "crm", "url": f"{server.url}/hooks/sportello"},
+        ]
+    }
+    running = start_daemon(make_settings(sqlite_url, integrations=hooks))
+    with session_scope(running.daemon.engine) as session:
+        session.add(  # queued for a webhook since removed from the configuration
+            WebhookDelivery(
+                webhook="old", event="ping", created_at=datetime.now(UTC),
+                next_attempt_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        event = tg_event("Ciao")
+        ingest(session, [event], now=event.sent_at)
+        for n in range(3):
+            later = replace(event, external_id=f"5551001:{n + 2}", text=f"Ancora {n}")
+            ingest(session, [later], now=event.sent_at)
+    wait_for(lambda: len(found.events()) == 5, timeout=10)  # opened and four messages
+    gone = running.api.get("/api/v1/integrations/deliveries", params={"webhook": "old"}).json()
+    assert [(d["state"], d["last_error"]) for d in gone] == [
+        ("failed", "the webhook is no longer configured")
+    ]
+    archive = running.api.get("/api/v1/integrations/deliveries", params={"webhook": "archive"})
+    assert {d["state"] for d in archive.json()} == {"pending"}
