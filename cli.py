@@ -165,10 +165,12 @@ def report(
         raise typer.BadParameter("must be table, csv or json", param_hint="--format")
     if by_agent and by_channel:
         raise typer.BadParameter("one breakdown at a time", param_hint="--by-agent/--by-channel")
-    rows = "agents" if by_agent else "channels" if by_channel else None
-    compute = {"agents": compute_agent_kpis, "channels": compute_channel_kpis}.get(
-        rows or "", compute_kpis
-    )
+    rows: str | None = None  # a breakdown's rows, else the whole report
+    compute = compute_kpis
+    if by_agent:
+        rows, compute = "agents", compute_agent_kpis
+    elif by_channel:
+        rows, compute = "channels", compute_channel_kpis
     settings = settings_or_exit(config)
     engine = make_engine(settings.database.url)
     try:

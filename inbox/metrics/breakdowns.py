@@ -16,8 +16,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from sportello.inbox.metrics.filters import messages_in_period
-from sportello.inbox.metrics.query import KpiQuery
-from sportello.inbox.metrics.split import Split, report_head, split_figures
+from sportello.inbox.metrics.query import KpiQuery, report_head
+from sportello.inbox.metrics.split import Split, split_figures
 from sportello.inbox.metrics.times import Group
 from sportello.inbox.models import Conversation, Message
 from sportello.inbox.survey_tables import Survey

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sportello.inbox.business_hours import BusinessCalendar
@@ -34,6 +35,17 @@ class KpiQuery:
     def as_of(self) -> datetime:
         """The instant the end-of-period state (backlog) is judged at: ``end``, or now."""
         return min(self.end, self.now)
+
+
+def report_head(query: KpiQuery) -> dict[str, Any]:
+    """What every report says first: its period, time zone, time and filters."""
+    return {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "timezone": str(query.calendar.tz),
+        "business_time": query.business_time,
+        "filters": {"channel": query.channel, "agent": query.agent, "tag": query.tag},
+    }
 
 
 def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:

@@ -22,7 +22,7 @@ from sportello.inbox.metrics.filters import (
     opened_in_period,
     survey_filters,
 )
-from sportello.inbox.metrics.query import KpiQuery
+from sportello.inbox.metrics.query import KpiQuery, report_head
 from sportello.inbox.metrics.stats import percent
 from sportello.inbox.metrics.survey_scores import survey_figures
 from sportello.inbox.metrics.times import no_time_figures, time_figures
@@ -40,7 +40,6 @@ def compute_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
     an engine whose connections share one database, the aggregates run on a second
     connection at the same time, so the report reads what is committed.
     """
-    tz = query.calendar.tz
     timing, (volumes, retention, surveys) = read_alongside(
         session,
         lambda connection: time_figures(connection, query).get(None),
@@ -64,11 +63,7 @@ def compute_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
         key=lambda item: (-item[2], item[0], item[1]),
     )[:PEAK_HOURS]
     return {
-        "from": query.start.isoformat(),
-        "to": query.end.isoformat(),
-        "timezone": str(tz),
-        "business_time": query.business_time,
-        "filters": {"channel": query.channel, "agent": query.agent, "tag": query.tag},
+        **report_head(query),
         "conversations": volumes["conversations"],
         "new_conversations": volumes["new_conversations"],
         "messages_in": volumes["messages_in"],

@@ -82,17 +82,6 @@ def split_figures(
     return SplitFigures(query, timing, volumes, surveys), extra
 
 
-def report_head(query: KpiQuery) -> dict[str, Any]:
-    """What every report says first: its period, time zone, time and filters."""
-    return {
-        "from": query.start.isoformat(),
-        "to": query.end.isoformat(),
-        "timezone": str(query.calendar.tz),
-        "business_time": query.business_time,
-        "filters": {"channel": query.channel, "agent": query.agent, "tag": query.tag},
-    }
-
-
 def _volumes(session: Session, query: KpiQuery, split: Split) -> dict[Group, dict[str, int]]:
     """Messages and conversations by their conversation's value."""
     value = split.conversations
