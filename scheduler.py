@@ -114,14 +114,19 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
             daemon.engine, write_lock=daemon.write_lock.background, pause=quiet_moment
         )
 
-    def trim_journal() -> int:
-        return housekeeping.trim_all_deliveries(
-            daemon.engine,
-            daemon.clock.now(),
-            daemon.settings.retention,
-            write_lock=daemon.write_lock.background,
-            pause=quiet_moment,
-        )
+    def trimming(trim: Callable[[Session, datetime], int]) -> Callable[[], Awaitable[int]]:
+        def unit() -> int:
+            now = daemon.clock.now()
+            return housekeeping.trim_in_batches(
+                daemon.engine,
+                lambda session: trim(session, now),
+                write_lock=daemon.write_lock.background,
+                pause=quiet_moment,
+            )
+
+        return lambda: asyncio.to_thread(unit)
+
+    retention, webhooks = daemon.settings.retention, daemon.settings.integrations
 
     def assign() -> int:
         return len(assign_waiting(daemon, daemon.clock.now()))
@@ -131,7 +136,16 @@ def periodic_jobs(daemon: Daemon) -> list[PeriodicJob]:
         PeriodicJob("sla:check", SLA_INTERVAL_S, lambda: asyncio.to_thread(check_sla)),
         PeriodicJob("snooze:wake", SNOOZE_INTERVAL_S, in_session(wake_snoozed)),
         PeriodicJob(
-            "retention:deliveries", RETENTION_INTERVAL_S, lambda: asyncio.to_thread(trim_journal)
+            "retention:deliveries",
+            RETENTION_INTERVAL_S,
+            trimming(lambda session, now: housekeeping.trim_deliveries(session, now, retention)),
+        ),
+        PeriodicJob(
+            "retention:webhook-deliveries",
+            RETENTION_INTERVAL_S,
+            trimming(
+                lambda session, now: housekeeping.trim_webhook_deliveries(session, now, webhooks)
+            ),
         ),
         PeriodicJob(
             "retention:early-statuses",

@@ -534,6 +534,8 @@ class WebhookSettings(_Section):
 
 class IntegrationsSettings(_Section):
     webhooks: list[WebhookSettings] = Field(default_factory=list)
+    keep_delivered: Duration = Field(default="7d", description="delivered deliveries deleted after")
+    keep_failed: Duration = Field(default="30d", description="failed deliveries deleted after")
 
     @field_validator("webhooks")
     @classmethod

@@ -1,4 +1,5 @@
-"""Periodic upkeep: trimming the journal and statuses that never found their message."""
+"""Periodic upkeep: trimming the journal, statuses that never found their message, and the
+integration webhooks' finished deliveries."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, update
+from sqlalchemy import Engine, bindparam, delete, or_, update
 from sqlalchemy import text as sql_text
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from sportello.config.settings import RetentionSettings, parse_duration
+from sportello.config.settings import IntegrationsSettings, RetentionSettings, parse_duration
 from sportello.inbox.batches import in_batches
 from sportello.inbox.db import session_scope
+from sportello.inbox.integration_tables import WebhookDelivery
 from sportello.inbox.models import TRIMMED, UNTRIMMED, Delivery, EarlyStatus
 from sportello.inbox.types import UTCDateTime
 
@@ -64,21 +66,21 @@ def _oldest(
     return list(session.execute(statement).scalars())
 
 
-def trim_all_deliveries(
+def trim_in_batches(
     engine: Engine,
-    now: datetime,
-    settings: RetentionSettings,
+    trim: Callable[[Session], int],
     *,
     budget_s: float = 30.0,
     write_lock: AbstractContextManager[Any] | None = None,
     pause: Callable[[], object] | None = None,
 ) -> int:
-    """Trim batch after batch, each in a transaction of its own, for at most about
-    ``budget_s`` (see :func:`in_batches`); returns how many were trimmed."""
+    """Run ``trim`` (one batch of at most :data:`BATCH`) batch after batch, each in a
+    transaction of its own, for at most about ``budget_s`` (see :func:`in_batches`);
+    returns how many were trimmed."""
 
     def batch() -> int:
         with write_lock or nullcontext(), session_scope(engine) as session:
-            return trim_deliveries(session, now, settings)
+            return trim(session)
 
     return in_batches(batch, BATCH, budget_s=budget_s, pause=pause)
 
@@ -92,3 +94,34 @@ def trim_early_statuses(session: Session, now: datetime) -> int:
         delete(EarlyStatus).where(col(EarlyStatus.at) < now - EARLY_STATUS_TTL)
     )
     return int(result.rowcount or 0)
+
+
+def trim_webhook_deliveries(session: Session, now: datetime, settings: IntegrationsSettings) -> int:
+    """Delivered webhook deliveries older than ``keep_delivered`` and failed ones older than
+    ``keep_failed`` are deleted, up to :data:`BATCH` of each; returns how many.
+
+    Pending ones always stay: they are still owed. The age is the delivery's (or, for a
+    failed one, its last try's); the search narrows on ``ix_webhook_deliveries_due``
+    (``next_attempt_at`` is never later than the delivery)."""
+    deleted = 0
+    for state, keep in (("delivered", settings.keep_delivered), ("failed", settings.keep_failed)):
+        cutoff = now - timedelta(seconds=parse_duration(keep))
+        ids = session.exec(
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.state == state,
+                col(WebhookDelivery.next_attempt_at) < cutoff,
+                or_(
+                    col(WebhookDelivery.delivered_at).is_(None),
+                    col(WebhookDelivery.delivered_at) < cutoff,
+                ),
+            )
+            .order_by(col(WebhookDelivery.next_attempt_at))
+            .limit(BATCH)
+        ).all()
+        if ids:
+            session.exec(  # type: ignore[call-overload]
+                delete(WebhookDelivery).where(col(WebhookDelivery.id).in_(ids))
+            )
+        deleted += len(ids)
+    return deleted

@@ -4,13 +4,14 @@ can fail, refuse or be down; nothing is lost, and a refusal shows in the API."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +32,9 @@ from sportello.config.settings import ConfigError, load_settings
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
-from sportello.inbox import accounts, integration_events, integration_sender, outbox
+from sportello.daemon import Daemon
+from sportello.inbox import accounts, housekeeping, integration_events, integration_sender, outbox
+from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.erasure import erase_customer
 from sportello.inbox.ingest import ingest
@@ -306,3 +309,49 @@ def test_a_webhook_that_is_down_never_holds_the_others_back(
     ]
     archive = running.api.get("/api/v1/integrations/deliveries", params={"webhook": "archive"})
     assert {d["state"] for d in archive.json()} == {"pending"}
+
+
+def test_finished_deliveries_are_deleted_after_their_keep_pending_ones_never(
+    database_url: str,
+) -> None:
+    now = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    settings = make_settings(
+        database_url,
+        integrations={**_hooks("http://127.0.0.1:9/down"), "keep_failed": "30d"},
+    )  # keep_delivered: the default, 7 days
+    daemon = Daemon(settings, clock=FrozenClock(now))
+    migrate(daemon.engine)
+    ages = {  # name: (state, days since it was due, days since it was delivered)
+        "old-delivered": ("delivered", 8, 8),
+        "young-delivered": ("delivered", 6, 6),
+        "held-back": ("delivered", 9, 2),  # due long ago, delivered when the receiver came back
+        "old-failed": ("failed", 31, None),
+        "young-failed": ("failed", 10, None),
+        "old-pending": ("pending", 40, None),
+    }
+    with session_scope(daemon.engine) as session:
+        for name, (state, due_days, delivered_days) in ages.items():
+            session.add(
+                WebhookDelivery(
+                    webhook="crm",
+                    event=name,
+                    created_at=now - timedelta(days=due_days),
+                    next_attempt_at=now - timedelta(days=due_days),
+                    state=state,
+                    delivered_at=None
+                    if delivered_days is None
+                    else now - timedelta(days=delivered_days),
+                )
+            )
+    job = next(
+        j for j in scheduler.periodic_jobs(daemon) if j.name == "retention:webhook-deliveries"
+    )
+    assert asyncio.run(scheduler.run_job(daemon, job))
+    with session_scope(daemon.engine) as session:
+        kept = sorted(session.exec(select(WebhookDelivery.event)).all())
+    assert kept == ["held-back", "old-pending", "young-delivered", "young-failed"]
+    with session_scope(daemon.engine) as session:  # months later, only what is owed stays
+        later = now + timedelta(days=90)
+        assert housekeeping.trim_webhook_deliveries(session, later, settings.integrations) == 3
+        assert session.exec(select(WebhookDelivery.event)).all() == ["old-pending"]
+    daemon.engine.dispose()

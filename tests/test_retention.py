@@ -55,20 +55,23 @@ def _with_body(engine: Engine) -> int:
         ).one()
 
 
+def _trim(session: Session) -> int:
+    return housekeeping.trim_deliveries(session, NOW, MONTH)
+
+
 def test_a_backlog_is_trimmed_in_one_run(engine: Engine) -> None:
     _deliveries(engine, 2 * housekeeping.BATCH + 500, age_days=40)
     _deliveries(engine, 300, age_days=5)
-    trimmed = housekeeping.trim_all_deliveries(engine, NOW, MONTH)
-    assert trimmed == 2 * housekeeping.BATCH + 500
+    assert housekeeping.trim_in_batches(engine, _trim) == 2 * housekeeping.BATCH + 500
     assert _with_body(engine) == 300  # the young ones keep theirs
-    assert housekeeping.trim_all_deliveries(engine, NOW, MONTH) == 0
+    assert housekeeping.trim_in_batches(engine, _trim) == 0
 
 
 def test_a_run_stops_at_its_budget(engine: Engine) -> None:
     _deliveries(engine, 2 * housekeeping.BATCH, age_days=40)
     pauses: list[int] = []
-    trimmed = housekeeping.trim_all_deliveries(
-        engine, NOW, MONTH, budget_s=0.0, pause=lambda: pauses.append(1)
+    trimmed = housekeeping.trim_in_batches(
+        engine, _trim, budget_s=0.0, pause=lambda: pauses.append(1)
     )
     assert (trimmed, len(pauses)) == (housekeeping.BATCH, 1)  # one batch, then the next run
 
