@@ -29,6 +29,7 @@ from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import Hook, JournalWorker
 from sportello.inbox.sla import SlaClock
 from sportello.inbox.surveys import SurveyAnswers
+from sportello.inbox.triage_rules import TriageRules
 from sportello.listening.mentions import forget_mentions, store_public_tweets
 from sportello.listening.service import Listening
 from sportello.sentiment import SentimentService
@@ -70,6 +71,7 @@ class Daemon:
         self.sentiment = SentimentService(default_language=settings.brand.default_language)
         hooks: list[Hook] = [
             SurveyAnswers(settings, self.clock),
+            TriageRules(self.clock),  # before the SLA clock: a raised priority picks the policy
             SlaClock(),
             AwayResponder(self.clock, settings.brand.default_language),
         ]

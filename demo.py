@@ -122,6 +122,10 @@ AWAY_MESSAGES = [
 SLA = [{"name": "standard", "first_response": "1h", "resolution": "1d", "warn_before": "15m"}]
 # Tick "Taking conversations" in the inbox and the open conversations come to you.
 ASSIGNMENT = {"mode": "balanced", "max_open_per_agent": 10}
+# Giulia's and Emma's refund requests come in tagged and raised (the settings page edits it).
+TRIAGE_RULES = [
+    {"name": "refunds", "keywords": ["rimbors*", "refund*"], "add_tags": ["refund"], "priority": 2}
+]
 
 
 def run_demo(*, port: int, data_dir: Path, fresh: bool, speed: float = 1.0) -> None:
@@ -146,6 +150,7 @@ def run_demo(*, port: int, data_dir: Path, fresh: bool, speed: float = 1.0) -> N
         away_messages=AWAY_MESSAGES,
         sla=SLA,
         assignment=ASSIGNMENT,
+        triage_rules=TRIAGE_RULES,
         **listening.settings(telegram_enabled="telegram" in channels),
     )
     martas_token = _add_demo_team(settings.database.url)

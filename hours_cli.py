@@ -20,6 +20,7 @@ from sportello.config.settings import (
     ConfigError,
     Settings,
     SlaSettings,
+    TriageRules,
     load_settings,
 )
 from sportello.inbox import settings_store
@@ -70,8 +71,8 @@ def show(
     config: ConfigOption = None,
     at: Annotated[str | None, typer.Option(help="Instant for the status (default now).")] = None,
 ) -> None:
-    """Print the stored business hours, away rules, SLA policies and assignment rule, and the
-    status at AT."""
+    """Print the stored business hours, away rules, SLA policies, assignment rule and triage
+    rules, and the status at AT."""
     settings = settings_or_exit(config)
     instant = _instant(at)
     engine = _engine(settings)
@@ -83,6 +84,7 @@ def show(
             "away_messages": [r.model_dump() for r in settings_store.away_rules(session)],
             "sla": [p.model_dump() for p in settings_store.sla_policies(session)],
             "assignment": settings_store.assignment(session).model_dump(),
+            "triage_rules": [r.model_dump() for r in settings_store.triage_rules(session)],
             "status": {
                 "at": _iso(instant, calendar.tz),
                 "open": calendar.is_open(instant),
@@ -108,7 +110,8 @@ def set_(
             "-f",
             exists=True,
             dir_okay=False,
-            help="TOML with [business_hours], [[away_messages]], [[sla]] and/or [assignment].",
+            help="TOML with [business_hours], [[away_messages]], [[sla]], [assignment] and/or "
+            "[[triage_rules]].",
         ),
     ],
     config: ConfigOption = None,
@@ -120,11 +123,11 @@ def set_(
     except tomllib.TOMLDecodeError as exc:
         typer.echo(f"sportello: {file} is not valid TOML: {exc}", err=True)
         raise typer.Exit(2) from None
-    known = ("business_hours", "away_messages", "sla", "assignment")
+    known = ("business_hours", "away_messages", "sla", "assignment", "triage_rules")
     if not any(key in data for key in known) or set(data) - set(known):
         typer.echo(
             f"sportello: {file} must contain only [business_hours], [[away_messages]], [[sla]], "
-            "[assignment]",
+            "[assignment], [[triage_rules]]",
             err=True,
         )
         raise typer.Exit(2)
@@ -138,6 +141,8 @@ def set_(
         policies = TypeAdapter(list[SlaSettings]).validate_python(data.get(section, []))
         section = "assignment"
         rule = AssignmentSettings.model_validate(data.get(section, {}))
+        section = "triage_rules"
+        triage = TypeAdapter(TriageRules).validate_python(data.get(section, []))
     except ValidationError as exc:
         lines = [f"  {'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors()]
         typer.echo(f"sportello: invalid {file}:\n" + "\n".join(lines), err=True)
@@ -153,6 +158,8 @@ def set_(
             settings_store.set_sla_policies(session, policies, now, "cli")
         if "assignment" in data:
             settings_store.set_assignment(session, rule, now, "cli")
+        if "triage_rules" in data:
+            settings_store.set_triage_rules(session, triage, now, "cli")
     engine.dispose()
     typer.echo(f"stored: {', '.join(key for key in known if key in data)}")
 

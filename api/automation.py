@@ -1,4 +1,5 @@
-"""``/api/v1/settings/...`` (business hours, away messages, SLA policies, assignment) and
+"""``/api/v1/settings/...`` (business hours, away messages, SLA policies, assignment, triage
+rules) and
 ``/api/v1/sla``.
 
 The settings are stored in the database (seeded from the configuration file once) and
@@ -10,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict
+from sqlmodel import col, select
 
 from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
@@ -21,11 +23,13 @@ from sportello.config.settings import (
     AwayMessageSettings,
     BusinessHoursSettings,
     SlaSettings,
+    TriageRules,
 )
 from sportello.inbox import settings_store, sla
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import format_next_open
 from sportello.inbox.clock import ensure_utc
+from sportello.inbox.users import User
 
 router = APIRouter(prefix="/api/v1", tags=["business hours, away messages, SLA"])
 
@@ -134,6 +138,30 @@ def write_assignment(
     body: AssignmentSettings, session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> AssignmentSettings:
     settings_store.set_assignment(session, body, daemon.clock.now(), caller)
+    return body
+
+
+@router.get("/settings/triage-rules")
+def read_triage_rules(session: SessionDep, _: Caller) -> TriageRules:
+    """The triage rules, in order: every rule a customer's message matches applies."""
+    return settings_store.triage_rules(session)
+
+
+@router.put("/settings/triage-rules")
+def write_triage_rules(
+    body: TriageRules, session: SessionDep, daemon: DaemonDep, caller: Admin
+) -> TriageRules:
+    """Replace the rules; ``422`` when one assigns to nobody known."""
+    named = {rule.assign for rule in body if rule.assign}
+    users = set(session.exec(select(User.name).where(col(User.name).in_(named))))
+    unknown = [
+        {"loc": ["body", index, "assign"], "msg": f"no user named {rule.assign}", "type": "value"}
+        for index, rule in enumerate(body)
+        if rule.assign and rule.assign not in users
+    ]
+    if unknown:
+        raise HTTPException(422, unknown)
+    settings_store.set_triage_rules(session, body, daemon.clock.now(), caller)
     return body
 
 

@@ -174,6 +174,20 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.first_response": "First response",
         "set.resolution": "Resolution",
         "set.warn_before": "Warn before",
+        "set.rules": "Triage rules",
+        "set.rules_hint": "Every rule a customer's message matches applies, in order: its tags "
+        "are added, the priority raised, and the conversation given to the agent if nobody has "
+        "it. Keywords: any of them, in any case, accents or not; rimbors* for every word "
+        "starting so; empty: every message.",
+        "set.keywords": "Keywords",
+        "set.languages": "Languages",
+        "set.sentiment": "Sentiment",
+        "set.any": "any",
+        "set.add_tags": "Add tags",
+        "set.raise_priority": "Raise priority to",
+        "set.unchanged": "unchanged",
+        "set.assign_to": "Give to",
+        "set.nobody": "nobody",
         "set.assignment": "Automatic assignment",
         "set.assignment_hint": "An open conversation nobody has taken goes to the available "
         "agent with the fewest open conversations (agents say they are available in the inbox; "
@@ -371,6 +385,21 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.first_response": "Prima risposta",
         "set.resolution": "Risoluzione",
         "set.warn_before": "Avvisa prima di",
+        "set.rules": "Regole di smistamento",
+        "set.rules_hint": "Si applica, in ordine, ogni regola a cui corrisponde il messaggio di "
+        "un cliente: le sue etichette vengono aggiunte, la priorità alzata e la conversazione "
+        "data all'operatore se non ce l'ha nessuno. Parole chiave: una qualsiasi, maiuscole o "
+        "minuscole, con o senza accenti; rimbors* per ogni parola che comincia così; vuoto: "
+        "ogni messaggio.",
+        "set.keywords": "Parole chiave",
+        "set.languages": "Lingue",
+        "set.sentiment": "Sentiment",
+        "set.any": "qualsiasi",
+        "set.add_tags": "Aggiungi etichette",
+        "set.raise_priority": "Alza la priorità a",
+        "set.unchanged": "invariata",
+        "set.assign_to": "Dai a",
+        "set.nobody": "nessuno",
         "set.assignment": "Assegnazione automatica",
         "set.assignment_hint": "Una conversazione aperta che nessuno ha preso va all'operatore "
         "disponibile con meno conversazioni aperte (gli operatori si dichiarano disponibili "

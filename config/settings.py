@@ -297,6 +297,56 @@ class SlaSettings(_Section):
     )
 
 
+class TriageRuleSettings(_Section):
+    """One ``[[triage_rules]]`` rule: what to do with a conversation when a customer's message
+    matches. Every matching rule applies, in order (see ``docs/inbox.md``)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    channels: list[ChannelName] = Field(default_factory=list, description="empty: every channel")
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="any of these words or phrases (any case, accents or not; 'rimbors*' "
+        "for a prefix); empty: any message",
+    )
+    languages: list[str] = Field(default_factory=list, description="empty: any language")
+    sentiment: Literal["negative", "neutral", "positive"] | None = None
+    add_tags: list[str] = Field(default_factory=list)
+    priority: int | None = Field(default=None, ge=0, le=3, description="raised to at least this")
+    assign: str | None = Field(default=None, description="this agent, when nobody has it")
+
+    @field_validator("keywords", "add_tags")
+    @classmethod
+    def _no_blanks(cls, value: list[str]) -> list[str]:
+        cleaned = [item.strip() for item in value]
+        if any(not item or item == "*" for item in cleaned):
+            raise ValueError("an empty word")
+        return cleaned
+
+    @field_validator("languages")
+    @classmethod
+    def _two_letters(cls, value: list[str]) -> list[str]:
+        bad = [code for code in value if not re.fullmatch(r"[a-z]{2}", code)]
+        if bad:
+            raise ValueError(f"not two-letter language codes: {', '.join(bad)}")
+        return value
+
+    @model_validator(mode="after")
+    def _does_something(self) -> TriageRuleSettings:
+        if not self.add_tags and self.priority is None and not self.assign:
+            raise ValueError("a rule needs add_tags, priority or assign")
+        return self
+
+
+def _unique_rule_names(rules: list[TriageRuleSettings]) -> list[TriageRuleSettings]:
+    names = [rule.name for rule in rules]
+    if len(set(names)) != len(names):
+        raise ValueError("rule names must be unique")
+    return rules
+
+
+TriageRules = Annotated[list[TriageRuleSettings], AfterValidator(_unique_rule_names)]
+
+
 class AssignmentSettings(_Section):
     """``[assignment]``: who gets a new conversation nobody has taken."""
 
@@ -563,6 +613,7 @@ class Settings(BaseSettings):
     away_messages: list[AwayMessageSettings] = Field(default_factory=list)
     sla: list[SlaSettings] = Field(default_factory=list)
     assignment: AssignmentSettings | None = None
+    triage_rules: TriageRules = Field(default_factory=list)
     window_reminder: WindowReminderSettings = Field(default_factory=WindowReminderSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     auto_resolve: AutoResolveSettings = Field(default_factory=AutoResolveSettings)

@@ -52,6 +52,7 @@ class Ingested:
     ignored: list[Ignored] = field(default_factory=list)
     duplicates: int = 0
     queued_replies: bool = False  # automation queued outbound messages (set by the worker)
+    assigned: list[tuple[int, str]] = field(default_factory=list)  # by a triage rule: (id, agent)
 
 
 def ingest(

@@ -135,6 +135,13 @@ class Broadcaster:
             self.publish("message.updated", **_message_data(message))
         if ingested.statuses:
             self.publish("sync", reason="delivery statuses")
+        for conversation_id, assignee in ingested.assigned:
+            self.publish(
+                "conversation.updated",
+                conversation_id=conversation_id,
+                actor="rules",
+                assignee=assignee,
+            )
 
     def sent(self, message: Message) -> None:
         """The outbox sender's ``on_change``: a message was sent or failed for good."""

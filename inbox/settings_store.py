@@ -1,4 +1,5 @@
-"""Business hours, away rules, SLA policies and the assignment rule as stored in the database.
+"""Business hours, away rules, SLA policies, the assignment rule and the triage rules as stored
+in the database.
 
 The daemon seeds each of them from the configuration file the first time (when the database
 has none); from then on the API and the CLI edit the stored copy, and the file's section is
@@ -20,6 +21,7 @@ from sportello.config.settings import (
     BusinessHoursSettings,
     Settings,
     SlaSettings,
+    TriageRules,
 )
 from sportello.inbox.automation_tables import StoredSetting
 from sportello.inbox.business_hours import BusinessCalendar
@@ -29,10 +31,12 @@ BUSINESS_HOURS: Final = "business_hours"
 AWAY_MESSAGES: Final = "away_messages"
 SLA: Final = "sla"
 ASSIGNMENT: Final = "assignment"
-KEYS: Final = (BUSINESS_HOURS, AWAY_MESSAGES, SLA, ASSIGNMENT)
+TRIAGE_RULES: Final = "triage_rules"
+KEYS: Final = (BUSINESS_HOURS, AWAY_MESSAGES, SLA, ASSIGNMENT, TRIAGE_RULES)
 
 _AWAY = TypeAdapter(list[AwayMessageSettings])
 _SLA = TypeAdapter(list[SlaSettings])
+_RULES = TypeAdapter(TriageRules)
 
 
 def seed(session: Session, settings: Settings, now: datetime) -> list[str]:
@@ -42,6 +46,7 @@ def seed(session: Session, settings: Settings, now: datetime) -> list[str]:
         AWAY_MESSAGES: _AWAY.dump_python(settings.away_messages) or None,
         SLA: _SLA.dump_python(settings.sla) or None,
         ASSIGNMENT: settings.assignment.model_dump() if settings.assignment else None,
+        TRIAGE_RULES: _RULES.dump_python(settings.triage_rules) or None,
     }
     stored = []
     for key, value in sections.items():
@@ -157,3 +162,15 @@ def set_assignment(
     session: Session, rule: AssignmentSettings, now: datetime, actor: str | None
 ) -> None:
     _write(session, ASSIGNMENT, rule.model_dump(), now, actor)
+
+
+def triage_rules(session: Session) -> TriageRules:
+    """The stored triage rules, in order (every matching rule applies)."""
+    row = _read(session, TRIAGE_RULES)
+    return _RULES.validate_python(row.value) if row is not None else []
+
+
+def set_triage_rules(
+    session: Session, rules: TriageRules, now: datetime, actor: str | None
+) -> None:
+    _write(session, TRIAGE_RULES, _RULES.dump_python(rules), now, actor)

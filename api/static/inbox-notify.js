@@ -53,11 +53,13 @@ export async function mentionedMe(data) {
   show(conversation, t("notify.mention").replace("{author}", data.author), conversation.customer_name || "");
 }
 
-/** Automatic assignment (``actor`` "assignment") or a colleague gave me a conversation. */
+const AUTOMATIC = new Set(["assignment", "rules"]); // automatic assignment, a triage rule
+
+/** Automatic assignment, a triage rule or a colleague gave me a conversation. */
 export async function givenToMe(id, actor) {
   if (!enabled() || inFront(id)) return;
   const conversation = await api(`/api/v1/conversations/${id}`);
-  const title = actor === "assignment" ? t("notify.assigned") : t("notify.given").replace("{actor}", actor);
+  const title = AUTOMATIC.has(actor) ? t("notify.assigned") : t("notify.given").replace("{actor}", actor);
   show(conversation, title, `${conversation.customer_name || ""}: ${conversation.last_message || ""}`);
 }
 

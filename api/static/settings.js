@@ -1,5 +1,5 @@
-// The settings page (admins): business hours, away messages, SLA policies, automatic
-// assignment, users and personal API tokens. Each form PUTs/POSTs its whole section; a 422
+// The settings page (admins): business hours, away messages, SLA policies, triage rules,
+// automatic assignment, users and personal API tokens. Each form PUTs/POSTs its whole section; a 422
 // is shown next to the field it names.
 "use strict";
 
@@ -184,6 +184,60 @@ async function loadSla() {
   $("sla-policies").replaceChildren(...policies.map(policyCard));
 }
 
+// --- triage rules -------------------------------------------------------------------
+
+const SENTIMENTS = ["negative", "neutral", "positive"];
+
+function listField(label, items, name, attrs = {}) {
+  return textField(label, items.join(", "), name, { size: 24, ...attrs });
+}
+
+function triageCard(rule, index) {
+  return el("fieldset", { class: "rule", "data-rule": index },
+    el("legend", {}, `${t("set.rule")} ${index + 1}`),
+    el("div", { class: "fields" },
+      textField(t("set.name"), rule.name, "name", { size: 12 }),
+      el("span", { class: "muted" }, t("filter.channel")), channelBoxes(rule.channels, "channels")),
+    ["name", "channels"].map((k) => errorBox(`${index}.${k}`)),
+    el("div", { class: "fields" },
+      listField(t("set.keywords"), rule.keywords, "keywords", { placeholder: "rimbors*, refund, money back", size: 30 }),
+      listField(t("set.languages"), rule.languages, "languages", { placeholder: t("set.any"), size: 6 }),
+      el("label", {}, t("set.sentiment"), " ", el("select", { "data-name": "sentiment" },
+        el("option", { value: "" }, t("set.any")),
+        SENTIMENTS.map((s) => el("option", { value: s, selected: rule.sentiment === s }, t(`sentiment.${s}`)))))),
+    ["keywords", "languages", "sentiment"].map((k) => errorBox(`${index}.${k}`)),
+    el("div", { class: "fields" },
+      listField(t("set.add_tags"), rule.add_tags, "add_tags", { size: 16 }),
+      el("label", {}, t("set.raise_priority"), " ", el("select", { "data-name": "priority" },
+        el("option", { value: "" }, t("set.unchanged")),
+        [1, 2, 3].map((p) => el("option", { value: String(p), selected: rule.priority === p }, t(`priority.${p}`))))),
+      textField(t("set.assign_to"), rule.assign, "assign", { size: 10, list: "rule-agents", placeholder: t("set.nobody") })),
+    ["add_tags", "priority", "assign"].map((k) => errorBox(`${index}.${k}`)),
+    errorBox(`${index}`),
+    el("button", { type: "button", class: "small ghost", onclick: (event) => removeCard(event, triageCard, readTriage) }, t("set.remove_rule")));
+}
+
+function readTriage(card) {
+  const value = (name) => card.querySelector(`[data-name="${name}"]`).value.trim();
+  const list = (name) => value(name).split(",").map((item) => item.trim()).filter(Boolean);
+  return {
+    name: value("name"),
+    channels: [...card.querySelectorAll('[data-channel="channels"]:checked')].map((c) => c.value),
+    keywords: list("keywords"),
+    languages: list("languages").map((code) => code.toLowerCase()),
+    sentiment: value("sentiment") || null,
+    add_tags: list("add_tags"),
+    priority: value("priority") ? Number(value("priority")) : null,
+    assign: value("assign") || null,
+  };
+}
+
+async function loadTriage() {
+  const [rules, agents] = await Promise.all([api("/api/v1/settings/triage-rules"), api("/api/v1/agents")]);
+  $("rule-agents").replaceChildren(...agents.map((a) => el("option", { value: a.name })));
+  $("triage-rules").replaceChildren(...rules.map(triageCard));
+}
+
 function fillAssignment(rule) {
   const fields = $("assignment-form").elements;
   fields.namedItem("mode").value = rule.mode;
@@ -319,6 +373,10 @@ onSubmit($("sla-form"), async () => {
   const policies = await api("/api/v1/settings/sla", { method: "PUT", body: [...$("sla-policies").children].map(readPolicy) });
   $("sla-policies").replaceChildren(...policies.map(policyCard));
 });
+onSubmit($("rules-form"), async () => {
+  const rules = await api("/api/v1/settings/triage-rules", { method: "PUT", body: [...$("triage-rules").children].map(readTriage) });
+  $("triage-rules").replaceChildren(...rules.map(triageCard));
+});
 onSubmit($("assignment-form"), async () => {
   fillAssignment(await api("/api/v1/settings/assignment", { method: "PUT", body: readAssignment() }));
 });
@@ -360,7 +418,14 @@ $("sla-add").addEventListener("click", () => {
   container.append(policyCard({ name: "", channels: [], priorities: [], first_response: "1h", resolution: null, warn_before: "15m", business_time: false }, container.children.length));
 });
 
-Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadAssignment(), loadUsers(), loadTokens(), loadWebhooks()]).then(() => {
+$("rules-add").addEventListener("click", () => {
+  const container = $("triage-rules");
+  const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null }, container.children.length);
+  container.append(card);
+  card.querySelector('[data-name="name"]').focus();
+});
+
+Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadTriage(), loadAssignment(), loadUsers(), loadTokens(), loadWebhooks()]).then(() => {
   document.body.dataset.loaded = "true";
 });
 setInterval(loadStatus, 60_000);

@@ -1,0 +1,157 @@
+"""Triage rules: tags, priority and an assignee for a conversation, from what its customer wrote.
+
+An agent who reads "rimborso" tags the conversation *refund* and raises it; a rule does it the
+moment the message arrives, so the inbox sorts it at once. Every rule whose conditions a new
+customer message meets applies, in order: tags are added, the priority only ever goes up, and
+the first rule with an assignee gives the conversation to that agent if nobody has it. A
+rule that changes something records a ``rule`` event on the conversation (and an
+``assigned`` one when it gives it away), so its history says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from sportello.config.settings import TriageRuleSettings
+from sportello.inbox import settings_store
+from sportello.inbox.clock import Clock
+from sportello.inbox.conversations import record
+from sportello.inbox.ingest import Ingested
+from sportello.inbox.models import Conversation, ConversationTag, Message
+from sportello.inbox.users import User
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("open", "pending")
+
+
+def folded(text: str) -> str:
+    """``text`` in lower case without accents: "Più" and "piu" read the same."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+@lru_cache(maxsize=256)
+def keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for any of ``keywords``: whole words or phrases (spaces match any run of
+    spaces), ``word*`` for every word starting so."""
+    parts = []
+    for keyword in keywords:
+        prefix = keyword.endswith("*")
+        words = folded(keyword.rstrip("*")).split()
+        body = r"\s+".join(map(re.escape, words))
+        parts.append(rf"(?<!\w){body}" + (r"\w*" if prefix else r"(?!\w)"))
+    return re.compile("|".join(parts))
+
+
+def matches(rule: TriageRuleSettings, message: Message, text: str | None = None) -> bool:
+    """Whether ``message`` meets every condition of ``rule``; ``text`` is its text
+    :func:`folded`, when the caller has it already."""
+    if rule.channels and message.channel not in rule.channels:
+        return False
+    if rule.languages and message.sentiment_language not in rule.languages:
+        return False
+    if rule.sentiment is not None and message.sentiment_label != rule.sentiment:
+        return False
+    if rule.keywords:
+        text = folded(message.text or "") if text is None else text
+        return keyword_pattern(tuple(rule.keywords)).search(text) is not None
+    return True
+
+
+@dataclass
+class Outcome:
+    """What the matching rules would change on one conversation."""
+
+    rules: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    priority: int | None = None
+    assignee: str | None = None
+    assigned_by: str | None = None
+
+
+def decide(rules: Sequence[TriageRuleSettings], message: Message) -> Outcome:
+    outcome = Outcome()
+    text = folded(message.text or "")
+    for rule in rules:
+        if not matches(rule, message, text):
+            continue
+        outcome.rules.append(rule.name)
+        outcome.tags += [tag for tag in rule.add_tags if tag not in outcome.tags]
+        if rule.priority is not None:
+            outcome.priority = max(outcome.priority or 0, rule.priority)
+        if rule.assign and outcome.assignee is None:
+            outcome.assignee, outcome.assigned_by = rule.assign, rule.name
+    return outcome
+
+
+class TriageRules:
+    """Pipeline hook: the triage rules on every new customer message of an active
+    conversation (a survey's answer leaves its conversation resolved: no rule sees it).
+
+    It runs before the SLA clock, so that a priority a rule raises picks the SLA policy."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def __call__(self, session: Session, ingested: Ingested) -> None:
+        fresh = [
+            (m, c)
+            for m, c in ingested.new_messages
+            if m.direction == "in" and m.author == "customer" and c.status in ACTIVE
+        ]
+        if not fresh:
+            return
+        rules = settings_store.triage_rules(session)
+        if not rules:
+            return
+        for message, conversation in fresh:
+            outcome = decide(rules, message)
+            if outcome.rules:
+                assignee = apply(session, conversation, outcome, self.clock.now())
+                if assignee is not None:
+                    assert conversation.id is not None
+                    ingested.assigned.append((conversation.id, assignee))
+
+
+def apply(
+    session: Session, conversation: Conversation, outcome: Outcome, now: datetime
+) -> str | None:
+    """Make ``outcome``'s changes that are changes; returns the new assignee, if any."""
+    assert conversation.id is not None
+    changed: dict[str, Any] = {}
+    if outcome.tags:
+        have = set(
+            session.exec(
+                select(ConversationTag.tag).where(
+                    col(ConversationTag.conversation_id) == conversation.id
+                )
+            )
+        )
+        added = [tag for tag in outcome.tags if tag not in have]
+        for tag in added:
+            session.add(ConversationTag(conversation_id=conversation.id, tag=tag))
+        if added:
+            changed["tags"] = added
+    if outcome.priority is not None and outcome.priority > conversation.priority:
+        conversation.priority = changed["priority"] = outcome.priority
+    assignee = None
+    if outcome.assignee is not None and conversation.assignee is None:
+        if session.exec(select(User.id).where(User.name == outcome.assignee)).first() is None:
+            log.warning("rule %s names no user %r", outcome.assigned_by, outcome.assignee)
+        else:
+            assignee = conversation.assignee = changed["assignee"] = outcome.assignee
+            actor = f"rule:{outcome.assigned_by}"
+            record(session, conversation, "assigned", now, actor, assignee=assignee)
+    if changed:
+        record(session, conversation, "rule", now, "rules", rules=outcome.rules, **changed)
+    return assignee
