@@ -9,8 +9,11 @@ conversation). The baseline, measured in the same run on the same deliveries, is
 connector's parse alone: the worker cannot be faster than reading the bodies, so the ratio
 says how much of its time is storage.
 
-``python bench/bench_worker.py [--quick] [--deliveries N] [--no-postgres] [--kind whatsapp]``.
-Writes ``bench/results/worker.json``.
+``--triage-rules``: with five triage rules of the usual kinds (keywords, sentiment, language),
+three of them matching a quarter of the texts, to measure what the rules cost the worker.
+
+``python bench/bench_worker.py [--quick] [--deliveries N] [--no-postgres] [--kind whatsapp]
+[--triage-rules]``. Writes ``bench/results/worker.json`` (``worker_rules.json``).
 """
 
 from __future__ import annotations
@@ -49,10 +52,43 @@ BUILD = {"telegram": loadgen.telegram_delivery, "whatsapp": loadgen.whatsapp_del
 SECRETS = {"telegram": TELEGRAM_SECRET, "whatsapp": WHATSAPP_SECRET}
 
 
-def daemon_on(url: str, workdir: Path) -> Daemon:
+TRIAGE_RULES = """
+[[triage_rules]]
+name = "refunds"
+keywords = ["rimbors*", "refund*", "money back"]
+add_tags = ["refund"]
+priority = 2
+[[triage_rules]]
+name = "damaged"
+keywords = ["danneggiat*", "rott*", "broken"]
+add_tags = ["damaged"]
+[[triage_rules]]
+name = "billing"
+keywords = ["charged twice", "addebit*", "fattur*", "invoice"]
+add_tags = ["billing"]
+priority = 1
+[[triage_rules]]
+name = "unhappy"
+sentiment = "negative"
+channels = ["x"]
+add_tags = ["unhappy"]
+[[triage_rules]]
+name = "english on whatsapp"
+channels = ["whatsapp"]
+languages = ["en"]
+add_tags = ["english"]
+"""
+
+
+def daemon_on(url: str, workdir: Path, *, rules: bool = False) -> Daemon:
     config = workdir / "sportello.toml"
     config.write_text(
-        daemon_config(url, telegram_api="http://127.0.0.1:9", whatsapp_graph="http://127.0.0.1:9"),
+        daemon_config(
+            url,
+            telegram_api="http://127.0.0.1:9",
+            whatsapp_graph="http://127.0.0.1:9",
+            extra=TRIAGE_RULES if rules else "",
+        ),
         encoding="utf-8",
     )
     daemon = Daemon(load_settings(config))
@@ -68,10 +104,12 @@ def bodies(kind: str, count: int, customers: int | None) -> list[tuple[bytes, di
     return [BUILD[kind](n, SECRETS[kind]) for n in range(1, count + 1)]
 
 
-def measure(url: str, kind: ChannelName, count: int, customers: int | None) -> dict[str, Any]:
+def measure(
+    url: str, kind: ChannelName, count: int, customers: int | None, *, rules: bool = False
+) -> dict[str, Any]:
     deliveries = bodies(kind, count, customers)
     with tempfile.TemporaryDirectory(prefix="sportello-worker-") as tmp:
-        daemon = daemon_on(url, Path(tmp))
+        daemon = daemon_on(url, Path(tmp), rules=rules)
         connector = daemon.connectors[kind]
         now = datetime.now(UTC)
         started = time.perf_counter()
@@ -101,10 +139,11 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, help="deliveries per run (default 2000)")
     parser.add_argument("--kind", choices=sorted(BUILD), default="telegram")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--triage-rules", action="store_true", help="with five triage rules")
     args = parser.parse_args()
     count = args.deliveries or (60 if args.quick else 2000)
     pg = None if args.no_postgres or args.quick else postgres_url()
-    results: dict[str, Any] = {"kind": args.kind, "runs": {}}
+    results: dict[str, Any] = {"kind": args.kind, "triage_rules": args.triage_rules, "runs": {}}
     rows = []
     for mix, customers in MIXES.items():
         with tempfile.TemporaryDirectory(prefix="sportello-worker-db-") as tmp:
@@ -112,15 +151,16 @@ def main() -> None:
             if pg is not None:
                 engines["postgres"] = reset_schema(pg, f"bench_worker_{mix}")
             for engine, url in engines.items():
-                run = measure(url, args.kind, count, customers)
+                run = measure(url, args.kind, count, customers, rules=args.triage_rules)
                 results["runs"][f"{engine}/{mix}"] = run
                 ratio = f"{run['ratio_to_parse']:.3f}"  # 0.03 is not 0.0
                 rows.append([engine, mix, run["parse_per_s"], run["worker_per_s"], ratio])
     if pg is None:
         results["postgres"] = "not measured: no PostgreSQL (or --no-postgres / --quick)"
-    print(f"\n{args.kind} journal worker, {count} deliveries per run")
+    rules = ", five triage rules" if args.triage_rules else ""
+    print(f"\n{args.kind} journal worker{rules}, {count} deliveries per run")
     print(table(["engine", "customers", "parse/s", "worker/s", "ratio"], rows))
-    write_results("worker", results, quick=args.quick)
+    write_results("worker_rules" if args.triage_rules else "worker", results, quick=args.quick)
 
 
 if __name__ == "__main__":

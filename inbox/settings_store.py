@@ -79,6 +79,7 @@ def _read(session: Session, key: str) -> StoredSetting | None:
 
 def _write(session: Session, key: str, value: Any, now: datetime, actor: str | None) -> None:
     session.info.get("stored_settings", {}).pop(key, None)
+    session.info.get("parsed_settings", {}).pop(key, None)
     row = _read(session, key)
     if row is None:
         session.add(StoredSetting(key=key, value=value, updated_at=now, updated_by=actor))
@@ -165,9 +166,14 @@ def set_assignment(
 
 
 def triage_rules(session: Session) -> TriageRules:
-    """The stored triage rules, in order (every matching rule applies)."""
-    row = _read(session, TRIAGE_RULES)
-    return _RULES.validate_python(row.value) if row is not None else []
+    """The stored triage rules, in order (every matching rule applies); validated once per
+    unit of work, as the journal worker's hook asks for every customer message."""
+    parsed: dict[str, Any] = session.info.setdefault("parsed_settings", {})
+    if TRIAGE_RULES not in parsed:
+        row = _read(session, TRIAGE_RULES)
+        parsed[TRIAGE_RULES] = _RULES.validate_python(row.value) if row is not None else []
+    rules: TriageRules = parsed[TRIAGE_RULES]
+    return rules
 
 
 def set_triage_rules(

@@ -19,7 +19,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, event, inspect
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, select
 
 from sportello.config.settings import TriageRuleSettings
 from sportello.inbox import settings_store
@@ -34,10 +37,15 @@ log = logging.getLogger(__name__)
 ACTIVE = ("open", "pending")
 
 
+# The blocks of combining diacritical marks, which NFKD splits off the letters they accent.
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def folded(text: str) -> str:
     """``text`` in lower case without accents: "Più" and "piu" read the same."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    if text.isascii():
+        return text.lower()
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text.casefold()))
 
 
 @lru_cache(maxsize=256)
@@ -130,23 +138,18 @@ def apply(
     assert conversation.id is not None
     changed: dict[str, Any] = {}
     if outcome.tags:
-        have = set(
-            session.exec(
-                select(ConversationTag.tag).where(
-                    col(ConversationTag.conversation_id) == conversation.id
-                )
-            )
-        )
+        have = _tags(session, conversation)
         added = [tag for tag in outcome.tags if tag not in have]
         for tag in added:
             session.add(ConversationTag(conversation_id=conversation.id, tag=tag))
+        have.update(added)
         if added:
             changed["tags"] = added
     if outcome.priority is not None and outcome.priority > conversation.priority:
         conversation.priority = changed["priority"] = outcome.priority
     assignee = None
     if outcome.assignee is not None and conversation.assignee is None:
-        if session.exec(select(User.id).where(User.name == outcome.assignee)).first() is None:
+        if not _is_user(session, outcome.assignee):
             log.warning("rule %s names no user %r", outcome.assigned_by, outcome.assignee)
         else:
             assignee = conversation.assignee = changed["assignee"] = outcome.assignee
@@ -155,3 +158,43 @@ def apply(
     if changed:
         record(session, conversation, "rule", now, "rules", rules=outcome.rules, **changed)
     return assignee
+
+
+# The reads below run inside the journal worker's batch: without autoflush (a flush per
+# matching message would write the batch's rows one delivery at a time: the worker took
+# 1.5 times as long), and remembered for the batch, with the tags this hook added, until a
+# rollback (of the batch, or of one delivery's savepoint) undoes what it added.
+_MEMORY = ("conversation_tags", "users_named")
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget(session: OrmSession, _previous: Any) -> None:
+    for key in _MEMORY:
+        session.info.pop(key, None)
+
+
+_TAGS = ConversationTag.__table__  # type: ignore[attr-defined]
+_TAGS_OF = sa_select(_TAGS.c.tag).where(_TAGS.c.conversation_id == bindparam("conversation_id"))
+
+
+def _tags(session: Session, conversation: Conversation) -> set[str]:
+    """The conversation's tags: none for one this batch opened and has not stored yet (its
+    id reserved on PostgreSQL), else read with a Core statement on the session's connection
+    (the ORM's query cost some 0.5 ms a message)."""
+    known: dict[int, set[str]] = session.info.setdefault("conversation_tags", {})
+    assert conversation.id is not None
+    if conversation.id not in known:
+        if inspect(conversation).pending:
+            known[conversation.id] = set()
+        else:
+            rows = session.connection().execute(_TAGS_OF, {"conversation_id": conversation.id})
+            known[conversation.id] = set(rows.scalars())
+    return known[conversation.id]
+
+
+def _is_user(session: Session, name: str) -> bool:
+    known: dict[str, bool] = session.info.setdefault("users_named", {})
+    if name not in known:
+        with session.no_autoflush:
+            known[name] = session.exec(select(User.id).where(User.name == name)).first() is not None
+    return known[name]

@@ -24,18 +24,22 @@ from conftest import (
     telegram_channel,
     wait_for,
 )
+from sqlalchemy import Engine
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from sportello.cli import app
 from sportello.config.settings import ConfigError, TriageRuleSettings, load_settings
+from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
-from sportello.inbox import accounts
+from sportello.inbox import accounts, settings_store
+from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import session_scope
+from sportello.inbox.ingest import ingest
 from sportello.inbox.models import Conversation, ConversationEvent, ConversationTag, Message
-from sportello.inbox.triage_rules import decide, matches
+from sportello.inbox.triage_rules import TriageRules, decide, matches
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi")
 JOHN = tg.user(5551002, "John", "Smith")
@@ -121,6 +125,36 @@ def test_a_rule_is_checked_when_written() -> None:
         load_settings(None, triage_rules=[{**REFUNDS, "keywords": ["refund", " "]}])
     with pytest.raises(ConfigError, match="priority"):
         load_settings(None, triage_rules=[{**REFUNDS, "priority": 7}])
+
+
+def _inbound(number: int, text: str, at: datetime, user: str = "5551001") -> InboundMessage:
+    person = Person(user, f"Customer {user}")
+    return InboundMessage("telegram", f"{user}:{number}", Thread(user), person, at, text=text)
+
+
+def test_what_a_rolled_back_delivery_added_is_added_again(engine: Engine) -> None:
+    """The hook remembers a batch's tags (no query, no flush per message) until a rollback."""
+    at = datetime.now(UTC)
+    hook = TriageRules(FrozenClock(at))
+    with session_scope(engine) as session:
+        settings_store.set_triage_rules(session, [_rule(keywords=["rimborso"])], at, "test")
+        hook(session, ingest(session, [_inbound(1, "Ciao", at)], now=at))  # nothing to do
+    with session_scope(engine) as session:
+        savepoint = session.begin_nested()
+        hook(session, ingest(session, [_inbound(2, "Un rimborso?", at)], now=at))
+        savepoint.rollback()  # as the worker does when a delivery of its batch fails
+        batch = [
+            _inbound(3, "Il RIMBORSO!", at),
+            _inbound(4, "rimborso, grazie", at),  # Giulia's conversation: tagged once
+            _inbound(1, "Rimborso per me?", at, user="5551002"),  # two new customers: on
+            _inbound(1, "Anche io un rimborso", at, user="5551003"),  # PostgreSQL, stored later
+        ]
+        hook(session, ingest(session, batch, now=at))
+    with session_scope(engine) as session:
+        tags = session.exec(select(ConversationTag.conversation_id, ConversationTag.tag)).all()
+        kinds = session.exec(select(ConversationEvent.kind)).all()
+    assert sorted(tags) == [(1, "t"), (2, "t"), (3, "t")]
+    assert sorted(kinds) == ["opened"] * 3 + ["rule"] * 3
 
 
 def _says(running: RunningDaemon, user: dict[str, Any], update_id: int, text: str) -> None:
