@@ -94,6 +94,7 @@ def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversatio
     page.context.grant_permissions(["notifications"], origin=running.url)
     page.add_init_script(RECORDER)
     sign_in(page, running.url, "bob")
+    page.locator("#live-status[data-state='live']").wait_for()  # the box's script is there
     switch = page.get_by_label("Notifications")
     assert not switch.is_checked()
     switch.check()
@@ -154,4 +155,80 @@ def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversatio
     _says(running, GIULIA, "Allora?")
     page.locator("#messages li.message", has_text="Allora?").wait_for()
     assert len(shown()) == 4
+    assert browser.errors == []
+
+
+def _bob_with_notifications(
+    running: RunningDaemon, browser: Browser, permission: str
+) -> Callable[[], list[dict[str, str]]]:
+    """bob signs in with the browser's notification permission set to ``permission`` and
+    ticks the box; returns what the page has shown since."""
+    with session_scope(running.daemon.engine) as session:
+        accounts.create_user(session, "bob", "bob-password", "agent", datetime.now(UTC))
+    page = browser.page
+    page.add_init_script(RECORDER)
+    sign_in(page, running.url, "bob")
+    page.locator("#live-status[data-state='live']").wait_for()
+    cdp = page.context.new_cdp_session(page)
+    context_id = cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
+    cdp.send(
+        "Browser.setPermission",
+        {
+            "permission": {"name": "notifications"},
+            "setting": permission,
+            "origin": running.url,
+            "browserContextId": context_id,  # Playwright's context, not the default one
+        },
+    )
+    page.get_by_label("Notifications").click()
+    return lambda: list(page.evaluate(SHOWN))
+
+
+def test_a_browser_that_blocks_notifications_leaves_the_box_unticked_and_says_why(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+) -> None:
+    _, server = telegram_emulator
+    running = start_daemon(make_settings(sqlite_url, channels=telegram_channel(server.url)))
+    shown = _bob_with_notifications(running, browser, "denied")
+    switch = browser.page.get_by_label("Notifications")
+    browser.page.locator("#notify[title*='blocks']").wait_for(state="attached")
+    assert not switch.is_checked()
+    assert switch.get_attribute("title") == (
+        "The browser blocks notifications for this site: allow them in its site settings."
+    )
+    assert browser.page.evaluate("localStorage.getItem('sportello.notify')") is None
+    _says(running, MARCO, "Salve, c'è qualcuno?")  # nobody's: would notify if allowed
+    browser.page.locator("#conversation-list button.conversation", has_text="Marco").wait_for()
+    assert shown() == []
+    assert browser.errors == []
+
+
+def test_a_triage_rule_that_gives_me_a_conversation_notifies_me(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+) -> None:
+    _, server = telegram_emulator
+    rules = [{"name": "returns", "keywords": ["reso"], "assign": "bob"}]
+    running = start_daemon(
+        make_settings(sqlite_url, channels=telegram_channel(server.url), triage_rules=rules)
+    )
+    shown = _bob_with_notifications(running, browser, "granted")
+    browser.page.locator("#notify:checked").wait_for()
+    marco = _says(running, MARCO, "Vorrei fare un reso")
+    wait_for(lambda: len(shown()) == 2)
+    # the customer wrote in (now) mine, then it was given to me: the same tag, so the
+    # desktop shows the second in place of the first
+    assert shown() == [
+        {"title": "Marco Neri", "body": "Vorrei fare un reso", "tag": f"conversation-{marco}"},
+        {
+            "title": "A conversation for you",
+            "body": "Marco Neri: Vorrei fare un reso",
+            "tag": f"conversation-{marco}",
+        },
+    ]
     assert browser.errors == []
