@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sportello import __version__
 from sportello.api import (
     accounts,
+    activity,
     alerts,
     attachments,
     automation,
@@ -78,6 +79,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         messages,
         attachments,
         conversations,
+        activity,
         desk,
         customer_ops,
         customers,

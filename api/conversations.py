@@ -151,27 +151,29 @@ def _apply(
     if "assignee" in changes and conversation.assignee != changes["assignee"]:
         record(session, conversation, "assigned", now, caller, assignee=changes["assignee"])
         conversation.assignee = changes["assignee"]
-    if changes.get("priority") is not None:
-        conversation.priority = changes["priority"]
-    if changes.get("tags") is not None:
-        session.exec(
-            delete(ConversationTag).where(col(ConversationTag.conversation_id) == conversation.id)
-        )  # type: ignore[call-overload]
-        _add_tags(session, conversation.id, changes["tags"], have=set())
-    if changes.get("add_tags"):
-        have = set(
-            session.exec(
-                select(ConversationTag.tag).where(
-                    col(ConversationTag.conversation_id) == conversation.id
-                )
-            )
-        )
-        _add_tags(session, conversation.id, changes["add_tags"], have)
+    priority = changes.get("priority")
+    if priority is not None and priority != conversation.priority:
+        record(session, conversation, "priority", now, caller,
+               priority=priority, previous=conversation.priority)  # fmt: skip
+        conversation.priority = priority
+    if changes.get("tags") is None and not changes.get("add_tags"):
+        return
+    tags_of = col(ConversationTag.conversation_id) == conversation.id
+    have = set(session.exec(select(ConversationTag.tag).where(tags_of)))
+    wanted = _cleaned(changes["tags"] if changes.get("tags") is not None else [])
+    removed = sorted(have - wanted) if changes.get("tags") is not None else []
+    added = sorted((wanted | _cleaned(changes.get("add_tags") or [])) - have)
+    if removed:
+        gone = delete(ConversationTag).where(tags_of, col(ConversationTag.tag).in_(removed))
+        session.exec(gone)  # type: ignore[call-overload]
+    for tag in added:
+        session.add(ConversationTag(conversation_id=conversation.id, tag=tag))
+    if added or removed:
+        record(session, conversation, "tagged", now, caller, added=added, removed=removed)
 
 
-def _add_tags(session: Session, conversation_id: int, tags: list[str], have: set[str]) -> None:
-    for tag in sorted({t.strip() for t in tags if t.strip()} - have):
-        session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
+def _cleaned(tags: list[str]) -> set[str]:
+    return {tag.strip() for tag in tags if tag.strip()}
 
 
 @router.get("/{conversation_id}/messages")

@@ -91,7 +91,9 @@ def set_status(
         conversation.resolved_at = at
         conversation.waiting_since = None
     if previous != status:
-        record(session, conversation, status, at, actor, previous=previous)
+        until = conversation.snoozed_until
+        more = {"until": until.isoformat()} if until is not None else {}
+        record(session, conversation, status, at, actor, previous=previous, **more)
 
 
 def wake_snoozed(session: Session, now: datetime) -> int:

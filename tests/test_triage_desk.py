@@ -146,12 +146,21 @@ def test_bulk_changes_apply_to_every_conversation_or_to_none(
     with Session(engine) as session:
         events = session.exec(select(ConversationEvent).order_by(col(ConversationEvent.id))).all()
         assert [(e.conversation_id, e.kind, e.actor) for e in events if e.kind != "opened"] == [
+            (first, "tagged", "api"),
             (first, "assigned", "api"),
+            (first, "tagged", "api"),
             (second, "assigned", "api"),
+            (second, "tagged", "api"),
             (first, "resolved", "api"),
             (second, "resolved", "api"),
             (third, "resolved", "api"),
             (first, "assigned", "api"),
+        ]
+        tagged = [e.data for e in events if e.kind == "tagged"]
+        assert tagged == [
+            {"added": ["spam"], "removed": []},
+            {"added": ["ondata"], "removed": []},  # spam it had already
+            {"added": ["ondata", "spam"], "removed": []},
         ]
     too_many = api.post("/api/v1/conversations/bulk", json={"ids": list(range(201))})
     assert too_many.status_code == 422

@@ -252,7 +252,7 @@ def test_a_customer_message_tags_raises_and_assigns_its_conversation(
     wait_for(lambda: len(running.messages(direction="in")) == 2)
     again = _conversation(running, giulia_id)
     assert (again["priority"], again["assignee"], again["tags"]) == (3, "api", ["refund"])
-    assert [kind for kind, _, _ in again["events"]] == ["assigned", "rule", "assigned"]
+    assert [kind for kind, _, _ in again["events"]] == ["assigned", "rule", "assigned", "priority"]
 
     # an angry English customer: every rule that matches applies
     _says(
