@@ -122,6 +122,21 @@ AWAY_MESSAGES = [
 SLA = [{"name": "standard", "first_response": "1h", "resolution": "1d", "warn_before": "15m"}]
 # Tick "Taking conversations" in the inbox and the open conversations come to you.
 ASSIGNMENT = {"mode": "balanced", "max_open_per_agent": 10}
+# Two pick-and-done steps for the inbox's Macro… list (the settings page edits them).
+MACROS = [
+    {
+        "name": "Grazie, risolta",
+        "reply": "Grazie a te {name}, buona giornata!",
+        "take": True,
+        "status": "resolved",
+    },
+    {
+        "name": "Al magazzino",
+        "note": "Da verificare con il magazzino: ordine, foto del pacco.",
+        "add_tags": ["magazzino"],
+        "status": "pending",
+    },
+]
 # Giulia's and Emma's refund requests come in tagged and raised (the settings page edits it).
 TRIAGE_RULES = [
     {"name": "refunds", "keywords": ["rimbors*", "refund*"], "add_tags": ["refund"], "priority": 2}
@@ -202,11 +217,25 @@ def _play(daemon_url: str, platforms: list[DemoPlatform], speed: float, martas_t
         log.error("demo daemon never became ready; no traffic played")
         return
     by_channel = {p.channel: p for p in platforms}
+    try:
+        _write_macros(daemon_url)
+    except httpx.HTTPError as exc:
+        log.warning("demo: the macros could not be written: %s", exc)
     asyncio.run(_play_script(by_channel, speed))
     try:
         _marta_at_work(daemon_url, martas_token)
     except httpx.HTTPError as exc:  # the demo goes on without her
         log.warning("demo: Marta's work failed: %s", exc)
+
+
+def _write_macros(daemon_url: str) -> None:
+    """The demo's macros, through the API as its admin (a name taken: kept from the last run)."""
+    headers = {"Authorization": f"Bearer {DEMO_TOKEN}"}
+    with httpx.Client(base_url=daemon_url, headers=headers) as api:
+        for macro in MACROS:
+            answer = api.post("/api/v1/macros", json=macro)
+            if answer.status_code not in (201, 409):
+                answer.raise_for_status()
 
 
 def _marta_at_work(daemon_url: str, token: str) -> None:

@@ -92,7 +92,7 @@ def update_conversation(
     conversation = get_conversation(session, conversation_id)
     changes = patch.model_dump(exclude_unset=True)
     handed = "assignee" in changes and changes["assignee"] != conversation.assignee
-    _apply(session, conversation, changes, daemon.clock.now(), caller)
+    apply_changes(session, conversation, changes, daemon.clock.now(), caller)
     session.commit()  # before answering: the dependency's commit may run after the response
     daemon.live.publish(
         "conversation.updated",
@@ -118,7 +118,7 @@ def update_conversations(
     now = daemon.clock.now()
     handed = {c.id for c in found if "assignee" in changes and changes["assignee"] != c.assignee}
     for conversation in found:
-        _apply(session, conversation, changes, now, caller)
+        apply_changes(session, conversation, changes, now, caller)
     session.commit()
     updated = sorted(c.id for c in found if c.id is not None)
     for conversation_id in updated:
@@ -131,15 +131,15 @@ def update_conversations(
     return BulkOut(updated=updated, missing=sorted(set(body.ids) - set(updated)))
 
 
-def _apply(
+def apply_changes(
     session: Session,
     conversation: Conversation,
     changes: dict[str, Any],
     now: datetime,
     caller: str,
 ) -> None:
-    """The given fields of a PATCH (or a bulk change) on one conversation; 422 when the
-    status change is invalid."""
+    """The given fields of a PATCH (or a bulk change, or a macro) on one conversation, each
+    change recorded as an event by ``caller``; 422 when the status change is invalid."""
     assert conversation.id is not None
     if changes.get("status") is not None:
         try:
@@ -209,7 +209,7 @@ def reply(
     caller: Caller,
 ) -> MessageOut:
     conversation = get_conversation(session, conversation_id)
-    _sendable(daemon, conversation)
+    sendable(daemon, conversation)
     now = daemon.clock.now()
     text = body.text
     if body.canned_reply_id is not None:
@@ -228,7 +228,7 @@ def reply(
         text,
         now=now,
         sent_by=caller,
-        reply_to_external_id=_public_reply_target(session, conversation),
+        reply_to_external_id=public_reply_target(session, conversation),
     )
     session.commit()
     daemon.wake_sender()
@@ -271,7 +271,7 @@ def reply_with_file(
         text.strip(),
         now=now,
         sent_by=caller,
-        reply_to_external_id=_public_reply_target(session, conversation),
+        reply_to_external_id=public_reply_target(session, conversation),
         file=sent,
     )
     session.commit()
@@ -287,13 +287,13 @@ def reply_parts(
     """How many messages a reply of ``text`` would go out as on the conversation's channel
     (one where the channel is not configured here); 409 as for the reply itself."""
     conversation = get_conversation(session, conversation_id)
-    connector = _sendable(daemon, conversation)
+    connector = sendable(daemon, conversation)
     if connector is None:
         return PartsOut(parts=1)
     return PartsOut(parts=len(connector.parts(outbox.outbound_for(conversation, body.text))))
 
 
-def _sendable(daemon: Daemon, conversation: Conversation) -> Connector | None:
+def sendable(daemon: Daemon, conversation: Conversation) -> Connector | None:
     """The conversation's connector (None where its channel is not configured here); 409 with
     the reason when the platform forbids a reply now (the 24-hour window)."""
     connector = daemon.connectors.get(conversation.channel)
@@ -305,7 +305,7 @@ def _sendable(daemon: Daemon, conversation: Conversation) -> Connector | None:
     return connector
 
 
-def _public_reply_target(session: Session, conversation: Conversation) -> str | None:
+def public_reply_target(session: Session, conversation: Conversation) -> str | None:
     """In a public thread (an X conversation) a reply answers the customer's latest post."""
     if not conversation.public:
         return None

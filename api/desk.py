@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk_schemas import (
@@ -24,6 +25,10 @@ from sportello.inbox import note_mentions
 from sportello.inbox.desk_models import CannedReply, ConversationNote
 from sportello.inbox.models import Conversation
 from sportello.inbox.search import search_conversations, search_customers, search_messages
+from sportello.inbox.users import User
+
+if TYPE_CHECKING:
+    from sportello.daemon import Daemon
 
 router = APIRouter(prefix="/api/v1", tags=["desk"])
 
@@ -46,24 +51,35 @@ def add_note(
 ) -> NoteOut:
     """A private note; the users it names (``@bob``) find it among their mentions."""
     get_or_404(session, Conversation, conversation_id, "conversation")
-    now = daemon.clock.now()
+    note, named = write_note(session, conversation_id, body.text, body.author or caller,
+                             daemon.clock.now())  # fmt: skip
+    session.commit()
+    announce_note(daemon, note, named)
+    return NoteOut.model_validate(note)
+
+
+def write_note(
+    session: Session, conversation_id: int, text: str, author: str, now: datetime
+) -> tuple[ConversationNote, list[User]]:
+    """A new note and the users it names, recorded among their mentions (not committed)."""
     note = ConversationNote(
-        conversation_id=conversation_id,
-        author=body.author or caller,
-        text=body.text,
-        created_at=now,
+        conversation_id=conversation_id, author=author, text=text, created_at=now
     )
     session.add(note)
     session.flush()
     named = note_mentions.named_users(session, note.text, note.author)
     note_mentions.record(session, note, named, now)
-    session.commit()
+    return note, named
+
+
+def announce_note(daemon: Daemon, note: ConversationNote, named: list[User]) -> None:
+    """After the commit: the other inboxes show the note, the named users hear of it."""
+    conversation_id = note.conversation_id
     daemon.live.publish("note.created", conversation_id=conversation_id, note_id=note.id)
     for user in named:
         daemon.live.publish(
             "note.mention", conversation_id=conversation_id, name=user.name, author=note.author
         )
-    return NoteOut.model_validate(note)
 
 
 @router.get("/canned-replies")

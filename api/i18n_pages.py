@@ -188,6 +188,18 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.unchanged": "unchanged",
         "set.assign_to": "Give to",
         "set.nobody": "nobody",
+        "set.macros": "Macros",
+        "set.macros_hint": "Steps an agent takes together with one pick in the conversation: "
+        "a reply ({name} and {next_open} filled in), an internal note, tags, a priority, "
+        "taking the conversation, a status. Empty: left out.",
+        "set.add_macro": "macro",
+        "set.new_macro": "New macro",
+        "set.macro_reply": "Reply",
+        "set.macro_note": "Internal note",
+        "set.macro_priority": "Priority",
+        "set.macro_status": "Status",
+        "set.macro_take": "the agent takes it",
+        "set.remove_macro": "Delete this macro",
         "set.assignment": "Automatic assignment",
         "set.assignment_hint": "An open conversation nobody has taken goes to the available "
         "agent with the fewest open conversations (agents say they are available in the inbox; "
@@ -400,6 +412,18 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.unchanged": "invariata",
         "set.assign_to": "Dai a",
         "set.nobody": "nessuno",
+        "set.macros": "Macro",
+        "set.macros_hint": "Passi che un operatore compie insieme scegliendo la macro nella "
+        "conversazione: una risposta ({name} e {next_open} compilati), una nota interna, "
+        "etichette, una priorità, prendere la conversazione, uno stato. Vuoto: saltato.",
+        "set.add_macro": "macro",
+        "set.new_macro": "Nuova macro",
+        "set.macro_reply": "Risposta",
+        "set.macro_note": "Nota interna",
+        "set.macro_priority": "Priorità",
+        "set.macro_status": "Stato",
+        "set.macro_take": "l'operatore la prende",
+        "set.remove_macro": "Elimina questa macro",
         "set.assignment": "Assegnazione automatica",
         "set.assignment_hint": "Una conversazione aperta che nessuno ha preso va all'operatore "
         "disponibile con meno conversazioni aperte (gli operatori si dichiarano disponibili "

@@ -82,3 +82,23 @@ class CannedReply(SQLModel, table=True):
     language: str | None = None
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Macro(SQLModel, table=True):
+    """Steps an agent takes together, in one click: a reply (``{name}`` and ``{next_open}``
+    filled in as in a canned reply), a note, tags, a priority, taking the conversation, a
+    status. Each ``None`` (or empty) step is left out."""
+
+    __tablename__ = "macros"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    reply: str | None = None
+    note: str | None = None
+    add_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    priority: int | None = None
+    take: bool = False
+    status: str | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_by: str | None = None

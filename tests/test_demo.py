@@ -102,6 +102,8 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
         assert rows["paolo"]["conversations"] == 1 and rows["paolo"]["replies_sent"] == 0
         team = [agent["name"] for agent in api.get("/api/v1/agents").json()]
         assert team == ["demo", "marta", "paolo"]
+        macros = [m["name"] for m in api.get("/api/v1/macros").json()]
+        assert macros == ["Al magazzino", "Grazie, risolta"]
         # the triage rule tagged and raised the refund requests
         refunds = get("/api/v1/conversations", tag="refund") or []
         assert {(c["channel"], c["priority"]) for c in refunds} == {("telegram", 2)}

@@ -8,6 +8,7 @@ import { activityItem } from "./inbox-activity.js";
 import { initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
+import { initMacros } from "./inbox-macros.js";
 import { initMentions, mentioned, seen } from "./inbox-mentions.js";
 import { initHours } from "./inbox-hours.js";
 import { customerWrote, givenToMe, initNotify, mentionedMe } from "./inbox-notify.js";
@@ -641,6 +642,14 @@ function start() {
   initMentions({ onOpen: (id) => select(id), selected: () => state.selectedId });
   initNotify({ onOpen: (id) => select(id), selected: () => state.selectedId });
   handOver($("conv-hand"), (name) => patchConversation({ assignee: name }));
+  initMacros($("conv-macro"), {
+    conversation: () => state.conversation,
+    done: async (error) => {
+      if (error) showError(error);
+      else $("reply-error").hidden = true;
+      await Promise.all([loadThread({ scroll: true }), loadList()]);
+    },
+  });
   initCompletion($("reply-text"), () => state.mode === "note");
   loadTeam().catch((error) => console.error(error));
   initHours();

@@ -1,5 +1,5 @@
 // The settings page (admins): business hours, away messages, SLA policies, triage rules,
-// automatic assignment, users and personal API tokens. Each form PUTs/POSTs its whole section; a 422
+// macros, automatic assignment, users and personal API tokens. Each form PUTs/POSTs its whole section; a 422
 // is shown next to the field it names.
 "use strict";
 
@@ -238,6 +238,73 @@ async function loadTriage() {
   $("triage-rules").replaceChildren(...rules.map(triageCard));
 }
 
+// --- macros (each saved on its own) ------------------------------------------------------
+
+const MACRO_STATUSES = ["open", "pending", "resolved"];
+const NEW_MACRO = { id: null, name: "", reply: null, note: null, add_tags: [], priority: null, take: false, status: null };
+
+function choice(name, selected, values, label, none) {
+  return el("select", { "data-name": name, "aria-label": label },
+    el("option", { value: "" }, none),
+    values.map(([value, text]) => el("option", { value: String(value), selected: selected === value }, text)));
+}
+
+function macroCard(m) {
+  const card = el("fieldset", { class: "rule", "data-macro": m.id ?? "new" },
+    el("legend", {}, m.name || t("set.new_macro")),
+    el("div", { class: "fields" }, textField(t("set.name"), m.name, "name", { size: 24 })),
+    errorBox("name"),
+    el("label", { class: "text-field" }, t("set.macro_reply"), el("textarea", { rows: 2, "data-name": "reply" }, m.reply || "")),
+    errorBox("reply"),
+    el("label", { class: "text-field" }, t("set.macro_note"), el("textarea", { rows: 1, "data-name": "note" }, m.note || "")),
+    el("div", { class: "fields" },
+      listField(t("set.add_tags"), m.add_tags, "add_tags", { size: 16 }),
+      el("label", {}, t("set.macro_priority"), " ", choice("priority", m.priority, [0, 1, 2, 3].map((p) => [p, t(`priority.${p}`)]), t("set.macro_priority"), t("set.unchanged"))),
+      el("label", {}, t("set.macro_status"), " ", choice("status", m.status, MACRO_STATUSES.map((s) => [s, t(`status.${s}`)]), t("set.macro_status"), t("set.unchanged"))),
+      el("label", { class: "check" }, el("input", { type: "checkbox", "data-name": "take", checked: m.take }), t("set.macro_take"))),
+    el("p", { class: "form-error", "data-error": "", hidden: true }),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "primary", onclick: () => saveMacro(card, m.id) }, t("set.save")), " ",
+      m.id === null ? null : el("button", { type: "button", class: "small ghost", onclick: () => deleteMacro(m.id) }, t("set.remove_macro")),
+      " ", el("span", { class: "saved", role: "status", hidden: true })));
+  return card;
+}
+
+function readMacro(card) {
+  const value = (name) => card.querySelector(`[data-name="${name}"]`).value.trim();
+  return {
+    name: value("name"),
+    reply: value("reply") || null,
+    note: value("note") || null,
+    add_tags: value("add_tags").split(",").map((tag) => tag.trim()).filter(Boolean),
+    priority: value("priority") === "" ? null : Number(value("priority")),
+    status: value("status") || null,
+    take: card.querySelector('[data-name="take"]').checked,
+  };
+}
+
+async function saveMacro(card, id) {
+  clearErrors(card);
+  try {
+    const path = id === null ? "/api/v1/macros" : `/api/v1/macros/${id}`;
+    const stored = await api(path, { method: id === null ? "POST" : "PUT", body: readMacro(card) });
+    await loadMacros();
+    flash($("macros").querySelector(`[data-macro="${stored.id}"] .saved`), t("set.saved"));
+  } catch (error) {
+    showErrors(card, error);
+  }
+}
+
+async function deleteMacro(id) {
+  await api(`/api/v1/macros/${id}`, { method: "DELETE" });
+  await loadMacros();
+}
+
+async function loadMacros() {
+  const macros = await api("/api/v1/macros");
+  $("macros").replaceChildren(...macros.map(macroCard));
+}
+
 function fillAssignment(rule) {
   const fields = $("assignment-form").elements;
   fields.namedItem("mode").value = rule.mode;
@@ -418,6 +485,11 @@ $("sla-add").addEventListener("click", () => {
   container.append(policyCard({ name: "", channels: [], priorities: [], first_response: "1h", resolution: null, warn_before: "15m", business_time: false }, container.children.length));
 });
 
+$("macro-add").addEventListener("click", () => {
+  const card = macroCard(NEW_MACRO);
+  $("macros").append(card);
+  card.querySelector('[data-name="name"]').focus();
+});
 $("rules-add").addEventListener("click", () => {
   const container = $("triage-rules");
   const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null }, container.children.length);
@@ -425,7 +497,7 @@ $("rules-add").addEventListener("click", () => {
   card.querySelector('[data-name="name"]').focus();
 });
 
-Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadTriage(), loadAssignment(), loadUsers(), loadTokens(), loadWebhooks()]).then(() => {
+Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadTriage(), loadMacros(), loadAssignment(), loadUsers(), loadTokens(), loadWebhooks()]).then(() => {
   document.body.dataset.loaded = "true";
 });
 setInterval(loadStatus, 60_000);

@@ -1,0 +1,163 @@
+"""``/api/v1/macros``: steps an agent takes together, and applying one to a conversation.
+
+"Thanks, resolved": the reply, the tag, the resolution in one click, each recorded as the
+agent's own change. Admins write the macros; every agent applies them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from sportello.api.conversations import (
+    apply_changes,
+    get_conversation,
+    public_reply_target,
+    sendable,
+)
+from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep, get_or_404
+from sportello.api.desk import announce_note, write_note
+from sportello.api.schemas import ConversationOut, MessageOut
+from sportello.api.views import conversations_out, message_out
+from sportello.inbox import outbox, settings_store
+from sportello.inbox.canned import render
+from sportello.inbox.desk_models import Macro
+from sportello.inbox.models import Customer
+
+router = APIRouter(prefix="/api/v1", tags=["desk"])
+
+
+class MacroIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    reply: str | None = Field(
+        default=None, min_length=1, max_length=20_000, description="{name}, {next_open}"
+    )
+    note: str | None = Field(default=None, min_length=1, max_length=20_000)
+    add_tags: list[str] = Field(default_factory=list)
+    priority: int | None = Field(default=None, ge=0, le=3)
+    take: bool = Field(default=False, description="the agent who applies it takes it")
+    status: Literal["open", "pending", "resolved"] | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> MacroIn:
+        self.add_tags = [tag.strip() for tag in self.add_tags if tag.strip()]
+        steps = (self.reply, self.note, self.priority, self.status)
+        if all(step is None for step in steps) and not (self.add_tags or self.take):
+            raise ValueError("a macro needs a step: reply, note, add_tags, priority, take, status")
+        return self
+
+
+class MacroOut(MacroIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    updated_at: datetime
+    updated_by: str | None
+
+
+class Applied(BaseModel):
+    conversation: ConversationOut
+    message: MessageOut | None = Field(description="the reply it queued, if it has one")
+
+
+@router.get("/macros")
+def list_macros(session: SessionDep, _: Caller) -> list[MacroOut]:
+    rows = session.exec(select(Macro).order_by(col(Macro.name))).all()
+    return [MacroOut.model_validate(row) for row in rows]
+
+
+@router.post("/macros", status_code=201)
+def create_macro(body: MacroIn, session: SessionDep, daemon: DaemonDep, caller: Admin) -> MacroOut:
+    now = daemon.clock.now()
+    row = Macro(**body.model_dump(), created_at=now, updated_at=now, updated_by=caller)
+    session.add(row)
+    _commit_unique(session, body.name)
+    return MacroOut.model_validate(row)
+
+
+@router.put("/macros/{macro_id}")
+def update_macro(
+    macro_id: int, body: MacroIn, session: SessionDep, daemon: DaemonDep, caller: Admin
+) -> MacroOut:
+    row = get_or_404(session, Macro, macro_id, "macro")
+    for key, value in body.model_dump().items():
+        setattr(row, key, value)
+    row.updated_at, row.updated_by = daemon.clock.now(), caller
+    _commit_unique(session, body.name)
+    return MacroOut.model_validate(row)
+
+
+@router.delete("/macros/{macro_id}", status_code=204)
+def delete_macro(macro_id: int, session: SessionDep, _: Admin) -> Response:
+    session.delete(get_or_404(session, Macro, macro_id, "macro"))
+    session.commit()
+    return Response(status_code=204)
+
+
+def _commit_unique(session: SessionDep, name: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        raise HTTPException(409, f"a macro named {name!r} exists already") from None
+
+
+@router.post("/conversations/{conversation_id}/macros/{macro_id}")
+def apply_macro(
+    conversation_id: int, macro_id: int, session: SessionDep, daemon: DaemonDep, caller: Caller
+) -> Applied:
+    """Every step of the macro, in one transaction, as the caller's own changes: all of
+    them, or (``409`` when the platform refuses a reply now, ``422``) none."""
+    conversation = get_conversation(session, conversation_id)
+    macro = get_or_404(session, Macro, macro_id, "macro")
+    now = daemon.clock.now()
+    message = None
+    if macro.reply is not None:
+        sendable(daemon, conversation)
+        text = render(
+            macro.reply,
+            customer=session.get(Customer, conversation.customer_id),
+            calendar=settings_store.known_calendar(session, daemon.settings),
+            now=now,
+        )
+        message = outbox.queue(
+            session,
+            conversation,
+            text,
+            now=now,
+            sent_by=caller,
+            reply_to_external_id=public_reply_target(session, conversation),
+        )
+    note = write_note(session, conversation_id, macro.note, caller, now) if macro.note else None
+    changes = {
+        "status": macro.status,
+        "priority": macro.priority,
+        "add_tags": macro.add_tags,
+        **({"assignee": caller} if macro.take else {}),
+    }
+    handed = macro.take and conversation.assignee != caller
+    apply_changes(session, conversation, changes, now, caller)
+    session.commit()
+    if message is not None:
+        daemon.wake_sender()
+        daemon.live.publish(
+            "message.created", conversation_id=conversation_id, message_id=message.id
+        )
+    if note is not None:
+        announce_note(daemon, *note)
+    daemon.live.publish(
+        "conversation.updated",
+        conversation_id=conversation_id,
+        actor=caller,
+        **({"assignee": caller} if handed else {}),
+    )
+    return Applied(
+        conversation=conversations_out(session, [conversation])[0],
+        message=message_out(message) if message is not None else None,
+    )

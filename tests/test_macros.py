@@ -1,0 +1,195 @@
+"""Macros: written by admins, applied by agents, every step in one transaction or none.
+
+A Telegram-shaped webhook brings the customer; the reply goes out through the Telegram
+emulator; a WhatsApp conversation whose 24-hour window closed refuses a macro with a reply.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agent_helpers import agent_token, sign_in
+from conftest import (
+    TELEGRAM_SECRET,
+    Browser,
+    RunningDaemon,
+    make_settings,
+    telegram_channel,
+    wait_for,
+    whatsapp_channel,
+)
+from sqlmodel import func, select
+
+from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.emulators import telegram_payloads as tg
+from sportello.connectors.emulators.meta import GraphEmulator
+from sportello.connectors.emulators.server import BackgroundServer
+from sportello.connectors.emulators.telegram import TelegramEmulator
+from sportello.inbox import accounts
+from sportello.inbox.db import session_scope
+from sportello.inbox.desk_models import ConversationNote
+from sportello.inbox.ingest import ingest
+from sportello.inbox.models import ConversationTag, Message
+
+GIULIA = tg.user(5551001, "Giulia", "Rossi")
+THANKS = {
+    "name": "Thanks, resolved",
+    "reply": "Grazie {name}, tutto risolto!",
+    "note": "Chiusa con la macro",
+    "add_tags": ["done", " "],
+    "take": True,
+    "status": "resolved",
+}
+
+
+def _giulia_writes(running: RunningDaemon, text: str) -> int:
+    update_id = int(time.time() * 1000) % 10**9
+    message = tg.message(update_id % 1_000_000, GIULIA, int(time.time()), text=text)
+    update = json.dumps(tg.update(update_id, message=message)).encode()
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    assert running.post_webhook("telegram", update, headers).status_code == 200
+    found = wait_for(lambda: [m for m in running.messages(direction="in") if m["text"] == text])
+    return int(found[0]["conversation_id"])
+
+
+def test_admins_write_macros_and_an_agent_applies_one_in_one_go(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, telegram = telegram_emulator
+    running = start_daemon(make_settings(database_url, channels=telegram_channel(telegram.url)))
+    bob = agent_token(running, "bob", datetime.now(UTC))
+    assert running.api.post("/api/v1/macros", json=THANKS, headers=bob).status_code == 403
+    created = running.api.post("/api/v1/macros", json=THANKS)
+    assert created.status_code == 201, created.text
+    macro = created.json()
+    assert macro["add_tags"] == ["done"] and macro["updated_by"] == "api"
+    assert running.api.post("/api/v1/macros", json=THANKS).status_code == 409  # same name
+    idle = running.api.post("/api/v1/macros", json={"name": "idle", "add_tags": [" "]})
+    assert idle.status_code == 422 and "needs a step" in idle.text
+    assert running.api.get("/api/v1/macros", headers=bob).json()[0]["name"] == "Thanks, resolved"
+
+    conversation = _giulia_writes(running, "Il pacco è arrivato, grazie!")
+    path = f"/api/v1/conversations/{conversation}/macros/{macro['id']}"
+    applied = running.api.post(path, headers=bob)
+    assert applied.status_code == 200, applied.text
+    shown = applied.json()
+    assert shown["conversation"]["status"] == "resolved"
+    assert shown["conversation"]["assignee"] == "bob" and shown["conversation"]["tags"] == ["done"]
+    assert shown["message"]["text"] == "Grazie Giulia Rossi, tutto risolto!"
+    assert shown["message"]["sent_by"] == "bob"
+    wait_for(lambda: [m for m in emulator.sent if m["text"].startswith("Grazie Giulia")])
+    notes = running.api.get(f"/api/v1/conversations/{conversation}/notes").json()["items"]
+    assert [(n["author"], n["text"]) for n in notes] == [("bob", "Chiusa con la macro")]
+    events = running.api.get(f"/api/v1/conversations/{conversation}/events").json()["items"]
+    assert [(e["kind"], e["actor"]) for e in events[1:]] == [
+        ("resolved", "bob"),
+        ("assigned", "bob"),
+        ("tagged", "bob"),
+    ]
+
+    # edited, then deleted: gone from the list, and applying it is a 404
+    changed = {"name": "Pending", "status": "pending", "priority": 0}
+    assert running.api.put(f"/api/v1/macros/{macro['id']}", json=changed).status_code == 200
+    assert running.api.post(path, headers=bob).json()["conversation"]["status"] == "pending"
+    assert running.api.delete(f"/api/v1/macros/{macro['id']}", headers=bob).status_code == 403
+    assert running.api.delete(f"/api/v1/macros/{macro['id']}").status_code == 204
+    assert running.api.get("/api/v1/macros").json() == []
+    assert running.api.post(path, headers=bob).status_code == 404
+
+
+def test_a_reply_the_platform_refuses_now_leaves_the_conversation_as_it_was(
+    database_url: str,
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    _, server = whatsapp_emulator
+    running = start_daemon(make_settings(database_url, channels=whatsapp_channel(server.url)))
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)  # WhatsApp's 24-hour window: closed
+    customer = Person("393331234567", "Giulia Rossi")
+    event = InboundMessage(
+        "whatsapp", "wamid.1", Thread("393331234567"), customer, two_days_ago, text="Ciao"
+    )
+    with session_scope(running.daemon.engine) as session:
+        conversation = ingest(session, [event], now=two_days_ago).new_messages[0][1].id
+    macros = {
+        m["name"]: m["id"]
+        for m in (
+            running.api.post("/api/v1/macros", json=body).json()
+            for body in (THANKS, {"name": "Tag only", "add_tags": ["late"]})
+        )
+    }
+    refused = running.api.post(
+        f"/api/v1/conversations/{conversation}/macros/{macros['Thanks, resolved']}"
+    )
+    assert refused.status_code == 409 and "24" in refused.json()["detail"]
+
+    def state() -> dict[str, Any]:
+        with session_scope(running.daemon.engine) as session:
+            shown = running.api.get(f"/api/v1/conversations/{conversation}").json()
+            return {
+                "status": shown["status"],
+                "assignee": shown["assignee"],
+                "tags": shown["tags"],
+                "notes": session.exec(select(func.count()).select_from(ConversationNote)).one(),
+                "out": session.exec(
+                    select(func.count()).select_from(Message).where(Message.direction == "out")
+                ).one(),
+            }
+
+    assert state() == {"status": "open", "assignee": None, "tags": [], "notes": 0, "out": 0}
+    tagged = running.api.post(f"/api/v1/conversations/{conversation}/macros/{macros['Tag only']}")
+    assert tagged.status_code == 200  # no reply in it: the window does not matter
+    assert state()["tags"] == ["late"]
+    with session_scope(running.daemon.engine) as session:
+        assert session.exec(select(func.count()).select_from(ConversationTag)).one() == 1
+
+
+def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
+    sqlite_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+    browser: Browser,
+) -> None:
+    emulator, telegram = telegram_emulator
+    running = start_daemon(make_settings(sqlite_url, channels=telegram_channel(telegram.url)))
+    with session_scope(running.daemon.engine) as session:
+        accounts.create_user(session, "ada", "ada-password", "admin", datetime.now(UTC))
+    _giulia_writes(running, "Tutto arrivato, grazie mille")
+    page = browser.page
+    sign_in(page, running.url, "ada")
+    page.locator("#live-status[data-state='live']").wait_for()
+    page.goto(f"{running.url}/settings")
+    page.locator("body[data-loaded='true']").wait_for()
+    panel = page.locator("#macros-panel")
+    panel.get_by_role("button", name="+ macro").click()
+    card = panel.locator("fieldset[data-macro='new']")
+    card.get_by_role("button", name="Save").click()  # no name, no step
+    card.locator("[data-error='name']").wait_for()
+    card.get_by_label("Name").fill("Thanks")
+    card.get_by_label("Reply").fill("Grazie a te {name}!")
+    card.get_by_label("Add tags").fill("done")
+    card.get_by_label("Status").select_option("resolved")
+    card.get_by_role("button", name="Save").click()
+    panel.locator("fieldset[data-macro] .saved").first.wait_for()
+    [stored] = running.api.get("/api/v1/macros").json()
+    assert (stored["name"], stored["reply"], stored["status"]) == (
+        "Thanks",
+        "Grazie a te {name}!",
+        "resolved",
+    )
+
+    page.goto(f"{running.url}/")
+    page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").click()
+    page.locator("#messages li.message", has_text="Tutto arrivato").wait_for()
+    page.get_by_label("Macro…").select_option(label="Thanks")
+    page.locator("#messages li.message", has_text="Grazie a te Giulia Rossi!").wait_for()
+    page.locator("#messages li.activity", has_text="ada resolved it").wait_for()
+    assert page.locator("#conv-status").input_value() == "resolved"
+    wait_for(lambda: [m for m in emulator.sent if m["text"] == "Grazie a te Giulia Rossi!"])
+    assert browser.errors == []
