@@ -210,26 +210,12 @@ def reply(
 ) -> MessageOut:
     conversation = get_conversation(session, conversation_id)
     sendable(daemon, conversation)
-    now = daemon.clock.now()
     text = body.text
     if body.canned_reply_id is not None:
         canned = get_or_404(session, CannedReply, body.canned_reply_id, "canned reply")
-        text = render(
-            canned.text,
-            customer=session.get(Customer, conversation.customer_id),
-            calendar=settings_store.known_calendar(session, daemon.settings),
-            now=now,
-            language=canned.language,
-        )
+        text = filled(session, daemon, conversation, canned.text, canned.language)
     assert text is not None
-    message = outbox.queue(
-        session,
-        conversation,
-        text,
-        now=now,
-        sent_by=caller,
-        reply_to_external_id=public_reply_target(session, conversation),
-    )
+    message = queue_reply(session, conversation, text, daemon.clock.now(), caller)
     session.commit()
     daemon.wake_sender()
     daemon.live.publish("message.created", conversation_id=conversation_id, message_id=message.id)
@@ -271,7 +257,7 @@ def reply_with_file(
         text.strip(),
         now=now,
         sent_by=caller,
-        reply_to_external_id=public_reply_target(session, conversation),
+        reply_to_external_id=_public_reply_target(session, conversation),
         file=sent,
     )
     session.commit()
@@ -293,6 +279,39 @@ def reply_parts(
     return PartsOut(parts=len(connector.parts(outbox.outbound_for(conversation, body.text))))
 
 
+def filled(
+    session: Session,
+    daemon: Daemon,
+    conversation: Conversation,
+    template: str,
+    language: str | None = None,
+) -> str:
+    """A canned reply's or a macro's text, ``{name}`` and ``{next_open}`` filled for this
+    conversation's customer."""
+    return render(
+        template,
+        customer=session.get(Customer, conversation.customer_id),
+        calendar=settings_store.known_calendar(session, daemon.settings),
+        now=daemon.clock.now(),
+        language=language,
+    )
+
+
+def queue_reply(
+    session: Session, conversation: Conversation, text: str, now: datetime, caller: str
+) -> Message:
+    """An agent's text reply in the outbox, signed with their login (on X, an answer to the
+    customer's latest post)."""
+    return outbox.queue(
+        session,
+        conversation,
+        text,
+        now=now,
+        sent_by=caller,
+        reply_to_external_id=_public_reply_target(session, conversation),
+    )
+
+
 def sendable(daemon: Daemon, conversation: Conversation) -> Connector | None:
     """The conversation's connector (None where its channel is not configured here); 409 with
     the reason when the platform forbids a reply now (the 24-hour window)."""
@@ -305,7 +324,7 @@ def sendable(daemon: Daemon, conversation: Conversation) -> Connector | None:
     return connector
 
 
-def public_reply_target(session: Session, conversation: Conversation) -> str | None:
+def _public_reply_target(session: Session, conversation: Conversation) -> str | None:
     """In a public thread (an X conversation) a reply answers the customer's latest post."""
     if not conversation.public:
         return None

@@ -16,18 +16,16 @@ from sqlmodel import col, select
 
 from sportello.api.conversations import (
     apply_changes,
+    filled,
     get_conversation,
-    public_reply_target,
+    queue_reply,
     sendable,
 )
 from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk import announce_note, write_note
 from sportello.api.schemas import ConversationOut, MessageOut
 from sportello.api.views import conversations_out, message_out
-from sportello.inbox import outbox, settings_store
-from sportello.inbox.canned import render
 from sportello.inbox.desk_models import Macro
-from sportello.inbox.models import Customer
 
 router = APIRouter(prefix="/api/v1", tags=["desk"])
 
@@ -120,20 +118,8 @@ def apply_macro(
     message = None
     if macro.reply is not None:
         sendable(daemon, conversation)
-        text = render(
-            macro.reply,
-            customer=session.get(Customer, conversation.customer_id),
-            calendar=settings_store.known_calendar(session, daemon.settings),
-            now=now,
-        )
-        message = outbox.queue(
-            session,
-            conversation,
-            text,
-            now=now,
-            sent_by=caller,
-            reply_to_external_id=public_reply_target(session, conversation),
-        )
+        text = filled(session, daemon, conversation, macro.reply)
+        message = queue_reply(session, conversation, text, now, caller)
     note = write_note(session, conversation_id, macro.note, caller, now) if macro.note else None
     changes = {
         "status": macro.status,

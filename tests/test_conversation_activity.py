@@ -6,21 +6,18 @@ whose message a triage rule acts on; the inbox is read in a real headless Chromi
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent_helpers import agent_token, sign_in
 from conftest import (
-    TELEGRAM_SECRET,
     Browser,
     RunningDaemon,
     make_settings,
     telegram_channel,
-    wait_for,
 )
+from telegram_helpers import customer_writes
 
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
@@ -30,19 +27,9 @@ GIULIA = tg.user(5551001, "Giulia", "Rossi")
 RULES = [{"name": "refunds", "keywords": ["rimbors*"], "add_tags": ["refund"], "priority": 2}]
 
 
-def _giulia_writes(running: RunningDaemon, text: str) -> int:
-    update_id = int(time.time() * 1000) % 10**9
-    message = tg.message(update_id % 1_000_000, GIULIA, int(time.time()), text=text)
-    update = json.dumps(tg.update(update_id, message=message)).encode()
-    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
-    assert running.post_webhook("telegram", update, headers).status_code == 200
-    found = wait_for(lambda: [m for m in running.messages(direction="in") if m["text"] == text])
-    return int(found[0]["conversation_id"])
-
-
 def _history(running: RunningDaemon) -> tuple[int, dict[str, str]]:
     """Giulia's conversation, changed by bob (his token) and the configured token ``api``."""
-    conversation = _giulia_writes(running, "Buongiorno, quando arriva il rimborso?")
+    conversation = customer_writes(running, GIULIA, "Buongiorno, quando arriva il rimborso?")
     bob = agent_token(running, "bob", datetime.now(UTC))
     path = f"/api/v1/conversations/{conversation}"
     until = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)

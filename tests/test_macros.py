@@ -6,15 +6,12 @@ emulator; a WhatsApp conversation whose 24-hour window closed refuses a macro wi
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent_helpers import agent_token, sign_in
 from conftest import (
-    TELEGRAM_SECRET,
     Browser,
     RunningDaemon,
     make_settings,
@@ -23,6 +20,7 @@ from conftest import (
     whatsapp_channel,
 )
 from sqlmodel import func, select
+from telegram_helpers import customer_writes
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import telegram_payloads as tg
@@ -46,16 +44,6 @@ THANKS = {
 }
 
 
-def _giulia_writes(running: RunningDaemon, text: str) -> int:
-    update_id = int(time.time() * 1000) % 10**9
-    message = tg.message(update_id % 1_000_000, GIULIA, int(time.time()), text=text)
-    update = json.dumps(tg.update(update_id, message=message)).encode()
-    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
-    assert running.post_webhook("telegram", update, headers).status_code == 200
-    found = wait_for(lambda: [m for m in running.messages(direction="in") if m["text"] == text])
-    return int(found[0]["conversation_id"])
-
-
 def test_admins_write_macros_and_an_agent_applies_one_in_one_go(
     database_url: str,
     telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
@@ -74,7 +62,7 @@ def test_admins_write_macros_and_an_agent_applies_one_in_one_go(
     assert idle.status_code == 422 and "needs a step" in idle.text
     assert running.api.get("/api/v1/macros", headers=bob).json()[0]["name"] == "Thanks, resolved"
 
-    conversation = _giulia_writes(running, "Il pacco è arrivato, grazie!")
+    conversation = customer_writes(running, GIULIA, "Il pacco è arrivato, grazie!")
     path = f"/api/v1/conversations/{conversation}/macros/{macro['id']}"
     applied = running.api.post(path, headers=bob)
     assert applied.status_code == 200, applied.text
@@ -160,7 +148,7 @@ def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     running = start_daemon(make_settings(sqlite_url, channels=telegram_channel(telegram.url)))
     with session_scope(running.daemon.engine) as session:
         accounts.create_user(session, "ada", "ada-password", "admin", datetime.now(UTC))
-    _giulia_writes(running, "Tutto arrivato, grazie mille")
+    customer_writes(running, GIULIA, "Tutto arrivato, grazie mille")
     page = browser.page
     sign_in(page, running.url, "ada")
     page.locator("#live-status[data-state='live']").wait_for()

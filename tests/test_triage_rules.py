@@ -7,7 +7,6 @@ rules stored, edited over the API, the CLI and the settings page (Chromium).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,6 @@ import httpx
 import pytest
 from agent_helpers import agent_token, sign_in
 from conftest import (
-    TELEGRAM_SECRET,
     Browser,
     RunningDaemon,
     make_settings,
@@ -26,6 +24,7 @@ from conftest import (
 )
 from sqlalchemy import Engine
 from sqlmodel import col, select
+from telegram_helpers import customer_writes
 from typer.testing import CliRunner
 
 from sportello.cli import app
@@ -157,13 +156,6 @@ def test_what_a_rolled_back_delivery_added_is_added_again(engine: Engine) -> Non
     assert sorted(kinds) == ["opened"] * 3 + ["rule"] * 3
 
 
-def _says(running: RunningDaemon, user: dict[str, Any], update_id: int, text: str) -> None:
-    message = tg.message(update_id, user, int(time.time()), text=text)
-    update = json.dumps(tg.update(update_id, message=message)).encode()
-    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
-    assert running.post_webhook("telegram", update, headers).status_code == 200
-
-
 def _events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     kind = None
     for line in response.iter_lines():
@@ -222,7 +214,7 @@ def test_a_customer_message_tags_raises_and_assigns_its_conversation(
     with running.api.stream("GET", "/api/v1/events") as response:
         events = _events(response)
         next(events)  # hello: subscribed
-        _says(running, GIULIA, 700001, "Ciao! Vorrei il RIMBORSO dell'ordine 4411, grazie mille")
+        customer_writes(running, GIULIA, "Ciao! Vorrei il RIMBORSO dell'ordine 4411, grazie mille")
         updated = next(d for k, d in events if k == "conversation.updated")
     giulia_id = updated["conversation_id"]
     # marta's inbox hears at once that it is hers
@@ -248,19 +240,14 @@ def test_a_customer_message_tags_raises_and_assigns_its_conversation(
     # an agent raises it further and hands it over: a rule neither lowers nor takes it back
     path = f"/api/v1/conversations/{giulia_id}"
     running.api.patch(path, json={"priority": 3, "assignee": "api"})
-    _says(running, GIULIA, 700002, "Allora, questo rimborso?")
-    wait_for(lambda: len(running.messages(direction="in")) == 2)
+    customer_writes(running, GIULIA, "Allora, questo rimborso?")
     again = _conversation(running, giulia_id)
     assert (again["priority"], again["assignee"], again["tags"]) == (3, "api", ["refund"])
     assert [kind for kind, _, _ in again["events"]] == ["assigned", "rule", "assigned", "priority"]
 
     # an angry English customer: every rule that matches applies
-    _says(
-        running, JOHN, 700003, "This is the worst service ever, I am really angry and disappointed."
-    )
-    john_id = wait_for(
-        lambda: [m for m in running.messages(direction="in") if m["conversation_id"] != giulia_id]
-    )[0]["conversation_id"]
+    angry = "This is the worst service ever, I am really angry and disappointed."
+    john_id = customer_writes(running, JOHN, angry)
     john = wait_for(lambda: (c := _conversation(running, john_id))["assignee"] and c)
     assert john["tags"] == ["english", "unhappy"]
     assert (john["priority"], john["assignee"]) == (3, "marta")

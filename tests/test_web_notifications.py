@@ -7,22 +7,19 @@ has (until automatic assignment gives it to bob), Anna's is ada's.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from agent_helpers import sign_in
 from conftest import (
-    TELEGRAM_SECRET,
     Browser,
     RunningDaemon,
     make_settings,
     telegram_channel,
     wait_for,
 )
+from telegram_helpers import customer_writes
 
 from sportello import scheduler
 from sportello.connectors.emulators import telegram_payloads as tg
@@ -53,20 +50,6 @@ MARCO = tg.user(5551002, "Marco", "Neri")
 ANNA = tg.user(5551003, "Anna", "Bianchi")
 
 
-def _says(running: RunningDaemon, sender: dict[str, Any], text: str) -> int:
-    """``sender`` writes to the bot through the webhook: the id of their conversation."""
-    message = tg.message(int(time.time() * 1000) % 1_000_000, sender, int(time.time()), text=text)
-    update = tg.update(int(time.time() * 1000) % 10**9, message=message)
-    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
-    response = running.post_webhook("telegram", json.dumps(update).encode(), headers)
-    assert response.status_code == 200
-
-    def stored() -> list[dict[str, Any]]:
-        return [m for m in running.messages(direction="in") if m["text"] == text]
-
-    return int(wait_for(stored)[0]["conversation_id"])
-
-
 def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversation(
     sqlite_url: str,
     telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
@@ -83,9 +66,9 @@ def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversatio
     with session_scope(running.daemon.engine) as session:
         for name in ("ada", "bob"):
             accounts.create_user(session, name, f"{name}-password", "agent", datetime.now(UTC))
-    giulia = _says(running, GIULIA, "Buongiorno, il mio ordine?")
-    marco = _says(running, MARCO, "Salve")
-    anna = _says(running, ANNA, "Ciao")
+    giulia = customer_writes(running, GIULIA, "Buongiorno, il mio ordine?")
+    marco = customer_writes(running, MARCO, "Salve")
+    anna = customer_writes(running, ANNA, "Ciao")
     for conversation, agent in ((giulia, "bob"), (anna, "ada")):
         patch = running.api.patch(f"/api/v1/conversations/{conversation}", json={"assignee": agent})
         assert patch.status_code == 200
@@ -108,9 +91,9 @@ def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversatio
     def shown() -> list[dict[str, str]]:
         return list(page.evaluate(SHOWN))
 
-    _says(running, GIULIA, "Ci siete?")  # the one bob is looking at: no notification
-    _says(running, ANNA, "Novità?")  # ada's: not for bob
-    _says(running, MARCO, "Mi serve aiuto con un reso")  # nobody's
+    customer_writes(running, GIULIA, "Ci siete?")  # the one bob is looking at: no notification
+    customer_writes(running, ANNA, "Novità?")  # ada's: not for bob
+    customer_writes(running, MARCO, "Mi serve aiuto con un reso")  # nobody's
     wait_for(shown)
     page.locator("#messages li.message", has_text="Ci siete?").wait_for()
     note = {"text": "@bob puoi seguire tu Anna?", "author": "ada"}
@@ -151,8 +134,8 @@ def test_notifications_for_mine_and_unassigned_and_mentions_open_the_conversatio
     }
 
     page.get_by_label("Notifications").uncheck()
-    _says(running, MARCO, "Grazie")  # bob's now, not in front, but switched off
-    _says(running, GIULIA, "Allora?")
+    customer_writes(running, MARCO, "Grazie")  # bob's now, not in front, but switched off
+    customer_writes(running, GIULIA, "Allora?")
     page.locator("#messages li.message", has_text="Allora?").wait_for()
     assert len(shown()) == 4
     assert browser.errors == []
@@ -200,7 +183,7 @@ def test_a_browser_that_blocks_notifications_leaves_the_box_unticked_and_says_wh
         "The browser blocks notifications for this site: allow them in its site settings."
     )
     assert browser.page.evaluate("localStorage.getItem('sportello.notify')") is None
-    _says(running, MARCO, "Salve, c'è qualcuno?")  # nobody's: would notify if allowed
+    customer_writes(running, MARCO, "Salve, c'è qualcuno?")  # nobody's: would notify if allowed
     browser.page.locator("#conversation-list button.conversation", has_text="Marco").wait_for()
     assert shown() == []
     assert browser.errors == []
@@ -219,7 +202,7 @@ def test_a_triage_rule_that_gives_me_a_conversation_notifies_me(
     )
     shown = _bob_with_notifications(running, browser, "granted")
     browser.page.locator("#notify:checked").wait_for()
-    marco = _says(running, MARCO, "Vorrei fare un reso")
+    marco = customer_writes(running, MARCO, "Vorrei fare un reso")
     wait_for(lambda: len(shown()) == 2)
     # the customer wrote in (now) mine, then it was given to me: the same tag, so the
     # desktop shows the second in place of the first
