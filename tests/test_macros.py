@@ -175,6 +175,9 @@ def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     page.goto(f"{running.url}/")
     page.locator("#conversation-list button.conversation", has_text="Giulia Rossi").click()
     page.locator("#messages li.message", has_text="Tutto arrivato").wait_for()
+    page.locator("#messages").click()  # out of any field: the shortcut m reaches the picker
+    page.keyboard.press("m")
+    assert page.evaluate("document.activeElement.id") == "conv-macro"
     page.get_by_label("Macro…").select_option(label="Thanks")
     page.locator("#messages li.message", has_text="Grazie a te Giulia Rossi!").wait_for()
     page.locator("#messages li.activity", has_text="ada resolved it").wait_for()

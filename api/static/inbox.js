@@ -581,6 +581,7 @@ function onKey(event) {
     x: () => state.selectedId !== null && togglePick(state.selectedId),
     a: () => state.conversation && $("conv-assign").click(),
     h: () => state.conversation && $("conv-hand").focus(),
+    m: () => state.conversation && !$("conv-macro").hidden && $("conv-macro").focus(),
     "/": () => $("search").focus(),
     "?": () => $("help").showModal(),
   };
