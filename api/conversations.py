@@ -29,6 +29,7 @@ from sportello.inbox.conversations import record, set_status
 from sportello.inbox.desk_models import CannedReply
 from sportello.inbox.models import Conversation, ConversationTag, Customer, Message
 from sportello.inbox.triage import inbox_page
+from sportello.inbox.users import User
 
 if TYPE_CHECKING:
     from sportello.connectors.base import Connector
@@ -91,6 +92,7 @@ def update_conversation(
 ) -> ConversationOut:
     conversation = get_conversation(session, conversation_id)
     changes = patch.model_dump(exclude_unset=True)
+    check_assignee(session, changes, caller)
     handed = "assignee" in changes and changes["assignee"] != conversation.assignee
     apply_changes(session, conversation, changes, daemon.clock.now(), caller)
     session.commit()  # before answering: the dependency's commit may run after the response
@@ -110,6 +112,7 @@ def update_conversations(
     """The same change to each of ``ids`` (status, assignee, priority, tags added), in one
     transaction: all of them or, on a 422, none."""
     changes = body.model_dump(exclude_unset=True, exclude={"ids"})
+    check_assignee(session, changes, caller)
     found = session.exec(
         select(Conversation)
         .where(col(Conversation.id).in_(body.ids))
@@ -129,6 +132,18 @@ def update_conversations(
             **({"assignee": changes["assignee"]} if conversation_id in handed else {}),
         )
     return BulkOut(updated=updated, missing=sorted(set(body.ids) - set(updated)))
+
+
+def check_assignee(session: Session, changes: dict[str, Any], caller: str) -> None:
+    """``422`` for an assignee who is nobody: a user's name, the caller's own (a configured
+    token takes a conversation under its name) or null. A typo would hide the conversation
+    from every inbox's *mine* and from automatic assignment."""
+    name = changes.get("assignee")
+    if name is None or name == caller:
+        return
+    if session.exec(select(User.id).where(User.name == name)).first() is None:
+        detail = [{"loc": ["body", "assignee"], "msg": f"no user named {name}", "type": "value"}]
+        raise HTTPException(422, detail)
 
 
 def apply_changes(

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.inbox import accounts
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.conversations import set_status, wake_snoozed
 from sportello.inbox.db import session_scope
@@ -121,6 +122,20 @@ def test_bulk_changes_apply_to_every_conversation_or_to_none(
             ids.append(ingest(session, [event], now=T0).new_messages[0][1].id)
     first, second, third = ids
     api.patch(f"/api/v1/conversations/{first}", json={"tags": ["spam"]})
+    with session_scope(engine) as session:
+        accounts.create_user(session, "bob", "bob-password", "agent", T0)
+
+    # an assignee who is nobody (a typo) is refused, in a bulk change and a PATCH alike
+    nobody = api.post("/api/v1/conversations/bulk", json={"ids": ids, "assignee": "bbo"})
+    assert nobody.status_code == 422
+    assert nobody.json()["detail"][0] == {
+        "loc": ["body", "assignee"],
+        "msg": "no user named bbo",
+        "type": "value",
+    }
+    assert api.patch(f"/api/v1/conversations/{first}", json={"assignee": "bbo"}).status_code == 422
+    assert api.patch(f"/api/v1/conversations/{first}", json={"assignee": "api"}).status_code == 200
+    assert api.patch(f"/api/v1/conversations/{first}", json={"assignee": None}).status_code == 200
 
     bad = api.post("/api/v1/conversations/bulk", json={"ids": ids, "status": "snoozed"})
     assert bad.status_code == 422  # snoozed needs a time: nothing changes
@@ -147,6 +162,8 @@ def test_bulk_changes_apply_to_every_conversation_or_to_none(
         events = session.exec(select(ConversationEvent).order_by(col(ConversationEvent.id))).all()
         assert [(e.conversation_id, e.kind, e.actor) for e in events if e.kind != "opened"] == [
             (first, "tagged", "api"),
+            (first, "assigned", "api"),  # the token takes it under its own name
+            (first, "assigned", "api"),  # and lets it go
             (first, "assigned", "api"),
             (first, "tagged", "api"),
             (second, "assigned", "api"),
