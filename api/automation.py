@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
@@ -22,6 +22,7 @@ from sportello.config.settings import (
     AssignmentSettings,
     AwayMessageSettings,
     BusinessHoursSettings,
+    ChannelName,
     SlaSettings,
     TriageRules,
 )
@@ -29,6 +30,8 @@ from sportello.inbox import settings_store, sla
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import format_next_open
 from sportello.inbox.clock import ensure_utc
+from sportello.inbox.models import Message
+from sportello.inbox.triage_rules import decide
 from sportello.inbox.users import User
 
 router = APIRouter(prefix="/api/v1", tags=["business hours, away messages, SLA"])
@@ -163,6 +166,51 @@ def write_triage_rules(
         raise HTTPException(422, unknown)
     settings_store.set_triage_rules(session, body, daemon.clock.now(), caller)
     return body
+
+
+class TriagePreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20_000)
+    channel: ChannelName
+    rules: TriageRules | None = Field(
+        default=None, description="rules to try instead of the stored ones (not saved)"
+    )
+
+
+class TriagePreviewOut(BaseModel):
+    language: str | None = Field(description="as detected in the text")
+    sentiment: Literal["positive", "neutral", "negative"] | None
+    rules: list[str] = Field(description="the rules that match, in order")
+    tags: list[str]
+    priority: int | None
+    assignee: str | None
+
+
+@router.post("/settings/triage-rules/preview")
+def preview_triage_rules(
+    body: TriagePreviewIn, session: SessionDep, daemon: DaemonDep, _: Caller
+) -> TriagePreviewOut:
+    """What the triage rules would do with a customer's message on ``channel``: the text
+    scored as the journal worker scores it, then every rule's conditions."""
+    scored = daemon.sentiment.score(body.text)
+    at = daemon.clock.now()
+    message = Message(
+        conversation_id=0, customer_id=0, channel=body.channel, direction="in",
+        author="customer", sent_at=at, received_at=at, text=body.text,
+        sentiment_language=scored.language if scored else None,
+        sentiment_label=scored.label if scored else None,
+    )  # fmt: skip
+    rules = body.rules if body.rules is not None else settings_store.triage_rules(session)
+    outcome = decide(rules, message)
+    return TriagePreviewOut(
+        language=message.sentiment_language,
+        sentiment=scored.label if scored else None,
+        rules=outcome.rules,
+        tags=outcome.tags,
+        priority=outcome.priority,
+        assignee=outcome.assignee,
+    )
 
 
 @router.get("/sla/breaches")

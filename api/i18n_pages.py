@@ -188,6 +188,10 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.unchanged": "unchanged",
         "set.assign_to": "Give to",
         "set.nobody": "nobody",
+        "set.try_label": "Try a customer's message",
+        "set.try": "Try",
+        "set.try_matches": "Matches",
+        "set.try_none": "No rule matches",
         "set.macros": "Macros",
         "set.macros_hint": "Steps an agent takes together with one pick in the conversation: "
         "a reply ({name} and {next_open} filled in), an internal note, tags, a priority, "
@@ -412,6 +416,10 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.unchanged": "invariata",
         "set.assign_to": "Dai a",
         "set.nobody": "nessuno",
+        "set.try_label": "Prova il messaggio di un cliente",
+        "set.try": "Prova",
+        "set.try_matches": "Corrispondono",
+        "set.try_none": "Nessuna regola corrisponde",
         "set.macros": "Macro",
         "set.macros_hint": "Passi che un operatore compie insieme scegliendo la macro nella "
         "conversazione: una risposta ({name} e {next_open} compilati), una nota interna, "

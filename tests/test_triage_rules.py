@@ -279,6 +279,31 @@ def test_the_rules_are_seeded_then_edited_over_the_api_by_admins(
     assert [(rule["name"], rule["assign"]) for rule in stored] == [("x", "paolo")]
 
 
+def test_a_message_is_tried_against_the_stored_rules_or_the_ones_given(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
+    running = start_daemon(make_settings(sqlite_url, triage_rules=RULES))
+    path = "/api/v1/settings/triage-rules/preview"
+    angry = "This is the worst service ever, I want a refund now. Really disappointed."
+    tried = running.api.post(path, json={"text": angry, "channel": "whatsapp"}).json()
+    assert tried == {
+        "language": "en",
+        "sentiment": "negative",
+        "rules": ["refunds", "unhappy", "english", "whatsapp-to-paolo"],
+        "tags": ["refund", "unhappy", "english"],
+        "priority": 3,
+        "assignee": "paolo",  # the preview names the rule's agent, user or not
+    }
+    calm = {"text": "Ciao, a che ora aprite domani?", "channel": "x"}
+    assert running.api.post(path, json=calm).json()["rules"] == []
+    unsaved = [{"name": "hours", "keywords": ["a che ora"], "add_tags": ["hours"]}]
+    tried = running.api.post(path, json={**calm, "rules": unsaved}).json()
+    assert (tried["rules"], tried["tags"]) == (["hours"], ["hours"])
+    assert running.api.get("/api/v1/settings/triage-rules").json()[0]["name"] == "refunds"
+    bad = running.api.post(path, json={**calm, "rules": [{"name": "idle"}]})
+    assert bad.status_code == 422
+
+
 def test_the_cli_stores_and_shows_the_rules(tmp_path: Path) -> None:
     config = tmp_path / "sportello.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n')
@@ -337,6 +362,15 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
             "assign": "marta",
         }
     ]
+    form.get_by_label("Try a customer's message").fill("Quando arriva il mio RIMBORSO?")
+    form.get_by_label("Channel").select_option("telegram")
+    form.get_by_role("button", name="Try").click()
+    result = form.locator("#rule-try-result")
+    result.wait_for()
+    assert result.inner_text().startswith("Matches refunds: +refund · P2 high · → marta (it")
+    form.get_by_label("Try a customer's message").fill("Grazie, tutto a posto")
+    form.get_by_label("Try a customer's message").press("Enter")
+    form.locator("#rule-try-result", has_text="No rule matches").wait_for()
     page.reload()
     page.locator("body[data-loaded='true']").wait_for()
     card = form.locator("fieldset[data-rule='0']")

@@ -232,6 +232,31 @@ function readTriage(card) {
   };
 }
 
+/** What the rules in the form (saved or not) would do with a customer's message. */
+async function tryTriage() {
+  const form = $("rules-form");
+  clearErrors(form);
+  const body = {
+    text: $("rule-try-text").value.trim(),
+    channel: $("rule-try-channel").value,
+    rules: [...$("triage-rules").children].map(readTriage),
+  };
+  try {
+    const r = await api("/api/v1/settings/triage-rules/preview", { method: "POST", body });
+    const changes = [r.tags.map((tag) => `+${tag}`).join(" "),
+      r.priority === null ? "" : t(`priority.${r.priority}`),
+      r.assignee ? `→ ${r.assignee}` : ""].filter(Boolean).join(" · ");
+    const scored = [r.language, r.sentiment && t(`sentiment.${r.sentiment}`)].filter(Boolean).join(", ");
+    const result = $("rule-try-result");
+    result.textContent = r.rules.length
+      ? `${t("set.try_matches")} ${r.rules.join(", ")}: ${changes} (${scored})`
+      : `${t("set.try_none")} (${scored})`;
+    result.hidden = false;
+  } catch (error) {
+    showErrors(form, error);
+  }
+}
+
 async function loadTriage() {
   const [rules, agents] = await Promise.all([api("/api/v1/settings/triage-rules"), api("/api/v1/agents")]);
   $("rule-agents").replaceChildren(...agents.map((a) => el("option", { value: a.name })));
@@ -485,6 +510,13 @@ $("sla-add").addEventListener("click", () => {
   container.append(policyCard({ name: "", channels: [], priorities: [], first_response: "1h", resolution: null, warn_before: "15m", business_time: false }, container.children.length));
 });
 
+$("rule-try-channel").replaceChildren(...CHANNELS.map((c) => el("option", { value: c }, channelLabel(c))));
+$("rule-try").addEventListener("click", () => tryTriage());
+$("rule-try-text").addEventListener("keydown", (event) => {
+  if (event.key !== "Enter") return;
+  event.preventDefault(); // tries the message, never submits the rules
+  tryTriage();
+});
 $("macro-add").addEventListener("click", () => {
   const card = macroCard(NEW_MACRO);
   $("macros").append(card);
