@@ -142,6 +142,12 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "act.priority": "{actor} set the priority: {priority}",
         "act.tagged": "{actor} tagged it {changes}",
         "act.rule": "Triage rules {rules}: {changes}",
+        "act.sla_first_response_warning": "First response due at {due} ({policy} SLA)",
+        "act.sla_first_response_breach": "First response target missed: due at {due} "
+        "({policy} SLA)",
+        "act.sla_resolution_warning": "Resolution due at {due} ({policy} SLA)",
+        "act.sla_resolution_breach": "Resolution target missed: due at {due} ({policy} SLA)",
+        "act.sla_window_closing_warning": "The platform's 24-hour window closes at {due}",
         "mentions.title": "Notes that name you",
         "mentions.hint": "Write @name in an internal note to ask a colleague; a click opens "
         "the conversation.",
@@ -284,6 +290,14 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "act.priority": "{actor} ha cambiato la priorità: {priority}",
         "act.tagged": "{actor} ha cambiato le etichette: {changes}",
         "act.rule": "Regole di smistamento {rules}: {changes}",
+        "act.sla_first_response_warning": "Prima risposta entro le {due} (SLA {policy})",
+        "act.sla_first_response_breach": "Obiettivo di prima risposta mancato: entro le {due} "
+        "(SLA {policy})",
+        "act.sla_resolution_warning": "Risoluzione entro le {due} (SLA {policy})",
+        "act.sla_resolution_breach": "Obiettivo di risoluzione mancato: entro le {due} "
+        "(SLA {policy})",
+        "act.sla_window_closing_warning": "La finestra di 24 ore della piattaforma si chiude "
+        "alle {due}",
         "mentions.title": "Note che ti citano",
         "mentions.hint": "Scrivi @nome in una nota interna per chiedere a un collega; un clic "
         "apre la conversazione.",

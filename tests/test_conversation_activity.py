@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from agent_helpers import agent_token, sign_in
+from agent_helpers import agent_token, sign_in, telegram_conversation
 from conftest import (
     Browser,
     RunningDaemon,
@@ -19,10 +20,12 @@ from conftest import (
 )
 from telegram_helpers import customer_writes
 
+from sportello import scheduler
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 
+ROME = ZoneInfo("Europe/Rome")  # the test browser's time zone
 GIULIA = tg.user(5551001, "Giulia", "Rossi")
 RULES = [{"name": "refunds", "keywords": ["rimbors*"], "add_tags": ["refund"], "priority": 2}]
 
@@ -121,4 +124,30 @@ def test_the_inbox_shows_the_history_among_the_messages(
     # the customer's message comes first, the rule's line right after it
     kinds = page.locator("#messages > li").evaluate_all("items => items.map((i) => i.className)")
     assert kinds[0].split()[0] == "message" and kinds[1] == "activity"
+    assert browser.errors == []
+
+
+def test_the_history_says_when_an_sla_target_neared_and_was_missed(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
+) -> None:
+    sla = [{"name": "standard", "first_response": "1h", "warn_before": "15m"}]
+    running = start_daemon(make_settings(sqlite_url, sla=sla))
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    telegram_conversation(running.daemon.engine, "5551009", two_hours_ago, "Ci siete?")
+    warned = two_hours_ago + timedelta(minutes=50)  # the check ran then, and now
+    assert scheduler.check_service_levels(running.daemon, warned) == 1
+    assert scheduler.check_service_levels(running.daemon, datetime.now(UTC)) == 1
+    agent_token(running, "bob", datetime.now(UTC))
+    page = browser.page
+    sign_in(page, running.url, "bob")
+    page.locator("#live-status[data-state='live']").wait_for()
+    page.locator("#conversation-list button.conversation", has_text="Customer 5551009").click()
+    missed = page.locator("#messages li.activity-sla-breach")
+    missed.wait_for()
+    due = (two_hours_ago + timedelta(hours=1)).astimezone(ROME).strftime("%d/%m/%Y, %H:%M")
+    lines = page.locator("#messages li.activity").all_inner_texts()
+    assert [line.rsplit(" · ", 1)[0] for line in lines] == [
+        f"First response due at {due} (standard SLA)",
+        f"First response target missed: due at {due} (standard SLA)",
+    ]
     assert browser.errors == []

@@ -1,5 +1,6 @@
 // A conversation's history among its messages: who took it, handed it over, resolved it,
-// raised it, tagged it, which triage rules applied. One small line each, by time.
+// raised it, tagged it, which triage rules applied, when an SLA target neared or was
+// missed. One small line each, by time.
 import { el, formatTime, t } from "./inbox-core.js";
 
 const fill = (key, values) => Object.entries(values).reduce((text, [name, value]) => text.replace(`{${name}}`, value), t(key));
@@ -53,4 +54,12 @@ export function activityItem(e) {
   if (!text) return null;
   return el("li", { class: "activity", "data-event": e.kind },
     el("span", {}, text(e)), " · ", el("time", { datetime: e.at }, formatTime(e.at)));
+}
+
+/** The line of an SLA warning or breach (``GET /api/v1/sla/breaches``), or of a 24-hour
+ * window about to close. */
+export function slaItem(b) {
+  const text = fill(`act.sla_${b.kind}_${b.level}`, { due: formatTime(b.due_at), policy: b.policy || "" });
+  return el("li", { class: `activity activity-sla activity-sla-${b.level}`, "data-event": `sla-${b.level}` },
+    el("span", {}, text), " · ", el("time", { datetime: b.fired_at }, formatTime(b.fired_at)));
 }

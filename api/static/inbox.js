@@ -4,7 +4,7 @@
 import {
   $, api, boot, channelBadge, duration, el, formatTime, t,
 } from "./inbox-core.js";
-import { activityItem } from "./inbox-activity.js";
+import { activityItem, slaItem } from "./inbox-activity.js";
 import { initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
@@ -149,13 +149,14 @@ function forget() {
 async function loadThread({ scroll = false } = {}) {
   const id = state.selectedId;
   if (id === null) return;
-  let conversation, page, notes, events;
+  let conversation, page, notes, events, breaches;
   try {
-    [conversation, page, notes, events] = await Promise.all([
+    [conversation, page, notes, events, breaches] = await Promise.all([
       api(`/api/v1/conversations/${id}`),
       api(`/api/v1/conversations/${id}/messages?limit=200`),
       api(`/api/v1/conversations/${id}/notes`),
       api(`/api/v1/conversations/${id}/events?limit=200`),
+      api(`/api/v1/sla/breaches?conversation_id=${id}&limit=50`),
     ]);
   } catch (error) {
     if (error.status === 404 && id === state.selectedId) forget(); // erased, or merged away
@@ -169,7 +170,7 @@ async function loadThread({ scroll = false } = {}) {
   renderThread(conversation);
   state.conversation = conversation;
   state.customer = customer;
-  renderMessages(page.items, notes.items, events.items);
+  renderMessages(page.items, notes.items, events.items, breaches.items);
   const target = state.highlight === null ? null : box.querySelector(`[data-id="${state.highlight}"]`);
   target?.classList.add("highlight");
   if (state.scrollToHighlight) {
@@ -338,11 +339,12 @@ function noteItem(n) {
 
 /** Messages, notes and the conversation's history in one column, by time; notes stand apart
  * and are never sent. */
-function renderMessages(messages, notes, events) {
+function renderMessages(messages, notes, events, breaches) {
   const items = [
     ...messages.map((m) => ({ at: m.sent_at, node: () => messageItem(m) })),
     ...notes.map((n) => ({ at: n.created_at, node: () => noteItem(n) })),
     ...events.map((e) => ({ at: e.at, node: () => activityItem(e) })),
+    ...breaches.map((b) => ({ at: b.fired_at, node: () => slaItem(b) })),
   ].sort((a, b) => new Date(a.at) - new Date(b.at));
   $("messages").replaceChildren(...items.map((item) => item.node()).filter(Boolean));
 }
