@@ -195,7 +195,7 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.macros": "Macros",
         "set.macros_hint": "Steps an agent takes together with one pick in the conversation: "
         "a reply ({name} and {next_open} filled in), an internal note, tags, a priority, "
-        "taking the conversation, a status. Empty: left out.",
+        "taking the conversation, a status or a snooze (1d, 4h). Empty: left out.",
         "set.add_macro": "macro",
         "set.new_macro": "New macro",
         "set.macro_reply": "Reply",
@@ -203,6 +203,7 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.macro_priority": "Priority",
         "set.macro_status": "Status",
         "set.macro_take": "the agent takes it",
+        "set.macro_snooze": "Snooze for",
         "set.remove_macro": "Delete this macro",
         "set.assignment": "Automatic assignment",
         "set.assignment_hint": "An open conversation nobody has taken goes to the available "
@@ -423,7 +424,8 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.macros": "Macro",
         "set.macros_hint": "Passi che un operatore compie insieme scegliendo la macro nella "
         "conversazione: una risposta ({name} e {next_open} compilati), una nota interna, "
-        "etichette, una priorità, prendere la conversazione, uno stato. Vuoto: saltato.",
+        "etichette, una priorità, prendere la conversazione, uno stato o un rinvio (1d, 4h). "
+        "Vuoto: saltato.",
         "set.add_macro": "macro",
         "set.new_macro": "Nuova macro",
         "set.macro_reply": "Risposta",
@@ -431,6 +433,7 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.macro_priority": "Priorità",
         "set.macro_status": "Stato",
         "set.macro_take": "l'operatore la prende",
+        "set.macro_snooze": "Posticipa di",
         "set.remove_macro": "Elimina questa macro",
         "set.assignment": "Assegnazione automatica",
         "set.assignment_hint": "Una conversazione aperta che nessuno ha preso va all'operatore "

@@ -6,7 +6,7 @@ agent's own change. Admins write the macros; every agent applies them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Response
@@ -25,6 +25,7 @@ from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep, get_or_404
 from sportello.api.desk import announce_note, write_note
 from sportello.api.schemas import ConversationOut, MessageOut
 from sportello.api.views import conversations_out, message_out
+from sportello.config.settings import Duration, parse_duration
 from sportello.inbox.desk_models import Macro
 
 router = APIRouter(prefix="/api/v1", tags=["desk"])
@@ -42,13 +43,18 @@ class MacroIn(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=3)
     take: bool = Field(default=False, description="the agent who applies it takes it")
     status: Literal["open", "pending", "resolved"] | None = None
+    snooze_for: Duration | None = Field(default=None, description='snoozed this long: "1d"')
 
     @model_validator(mode="after")
     def _does_something(self) -> MacroIn:
         self.add_tags = [tag.strip() for tag in self.add_tags if tag.strip()]
-        steps = (self.reply, self.note, self.priority, self.status)
+        if self.status is not None and self.snooze_for is not None:
+            raise ValueError("a macro sets a status or snoozes, not both")
+        steps = (self.reply, self.note, self.priority, self.status, self.snooze_for)
         if all(step is None for step in steps) and not (self.add_tags or self.take):
-            raise ValueError("a macro needs a step: reply, note, add_tags, priority, take, status")
+            raise ValueError(
+                "a macro needs a step: reply, note, add_tags, priority, take, status, snooze_for"
+            )
         return self
 
 
@@ -121,11 +127,16 @@ def apply_macro(
         text = filled(session, daemon, conversation, macro.reply)
         message = queue_reply(session, conversation, text, now, caller)
     note = write_note(session, conversation_id, macro.note, caller, now) if macro.note else None
+    snooze = {}
+    if macro.snooze_for is not None:
+        until = now + timedelta(seconds=parse_duration(macro.snooze_for))
+        snooze = {"status": "snoozed", "snoozed_until": until}
     changes = {
         "status": macro.status,
         "priority": macro.priority,
         "add_tags": macro.add_tags,
         **({"assignee": caller} if macro.take else {}),
+        **snooze,
     }
     handed = macro.take and conversation.assignee != caller
     apply_changes(session, conversation, changes, now, caller)

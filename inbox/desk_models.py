@@ -87,7 +87,7 @@ class CannedReply(SQLModel, table=True):
 class Macro(SQLModel, table=True):
     """Steps an agent takes together, in one click: a reply (``{name}`` and ``{next_open}``
     filled in as in a canned reply), a note, tags, a priority, taking the conversation, a
-    status. Each ``None`` (or empty) step is left out."""
+    status or a snooze. Each ``None`` (or empty) step is left out."""
 
     __tablename__ = "macros"
 
@@ -99,6 +99,7 @@ class Macro(SQLModel, table=True):
     priority: int | None = None
     take: bool = False
     status: str | None = None
+    snooze_for: str | None = None  # a duration ("1d"): snoozed until then
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_by: str | None = None

@@ -81,6 +81,21 @@ def test_admins_write_macros_and_an_agent_applies_one_in_one_go(
         ("tagged", "bob"),
     ]
 
+    # a snooze for a day: snoozed until then; a status and a snooze together are refused
+    wait = {"name": "Wait a day", "snooze_for": "1d"}
+    both = running.api.post("/api/v1/macros", json={**wait, "status": "pending"})
+    assert both.status_code == 422 and "not both" in both.text
+    assert running.api.post("/api/v1/macros", json={**wait, "snooze_for": "1x"}).status_code == 422
+    waiting = running.api.post("/api/v1/macros", json=wait).json()
+    before = datetime.now(UTC)
+    snoozed = running.api.post(
+        f"/api/v1/conversations/{conversation}/macros/{waiting['id']}", headers=bob
+    ).json()["conversation"]
+    until = datetime.fromisoformat(snoozed["snoozed_until"])
+    assert snoozed["status"] == "snoozed"
+    assert before + timedelta(days=1) <= until <= datetime.now(UTC) + timedelta(days=1)
+    assert running.api.delete(f"/api/v1/macros/{waiting['id']}").status_code == 204
+
     # edited, then deleted: gone from the list, and applying it is a 404
     changed = {"name": "Pending", "status": "pending", "priority": 0}
     assert running.api.put(f"/api/v1/macros/{macro['id']}", json=changed).status_code == 200
@@ -165,7 +180,14 @@ def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     card.get_by_label("Status").select_option("resolved")
     card.get_by_role("button", name="Save").click()
     panel.locator("fieldset[data-macro] .saved").first.wait_for()
-    [stored] = running.api.get("/api/v1/macros").json()
+    panel.get_by_role("button", name="+ macro").click()
+    card = panel.locator("fieldset[data-macro='new']")
+    card.get_by_label("Name").fill("Wait")
+    card.get_by_label("Snooze for").fill("2h")
+    card.get_by_role("button", name="Save").click()
+    panel.locator("fieldset[data-macro] legend", has_text="Wait").wait_for()
+    stored, waiting = running.api.get("/api/v1/macros").json()
+    assert (waiting["name"], waiting["snooze_for"], waiting["status"]) == ("Wait", "2h", None)
     assert (stored["name"], stored["reply"], stored["status"]) == (
         "Thanks",
         "Grazie a te {name}!",

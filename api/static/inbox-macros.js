@@ -1,5 +1,5 @@
 // Macros: a picker in the conversation's controls runs every step of one (a reply, a note,
-// tags, a priority, taking it, a status) in one go, as the agent's own changes.
+// tags, a priority, taking it, a status or a snooze) in one go, as the agent's own changes.
 import { api, el, t } from "./inbox-core.js";
 
 let macros = [];
@@ -33,6 +33,7 @@ function summary(m) {
   return [m.reply && `${t("macro.reply")}: ${m.reply}`, m.note && t("macro.note"),
     m.add_tags.length && m.add_tags.map((tag) => `+${tag}`).join(" "),
     m.priority !== null && t(`priority.${m.priority}`), m.take && t("macro.take"),
-    m.status && t(`status.${m.status}`)].filter(Boolean).join(" · ");
+    m.status && t(`status.${m.status}`), m.snooze_for && `${t("status.snoozed")} ${m.snooze_for}`]
+    .filter(Boolean).join(" · ");
 }
 

@@ -266,7 +266,7 @@ async function loadTriage() {
 // --- macros (each saved on its own) ------------------------------------------------------
 
 const MACRO_STATUSES = ["open", "pending", "resolved"];
-const NEW_MACRO = { id: null, name: "", reply: null, note: null, add_tags: [], priority: null, take: false, status: null };
+const NEW_MACRO = { id: null, name: "", reply: null, note: null, add_tags: [], priority: null, take: false, status: null, snooze_for: null };
 
 function choice(name, selected, values, label, none) {
   return el("select", { "data-name": name, "aria-label": label },
@@ -286,7 +286,9 @@ function macroCard(m) {
       listField(t("set.add_tags"), m.add_tags, "add_tags", { size: 16 }),
       el("label", {}, t("set.macro_priority"), " ", choice("priority", m.priority, [0, 1, 2, 3].map((p) => [p, t(`priority.${p}`)]), t("set.macro_priority"), t("set.unchanged"))),
       el("label", {}, t("set.macro_status"), " ", choice("status", m.status, MACRO_STATUSES.map((s) => [s, t(`status.${s}`)]), t("set.macro_status"), t("set.unchanged"))),
+      textField(t("set.macro_snooze"), m.snooze_for, "snooze_for", { size: 5, placeholder: "1d" }),
       el("label", { class: "check" }, el("input", { type: "checkbox", "data-name": "take", checked: m.take }), t("set.macro_take"))),
+    errorBox("snooze_for"),
     el("p", { class: "form-error", "data-error": "", hidden: true }),
     el("div", { class: "actions" },
       el("button", { type: "button", class: "primary", onclick: () => saveMacro(card, m.id) }, t("set.save")), " ",
@@ -304,6 +306,7 @@ function readMacro(card) {
     add_tags: value("add_tags").split(",").map((tag) => tag.trim()).filter(Boolean),
     priority: value("priority") === "" ? null : Number(value("priority")),
     status: value("status") || null,
+    snooze_for: value("snooze_for") || null,
     take: card.querySelector('[data-name="take"]').checked,
   };
 }
