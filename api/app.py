@@ -28,6 +28,7 @@ from sportello.api import (
     messages,
     note_mentions,
     reports,
+    teams,
     viewers,
     web,
     web_pages,
@@ -94,7 +95,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         integrations,
     ):
         app.include_router(module.router)
-    for module in (accounts, viewers, note_mentions, events, web, web_pages):
+    for module in (accounts, teams, viewers, note_mentions, events, web, web_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

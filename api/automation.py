@@ -26,7 +26,7 @@ from sportello.config.settings import (
     SlaSettings,
     TriageRules,
 )
-from sportello.inbox import settings_store, sla
+from sportello.inbox import settings_store, sla, teams
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import format_next_open
 from sportello.inbox.clock import ensure_utc
@@ -154,13 +154,18 @@ def read_triage_rules(session: SessionDep, _: Caller) -> TriageRules:
 def write_triage_rules(
     body: TriageRules, session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> TriageRules:
-    """Replace the rules; ``422`` when one assigns to nobody known."""
+    """Replace the rules; ``422`` when one assigns to nobody known, or to no team."""
     named = {rule.assign for rule in body if rule.assign}
     users = set(session.exec(select(User.name).where(col(User.name).in_(named))))
+    known_teams = {team.name for team in teams.all_teams(session)}
     unknown = [
         {"loc": ["body", index, "assign"], "msg": f"no user named {rule.assign}", "type": "value"}
         for index, rule in enumerate(body)
         if rule.assign and rule.assign not in users
+    ] + [
+        {"loc": ["body", index, "team"], "msg": f"no team named {rule.team}", "type": "value"}
+        for index, rule in enumerate(body)
+        if rule.team and rule.team not in known_teams
     ]
     if unknown:
         raise HTTPException(422, unknown)
@@ -185,6 +190,7 @@ class TriagePreviewOut(BaseModel):
     tags: list[str]
     priority: int | None
     assignee: str | None
+    team: str | None
 
 
 @router.post("/settings/triage-rules/preview")
@@ -210,6 +216,7 @@ def preview_triage_rules(
         tags=outcome.tags,
         priority=outcome.priority,
         assignee=outcome.assignee,
+        team=outcome.team,
     )
 
 

@@ -23,7 +23,7 @@ from sportello.api.schemas import (
 )
 from sportello.api.views import conversations_out, message_out
 from sportello.connectors.base import OutboundFile
-from sportello.inbox import outbox, settings_store
+from sportello.inbox import outbox, settings_store, teams
 from sportello.inbox.canned import render
 from sportello.inbox.conversations import record, set_status
 from sportello.inbox.desk_models import CannedReply
@@ -52,6 +52,7 @@ def list_conversations(
     channel: str | None = None,
     assignee: str | None = None,
     tag: str | None = None,
+    team: str | None = None,
     unassigned: Annotated[bool, Query(description="only the ones nobody has taken")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
@@ -67,6 +68,8 @@ def list_conversations(
         query = query.where(Conversation.channel == channel)
     if assignee is not None:
         query = query.where(Conversation.assignee == assignee)
+    if team is not None:
+        query = query.where(Conversation.team == team)
     if tag is not None:
         tagged = select(ConversationTag.conversation_id).where(ConversationTag.tag == tag)
         query = query.where(col(Conversation.id).in_(tagged))
@@ -135,15 +138,24 @@ def update_conversations(
 
 
 def check_assignee(session: Session, changes: dict[str, Any], caller: str) -> None:
-    """``422`` for an assignee who is nobody: a user's name, the caller's own (a configured
-    token takes a conversation under its name) or null. A typo would hide the conversation
-    from every inbox's *mine* and from automatic assignment."""
+    """``422`` for an assignee who is nobody (a user's name, the caller's own: a configured
+    token takes a conversation under its name, or null) or a team that does not exist. A
+    typo would hide the conversation from every inbox's *mine* and from automatic
+    assignment."""
     name = changes.get("assignee")
-    if name is None or name == caller:
-        return
-    if session.exec(select(User.id).where(User.name == name)).first() is None:
-        detail = [{"loc": ["body", "assignee"], "msg": f"no user named {name}", "type": "value"}]
-        raise HTTPException(422, detail)
+    if name not in (None, caller) and not _is_user(session, name):
+        raise HTTPException(422, [_refusal("assignee", f"no user named {name}")])
+    team = changes.get("team")
+    if team is not None and teams.find_team(session, team) is None:
+        raise HTTPException(422, [_refusal("team", f"no team named {team}")])
+
+
+def _is_user(session: Session, name: str) -> bool:
+    return session.exec(select(User.id).where(User.name == name)).first() is not None
+
+
+def _refusal(field: str, message: str) -> dict[str, Any]:
+    return {"loc": ["body", field], "msg": message, "type": "value"}
 
 
 def apply_changes(
@@ -166,6 +178,10 @@ def apply_changes(
     if "assignee" in changes and conversation.assignee != changes["assignee"]:
         record(session, conversation, "assigned", now, caller, assignee=changes["assignee"])
         conversation.assignee = changes["assignee"]
+    if "team" in changes and conversation.team != changes["team"]:
+        record(session, conversation, "team", now, caller,
+               team=changes["team"], previous=conversation.team)  # fmt: skip
+        conversation.team = changes["team"]
     priority = changes.get("priority")
     if priority is not None and priority != conversation.priority:
         record(session, conversation, "priority", now, caller,

@@ -204,6 +204,14 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.macro_status": "Status",
         "set.macro_take": "the agent takes it",
         "set.macro_snooze": "Snooze for",
+        "set.teams": "Teams",
+        "set.teams_hint": "A conversation given to a team goes, by automatic assignment, only "
+        "to its members; the inbox filters by team. Tick the members.",
+        "set.team_name": "Name",
+        "set.add_team": "Add team",
+        "set.remove_team": "Delete",
+        "set.team_to": "Give to team",
+        "set.no_team": "none",
         "set.remove_macro": "Delete this macro",
         "set.assignment": "Automatic assignment",
         "set.assignment_hint": "An open conversation nobody has taken goes to the available "
@@ -434,6 +442,14 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.macro_status": "Stato",
         "set.macro_take": "l'operatore la prende",
         "set.macro_snooze": "Posticipa di",
+        "set.teams": "Team",
+        "set.teams_hint": "Una conversazione data a un team va, con l'assegnazione automatica, "
+        "solo ai suoi membri; la casella filtra per team. Spunta i membri.",
+        "set.team_name": "Nome",
+        "set.add_team": "Aggiungi team",
+        "set.remove_team": "Elimina",
+        "set.team_to": "Dai al team",
+        "set.no_team": "nessuno",
         "set.remove_macro": "Elimina questa macro",
         "set.assignment": "Assegnazione automatica",
         "set.assignment_hint": "Una conversazione aperta che nessuno ha preso va all'operatore "

@@ -71,6 +71,7 @@ class ConversationOut(BaseModel):
     public: bool
     status: str
     assignee: str | None = None
+    team: str | None = None
     priority: int
     tags: list[str] = Field(default_factory=list)
     opened_at: datetime
@@ -121,6 +122,7 @@ class ConversationPatch(BaseModel):
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
     snoozed_until: datetime | None = None
     assignee: str | None = None
+    team: str | None = Field(default=None, description="a team's name; null: none")
     tags: list[str] | None = None
     priority: int | None = Field(default=None, ge=0, le=3)
 
@@ -134,6 +136,7 @@ class BulkPatch(BaseModel):
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
     snoozed_until: datetime | None = None
     assignee: str | None = Field(default=None, description="null (given) unassigns")
+    team: str | None = Field(default=None, description="null (given): no team")
     priority: int | None = Field(default=None, ge=0, le=3)
     add_tags: list[str] = Field(default_factory=list, description="added to the tags each has")
 

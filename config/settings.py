@@ -313,6 +313,7 @@ class TriageRuleSettings(_Section):
     add_tags: list[str] = Field(default_factory=list)
     priority: int | None = Field(default=None, ge=0, le=3, description="raised to at least this")
     assign: str | None = Field(default=None, description="this agent, when nobody has it")
+    team: str | None = Field(default=None, description="this team, when it has none")
 
     @field_validator("keywords", "add_tags")
     @classmethod
@@ -332,8 +333,8 @@ class TriageRuleSettings(_Section):
 
     @model_validator(mode="after")
     def _does_something(self) -> TriageRuleSettings:
-        if not self.add_tags and self.priority is None and not self.assign:
-            raise ValueError("a rule needs add_tags, priority or assign")
+        if not self.add_tags and self.priority is None and not self.assign and not self.team:
+            raise ValueError("a rule needs add_tags, priority, assign or team")
         return self
 
 

@@ -7,7 +7,8 @@ got a conversation longest ago. Among the agents free to take it, those who spea
 customer's language (``users.languages``; the customer's own language when known, else the
 one detected in their latest message) come first. An agent who handles only some channels
 (``users.channels``; none set: all of them) gets only those channels' conversations, and a
-conversation whose channel no free agent handles waits. Nobody gets more than
+conversation whose channel no free agent handles waits. A conversation given to a team
+(``inbox/teams.py``) goes only to one of its members. Nobody gets more than
 ``max_open_per_agent``.
 
 An agent is available while they say so in the inbox (``PUT /api/v1/me/availability``;
@@ -34,6 +35,7 @@ from sportello.config.settings import AssignmentSettings
 from sportello.inbox.conversations import record
 from sportello.inbox.models import Conversation, Customer, Message
 from sportello.inbox.sla import ACTIVE
+from sportello.inbox.teams import members_by_team
 from sportello.inbox.triage import inbox_page
 from sportello.inbox.users import User
 
@@ -67,19 +69,26 @@ def assign_waiting(session: Session, now: datetime, rule: AssignmentSettings) ->
         return not cap or loads[agent.name] < cap
 
     free_agents = [a for a in agents if has_place(a)]
+    members = members_by_team(session)
     handled = _channels_handled(free_agents)
     if handled is not None:  # only what someone free may take: the rest would fill the page
         waiting = waiting.where(col(Conversation.channel).in_(handled))
     # With every agent handling every channel, the first conversations fill every place;
     # otherwise the ones some agent cannot take may come first, so the run reads on.
-    restricted = any(a.channels for a in free_agents)
+    restricted = bool(members) or any(a.channels for a in free_agents)
     assigned: list[Assigned] = []
     page = inbox_page(session, waiting, now, 0, BATCH if restricted else min(places, BATCH))
     languages = customer_languages(session, page)
     for conversation in page:
-        free = [a for a in agents if has_place(a) and _handles(a, conversation.channel)]
+        free = [
+            a
+            for a in agents
+            if has_place(a)
+            and _handles(a, conversation.channel)
+            and (conversation.team is None or a.name in members.get(conversation.team, ()))
+        ]
         if not free:
-            continue  # the agents of its channel are full: it waits for the next run
+            continue  # the agents of its channel (its team) are full: it waits for the next run
         language = languages.get(conversation.id)
         speakers = [a for a in free if language in (a.languages or ())]
         candidates = speakers or free  # nobody free speaks it: anyone free

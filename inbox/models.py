@@ -75,6 +75,7 @@ class Conversation(SQLModel, table=True):
     public: bool = False
     status: str = Field(default="open")
     assignee: str | None = Field(default=None, index=True)
+    team: str | None = Field(default=None, index=True)  # a team's name (inbox/teams.py)
     priority: int = 0
     opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     first_response_at: datetime | None = _ts()

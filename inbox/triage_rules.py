@@ -2,8 +2,9 @@
 
 An agent who reads "rimborso" tags the conversation *refund* and raises it; a rule does it the
 moment the message arrives, so the inbox sorts it at once. Every rule whose conditions a new
-customer message meets applies, in order: tags are added, the priority only ever goes up, and
-the first rule with an assignee gives the conversation to that agent if nobody has it. A
+customer message meets applies, in order: tags are added, the priority only ever goes up,
+the first rule with an assignee gives the conversation to that agent if nobody has it, and
+the first with a team gives it to that team if it has none. A
 rule that changes something records a ``rule`` event on the conversation (and an
 ``assigned`` one when it gives it away), so its history says why.
 """
@@ -30,7 +31,7 @@ from sportello.inbox.clock import Clock
 from sportello.inbox.conversations import record
 from sportello.inbox.ingest import Ingested
 from sportello.inbox.models import Conversation, ConversationTag, Message
-from sportello.inbox.users import User
+from sportello.inbox.users import Team, User
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ class Outcome:
     priority: int | None = None
     assignee: str | None = None
     assigned_by: str | None = None
+    team: str | None = None
+    teamed_by: str | None = None
 
 
 def decide(rules: Sequence[TriageRuleSettings], message: Message) -> Outcome:
@@ -99,6 +102,8 @@ def decide(rules: Sequence[TriageRuleSettings], message: Message) -> Outcome:
             outcome.priority = max(outcome.priority or 0, rule.priority)
         if rule.assign and outcome.assignee is None:
             outcome.assignee, outcome.assigned_by = rule.assign, rule.name
+        if rule.team and outcome.team is None:
+            outcome.team, outcome.teamed_by = rule.team, rule.name
     return outcome
 
 
@@ -155,6 +160,13 @@ def apply(
             assignee = conversation.assignee = changed["assignee"] = outcome.assignee
             actor = f"rule:{outcome.assigned_by}"
             record(session, conversation, "assigned", now, actor, assignee=assignee)
+    if outcome.team is not None and conversation.team is None:
+        if not _is_team(session, outcome.team):
+            log.warning("rule %s names no team %r", outcome.teamed_by, outcome.team)
+        else:
+            conversation.team = changed["team"] = outcome.team
+            actor = f"rule:{outcome.teamed_by}"
+            record(session, conversation, "team", now, actor, team=outcome.team, previous=None)
     if changed:
         record(session, conversation, "rule", now, "rules", rules=outcome.rules, **changed)
     return assignee
@@ -164,7 +176,7 @@ def apply(
 # matching message would write the batch's rows one delivery at a time: the worker took
 # 1.5 times as long), and remembered for the batch, with the tags this hook added, until a
 # rollback (of the batch, or of one delivery's savepoint) undoes what it added.
-_MEMORY = ("conversation_tags", "users_named")
+_MEMORY = ("conversation_tags", "users_named", "teams_named")
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
@@ -197,4 +209,12 @@ def _is_user(session: Session, name: str) -> bool:
     if name not in known:
         with session.no_autoflush:
             known[name] = session.exec(select(User.id).where(User.name == name)).first() is not None
+    return known[name]
+
+
+def _is_team(session: Session, name: str) -> bool:
+    known: dict[str, bool] = session.info.setdefault("teams_named", {})
+    if name not in known:
+        with session.no_autoflush:
+            known[name] = session.exec(select(Team.id).where(Team.name == name)).first() is not None
     return known[name]

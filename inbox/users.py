@@ -1,4 +1,5 @@
-"""Tables of the people who use sportello: users, their web sessions, their API tokens.
+"""Tables of the people who use sportello: users, their teams, their web sessions, their API
+tokens.
 
 Secrets are never stored: passwords as argon2 hashes, session and API tokens as
 SHA-256 digests (they are long random strings, so a fast digest is enough).
@@ -38,6 +39,19 @@ class User(SQLModel, table=True):
     viewing_conversation_id: int | None = None
     viewing_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     typing_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Team(SQLModel, table=True):
+    """A group of agents (billing, returns…): a conversation given to a team goes, by
+    automatic assignment, only to its members, and its members find it under the team."""
+
+    __tablename__ = "teams"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    members: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # user names
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class UserSession(SQLModel, table=True):

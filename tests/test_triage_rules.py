@@ -114,7 +114,7 @@ def test_every_matching_rule_adds_up_in_order() -> None:
 
 
 def test_a_rule_is_checked_when_written() -> None:
-    with pytest.raises(ConfigError, match="add_tags, priority or assign"):
+    with pytest.raises(ConfigError, match="add_tags, priority, assign or team"):
         load_settings(None, triage_rules=[{"name": "idle", "keywords": ["x"]}])
     with pytest.raises(ConfigError, match="unique"):
         load_settings(None, triage_rules=[REFUNDS, REFUNDS])
@@ -269,7 +269,7 @@ def test_the_rules_are_seeded_then_edited_over_the_api_by_admins(
         {"loc": ["body", 0, "assign"], "msg": "no user named marta", "type": "value"}
     ]
     answer = running.api.put(path, json=[{"name": "idle", "channels": ["x"]}])
-    assert answer.status_code == 422 and "add_tags, priority or assign" in answer.text
+    assert answer.status_code == 422 and "add_tags, priority, assign or team" in answer.text
     assert [rule["name"] for rule in running.api.get(path).json()] == ["refunds"]  # unchanged
     agent = agent_token(running, "bob", datetime.now(UTC))
     assert running.api.put(path, json=wanted[1:], headers=agent).status_code == 403
@@ -293,6 +293,7 @@ def test_a_message_is_tried_against_the_stored_rules_or_the_ones_given(
         "tags": ["refund", "unhappy", "english"],
         "priority": 3,
         "assignee": "paolo",  # the preview names the rule's agent, user or not
+        "team": None,
     }
     calm = {"text": "Ciao, a che ora aprite domani?", "channel": "x"}
     assert running.api.post(path, json=calm).json()["rules"] == []
@@ -341,12 +342,12 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
     card.get_by_label("Keywords").fill("rimbors*, money back")
     card.get_by_label("Add tags").fill("refund")
     card.get_by_label("Raise priority to").select_option("2")
-    card.get_by_label("Give to").fill("mara")  # a typo
+    card.get_by_label("Give to", exact=True).fill("mara")  # a typo
     form.get_by_role("button", name="Save").click()
     error = card.locator("[data-error='0.assign']")
     error.wait_for()
     assert error.inner_text() == "no user named mara"
-    card.get_by_label("Give to").fill("marta")
+    card.get_by_label("Give to", exact=True).fill("marta")
     form.get_by_role("button", name="Save").click()
     form.locator(".saved").wait_for()
     stored = running.api.get("/api/v1/settings/triage-rules").json()
@@ -360,6 +361,7 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
             "add_tags": ["refund"],
             "priority": 2,
             "assign": "marta",
+            "team": None,
         }
     ]
     form.get_by_label("Try a customer's message").fill("Quando arriva il mio RIMBORSO?")

@@ -32,12 +32,19 @@ function tagChanges(added = [], removed = []) {
 function rule(e) {
   const changes = [tagChanges(e.data.tags),
     e.data.priority !== undefined ? t(`priority.${e.data.priority}`) : "",
-    e.data.assignee ? `→ ${e.data.assignee}` : ""].filter(Boolean).join(" · ");
+    e.data.assignee ? `→ ${e.data.assignee}` : "", e.data.team ? `→ ${e.data.team}` : ""].filter(Boolean).join(" · ");
   return fill("act.rule", { rules: (e.data.rules || []).join(", "), changes });
+}
+
+function team(e) {
+  if (e.actor?.startsWith("rule:")) return fill("act.rule_team", { rule: e.actor.slice(5), team: e.data.team });
+  if (e.data.team === null) return fill("act.team_none", { actor: e.actor, previous: e.data.previous });
+  return fill("act.team", { actor: e.actor, team: e.data.team });
 }
 
 const TEXTS = {
   assigned,
+  team,
   resolved: status,
   reopened: status,
   open: status,

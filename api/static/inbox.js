@@ -13,6 +13,7 @@ import { initMentions, mentioned, seen } from "./inbox-mentions.js";
 import { initHours } from "./inbox-hours.js";
 import { customerWrote, givenToMe, initNotify, mentionedMe } from "./inbox-notify.js";
 import { handOver, initCompletion, loadTeam } from "./inbox-team.js";
+import { initTeams, showTeam } from "./inbox-teams.js";
 import { hideParts, initParts } from "./inbox-parts.js";
 import { initSearch, runSearch } from "./inbox-search.js";
 import { initViewers, replied, showViewers, viewersChanged, viewing } from "./inbox-viewers.js";
@@ -52,7 +53,7 @@ const NOBODY = ":nobody"; // the assignee filter's "Unassigned" (no user name ha
 function filters() {
   const params = new URLSearchParams({ limit: "100" });
   for (const [name, id] of [["status", "filter-status"], ["channel", "filter-channel"],
-                            ["assignee", "filter-assignee"], ["tag", "filter-tag"]]) {
+                            ["assignee", "filter-assignee"], ["tag", "filter-tag"], ["team", "filter-team"]]) {
     const value = $(id).value.trim();
     if (value === NOBODY) params.set("unassigned", "true");
     else if (value) params.set(name, value);
@@ -211,6 +212,7 @@ function renderThread(c) {
           : null].filter(Boolean));
   $("conv-status").value = c.status;
   $("conv-priority").value = String(c.priority);
+  showTeam(c);
   $("conv-assignee").textContent = c.assignee ? `@${c.assignee}` : t("conv.unassigned");
   const mine = c.assignee === boot.user;
   $("conv-assign").textContent = mine ? t("conv.unassign") : t("conv.assign_me");
@@ -597,7 +599,7 @@ function onKey(event) {
 // --- start --------------------------------------------------------------------------
 
 function start() {
-  for (const id of ["filter-status", "filter-channel", "filter-assignee"]) {
+  for (const id of ["filter-status", "filter-channel", "filter-assignee", "filter-team"]) {
     $(id).addEventListener("change", () => loadList());
   }
   $("filter-tag").addEventListener("change", () => loadList());
@@ -645,6 +647,7 @@ function start() {
   initMentions({ onOpen: (id) => select(id), selected: () => state.selectedId });
   initNotify({ onOpen: (id) => select(id), selected: () => state.selectedId });
   handOver($("conv-hand"), (name) => patchConversation({ assignee: name }));
+  initTeams((team) => patchConversation({ team })).catch((error) => console.error(error));
   initMacros($("conv-macro"), {
     conversation: () => state.conversation,
     done: async (error) => {

@@ -1,5 +1,5 @@
 // The settings page (admins): business hours, away messages, SLA policies, triage rules,
-// macros, automatic assignment, users and personal API tokens. Each form PUTs/POSTs its whole section; a 422
+// macros, automatic assignment, users, teams and personal API tokens. Each form PUTs/POSTs its whole section; a 422
 // is shown next to the field it names.
 "use strict";
 
@@ -211,8 +211,9 @@ function triageCard(rule, index) {
       el("label", {}, t("set.raise_priority"), " ", el("select", { "data-name": "priority" },
         el("option", { value: "" }, t("set.unchanged")),
         [1, 2, 3].map((p) => el("option", { value: String(p), selected: rule.priority === p }, t(`priority.${p}`))))),
-      textField(t("set.assign_to"), rule.assign, "assign", { size: 10, list: "rule-agents", placeholder: t("set.nobody") })),
-    ["add_tags", "priority", "assign"].map((k) => errorBox(`${index}.${k}`)),
+      textField(t("set.assign_to"), rule.assign, "assign", { size: 10, list: "rule-agents", placeholder: t("set.nobody") }),
+      textField(t("set.team_to"), rule.team, "team", { size: 10, list: "rule-teams", placeholder: t("set.no_team") })),
+    ["add_tags", "priority", "assign", "team"].map((k) => errorBox(`${index}.${k}`)),
     errorBox(`${index}`),
     el("button", { type: "button", class: "small ghost", onclick: (event) => removeCard(event, triageCard, readTriage) }, t("set.remove_rule")));
 }
@@ -229,6 +230,7 @@ function readTriage(card) {
     add_tags: list("add_tags"),
     priority: value("priority") ? Number(value("priority")) : null,
     assign: value("assign") || null,
+    team: value("team") || null,
   };
 }
 
@@ -245,7 +247,7 @@ async function tryTriage() {
     const r = await api("/api/v1/settings/triage-rules/preview", { method: "POST", body });
     const changes = [r.tags.map((tag) => `+${tag}`).join(" "),
       r.priority === null ? "" : t(`priority.${r.priority}`),
-      r.assignee ? `→ ${r.assignee}` : ""].filter(Boolean).join(" · ");
+      r.assignee ? `→ ${r.assignee}` : "", r.team ? `→ ${r.team}` : ""].filter(Boolean).join(" · ");
     const scored = [r.language, r.sentiment && t(`sentiment.${r.sentiment}`)].filter(Boolean).join(", ");
     const result = $("rule-try-result");
     result.textContent = r.rules.length
@@ -258,8 +260,9 @@ async function tryTriage() {
 }
 
 async function loadTriage() {
-  const [rules, agents] = await Promise.all([api("/api/v1/settings/triage-rules"), api("/api/v1/agents")]);
+  const [rules, agents, teams] = await Promise.all([api("/api/v1/settings/triage-rules"), api("/api/v1/agents"), api("/api/v1/teams")]);
   $("rule-agents").replaceChildren(...agents.map((a) => el("option", { value: a.name })));
+  $("rule-teams").replaceChildren(...teams.map((team) => el("option", { value: team.name })));
   $("triage-rules").replaceChildren(...rules.map(triageCard));
 }
 
@@ -376,6 +379,35 @@ async function loadUsers() {
       channelBoxes(u.channels, "handles")))));
 }
 
+// Teams: their members ticked among the users; each change saved at once.
+async function loadTeams() {
+  const [teams, users] = await Promise.all([api("/api/v1/teams"), api("/api/v1/users")]);
+  $("teams").replaceChildren(...teams.map((team) => el("li", { "data-team": team.name },
+    el("strong", {}, team.name), ` · ${team.open_conversations} ${t("set.open_conversations")} · `,
+    el("span", { class: "checks", onchange: (event) => saveTeam(team.name, membersOf(event.currentTarget)) },
+      users.map((u) => el("label", { class: "check" },
+        el("input", { type: "checkbox", value: u.name, checked: team.members.includes(u.name), "data-member": team.name }), u.name))),
+    " ", el("button", { type: "button", class: "small ghost", onclick: () => deleteTeam(team.name) }, t("set.remove_team")))));
+}
+
+const membersOf = (boxes) => [...boxes.querySelectorAll("input:checked")].map((box) => box.value);
+
+async function saveTeam(name, members) {
+  const form = $("teams-form");
+  clearErrors(form);
+  try {
+    await api(`/api/v1/teams/${encodeURIComponent(name)}`, { method: "PUT", body: { members } });
+    await loadTeams();
+  } catch (error) {
+    showErrors(form, error);
+  }
+}
+
+async function deleteTeam(name) {
+  await api(`/api/v1/teams/${encodeURIComponent(name)}`, { method: "DELETE" });
+  await loadTeams();
+}
+
 function codes(text) {
   return text.split(/[\s,]+/).filter(Boolean).map((code) => code.toLowerCase());
 }
@@ -481,7 +513,13 @@ onSubmit($("users-form"), async () => {
   await api("/api/v1/users", { method: "POST", body });
   fields.namedItem("name").value = "";
   fields.namedItem("password").value = "";
-  await loadUsers();
+  await Promise.all([loadUsers(), loadTeams()]); // a new user to tick in the teams
+});
+onSubmit($("teams-form"), async () => {
+  const name = $("teams-form").elements.namedItem("name");
+  await api(`/api/v1/teams/${encodeURIComponent(name.value.trim())}`, { method: "PUT", body: { members: [] } });
+  name.value = "";
+  await loadTeams();
 });
 onSubmit($("tokens-form"), async () => {
   const label = $("tokens-form").elements.namedItem("label");
@@ -527,12 +565,12 @@ $("macro-add").addEventListener("click", () => {
 });
 $("rules-add").addEventListener("click", () => {
   const container = $("triage-rules");
-  const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null }, container.children.length);
+  const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null, team: null }, container.children.length);
   container.append(card);
   card.querySelector('[data-name="name"]').focus();
 });
 
-Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadTriage(), loadMacros(), loadAssignment(), loadUsers(), loadTokens(), loadWebhooks()]).then(() => {
+Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadTriage(), loadMacros(), loadAssignment(), loadUsers(), loadTeams(), loadTokens(), loadWebhooks()]).then(() => {
   document.body.dataset.loaded = "true";
 });
 setInterval(loadStatus, 60_000);

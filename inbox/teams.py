@@ -1,0 +1,64 @@
+"""Teams of agents: who is in each, and the conversations given to one.
+
+A conversation's ``team`` is set by hand (``PATCH``), by a triage rule (``team = "…"``) or
+not at all. Automatic assignment gives a team's conversation only to its members; the inbox
+filters by team. A team deleted leaves its conversations without one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from sportello.inbox.models import Conversation
+from sportello.inbox.users import Team, User
+
+MAX_NAME = 64
+
+
+class TeamError(ValueError):
+    """A team that cannot be saved as asked; the message says why."""
+
+
+def all_teams(session: Session) -> list[Team]:
+    return list(session.exec(select(Team).order_by(col(Team.name))))
+
+
+def find_team(session: Session, name: str) -> Team | None:
+    return session.exec(select(Team).where(Team.name == name)).first()
+
+
+def members_by_team(session: Session) -> dict[str, set[str]]:
+    return {team.name: set(team.members or ()) for team in all_teams(session)}
+
+
+def save_team(session: Session, name: str, members: list[str], now: datetime) -> Team:
+    """Create the team ``name`` or replace its members (user names, each once)."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise TeamError(f"a team's name has 1 to {MAX_NAME} characters")
+    wanted = list(dict.fromkeys(members))
+    known = set(session.exec(select(User.name).where(col(User.name).in_(wanted))))
+    unknown = [member for member in wanted if member not in known]
+    if unknown:
+        raise TeamError(f"no user named {', '.join(unknown)}")
+    team = find_team(session, name)
+    if team is None:
+        team = Team(name=name, members=wanted, created_at=now, updated_at=now)
+        session.add(team)
+    else:
+        team.members, team.updated_at = wanted, now
+    session.flush()
+    return team
+
+
+def delete_team(session: Session, team: Team) -> int:
+    """Delete ``team``; its conversations are left without one. Returns how many."""
+    cleared = session.exec(  # type: ignore[call-overload]
+        update(Conversation).where(col(Conversation.team) == team.name).values(team=None)
+    )
+    session.delete(team)
+    session.flush()
+    return int(cleared.rowcount or 0)
