@@ -137,6 +137,8 @@ MACROS = [
         "status": "pending",
     },
 ]
+# Teams of the demo's colleagues: the inbox's Team picker and filter.
+TEAMS = {"resi": ["paolo"], "assistenza": ["marta", "paolo"]}
 # Giulia's and Emma's refund requests come in tagged and raised (the settings page edits it).
 TRIAGE_RULES = [
     {"name": "refunds", "keywords": ["rimbors*", "refund*"], "add_tags": ["refund"], "priority": 2}
@@ -218,9 +220,9 @@ def _play(daemon_url: str, platforms: list[DemoPlatform], speed: float, martas_t
         return
     by_channel = {p.channel: p for p in platforms}
     try:
-        _write_macros(daemon_url)
+        _write_desk_tools(daemon_url)
     except httpx.HTTPError as exc:
-        log.warning("demo: the macros could not be written: %s", exc)
+        log.warning("demo: the macros and teams could not be written: %s", exc)
     asyncio.run(_play_script(by_channel, speed))
     try:
         _marta_at_work(daemon_url, martas_token)
@@ -228,14 +230,17 @@ def _play(daemon_url: str, platforms: list[DemoPlatform], speed: float, martas_t
         log.warning("demo: Marta's work failed: %s", exc)
 
 
-def _write_macros(daemon_url: str) -> None:
-    """The demo's macros, through the API as its admin (a name taken: kept from the last run)."""
+def _write_desk_tools(daemon_url: str) -> None:
+    """The demo's macros and teams, through the API as its admin (a macro's name taken: kept
+    from the last run)."""
     headers = {"Authorization": f"Bearer {DEMO_TOKEN}"}
     with httpx.Client(base_url=daemon_url, headers=headers) as api:
         for macro in MACROS:
             answer = api.post("/api/v1/macros", json=macro)
             if answer.status_code not in (201, 409):
                 answer.raise_for_status()
+        for name, members in TEAMS.items():
+            api.put(f"/api/v1/teams/{name}", json={"members": members}).raise_for_status()
 
 
 def _marta_at_work(daemon_url: str, token: str) -> None:

@@ -104,6 +104,8 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
         assert team == ["demo", "marta", "paolo"]
         macros = [m["name"] for m in api.get("/api/v1/macros").json()]
         assert macros == ["Al magazzino", "Grazie, risolta"]
+        teams = {t["name"]: t["members"] for t in api.get("/api/v1/teams").json()}
+        assert teams == {"assistenza": ["marta", "paolo"], "resi": ["paolo"]}
         # the triage rule tagged and raised the refund requests
         refunds = get("/api/v1/conversations", tag="refund") or []
         assert {(c["channel"], c["priority"]) for c in refunds} == {("telegram", 2)}
