@@ -135,6 +135,7 @@ def report(
     channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
     agent: Annotated[str | None, typer.Option(help="Only conversations assigned to them.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only conversations with this tag.")] = None,
+    team: Annotated[str | None, typer.Option(help="Only conversations given to this team.")] = None,
     business_time: Annotated[
         bool, typer.Option("--business-time", help="Count times in business hours only.")
     ] = False,
@@ -180,7 +181,7 @@ def report(
                 query = build_query(
                     settings, Clock().now(), start, end,
                     business_time=business_time, channel=channel, agent=agent, tag=tag,
-                    calendar=report_calendar(session, settings),
+                    team=team, calendar=report_calendar(session, settings),
                 )  # fmt: skip
             except ValueError as exc:
                 typer.echo(f"sportello: {exc}", err=True)

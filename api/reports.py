@@ -48,6 +48,7 @@ def build_query(
     channel: str | None = None,
     agent: str | None = None,
     tag: str | None = None,
+    team: str | None = None,
     calendar: BusinessCalendar,
 ) -> KpiQuery:
     """A query from textual bounds; without them, the last 7 local days including today.
@@ -66,6 +67,7 @@ def build_query(
         channel=channel,
         agent=agent,
         tag=tag,
+        team=team,
         fcr_window=timedelta(seconds=parse_duration(settings.kpis.fcr_window)),
     )
 
@@ -78,6 +80,7 @@ def report_query(
     channel: str | None = None,
     agent: Annotated[str | None, Query(description="the conversations' assignee")] = None,
     tag: str | None = None,
+    team: Annotated[str | None, Query(description="the conversations' team")] = None,
     business_time: bool = False,
 ) -> KpiQuery:
     """The period and filters of a report from its query string; 422 on bad bounds."""
@@ -91,6 +94,7 @@ def report_query(
             channel=channel,
             agent=agent,
             tag=tag,
+            team=team,
             calendar=report_calendar(session, daemon.settings),
         )
     except ValueError as exc:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from kpi_fixtures import Inbox, office_hours, rome
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy import Engine, update
+from sqlmodel import col, select
 
 from sportello.config.settings import load_settings
 from sportello.inbox import accounts
@@ -181,6 +181,18 @@ def test_each_channel_row_is_the_report_filtered_by_its_channel(
     with session_scope(engine) as session:
         messenger = compute_channel_kpis(session, _query(business_time, channel="messenger"))
     assert messenger["channels"][0]["conversations"] == 0
+
+
+def test_the_report_of_a_team_counts_its_conversations(engine: Engine) -> None:
+    """ada's conversations given to a team: the team's report is ada's, surveys included."""
+    with session_scope(engine) as session:
+        session.exec(  # type: ignore[call-overload]
+            update(Conversation).where(col(Conversation.assignee) == "ada").values(team="front")
+        )
+    team = _whole(engine, _query(team="front"))
+    ada = _whole(engine, _query(agent="ada"))
+    assert {k: team[k] for k in SHARED} == {k: ada[k] for k in SHARED}
+    assert team["csat"]["asked"] == 2 and team["filters"]["team"] == "front"
 
 
 def test_hand_computed_rows(engine: Engine) -> None:

@@ -45,6 +45,7 @@ class Filters(TypedDict, total=False):
     channel: str
     agent: str
     tag: str
+    team: str
 
 
 def _report(engine: Engine, *, business_time: bool, **filters: Unpack[Filters]) -> dict[str, Any]:
@@ -154,27 +155,30 @@ def test_business_time_follows_the_calendar_at_query_time(engine: Engine) -> Non
     assert _times(report["first_response_time"]) == (3_600 + 32_400, 36_000, 36_000, 1)
 
 
-def test_filters_by_channel_agent_and_tag(engine: Engine) -> None:
+def test_filters_by_channel_agent_tag_and_team(engine: Engine) -> None:
     from sqlmodel import select
 
     from sportello.inbox.models import Conversation, ConversationTag
 
     with session_scope(engine) as session:
         b = session.exec(select(Conversation).where(Conversation.channel == "whatsapp")).one()
-        b.assignee = "anna"
+        b.assignee, b.team = "anna", "billing"
         assert b.id is not None
         session.add(ConversationTag(conversation_id=b.id, tag="rimborsi"))
     whatsapp = _report(engine, business_time=False, channel="whatsapp")
     assert whatsapp["messages_in"] == 3 and whatsapp["messages_out"] == 3
     assert _times(whatsapp["reply_time"]) == (150_300 / 3, 1_800, 147_600, 3)
     assert whatsapp["first_contact_resolution_rate"] == 0.0
-    for filters in ({"agent": "anna"}, {"tag": "rimborsi"}):
+    for filters in ({"agent": "anna"}, {"tag": "rimborsi"}, {"team": "billing"}):
         report = _report(engine, business_time=False, **filters)
         assert report["messages_in"] == 3 and report["cases"]["resolved"] == 1
         assert report["retention"]["customers_at_end"] == 1
-    nobody = _report(engine, business_time=False, agent="nobody")
-    assert nobody["messages_in"] == 0 and nobody["reply_time"]["avg_s"] is None
-    assert nobody["resolution_rate"] is None
+    for nobody in (
+        _report(engine, business_time=False, agent="nobody"),
+        _report(engine, business_time=False, team="nobody"),
+    ):
+        assert nobody["messages_in"] == 0 and nobody["reply_time"]["avg_s"] is None
+        assert nobody["resolution_rate"] is None
 
 
 def test_period_bounds() -> None:

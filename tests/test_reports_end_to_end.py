@@ -230,6 +230,10 @@ def test_report_command_formats(sqlite_url: str, monkeypatch: pytest.MonkeyPatch
     assert rows["reply_time.avg_s"] == "1800.0" and rows["messages_in"] == "1"
     assert rows["volume_by_day.2026-11-03.messages_out"] == "1"
 
+    result = runner.invoke(app, [*period, "--format", "json", "--team", "billing"])
+    teamed = json.loads(result.output)  # no conversation is given to a team
+    assert teamed["filters"]["team"] == "billing" and teamed["messages_in"] == 0
+
     result = runner.invoke(app, [*period, "--business-time"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "First response" in result.output and "0:30:00" in result.output

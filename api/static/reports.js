@@ -3,10 +3,10 @@
 "use strict";
 
 const WEEKDAYS = () => t("rep.weekdays").split(",");
-const FIELDS = ["from", "to", "channel", "agent", "tag", "business_time"];
+const FIELDS = ["from", "to", "channel", "agent", "tag", "team", "business_time"];
 const inputs = {
   from: $("rep-from"), to: $("rep-to"), channel: $("rep-channel"), agent: $("rep-agent"),
-  tag: $("rep-tag"), business_time: $("rep-business"),
+  tag: $("rep-tag"), team: $("rep-team"), business_time: $("rep-business"),
 };
 
 const isoDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
@@ -196,5 +196,7 @@ for (const button of document.querySelectorAll("[data-days]")) {
   button.addEventListener("click", () => { preset(Number(button.dataset.days)); load(); });
 }
 inputs.business_time.addEventListener("change", load);
+api("/api/v1/teams").then((teams) => $("rep-teams").replaceChildren(
+  ...teams.map((team) => el("option", { value: team.name })))).catch((error) => console.error(error));
 fromLocation();
 load();

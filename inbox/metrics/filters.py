@@ -1,5 +1,5 @@
-"""The report's period and filters (channel, agent, tag) as SQL conditions on each table
-it reads."""
+"""The report's period and filters (channel, agent, tag, team) as SQL conditions on each
+table it reads."""
 
 from __future__ import annotations
 
@@ -20,15 +20,17 @@ def conversation_filters(query: KpiQuery, *, channel: bool = True) -> list[Colum
         filters.append(col(Conversation.assignee) == query.agent)
     if query.tag is not None:
         filters.append(col(Conversation.id).in_(_tagged(query.tag)))
+    if query.team is not None:
+        filters.append(col(Conversation.team) == query.team)
     return filters
 
 
 def message_filters(query: KpiQuery) -> list[ColumnElement[bool]]:
-    """Filters on ``messages``; the agent and tag ones through its conversation."""
+    """Filters on ``messages``; the agent, tag and team ones through its conversation."""
     filters: list[ColumnElement[bool]] = []
     if query.channel is not None:
         filters.append(col(Message.channel) == query.channel)
-    if query.agent is not None or query.tag is not None:
+    if query.agent is not None or query.tag is not None or query.team is not None:
         conversations = select(Conversation.id).where(*conversation_filters(query, channel=False))
         filters.append(col(Message.conversation_id).in_(conversations))
     return filters
@@ -64,6 +66,9 @@ def survey_filters(query: KpiQuery) -> list[ColumnElement[bool]]:
         filters.append(col(Survey.assignee) == query.agent)
     if query.tag is not None:
         filters.append(col(Survey.conversation_id).in_(_tagged(query.tag)))
+    if query.team is not None:
+        teamed = select(Conversation.id).where(col(Conversation.team) == query.team)
+        filters.append(col(Survey.conversation_id).in_(teamed))
     return filters
 
 

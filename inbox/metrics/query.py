@@ -25,6 +25,7 @@ class KpiQuery:
     channel: str | None = None
     agent: str | None = None
     tag: str | None = None
+    team: str | None = None
     fcr_window: timedelta = DEFAULT_FCR_WINDOW
 
     def __post_init__(self) -> None:
@@ -44,7 +45,12 @@ def report_head(query: KpiQuery) -> dict[str, Any]:
         "to": query.end.isoformat(),
         "timezone": str(query.calendar.tz),
         "business_time": query.business_time,
-        "filters": {"channel": query.channel, "agent": query.agent, "tag": query.tag},
+        "filters": {
+            "channel": query.channel,
+            "agent": query.agent,
+            "tag": query.tag,
+            "team": query.team,
+        },
     }
 
 
