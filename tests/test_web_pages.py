@@ -160,6 +160,16 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(
     page.select_option("#rep-channel", "")
     page.get_by_role("button", name="Show").click()
     page.locator("#channels-table tbody tr[data-channel='telegram']").wait_for()
+    # a team's report: bob's WhatsApp conversation is given to the team "billing"
+    with session_scope(running.daemon.engine) as session:
+        whatsapp = session.exec(select(Conversation).where(Conversation.channel == "whatsapp"))
+        whatsapp.one().team = "billing"
+    page.fill("#rep-team", "billing")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(re.compile(r"team=billing"))
+    page.locator("#channels-table tbody tr:only-child[data-channel='whatsapp']").wait_for()
+    assert figure("conversations") == "1"
+    page.fill("#rep-team", "")
 
     page.get_by_role("button", name="30 days").click()
     page.wait_for_url(re.compile(r"/reports\?from="))
