@@ -157,7 +157,7 @@ def test_an_admin_makes_a_team_and_an_agent_gives_it_a_conversation(
     page.locator("#filter-team").select_option("billing")
     listed = page.locator("#conversation-list button.conversation")
     page.wait_for_function(
-        "document.querySelectorAll('#conversation-list button.conversation').length === 1"
+        "() => document.querySelectorAll('#conversation-list button.conversation').length === 1"
     )
     assert "Customer 5551001" in listed.first.inner_text()
     assert browser.errors == []
