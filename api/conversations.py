@@ -95,7 +95,7 @@ def update_conversation(
 ) -> ConversationOut:
     conversation = get_conversation(session, conversation_id)
     changes = patch.model_dump(exclude_unset=True)
-    check_assignee(session, changes, caller)
+    _check_names(session, changes, caller)
     handed = "assignee" in changes and changes["assignee"] != conversation.assignee
     apply_changes(session, conversation, changes, daemon.clock.now(), caller)
     session.commit()  # before answering: the dependency's commit may run after the response
@@ -115,7 +115,7 @@ def update_conversations(
     """The same change to each of ``ids`` (status, assignee, priority, tags added), in one
     transaction: all of them or, on a 422, none."""
     changes = body.model_dump(exclude_unset=True, exclude={"ids"})
-    check_assignee(session, changes, caller)
+    _check_names(session, changes, caller)
     found = session.exec(
         select(Conversation)
         .where(col(Conversation.id).in_(body.ids))
@@ -137,7 +137,7 @@ def update_conversations(
     return BulkOut(updated=updated, missing=sorted(set(body.ids) - set(updated)))
 
 
-def check_assignee(session: Session, changes: dict[str, Any], caller: str) -> None:
+def _check_names(session: Session, changes: dict[str, Any], caller: str) -> None:
     """``422`` for an assignee who is nobody (a user's name, the caller's own: a configured
     token takes a conversation under its name, or null) or a team that does not exist. A
     typo would hide the conversation from every inbox's *mine* and from automatic

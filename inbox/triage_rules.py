@@ -154,14 +154,14 @@ def apply(
         conversation.priority = changed["priority"] = outcome.priority
     assignee = None
     if outcome.assignee is not None and conversation.assignee is None:
-        if not _is_user(session, outcome.assignee):
+        if not _exists(session, User, outcome.assignee):
             log.warning("rule %s names no user %r", outcome.assigned_by, outcome.assignee)
         else:
             assignee = conversation.assignee = changed["assignee"] = outcome.assignee
             actor = f"rule:{outcome.assigned_by}"
             record(session, conversation, "assigned", now, actor, assignee=assignee)
     if outcome.team is not None and conversation.team is None:
-        if not _is_team(session, outcome.team):
+        if not _exists(session, Team, outcome.team):
             log.warning("rule %s names no team %r", outcome.teamed_by, outcome.team)
         else:
             conversation.team = changed["team"] = outcome.team
@@ -176,7 +176,7 @@ def apply(
 # matching message would write the batch's rows one delivery at a time: the worker took
 # 1.5 times as long), and remembered for the batch, with the tags this hook added, until a
 # rollback (of the batch, or of one delivery's savepoint) undoes what it added.
-_MEMORY = ("conversation_tags", "users_named", "teams_named")
+_MEMORY = ("conversation_tags", "names_known")
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
@@ -204,17 +204,12 @@ def _tags(session: Session, conversation: Conversation) -> set[str]:
     return known[conversation.id]
 
 
-def _is_user(session: Session, name: str) -> bool:
-    known: dict[str, bool] = session.info.setdefault("users_named", {})
-    if name not in known:
+def _exists(session: Session, model: type[User] | type[Team], name: str) -> bool:
+    """Whether a user (a team) of that name exists, asked once per batch."""
+    known: dict[tuple[str, str], bool] = session.info.setdefault("names_known", {})
+    key = (model.__name__, name)
+    if key not in known:
         with session.no_autoflush:
-            known[name] = session.exec(select(User.id).where(User.name == name)).first() is not None
-    return known[name]
-
-
-def _is_team(session: Session, name: str) -> bool:
-    known: dict[str, bool] = session.info.setdefault("teams_named", {})
-    if name not in known:
-        with session.no_autoflush:
-            known[name] = session.exec(select(Team.id).where(Team.name == name)).first() is not None
-    return known[name]
+            found = session.exec(select(model.id).where(model.name == name)).first()
+        known[key] = found is not None
+    return known[key]

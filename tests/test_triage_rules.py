@@ -297,9 +297,9 @@ def test_a_message_is_tried_against_the_stored_rules_or_the_ones_given(
     }
     calm = {"text": "Ciao, a che ora aprite domani?", "channel": "x"}
     assert running.api.post(path, json=calm).json()["rules"] == []
-    unsaved = [{"name": "hours", "keywords": ["a che ora"], "add_tags": ["hours"]}]
+    unsaved = [{"name": "hours", "keywords": ["a che ora"], "add_tags": ["hours"], "team": "desk"}]
     tried = running.api.post(path, json={**calm, "rules": unsaved}).json()
-    assert (tried["rules"], tried["tags"]) == (["hours"], ["hours"])
+    assert (tried["rules"], tried["tags"], tried["team"]) == (["hours"], ["hours"], "desk")
     assert running.api.get("/api/v1/settings/triage-rules").json()[0]["name"] == "refunds"
     bad = running.api.post(path, json={**calm, "rules": [{"name": "idle"}]})
     assert bad.status_code == 422

@@ -192,6 +192,13 @@ function listField(label, items, name, attrs = {}) {
   return textField(label, items.join(", "), name, { size: 24, ...attrs });
 }
 
+/** A select of ``values`` ([value, text] pairs) after a first option ``none`` (empty). */
+function choice(name, selected, values, label, none) {
+  return el("select", { "data-name": name, "aria-label": label },
+    el("option", { value: "" }, none),
+    values.map(([value, text]) => el("option", { value: String(value), selected: selected === value }, text)));
+}
+
 function triageCard(rule, index) {
   return el("fieldset", { class: "rule", "data-rule": index },
     el("legend", {}, `${t("set.rule")} ${index + 1}`),
@@ -202,15 +209,13 @@ function triageCard(rule, index) {
     el("div", { class: "fields" },
       listField(t("set.keywords"), rule.keywords, "keywords", { placeholder: "rimbors*, refund, money back", size: 30 }),
       listField(t("set.languages"), rule.languages, "languages", { placeholder: t("set.any"), size: 6 }),
-      el("label", {}, t("set.sentiment"), " ", el("select", { "data-name": "sentiment" },
-        el("option", { value: "" }, t("set.any")),
-        SENTIMENTS.map((s) => el("option", { value: s, selected: rule.sentiment === s }, t(`sentiment.${s}`)))))),
+      el("label", {}, t("set.sentiment"), " ", choice("sentiment", rule.sentiment,
+        SENTIMENTS.map((s) => [s, t(`sentiment.${s}`)]), t("set.sentiment"), t("set.any")))),
     ["keywords", "languages", "sentiment"].map((k) => errorBox(`${index}.${k}`)),
     el("div", { class: "fields" },
       listField(t("set.add_tags"), rule.add_tags, "add_tags", { size: 16 }),
-      el("label", {}, t("set.raise_priority"), " ", el("select", { "data-name": "priority" },
-        el("option", { value: "" }, t("set.unchanged")),
-        [1, 2, 3].map((p) => el("option", { value: String(p), selected: rule.priority === p }, t(`priority.${p}`))))),
+      el("label", {}, t("set.raise_priority"), " ", choice("priority", rule.priority,
+        [1, 2, 3].map((p) => [p, t(`priority.${p}`)]), t("set.raise_priority"), t("set.unchanged"))),
       textField(t("set.assign_to"), rule.assign, "assign", { size: 10, list: "rule-agents", placeholder: t("set.nobody") }),
       textField(t("set.team_to"), rule.team, "team", { size: 10, list: "rule-teams", placeholder: t("set.no_team") })),
     ["add_tags", "priority", "assign", "team"].map((k) => errorBox(`${index}.${k}`)),
@@ -270,12 +275,6 @@ async function loadTriage() {
 
 const MACRO_STATUSES = ["open", "pending", "resolved"];
 const NEW_MACRO = { id: null, name: "", reply: null, note: null, add_tags: [], priority: null, take: false, status: null, snooze_for: null };
-
-function choice(name, selected, values, label, none) {
-  return el("select", { "data-name": name, "aria-label": label },
-    el("option", { value: "" }, none),
-    values.map(([value, text]) => el("option", { value: String(value), selected: selected === value }, text)));
-}
 
 function macroCard(m) {
   const card = el("fieldset", { class: "rule", "data-macro": m.id ?? "new" },
