@@ -27,7 +27,7 @@ from sportello.inbox.journal_writer import JournalWriter
 from sportello.inbox.live import Broadcaster
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import Hook, JournalWorker
-from sportello.inbox.sla import SlaClock
+from sportello.inbox.sla import SlaClock, Sweeps
 from sportello.inbox.surveys import SurveyAnswers
 from sportello.inbox.triage_rules import TriageRules
 from sportello.listening.mentions import forget_mentions, store_public_tweets
@@ -76,6 +76,7 @@ class Daemon:
             AwayResponder(self.clock, settings.brand.default_language),
         ]
         self.write_lock = write_lock(self.engine)
+        self.sla_sweeps = Sweeps()
         self.checkpointer = (
             WalCheckpointer(self.engine, self.write_lock) if is_sqlite_file(self.engine) else None
         )

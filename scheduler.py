@@ -229,15 +229,18 @@ def check_service_levels(
     with session_scope(engine) as session:
         policies = settings_store.sla_policies(session)
         calendar = settings_store.calendar(session)
-        planned = sla.plan_check(session, now, policies, calendar)
+        everything = daemon.sla_sweeps.due(now, policies, calendar)
+        planned = sla.plan_check(session, now, policies, calendar, everything=everything)
     fired = 0
     for part in planned.parts(SLA_PART):
         started = time.perf_counter()
         with daemon.write_lock.background, session_scope(engine) as session:
-            breaches = sla.apply_check(session, part, policies, calendar)
+            breaches = sla.apply_check(session, part)
             alert_sla_breaches(session, breaches, now)
         fired += len(breaches)
         pace(time.perf_counter() - started)
+    if everything:
+        daemon.sla_sweeps.done(now, policies, calendar)
     with session_scope(engine) as session:
         breaches = sla.check_windows(
             session, now, daemon.settings.window_reminder, daemon.settings.brand.default_language

@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ClauseElement
 
-from sportello.inbox.models import Conversation, refresh_triage_key
+from sportello.inbox.models import Conversation, before_write
 
 _TABLE = Conversation.__table__  # type: ignore[attr-defined]
 # The columns grouped here: not the keys, whose changes the unit of work orders with the rows
@@ -43,7 +43,7 @@ def _update_conversations_together(session: Session, _flush: Any, _instances: An
         return
     shaped: list[tuple[int, tuple[str, ...], Conversation, dict[str, Any]]] = []
     for conversation in dirty:
-        refresh_triage_key(conversation)  # what the ``before_update`` listener would do
+        before_write(conversation)  # what the ``before_update`` listener would do
         changes = _changes(conversation)
         if changes and conversation.id is not None:
             shaped.append((conversation.id, tuple(sorted(changes)), conversation, changes))

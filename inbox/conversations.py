@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from sportello.connectors.base import Thread
 from sportello.inbox.lookups import Lookups
-from sportello.inbox.models import Conversation, ConversationEvent, refresh_triage_key
+from sportello.inbox.models import Conversation, ConversationEvent, before_write
 from sportello.inbox.new_row import new_row
 from sportello.inbox.numbered_rows import add_new
 
@@ -43,7 +43,7 @@ def find_or_open(
         public=thread.public,
         opened_at=at,
     )
-    refresh_triage_key(conversation)  # an insert at once runs no mapper event
+    before_write(conversation)  # an insert at once runs no mapper event
     add_new(session, conversation, known.reserved)
     known.add_conversation(conversation)
     record(session, conversation, "opened", at)

@@ -5,10 +5,10 @@ Timestamps are stored and read back as aware UTC datetimes (:class:`UTCDateTime`
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, event
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, event, inspect
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
@@ -86,6 +86,9 @@ class Conversation(SQLModel, table=True):
     last_agent_message_at: datetime | None = _ts()
     waiting_since: datetime | None = _ts()
     sla_due_at: datetime | None = _ts(index=True)  # the next SLA deadline (inbox/sla.py)
+    # When the SLA check is next to look at the conversation (inbox/sla.py); None: not
+    # before it changes. Set to CLOCK_CHANGED by every flush that changes a deadline's inputs.
+    sla_check_at: datetime | None = _ts(index=True)
     latest_sentiment: float | None = None
     worst_sentiment: float | None = None
     # Until then the customer's next message is the comment a survey asked for after a low
@@ -95,13 +98,38 @@ class Conversation(SQLModel, table=True):
     triage_key: str = Field(default="", index=True)
 
 
+# What a conversation's SLA deadlines are computed from (inbox/sla.py, ``Clocked``).
+CLOCK_FIELDS = frozenset(
+    {"channel", "priority", "status", "opened_at", "first_response_at", "resolved_at"}
+    | {"waiting_since"}
+)
+# ``sla_check_at`` of a conversation whose deadlines may have moved: the next check looks.
+CLOCK_CHANGED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @event.listens_for(Conversation, "before_insert")
 @event.listens_for(Conversation, "before_update")
 def _before_write(_mapper: Any, _connection: Any, conversation: Conversation) -> None:
-    refresh_triage_key(conversation)
+    before_write(conversation)
 
 
-def refresh_triage_key(conversation: Conversation) -> None:
+def before_write(conversation: Conversation) -> None:
+    """What every flush of a conversation keeps up to date from its other fields.
+
+    The SLA check reads only the conversations whose ``sla_check_at`` has come: marking every
+    change of a deadline's inputs here, in the flush, covers every writer (the worker, the
+    API, the jobs) without each one having to remember it.
+    """
+    _refresh_triage_key(conversation)
+    state = inspect(conversation)
+    if state.key is None or any(
+        key in CLOCK_FIELDS and old != state.dict.get(key)
+        for key, old in state.committed_state.items()
+    ):
+        conversation.sla_check_at = CLOCK_CHANGED
+
+
+def _refresh_triage_key(conversation: Conversation) -> None:
     """Set the conversation's inbox order from its fields (every flush does it)."""
     conversation.triage_key = triage_key(
         waiting_since=conversation.waiting_since,

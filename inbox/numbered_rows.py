@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Session as SQLSession
 from sqlmodel import SQLModel
 
-from sportello.inbox.models import Conversation, Customer, Identity, refresh_triage_key
+from sportello.inbox.models import Conversation, Customer, Identity, before_write
 from sportello.inbox.upsert import hold_as_stored, insert_now
 
 PARENTS_FIRST: tuple[type[SQLModel], ...] = (Customer, Identity, Conversation)
@@ -92,7 +92,7 @@ def _insert_numbered_rows(session: Session, _flush: Any, _instances: Any) -> Non
             continue
         if model is Conversation:  # what its ``before_insert`` listener does
             for conversation in rows:
-                refresh_triage_key(conversation)  # type: ignore[arg-type]
+                before_write(conversation)  # type: ignore[arg-type]
         table = _table(model)
         columns = [column.key for column in table.columns]
         connection.execute(table.insert(), [{c: getattr(row, c) for c in columns} for row in rows])

@@ -19,7 +19,7 @@ import sportello.inbox.tables  # noqa: F401
 from sportello.inbox.db import MIGRATIONS, make_engine, migrate
 from sportello.inbox.metrics import timeline_store
 from sportello.inbox.metrics.timeline_tables import ConversationTimeline, TimelineCase
-from sportello.inbox.models import Conversation, Customer
+from sportello.inbox.models import CLOCK_CHANGED, Conversation, Customer
 from sportello.inbox.search import include_name
 from sportello.inbox.triage_key import triage_key
 
@@ -189,3 +189,32 @@ def test_existing_conversations_get_a_stale_timeline_the_job_builds(
         case = session.exec(select(TimelineCase)).one()
     engine.dispose()
     assert (case.start_at, case.end_at) == (opened.replace(tzinfo=UTC).timestamp(), None)
+
+
+def test_conversations_on_the_clock_are_looked_at_by_the_first_sla_check(
+    unmigrated_database_url: str,
+) -> None:
+    """Upgrading to 0030: open and pending conversations, and those with a deadline still
+    stored, are marked for the SLA check; the others wait for a change."""
+    engine = _at_revision(unmigrated_database_url, "0029")
+    opened = datetime(2026, 11, 20, 9, 30)
+    rows = {1: ("open", None), 2: ("pending", None), 3: ("resolved", opened), 4: ("resolved", None)}
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO customers (id, created_at) VALUES (1, :at)"), {"at": opened}
+        )
+        for id_, (status, due) in rows.items():
+            connection.execute(
+                text(
+                    "INSERT INTO conversations (id, channel, thread_external_id, customer_id,"
+                    " recipient_external_id, is_group, public, status, priority, opened_at,"
+                    " sla_due_at, triage_key) VALUES (:id, 'telegram', :id, 1, '42', false,"
+                    " false, :status, 0, :at, :due, 'k')"
+                ),
+                {"id": id_, "status": status, "at": opened, "due": due},
+            )
+    migrate(engine)
+    with Session(engine) as session:
+        marks = session.exec(select(Conversation.id, Conversation.sla_check_at)).all()
+    engine.dispose()
+    assert sorted(marks) == [(1, CLOCK_CHANGED), (2, CLOCK_CHANGED), (3, CLOCK_CHANGED), (4, None)]
