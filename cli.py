@@ -146,6 +146,9 @@ def report(
         bool, typer.Option("--by-agent", help="A line per agent, and the unassigned.")
     ] = False,
     by_channel: Annotated[bool, typer.Option("--by-channel", help="A line per channel.")] = False,
+    by_team: Annotated[
+        bool, typer.Option("--by-team", help="A line per team, and the conversations of none.")
+    ] = False,
 ) -> None:
     """The customer-care KPIs of a period (definitions in docs/kpis.md)."""
     from rich.console import Console
@@ -153,7 +156,12 @@ def report(
     from sportello.api.reports import build_query, report_calendar
     from sportello.inbox.clock import Clock
     from sportello.inbox.db import make_engine, migrate, session_scope
-    from sportello.inbox.metrics import compute_agent_kpis, compute_channel_kpis, compute_kpis
+    from sportello.inbox.metrics import (
+        compute_agent_kpis,
+        compute_channel_kpis,
+        compute_kpis,
+        compute_team_kpis,
+    )
     from sportello.report_output import (
         breakdown_csv,
         print_breakdown,
@@ -164,14 +172,18 @@ def report(
 
     if output.lower() not in ("table", "csv", "json"):
         raise typer.BadParameter("must be table, csv or json", param_hint="--format")
-    if by_agent and by_channel:
-        raise typer.BadParameter("one breakdown at a time", param_hint="--by-agent/--by-channel")
+    if by_agent + by_channel + by_team > 1:
+        raise typer.BadParameter(
+            "one breakdown at a time", param_hint="--by-agent/--by-channel/--by-team"
+        )
     rows: str | None = None  # a breakdown's rows, else the whole report
     compute = compute_kpis
     if by_agent:
         rows, compute = "agents", compute_agent_kpis
     elif by_channel:
         rows, compute = "channels", compute_channel_kpis
+    elif by_team:
+        rows, compute = "teams", compute_team_kpis
     settings = settings_or_exit(config)
     engine = make_engine(settings.database.url)
     try:

@@ -135,28 +135,33 @@ def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
+# What a breakdown's row of nobody (``null``) is called.
+NONE_ROW = {"agents": "(unassigned)", "teams": "(no team)"}
+
+
 def print_breakdown(report: dict[str, Any], rows: str, console: Console) -> None:
-    """A per-agent or per-channel report (``rows``: "agents" or "channels"): one line each,
-    medians for the times."""
+    """A per-agent, per-channel or per-team report (``rows``: "agents", "channels" or
+    "teams"): one line each, medians for the times."""
     mode = "business time" if report["business_time"] else "calendar time"
     title = f"{rows.capitalize()} {report['from']} → {report['to']} ({report['timezone']}, {mode})"
+    key = rows.removesuffix("s")
     by_agent = rows == "agents"
     table = Table(title=title)
     headers = [
-        "agent" if by_agent else "channel", "conv.", "in", *(["replies sent"] if by_agent else []),
+        key, "conv.", "in", *(["replies sent"] if by_agent else []),
         "first response", "reply", "resolution", "resolved", "rate", "FCR", "backlog", "CSAT",
     ]  # fmt: skip
     for header in headers:
-        table.add_column(header, justify="left" if header in ("agent", "channel") else "right")
+        table.add_column(header, justify="left" if header == key else "right")
     for row in report[rows]:
         csat = row["csat"]
-        name = (row["agent"] or "(unassigned)") if by_agent else row["channel"]
-        sent = ["-" if row["replies_sent"] is None else str(row["replies_sent"])]
+        name = row[key] if row[key] is not None else NONE_ROW[rows]
+        sent = row.get("replies_sent")  # the agents' rows only
         table.add_row(
             name,
             str(row["conversations"]),
             str(row["messages_in"]),
-            *(sent if by_agent else []),
+            *([] if not by_agent else ["-" if sent is None else str(sent)]),
             duration(row["first_response_time"]["median_s"]),
             duration(row["reply_time"]["median_s"]),
             duration(row["resolution_time"]["median_s"]),
@@ -170,8 +175,9 @@ def print_breakdown(report: dict[str, Any], rows: str, console: Console) -> None
 
 
 def breakdown_csv(report: dict[str, Any], rows: str) -> str:
-    """A line per agent (``agent`` empty for the unassigned ones) or per channel, a column
-    per figure named as in :func:`to_csv`, e.g. ``reply_time.median_s``."""
+    """A line per agent (``agent`` empty for the unassigned ones), per channel or per team
+    (``team`` empty for none), a column per figure named as in :func:`to_csv`, e.g.
+    ``reply_time.median_s``."""
     lines: list[dict[str, Any]] = []
     for row in report[rows]:
         pairs: list[tuple[str, Any]] = []

@@ -58,6 +58,13 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "rep.channels_note": "Each conversation counts for its channel; times are medians.",
         "rep.only_channel": "Show only {channel}",
         "rep.only_agent": "Show only {agent}",
+        "rep.team": "Team",
+        "rep.teams": "By team",
+        "rep.teams_note": (
+            "Each conversation counts for the team it is given to now; times are medians."
+        ),
+        "rep.only_team": "Show only {team}",
+        "rep.no_team": "No team",
         "kpi.replies_sent": "Replies sent",
         "kpi.resolved": "Resolved",
         "rep.business_time": "Business time",
@@ -294,6 +301,13 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "rep.channels_note": "Ogni conversazione conta per il suo canale; i tempi sono mediane.",
         "rep.only_channel": "Mostra solo {channel}",
         "rep.only_agent": "Mostra solo {agent}",
+        "rep.team": "Team",
+        "rep.teams": "Per team",
+        "rep.teams_note": (
+            "Ogni conversazione conta per il team a cui è data ora; i tempi sono mediane."
+        ),
+        "rep.only_team": "Mostra solo {team}",
+        "rep.no_team": "Nessun team",
         "kpi.replies_sent": "Risposte inviate",
         "kpi.resolved": "Risolte",
         "rep.business_time": "Orario lavorativo",

@@ -17,6 +17,7 @@ from sportello.inbox.metrics import (
     compute_agent_kpis,
     compute_channel_kpis,
     compute_kpis,
+    compute_team_kpis,
     parse_bound,
 )
 from sportello.inbox.metrics.comments import survey_comments
@@ -138,6 +139,18 @@ def channels(
     if format == "json":
         return report
     return _download(breakdown_csv(report, "channels"), "channels", query)
+
+
+@router.get("/teams", response_model=None)
+def teams(
+    session: SessionDep, query: ReportQuery, _: Caller, format: Format = "json"
+) -> dict[str, Any] | Response:
+    """The KPIs per team (``teams``: a row each, then the conversations given to none); as
+    CSV, a line per team."""
+    report = compute_team_kpis(session, query)
+    if format == "json":
+        return report
+    return _download(breakdown_csv(report, "teams"), "teams", query)
 
 
 @router.get("/comments")

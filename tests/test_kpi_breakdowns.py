@@ -27,12 +27,14 @@ from sportello.inbox.metrics import (
     compute_agent_kpis,
     compute_channel_kpis,
     compute_kpis,
+    compute_team_kpis,
     parse_bound,
     timeline_store,
 )
 from sportello.inbox.models import Conversation
 from sportello.inbox.survey_tables import Survey
 from sportello.inbox.surveys import SurveyAnswers, run_surveys
+from sportello.inbox.teams import save_team
 
 # the figures a row shares with the report filtered by its agent
 SHARED = (
@@ -193,6 +195,45 @@ def test_the_report_of_a_team_counts_its_conversations(engine: Engine) -> None:
     ada = _whole(engine, _query(agent="ada"))
     assert {k: team[k] for k in SHARED} == {k: ada[k] for k in SHARED}
     assert team["csat"]["asked"] == 2 and team["filters"]["team"] == "front"
+
+
+@pytest.mark.parametrize("business_time", [False, True])
+def test_each_team_row_is_the_report_filtered_by_its_team(
+    engine: Engine, business_time: bool
+) -> None:
+    """A and B to the team "front", C to "back", E to none; "spare" has nothing."""
+    with session_scope(engine) as session:
+        for name in ("front", "back", "spare"):
+            save_team(session, name, [], rome(12, 1, 9))
+        given = {"1001": "front", "393331112222": "front", "1003": "back"}
+        for thread, team in given.items():
+            session.exec(  # type: ignore[call-overload]
+                update(Conversation)
+                .where(col(Conversation.thread_external_id) == thread)
+                .values(team=team)
+            )
+    with session_scope(engine) as session:
+        report = compute_team_kpis(session, _query(business_time))
+    rows = {row["team"]: row for row in report["teams"]}
+    assert list(rows) == ["back", "front", "spare", None]
+    for team, row in rows.items():
+        if team is None:
+            continue
+        filtered = _whole(engine, _query(business_time, team=team))
+        assert {k: row[k] for k in SHARED} == {k: filtered[k] for k in SHARED}, team
+        with session_scope(engine) as session:
+            alone = compute_team_kpis(session, _query(business_time, team=team))
+        assert alone["teams"] == [row]
+    whole = _whole(engine, _query(business_time))
+    for figure in ("conversations", "new_conversations", "messages_in", "messages_out",
+                   "backlog", "waiting_for_reply"):  # fmt: skip
+        assert sum(row[figure] for row in rows.values()) == whole[figure], figure
+    for figure in ("first_response_time", "reply_time", "resolution_time"):
+        assert sum(row[figure]["count"] for row in rows.values()) == whole[figure]["count"]
+    # A's and B's surveys are the front's, C's the back's, whoever was assigned then
+    assert [rows[team]["csat"]["asked"] for team in ("front", "back", "spare")] == [2, 1, 0]
+    assert rows["front"]["csat"]["responses"] == 2 and rows[None]["csat"]["asked"] == 0
+    assert rows[None]["conversations"] == 1 and rows["spare"]["conversations"] == 0
 
 
 def test_hand_computed_rows(engine: Engine) -> None:

@@ -174,6 +174,16 @@ def test_agents_report_end_to_end(
     (line,) = csv.DictReader(io.StringIO(download.text))
     assert line["channel"] == "telegram" and line["messages_out_agent"] == "2"
 
+    teams = running.api.get("/api/v1/reports/teams").json()["teams"]
+    assert [(t["team"], t["conversations"]) for t in teams] == [(None, 1)]  # no team yet
+    assert teams[0]["first_response_time"] == whole["first_response_time"]
+    download = running.api.get("/api/v1/reports/teams", params={"format": "csv"})
+    assert download.headers["content-disposition"].startswith(
+        'attachment; filename="sportello-teams-'
+    )
+    (line,) = csv.DictReader(io.StringIO(download.text))
+    assert (line["team"], line["cases.resolved"]) == ("", "1")
+
 
 def test_reports_api_shape_and_errors(
     sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
@@ -254,7 +264,18 @@ def test_report_command_formats(sqlite_url: str, monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 0, result.output
     (telegram,) = json.loads(result.output)["channels"]
     assert telegram["channel"] == "telegram" and telegram["reply_time"]["avg_s"] == 1800
-    result = runner.invoke(app, [*period, "--by-agent", "--by-channel"])
+    result = runner.invoke(app, [*period, "--by-channel"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output  # a table, with no "replies sent" column
+    assert "telegram" in result.output and "replies" not in result.output
+    result = runner.invoke(app, [*period, "--by-team"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    (nobody,) = (line for line in result.output.splitlines() if "(no team)" in line)
+    assert "0:30:00" in nobody and "100.0%" in nobody
+    result = runner.invoke(app, [*period, "--by-team", "--format", "csv", "--team", "billing"])
+    assert result.exit_code == 0, result.output
+    (billing,) = csv.DictReader(io.StringIO(result.output))
+    assert (billing["team"], billing["conversations"]) == ("billing", "0")
+    result = runner.invoke(app, [*period, "--by-agent", "--by-team"])
     assert result.exit_code == 2 and "one breakdown at a time" in result.output
 
     # Operations set the hours on the settings page (the database): that Tuesday opened at

@@ -169,6 +169,21 @@ def test_reports_page_shows_the_apis_figures_and_the_heatmap(
     page.wait_for_url(re.compile(r"team=billing"))
     page.locator("#channels-table tbody tr:only-child[data-channel='whatsapp']").wait_for()
     assert figure("conversations") == "1"
+    billing = page.locator("#teams-table tbody tr:only-child[data-team='billing']")
+    assert billing.locator("[data-figure='conversations']").inner_text() == "1"
+    page.fill("#rep-team", "")
+    page.get_by_role("button", name="Show").click()
+    page.locator("#teams-table tbody tr[data-team='']").wait_for()  # the ones of no team
+    by_team = running.api.get("/api/v1/reports/teams", params=params).json()["teams"]
+    rows = page.locator("#teams-table tbody tr")
+    assert [_attribute(row, "data-team") for row in rows.all()] == ["billing", ""]
+    for row, figures in zip(rows.all(), by_team, strict=True):
+        for name in ("conversations", "messages_in", "backlog"):
+            assert row.locator(f"[data-figure='{name}']").inner_text() == str(figures[name])
+    assert rows.last.locator("th").inner_text() == "No team"
+    page.locator("#teams-table").get_by_role("button", name="billing").click()
+    page.wait_for_url(re.compile(r"team=billing"))
+    assert page.input_value("#rep-team") == "billing"
     page.fill("#rep-team", "")
 
     page.get_by_role("button", name="30 days").click()

@@ -1,5 +1,5 @@
-// The reports page: KPI cards, the tables by agent and by channel, and charts for a
-// period, from GET /api/v1/reports/kpis, /agents and /channels.
+// The reports page: KPI cards, the tables by agent, by channel and by team, and charts
+// for a period, from GET /api/v1/reports/kpis, /agents, /channels and /teams.
 "use strict";
 
 const WEEKDAYS = () => t("rep.weekdays").split(",");
@@ -86,11 +86,13 @@ function renderCards(r) {
   );
 }
 
-// --- by agent, by channel --------------------------------------------------------
+// --- by agent, by channel, by team -------------------------------------------------
 
-/** The row's name: a click shows the whole page for that agent (channel) alone. */
+/** The row's name: a click shows the whole page for that agent (channel, team) alone. */
 function nameCell(key, value) {
-  if (value === null) return el("th", { scope: "row", class: "muted" }, t("rep.unassigned"));
+  if (value === null) {
+    return el("th", { scope: "row", class: "muted" }, t(key === "team" ? "rep.no_team" : "rep.unassigned"));
+  }
   const shown = key === "channel" ? channelLabel(value) : value;
   const only = el("button", { type: "button", class: "link",
     title: t(`rep.only_${key}`).replace(`{${key}}`, shown) }, shown);
@@ -172,16 +174,18 @@ async function load() {
   $("export-json").href = `/api/v1/reports/kpis?${search}`;
   $("export-agents-csv").href = `/api/v1/reports/agents?${csv}`;
   $("export-channels-csv").href = `/api/v1/reports/channels?${csv}`;
+  $("export-teams-csv").href = `/api/v1/reports/teams?${csv}`;
   const box = $("report-error");
   try {
-    const [report, agents, channels, comments] = await Promise.all(
-      ["kpis", "agents", "channels", "comments"].map((name) => api(`/api/v1/reports/${name}?${search}`)));
+    const [report, agents, channels, teams, comments] = await Promise.all(
+      ["kpis", "agents", "channels", "teams", "comments"].map((name) => api(`/api/v1/reports/${name}?${search}`)));
     box.hidden = true;
     const local = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: report.timezone });
     $("report-period").textContent = `${local.format(new Date(report.from))} → ${local.format(new Date(report.to))} (${report.timezone})${report.business_time ? ` · ${t("rep.business_time")}` : ""}`;
     renderCards(report);
     renderBreakdown("agents", "agent", agents);
     renderBreakdown("channels", "channel", channels);
+    renderBreakdown("teams", "team", teams);
     renderComments(comments);
     renderCharts(report);
     document.body.dataset.loaded = "true";

@@ -1,10 +1,12 @@
-"""The KPIs split by agent and by channel (``split.py``).
+"""The KPIs split by agent, by channel and by team (``split.py``).
 
 By agent: a row per user and per anyone else assigned or sending replies, by name, then
 the unassigned conversations (``null``). ``replies_sent`` counts who sent each reply from
 the inbox, in anyone's conversations. By channel: a row per channel with anything in the
-period. With the query's own filter on the agent (the channel), that row only, the same as
-in the list of all.
+period. By team: a row per team, then the conversations given to none (``null``); a
+survey counts for its conversation's team now, as with the report's ``team=`` filter. With
+the query's own filter on the agent (the channel, the team), that row only, the same as in
+the list of all.
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ from sportello.inbox.metrics.split import Split, split_figures
 from sportello.inbox.metrics.times import Group
 from sportello.inbox.models import Conversation, Message
 from sportello.inbox.survey_tables import Survey
-from sportello.inbox.users import User
+from sportello.inbox.users import Team, User
 
 BY_AGENT = Split(Conversation.assignee, Survey.assignee)
 BY_CHANNEL = Split(Conversation.channel, Survey.channel)
+BY_TEAM = Split(
+    Conversation.team,
+    select(Conversation.team)
+    .where(col(Conversation.id) == col(Survey.conversation_id))
+    .scalar_subquery(),
+)
 
 
 def compute_agent_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
@@ -56,6 +64,19 @@ def compute_channel_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
     channels = [query.channel] if query.channel is not None else found
     rows = [{"channel": channel, **figures.row(channel)} for channel in channels]
     return {**report_head(query), "channels": rows}
+
+
+def compute_team_kpis(session: Session, query: KpiQuery) -> dict[str, Any]:
+    """The JSON of ``GET /api/v1/reports/teams``."""
+    figures, _ = split_figures(session, query, BY_TEAM, lambda _: None)
+    teams: list[Group]
+    if query.team is not None:
+        teams = [query.team]
+    else:
+        named = {*session.exec(select(Team.name)).all(), *figures.found()}
+        teams = [*sorted(name for name in named if name is not None), None]
+    rows = [{"team": team, **figures.row(team)} for team in teams]
+    return {**report_head(query), "teams": rows}
 
 
 def _replies_sent(session: Session, query: KpiQuery) -> dict[str, int]:

@@ -1,10 +1,10 @@
 """The KPIs split by a column of the conversations: the figures of each value (an agent,
-a channel).
+a channel, a team).
 
 A value's figures are those the whole report gives when filtered by it (``agent=``,
-``channel=``): a conversation counts for its assignee or channel now, a survey for the
-agent assigned (its channel) when it was asked. One pass over the period, whatever the
-number of values.
+``channel=``, ``team=``): a conversation counts for its assignee, channel or team now, a
+survey for the agent assigned (its channel) when it was asked, or its conversation's team
+now. One pass over the period, whatever the number of values.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ NO_VOLUMES = {
 class Split:
     """What a report is split by: a column of the conversations and the surveys' same."""
 
-    conversations: Any  # Conversation.assignee, Conversation.channel
-    surveys: Any  # Survey.assignee, Survey.channel
+    conversations: Any  # Conversation.assignee, Conversation.channel, Conversation.team
+    surveys: Any  # Survey.assignee, Survey.channel, or a survey's conversation's team
 
 
 @dataclass(frozen=True)
