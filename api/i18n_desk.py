@@ -115,6 +115,7 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "team.label": "Colleagues",
         "team.hand": "Hand over to…",
         "team.bulk_hand": "Assign to…",
+        "team.bulk_team": "Give to team…",
         "team.suggest": "Colleagues to name",
         "notify.hint": (
             "Desktop notifications while the inbox is not in front: customers writing in "
@@ -268,6 +269,7 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "team.label": "Colleghi",
         "team.hand": "Passa a…",
         "team.bulk_hand": "Assegna a…",
+        "team.bulk_team": "Dai al team…",
         "team.suggest": "Colleghi da citare",
         "notify.hint": (
             "Notifiche sul desktop quando la casella non è in primo piano: clienti che "

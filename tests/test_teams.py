@@ -160,4 +160,33 @@ def test_an_admin_makes_a_team_and_an_agent_gives_it_a_conversation(
         "() => document.querySelectorAll('#conversation-list button.conversation').length === 1"
     )
     assert "Customer 5551001" in listed.first.inner_text()
+
+    # both picked in the list and given to the team together, then taken out of it
+    page.locator("#filter-team").select_option("")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#conversation-list button.conversation').length === 2"
+    )
+    for box in page.locator("#conversation-list input.pick").all():
+        box.check()
+    bulk = page.locator("#bulk-team")
+    bulk.select_option("billing")
+    page.locator("#bulk-bar").wait_for(state="hidden")
+
+    def given() -> dict[str, str | None]:
+        with session_scope(engine) as session:
+            rows = session.exec(select(Conversation.thread_external_id, Conversation.team))
+            return dict(rows.all())
+
+    assert given() == {"5551001": "billing", "5551002": "billing"}
+    assert bulk.input_value() == ""  # ready for the next pick
+    for box in page.locator("#conversation-list input.pick").all():
+        box.check()
+    bulk.select_option(label="No team")
+    page.locator("#bulk-bar").wait_for(state="hidden")
+    assert given() == {"5551001": None, "5551002": None}
+    with session_scope(engine) as session:
+        events = session.exec(
+            select(ConversationEvent.data).where(ConversationEvent.kind == "team")
+        ).all()
+    assert [e["team"] for e in events].count(None) == 2  # each out of the team, recorded
     assert browser.errors == []

@@ -1,6 +1,6 @@
 // Bulk actions: agents pick conversations in the list (a box each, or `x` on the open one)
-// and resolve, assign (to themselves or a colleague) or unassign them together
-// (POST /api/v1/conversations/bulk).
+// and resolve, assign (to themselves or a colleague), unassign them or give them to a team
+// together (POST /api/v1/conversations/bulk).
 import { $, api, boot, el, t } from "./inbox-core.js";
 import { handOver } from "./inbox-team.js";
 
@@ -60,7 +60,8 @@ function showBar() {
   $("bulk-error").hidden = true;
 }
 
-async function apply(changes) {
+/** Apply ``changes`` to the picked conversations (the teams' picker calls it too). */
+export async function apply(changes) {
   try {
     await api("/api/v1/conversations/bulk", { method: "POST", body: { ids: [...picked], ...changes } });
     picked.clear();

@@ -1,9 +1,11 @@
-// Teams (GET /api/v1/teams): the list filtered by a team (mine first), and the team a
-// conversation is given to. Both controls stay hidden while there are no teams.
+// Teams (GET /api/v1/teams): the list filtered by a team (mine first), the team a
+// conversation is given to, and the team the picked conversations are given to together.
+// The controls stay hidden while there are no teams.
 import { $, api, boot, el, t } from "./inbox-core.js";
 
-/** Fill the filter and the conversation's team picker; ``give(team)`` on a pick (null: none). */
-export async function initTeams(give) {
+/** Fill the filter and the team pickers: ``give(team)`` on the open conversation's pick,
+ * ``giveMany(team)`` on the bulk bar's (null: no team). */
+export async function initTeams({ give, giveMany }) {
   const teams = await api("/api/v1/teams");
   const filter = $("filter-team");
   const mine = teams.filter((team) => team.members.includes(boot.user));
@@ -17,6 +19,17 @@ export async function initTeams(give) {
     ...teams.map((team) => el("option", { value: team.name }, team.name)));
   picker.hidden = teams.length === 0;
   picker.addEventListener("change", () => give(picker.value || null));
+  // The bulk bar's: its first option names it, the second takes the picked out of any team.
+  const bulk = $("bulk-team");
+  bulk.replaceChildren(el("option", { value: "" }, t("team.bulk_team")),
+    el("option", { value: "" }, t("team.none")),
+    ...teams.map((team) => el("option", { value: team.name }, team.name)));
+  bulk.hidden = teams.length === 0;
+  bulk.addEventListener("change", () => {
+    const chosen = bulk.selectedIndex;
+    bulk.selectedIndex = 0;
+    if (chosen > 0) giveMany(chosen === 1 ? null : teams[chosen - 2].name);
+  });
 }
 
 /** Show the conversation's team in the picker. */

@@ -5,7 +5,7 @@ import {
   $, api, boot, channelBadge, duration, el, formatTime, t,
 } from "./inbox-core.js";
 import { activityItem, slaItem } from "./inbox-activity.js";
-import { initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
+import { apply as applyBulk, initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
 import { initMacros } from "./inbox-macros.js";
@@ -647,7 +647,10 @@ function start() {
   initMentions({ onOpen: (id) => select(id), selected: () => state.selectedId });
   initNotify({ onOpen: (id) => select(id), selected: () => state.selectedId });
   handOver($("conv-hand"), (name) => patchConversation({ assignee: name }));
-  initTeams((team) => patchConversation({ team })).catch((error) => console.error(error));
+  initTeams({
+    give: (team) => patchConversation({ team }),
+    giveMany: (team) => applyBulk({ team }),
+  }).catch((error) => console.error(error));
   initMacros($("conv-macro"), {
     conversation: () => state.conversation,
     done: async (error) => {
