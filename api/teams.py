@@ -67,11 +67,11 @@ def _out(team: Team, counts: dict[str, int]) -> TeamOut:
 
 
 @router.delete("/{name}", status_code=204)
-def delete_team(name: str, session: SessionDep, _: Admin) -> Response:
-    """Delete the team; its conversations are left without one."""
+def delete_team(name: str, session: SessionDep, daemon: DaemonDep, caller: Admin) -> Response:
+    """Delete the team; its conversations are left without one (a ``team`` event each)."""
     team = teams.find_team(session, name)
     if team is None:
         raise HTTPException(404, f"team {name} not found")
-    teams.delete_team(session, team)
+    teams.delete_team(session, team, daemon.clock.now(), caller)
     session.commit()
     return Response(status_code=204)

@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from sportello.inbox.models import Conversation
+from sportello.inbox.models import Conversation, ConversationEvent
+from sportello.inbox.new_row import new_row
 from sportello.inbox.users import Team, User
 
 MAX_NAME = 64
@@ -54,11 +55,24 @@ def save_team(session: Session, name: str, members: list[str], now: datetime) ->
     return team
 
 
-def delete_team(session: Session, team: Team) -> int:
-    """Delete ``team``; its conversations are left without one. Returns how many."""
-    cleared = session.exec(  # type: ignore[call-overload]
-        update(Conversation).where(col(Conversation.team) == team.name).values(team=None)
-    )
+def delete_team(session: Session, team: Team, now: datetime, actor: str | None) -> int:
+    """Delete ``team``; its conversations are left without one, each recording the change
+    (a ``team`` event, as when an agent takes one out: the history and the integration
+    webhooks tell it). Returns how many."""
+    given = col(Conversation.team) == team.name
+    ids = list(session.exec(select(Conversation.id).where(given)))
+    session.exec(update(Conversation).where(given).values(team=None))  # type: ignore[call-overload]
+    for conversation_id in ids:
+        session.add(
+            new_row(
+                ConversationEvent,
+                conversation_id=conversation_id,
+                kind="team",
+                at=now,
+                actor=actor,
+                data={"team": None, "previous": team.name},
+            )
+        )
     session.delete(team)
     session.flush()
-    return int(cleared.rowcount or 0)
+    return len(ids)

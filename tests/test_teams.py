@@ -77,6 +77,10 @@ def test_admins_make_teams_and_agents_give_conversations_to_them(
     assert api.delete("/api/v1/teams/returns").status_code == 204
     assert api.get(f"/api/v1/conversations/{second}").json()["team"] is None
     assert api.delete("/api/v1/teams/returns").status_code == 404
+    events = api.get(f"/api/v1/conversations/{second}/events").json()["items"]
+    given, taken = [(e["actor"], e["data"]) for e in events if e["kind"] == "team"]
+    assert given[1] == {"team": "returns", "previous": None}
+    assert taken == (given[0], {"team": None, "previous": "returns"})  # the admin's doing
 
 
 def test_automatic_assignment_gives_a_teams_conversation_only_to_its_members(
@@ -181,6 +185,7 @@ def test_an_admin_makes_a_team_and_an_agent_gives_it_a_conversation(
     assert bulk.input_value() == ""  # ready for the next pick
     for box in page.locator("#conversation-list input.pick").all():
         box.check()
+    page.locator("#bulk-count", has_text="2 picked").wait_for()
     bulk.select_option(label="No team")
     page.locator("#bulk-bar").wait_for(state="hidden")
     assert given() == {"5551001": None, "5551002": None}

@@ -65,7 +65,7 @@ export async function apply(changes) {
   try {
     await api("/api/v1/conversations/bulk", { method: "POST", body: { ids: [...picked], ...changes } });
     picked.clear();
-    showBar();
+    refresh(); // the boxes too: the list shows them ticked until it reloads otherwise
     await onDone();
   } catch (error) {
     $("bulk-error").textContent = `${t("error.generic")} ${error.message}`;
