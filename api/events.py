@@ -30,9 +30,9 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 async def events(daemon: DaemonDep, principal: CurrentUser) -> StreamingResponse:
     """A text/event-stream of ``message.created``, ``message.updated``,
     ``conversation.updated``, ``customer.updated``, ``note.created``, ``note.mention``,
-    ``conversation.viewers``, ``agent.availability`` and ``sync`` events, with a ``ping``
-    every 15 s of quiet. While it is open, its user counts as present for automatic
-    assignment."""
+    ``conversation.viewers``, ``agent.availability``, ``teams.changed`` and ``sync`` events,
+    with a ``ping`` every 15 s of quiet. While it is open, its user counts as present for
+    automatic assignment."""
     return StreamingResponse(
         _stream(daemon, principal),
         media_type="text/event-stream",

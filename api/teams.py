@@ -45,6 +45,7 @@ def save_team(name: str, body: TeamIn, session: SessionDep, daemon: DaemonDep, _
     except teams.TeamError as exc:
         raise HTTPException(422, str(exc)) from None
     session.commit()
+    daemon.live.publish("teams.changed", name=team.name)
     return _out(team, _open_counts(session))
 
 
@@ -74,4 +75,5 @@ def delete_team(name: str, session: SessionDep, daemon: DaemonDep, caller: Admin
         raise HTTPException(404, f"team {name} not found")
     teams.delete_team(session, team, daemon.clock.now(), caller)
     session.commit()
+    daemon.live.publish("teams.changed", name=name)
     return Response(status_code=204)

@@ -13,7 +13,7 @@ import { initMentions, mentioned, seen } from "./inbox-mentions.js";
 import { initHours } from "./inbox-hours.js";
 import { customerWrote, givenToMe, initNotify, mentionedMe } from "./inbox-notify.js";
 import { handOver, initCompletion, loadTeam } from "./inbox-team.js";
-import { initTeams, showTeam } from "./inbox-teams.js";
+import { initTeams, reloadTeams, showTeam } from "./inbox-teams.js";
 import { hideParts, initParts } from "./inbox-parts.js";
 import { initSearch, runSearch } from "./inbox-search.js";
 import { initViewers, replied, showViewers, viewersChanged, viewing } from "./inbox-viewers.js";
@@ -506,6 +506,8 @@ function connect() {
     mentioned(data).catch((error) => console.error(error));
     mentionedMe(data).catch((error) => console.error(error));
   });
+  source.addEventListener("teams.changed", () => reloadTeams()
+    .then((refiltered) => refiltered && loadList()).catch((error) => console.error(error)));
   source.addEventListener("agent.availability", (event) => {
     const data = JSON.parse(event.data);
     if (data.name === boot.user) $("available").checked = data.available; // another tab
