@@ -43,8 +43,8 @@ ACTIVE = ("open", "pending")
 WINDOW = timedelta(hours=24)
 WINDOW_TAG = "window-closing"
 FIRST_RESPONSE, RESOLUTION, WINDOW_CLOSING = "first_response", "resolution", "window_closing"
-SWEEP_EVERY = timedelta(hours=1)
 WARNING, BREACH = "warning", "breach"
+SWEEP_EVERY = timedelta(hours=1)  # see Sweeps
 
 
 @dataclass(frozen=True)
@@ -161,13 +161,11 @@ def deadlines(
 
 def refresh(
     conversation: Conversation, policies: Sequence[SlaSettings], calendar: BusinessCalendar
-) -> list[Deadline]:
+) -> None:
     """Recompute ``conversation.sla_due_at`` (the earliest running deadline)."""
-    running = deadlines(conversation, policy_for(policies, conversation), calendar)
-    due = _next(running)
+    due = _next(deadlines(conversation, policy_for(policies, conversation), calendar))
     if conversation.sla_due_at != due:  # an equal value would still make the row dirty
         conversation.sla_due_at = due
-    return running
 
 
 def _next(running: Sequence[Deadline]) -> datetime | None:

@@ -9,14 +9,14 @@ CSAT survey goes out after each resolution, asked of whoever is assigned then.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 from kpi_fixtures import Inbox, office_hours, rome
 from sqlalchemy import Engine, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from sportello.config.settings import load_settings
 from sportello.inbox import accounts
@@ -141,42 +141,54 @@ def _whole(engine: Engine, query: KpiQuery) -> dict[str, Any]:
         return compute_kpis(session, query)
 
 
-@pytest.mark.parametrize("business_time", [False, True])
-def test_each_row_is_the_report_filtered_by_its_agent(engine: Engine, business_time: bool) -> None:
-    rows = _rows(engine, _query(business_time))
-    assert list(rows) == ["ada", "bob", "carla", None]
-    for agent in ("ada", "bob", "carla"):
-        filtered = _whole(engine, _query(business_time, agent=agent))
-        assert {k: rows[agent][k] for k in SHARED} == {k: filtered[k] for k in SHARED}, agent
-        (alone,) = _rows(engine, _query(business_time, agent=agent)).values()
-        assert alone == rows[agent]
-    whole = _whole(engine, _query(business_time))
-    # every conversation has one assignee (or none): the rows add up to the whole
+Compute = Callable[[Session, KpiQuery], dict[str, Any]]
+
+
+def _split(
+    engine: Engine, compute: Compute, key: str, business_time: bool
+) -> dict[str | None, dict[str, Any]]:
+    """The rows of a split report by their ``key`` (agent, channel, team), each named row
+    checked to be the whole report filtered by its name, and the one row so filtered."""
+    with session_scope(engine) as session:
+        report = compute(session, _query(business_time))
+    rows = {row[key]: row for row in report[f"{key}s"]}
+    for name, row in rows.items():
+        if name is None:
+            continue
+        filtered = _whole(engine, _query(business_time, **{key: name}))
+        assert {k: row[k] for k in SHARED} == {k: filtered[k] for k in SHARED}, name
+        with session_scope(engine) as session:
+            alone = compute(session, _query(business_time, **{key: name}))
+        assert alone[f"{key}s"] == [row]
+    return rows
+
+
+def _add_up(rows: dict[str | None, dict[str, Any]], whole: dict[str, Any]) -> None:
+    """Every conversation counts for one row (or the row of none): the rows add up."""
     for figure in ("conversations", "new_conversations", "messages_in", "messages_out",
                    "backlog", "waiting_for_reply"):  # fmt: skip
         assert sum(row[figure] for row in rows.values()) == whole[figure], figure
     for figure in ("first_response_time", "reply_time", "resolution_time"):
         assert sum(row[figure]["count"] for row in rows.values()) == whole[figure]["count"]
-    assert sum(row["csat"]["asked"] for row in rows.values()) == whole["csat"]["asked"] == 3
+    assert sum(row["csat"]["asked"] for row in rows.values()) == whole["csat"]["asked"]
+
+
+@pytest.mark.parametrize("business_time", [False, True])
+def test_each_row_is_the_report_filtered_by_its_agent(engine: Engine, business_time: bool) -> None:
+    rows = _split(engine, compute_agent_kpis, "agent", business_time)
+    assert list(rows) == ["ada", "bob", "carla", None]
+    whole = _whole(engine, _query(business_time))
+    _add_up(rows, whole)
+    assert whole["csat"]["asked"] == 3
 
 
 @pytest.mark.parametrize("business_time", [False, True])
 def test_each_channel_row_is_the_report_filtered_by_its_channel(
     engine: Engine, business_time: bool
 ) -> None:
-    with session_scope(engine) as session:
-        report = compute_channel_kpis(session, _query(business_time))
-    rows = {row["channel"]: row for row in report["channels"]}
+    rows = _split(engine, compute_channel_kpis, "channel", business_time)
     assert list(rows) == ["telegram", "whatsapp", "x"]  # no Messenger in the period
-    for channel, row in rows.items():
-        filtered = _whole(engine, _query(business_time, channel=channel))
-        assert {k: row[k] for k in SHARED} == {k: filtered[k] for k in SHARED}, channel
-        with session_scope(engine) as session:
-            alone = compute_channel_kpis(session, _query(business_time, channel=channel))
-        assert alone["channels"] == [row]
-    whole = _whole(engine, _query(business_time))
-    for figure in ("conversations", "messages_in", "messages_out", "backlog"):
-        assert sum(row[figure] for row in rows.values()) == whole[figure], figure
+    _add_up(rows, _whole(engine, _query(business_time)))
     # A and C are Telegram's: C's echo after 10 minutes, A's reply after the weekend
     assert rows["telegram"]["reply_time"]["count"] == 2
     assert rows["x"]["backlog"] == 1 and rows["x"]["reply_time"]["count"] == 0
@@ -212,24 +224,9 @@ def test_each_team_row_is_the_report_filtered_by_its_team(
                 .where(col(Conversation.thread_external_id) == thread)
                 .values(team=team)
             )
-    with session_scope(engine) as session:
-        report = compute_team_kpis(session, _query(business_time))
-    rows = {row["team"]: row for row in report["teams"]}
+    rows = _split(engine, compute_team_kpis, "team", business_time)
     assert list(rows) == ["back", "front", "spare", None]
-    for team, row in rows.items():
-        if team is None:
-            continue
-        filtered = _whole(engine, _query(business_time, team=team))
-        assert {k: row[k] for k in SHARED} == {k: filtered[k] for k in SHARED}, team
-        with session_scope(engine) as session:
-            alone = compute_team_kpis(session, _query(business_time, team=team))
-        assert alone["teams"] == [row]
-    whole = _whole(engine, _query(business_time))
-    for figure in ("conversations", "new_conversations", "messages_in", "messages_out",
-                   "backlog", "waiting_for_reply"):  # fmt: skip
-        assert sum(row[figure] for row in rows.values()) == whole[figure], figure
-    for figure in ("first_response_time", "reply_time", "resolution_time"):
-        assert sum(row[figure]["count"] for row in rows.values()) == whole[figure]["count"]
+    _add_up(rows, _whole(engine, _query(business_time)))
     # A's and B's surveys are the front's, C's the back's, whoever was assigned then
     assert [rows[team]["csat"]["asked"] for team in ("front", "back", "spare")] == [2, 1, 0]
     assert rows["front"]["csat"]["responses"] == 2 and rows[None]["csat"]["asked"] == 0

@@ -189,6 +189,9 @@ def test_an_admin_makes_a_team_and_an_agent_gives_it_a_conversation(
             return dict(rows.all())
 
     assert given() == {"5551001": "billing", "5551002": "billing"}
+    page.wait_for_function(  # each list item names its team once the list reloads
+        "() => document.querySelectorAll('#conversation-list .team-chip').length === 2"
+    )
     assert bulk.input_value() == ""  # ready for the next pick
     for box in page.locator("#conversation-list input.pick").all():
         box.check()

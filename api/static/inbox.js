@@ -107,6 +107,7 @@ function renderList() {
             c.worst_sentiment !== null && c.worst_sentiment <= -0.05
               ? el("span", { class: "sentiment sentiment-negative" }, t("sentiment.negative")) : null,
             c.assignee ? el("span", { class: "assignee-chip" }, `@${c.assignee}`) : null,
+            c.team ? el("span", { class: "team-chip", title: t("team.pick") }, c.team) : null,
             ...c.tags.map((tag) => el("span", { class: "tag" }, tag)))));
     }));
   if (!state.conversations.length) list.append(el("li", { class: "empty" }, t("list.empty")));
