@@ -139,9 +139,16 @@ MACROS = [
 ]
 # Teams of the demo's colleagues: the inbox's Team picker and filter.
 TEAMS = {"resi": ["paolo"], "assistenza": ["marta", "paolo"]}
-# Giulia's and Emma's refund requests come in tagged and raised (the settings page edits it).
+# Giulia's and Emma's refund requests come in tagged, raised and given to the returns team
+# (the settings page edits the rule; the reports page splits the figures by team).
 TRIAGE_RULES = [
-    {"name": "refunds", "keywords": ["rimbors*", "refund*"], "add_tags": ["refund"], "priority": 2}
+    {
+        "name": "refunds",
+        "keywords": ["rimbors*", "refund*"],
+        "add_tags": ["refund"],
+        "priority": 2,
+        "team": "resi",
+    }
 ]
 
 

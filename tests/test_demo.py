@@ -108,8 +108,13 @@ def test_the_demo_shows_every_channel_one_customer_away_messages_and_alerts(tmp_
         assert teams == {"assistenza": ["marta", "paolo"], "resi": ["paolo"]}
         # the triage rule tagged and raised the refund requests
         refunds = get("/api/v1/conversations", tag="refund") or []
-        assert {(c["channel"], c["priority"]) for c in refunds} == {("telegram", 2)}
+        assert {(c["channel"], c["priority"], c["team"]) for c in refunds} == {
+            ("telegram", 2, "resi")
+        }
         assert len(refunds) == 2  # Giulia's and Emma's
+        teamed = api.get("/api/v1/reports/teams").json()["teams"]
+        by_team = {row["team"]: row for row in teamed}
+        assert by_team["resi"]["conversations"] == 2 and by_team["assistenza"]["conversations"] == 0
     finally:
         api.close()
         process.send_signal(signal.SIGTERM)
