@@ -126,6 +126,16 @@ def read_sla(session: SessionDep, _: Caller) -> list[SlaSettings]:
 def write_sla(
     body: list[SlaSettings], session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> list[SlaSettings]:
+    """Replace the policies; ``422`` when one names no team."""
+    known_teams = {team.name for team in teams.all_teams(session)}
+    unknown = [
+        {"loc": ["body", index, "teams"], "msg": f"no team named {name}", "type": "value"}
+        for index, policy in enumerate(body)
+        for name in policy.teams
+        if name not in known_teams
+    ]
+    if unknown:
+        raise HTTPException(422, unknown)
     settings_store.set_sla_policies(session, body, daemon.clock.now(), caller)
     return body
 

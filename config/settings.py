@@ -284,11 +284,14 @@ class AwayMessageSettings(_Section):
 
 
 class SlaSettings(_Section):
-    """One ``[[sla]]`` policy; the first whose channels and priorities match applies."""
+    """One ``[[sla]]`` policy; the first whose channels, priorities and teams match applies."""
 
     name: str = "default"
     channels: list[ChannelName] = Field(default_factory=list, description="empty: every channel")
     priorities: list[int] = Field(default_factory=list, description="empty: every priority")
+    teams: list[str] = Field(
+        default_factory=list, description="the conversation's team; empty: any team, or none"
+    )
     first_response: Duration | None = "1h"
     resolution: Duration | None = None
     warn_before: Duration | None = "15m"

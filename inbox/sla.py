@@ -63,6 +63,8 @@ class Clocked(Protocol):
     @property
     def priority(self) -> int: ...
     @property
+    def team(self) -> str | None: ...
+    @property
     def status(self) -> str: ...
     @property
     def opened_at(self) -> datetime: ...
@@ -82,6 +84,7 @@ class _Row(NamedTuple):
     id: int
     channel: str
     priority: int
+    team: str | None
     status: str
     opened_at: datetime
     first_response_at: datetime | None
@@ -103,6 +106,8 @@ def policy_for(policies: Sequence[SlaSettings], conversation: Clocked) -> SlaSet
         if policy.channels and conversation.channel not in policy.channels:
             continue
         if policy.priorities and conversation.priority not in policy.priorities:
+            continue
+        if policy.teams and conversation.team not in policy.teams:
             continue
         return policy
     return None

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from sportello.inbox.models import Conversation, ConversationEvent
+from sportello.inbox.models import CLOCK_CHANGED, Conversation, ConversationEvent
 from sportello.inbox.new_row import new_row
 from sportello.inbox.users import Team, User
 
@@ -61,7 +61,8 @@ def delete_team(session: Session, team: Team, now: datetime, actor: str | None) 
     webhooks tell it). Returns how many."""
     given = col(Conversation.team) == team.name
     ids = list(session.exec(select(Conversation.id).where(given)))
-    session.exec(update(Conversation).where(given).values(team=None))  # type: ignore[call-overload]
+    left = {"team": None, "sla_check_at": CLOCK_CHANGED}  # an SLA policy may name the team
+    session.exec(update(Conversation).where(given).values(left))  # type: ignore[call-overload]
     for conversation_id in ids:
         session.add(
             new_row(

@@ -118,6 +118,11 @@ def test_settings_api_reads_edits_and_documents_hours_and_away_rules(
     assert api.get("/api/v1/settings/away-messages").json()[0]["when"] == "always"
 
     policy = {"name": "vip", "priorities": [3], "first_response": "15m", "business_time": True}
+    nobody = api.put("/api/v1/settings/sla", json=[{**policy, "teams": ["billing"]}])
+    assert nobody.status_code == 422 and nobody.json()["detail"][0]["loc"] == ["body", 0, "teams"]
+    assert api.put("/api/v1/teams/billing", json={"members": []}).status_code == 200
+    teamed = api.put("/api/v1/settings/sla", json=[{**policy, "teams": ["billing"]}])
+    assert teamed.status_code == 200 and teamed.json()[0]["teams"] == ["billing"]
     assert api.put("/api/v1/settings/sla", json=[policy]).status_code == 200
     assert api.get("/api/v1/settings/sla").json()[0]["first_response"] == "15m"
     assert api.get("/api/v1/sla/breaches").json() == {"items": [], "next_cursor": None}

@@ -29,6 +29,7 @@ from sportello.inbox.db import migrate, session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.models import CLOCK_CHANGED, Conversation
 from sportello.inbox.outbox import queue
+from sportello.inbox.teams import delete_team, find_team, save_team
 
 START = rome(2026, 12, 7, 10)  # a Monday
 CALENDAR = BusinessCalendar.from_dict(OFFICE)
@@ -171,6 +172,39 @@ def test_a_plan_whose_conversation_changed_otherwise_looks_again(database_url: s
     with session_scope(engine) as session:
         sla.check(session, now, [tighter], CALENDAR, everything=False)
     assert _stored(engine, conversation_id).sla_check_at == START + timedelta(minutes=5)
+    engine.dispose()
+
+
+def test_a_teams_policy_applies_once_a_conversation_is_given_to_the_team(
+    database_url: str,
+) -> None:
+    """Giving the conversation to a team, and deleting the team, move its deadlines at the
+    next check that looks only at what changed."""
+    engine = migrated(database_url)
+    billing = SlaSettings(name="billing", teams=["billing"], first_response="10m", warn_before=None)
+    policies = [billing, STANDARD]
+
+    def check(at: datetime, *, everything: bool = False) -> list[tuple[str, str]]:
+        with session_scope(engine) as session:
+            fired = sla.check(session, at, policies, CALENDAR, everything=everything)
+            return [(f.kind, f.policy or "") for f in fired]
+
+    with session_scope(engine) as session:
+        save_team(session, "billing", [], START)
+    (conversation_id,) = _open(engine, "u1")
+    assert check(START + timedelta(minutes=1), everything=True) == []
+    assert _stored(engine, conversation_id).sla_due_at == START + timedelta(hours=1)
+    with session_scope(engine) as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        conversation.team = "billing"
+    assert check(START + timedelta(minutes=11)) == [("first_response", "billing")]
+    with session_scope(engine) as session:
+        team = find_team(session, "billing")
+        assert team is not None
+        delete_team(session, team, START + timedelta(minutes=12), "admin")
+    assert check(START + timedelta(minutes=13)) == []
+    assert _stored(engine, conversation_id).sla_due_at == START + timedelta(hours=1)  # standard
     engine.dispose()
 
 

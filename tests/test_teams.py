@@ -159,6 +159,20 @@ def test_an_admin_makes_a_team_and_an_agent_gives_it_a_conversation(
     page.wait_for_function(
         """async () => (await (await fetch('/api/v1/teams')).json())[0].members.join() === 'bob'"""
     )
+    # an SLA policy for the team's conversations (a team that does not exist is refused)
+    sla = page.locator("#sla-form")
+    sla.get_by_role("button", name="policy").click()
+    policy = sla.locator("fieldset").last
+    policy.get_by_label("Name").fill("billing")
+    policy.get_by_label("Teams").fill("billing, nope")
+    sla.get_by_role("button", name="Save").click()
+    sla.locator("[data-error='0.teams']", has_text="no team named nope").wait_for()
+    sla.locator("fieldset").last.get_by_label("Teams").fill("billing")
+    sla.get_by_role("button", name="Save").click()
+    page.wait_for_function(
+        """async () => (await (await fetch('/api/v1/settings/sla')).json())
+            .some((policy) => policy.teams.join() === 'billing')"""
+    )
 
     page.goto(f"{running.url}/")
     page.locator("#conversation-list button.conversation", has_text="Customer 5551001").click()

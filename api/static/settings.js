@@ -153,8 +153,9 @@ function policyCard(policy, index) {
     el("div", { class: "fields" },
       textField(t("set.name"), policy.name, "name", { size: 10 }),
       el("span", { class: "muted" }, t("filter.channel")), channelBoxes(policy.channels, "channels"),
-      textField(t("set.priorities"), policy.priorities.join(", "), "priorities", { placeholder: t("set.all") })),
-    ["name", "channels", "priorities"].map((k) => errorBox(`${index}.${k}`)),
+      textField(t("set.priorities"), policy.priorities.join(", "), "priorities", { placeholder: t("set.all") }),
+      textField(t("set.sla_teams"), (policy.teams || []).join(", "), "teams", { placeholder: t("set.all") })),
+    ["name", "channels", "priorities", "teams"].map((k) => errorBox(`${index}.${k}`)),
     el("div", { class: "fields" },
       textField(t("set.first_response"), policy.first_response, "first_response"),
       textField(t("set.resolution"), policy.resolution, "resolution"),
@@ -172,6 +173,7 @@ function readPolicy(card) {
     name: value("name"),
     channels: [...card.querySelectorAll('[data-channel="channels"]:checked')].map((c) => c.value),
     priorities: priorities ? priorities.split(",").map((p) => p.trim()).map((p) => (/^-?\d+$/.test(p) ? Number(p) : p)) : [],
+    teams: value("teams").split(",").map((name) => name.trim()).filter(Boolean),
     first_response: optional("first_response"),
     resolution: optional("resolution"),
     warn_before: optional("warn_before"),
@@ -547,7 +549,7 @@ $("away-add").addEventListener("click", () => {
 });
 $("sla-add").addEventListener("click", () => {
   const container = $("sla-policies");
-  container.append(policyCard({ name: "", channels: [], priorities: [], first_response: "1h", resolution: null, warn_before: "15m", business_time: false }, container.children.length));
+  container.append(policyCard({ name: "", channels: [], priorities: [], teams: [], first_response: "1h", resolution: null, warn_before: "15m", business_time: false }, container.children.length));
 });
 
 $("rule-try-channel").replaceChildren(...CHANNELS.map((c) => el("option", { value: c }, channelLabel(c))));
