@@ -27,6 +27,7 @@ from sportello.inbox import settings_store
 from sportello.inbox.away import decide
 from sportello.inbox.clock import Clock, ensure_utc
 from sportello.inbox.db import make_engine, migrate, session_scope
+from sportello.inbox.named_in_rules import unknown_in_sla_policies, unknown_in_triage_rules
 
 hours_app = typer.Typer(help="Business hours and SLA policies stored in the database.")
 away_app = typer.Typer(help="Away messages: what would be sent, and why.")
@@ -149,6 +150,19 @@ def set_(
         raise typer.Exit(2) from None
     engine = _engine(settings)
     now = Clock().now()
+    with session_scope(engine) as session:  # the users and teams the rules name exist
+        unknown = [
+            f"  {name}.{u.index}.{u.field}: {u.message}"
+            for name, found in (
+                ("triage_rules", unknown_in_triage_rules(session, triage)),
+                ("sla", unknown_in_sla_policies(session, policies)),
+            )
+            for u in found
+        ]
+    if unknown:
+        engine.dispose()
+        typer.echo(f"sportello: invalid {file}:\n" + "\n".join(unknown), err=True)
+        raise typer.Exit(2)
     with session_scope(engine) as session:
         if hours is not None:
             settings_store.set_business_hours(session, hours, now, "cli")

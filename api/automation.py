@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
 
 from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
 from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
@@ -26,13 +25,17 @@ from sportello.config.settings import (
     SlaSettings,
     TriageRules,
 )
-from sportello.inbox import settings_store, sla, teams
+from sportello.inbox import settings_store, sla
 from sportello.inbox.automation_tables import SlaBreach
 from sportello.inbox.business_hours import format_next_open
 from sportello.inbox.clock import ensure_utc
 from sportello.inbox.models import Message
+from sportello.inbox.named_in_rules import (
+    Unknown,
+    unknown_in_sla_policies,
+    unknown_in_triage_rules,
+)
 from sportello.inbox.triage_rules import decide
-from sportello.inbox.users import User
 
 router = APIRouter(prefix="/api/v1", tags=["business hours, away messages, SLA"])
 
@@ -127,15 +130,7 @@ def write_sla(
     body: list[SlaSettings], session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> list[SlaSettings]:
     """Replace the policies; ``422`` when one names no team."""
-    known_teams = {team.name for team in teams.all_teams(session)}
-    unknown = [
-        {"loc": ["body", index, "teams"], "msg": f"no team named {name}", "type": "value"}
-        for index, policy in enumerate(body)
-        for name in policy.teams
-        if name not in known_teams
-    ]
-    if unknown:
-        raise HTTPException(422, unknown)
+    _refuse(unknown_in_sla_policies(session, body))
     settings_store.set_sla_policies(session, body, daemon.clock.now(), caller)
     return body
 
@@ -165,22 +160,21 @@ def write_triage_rules(
     body: TriageRules, session: SessionDep, daemon: DaemonDep, caller: Admin
 ) -> TriageRules:
     """Replace the rules; ``422`` when one assigns to nobody known, or to no team."""
-    named = {rule.assign for rule in body if rule.assign}
-    users = set(session.exec(select(User.name).where(col(User.name).in_(named))))
-    known_teams = {team.name for team in teams.all_teams(session)}
-    unknown = [
-        {"loc": ["body", index, "assign"], "msg": f"no user named {rule.assign}", "type": "value"}
-        for index, rule in enumerate(body)
-        if rule.assign and rule.assign not in users
-    ] + [
-        {"loc": ["body", index, "team"], "msg": f"no team named {rule.team}", "type": "value"}
-        for index, rule in enumerate(body)
-        if rule.team and rule.team not in known_teams
-    ]
-    if unknown:
-        raise HTTPException(422, unknown)
+    _refuse(unknown_in_triage_rules(session, body))
     settings_store.set_triage_rules(session, body, daemon.clock.now(), caller)
     return body
+
+
+def _refuse(unknown: list[Unknown]) -> None:
+    """``422`` naming each rule's field that points to nobody."""
+    if unknown:
+        raise HTTPException(
+            422,
+            [
+                {"loc": ["body", u.index, u.field], "msg": u.message, "type": "value"}
+                for u in unknown
+            ],
+        )
 
 
 class TriagePreviewIn(BaseModel):

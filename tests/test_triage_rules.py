@@ -320,6 +320,18 @@ def test_the_cli_stores_and_shows_the_rules(tmp_path: Path) -> None:
     rules.write_text('[[triage_rules]]\nname = "refunds"\npriority = 9\n')
     result = runner.invoke(app, ["hours", "set", "--file", str(rules), "--config", str(config)])
     assert result.exit_code == 2 and "triage_rules.0.priority" in result.output
+    # names that point to nobody, as the API refuses them; nothing is stored
+    rules.write_text(
+        '[[triage_rules]]\nname = "refunds"\nkeywords = ["x"]\nassign = "mara"\nteam = "resi"\n'
+        '[[sla]]\nname = "returns"\nteams = ["resi"]\n'
+    )
+    result = runner.invoke(app, ["hours", "set", "--file", str(rules), "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "triage_rules.0.assign: no user named mara" in result.output
+    assert "triage_rules.0.team: no team named resi" in result.output
+    assert "sla.0.teams: no team named resi" in result.output
+    shown = json.loads(runner.invoke(app, ["hours", "show", "--config", str(config)]).output)
+    assert shown["triage_rules"][0]["keywords"] == ["rimbors*"] and shown["sla"] == []
 
 
 def test_an_admin_writes_a_rule_on_the_settings_page(
