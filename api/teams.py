@@ -24,6 +24,12 @@ class TeamIn(BaseModel):
     members: list[str] = Field(default_factory=list, description="user names")
 
 
+class TeamRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="the team's new name")
+
+
 class TeamOut(BaseModel):
     name: str
     members: list[str]
@@ -46,6 +52,26 @@ def save_team(name: str, body: TeamIn, session: SessionDep, daemon: DaemonDep, _
         raise HTTPException(422, str(exc)) from None
     session.commit()
     daemon.live.publish("teams.changed", name=team.name)
+    return _out(team, _open_counts(session))
+
+
+@router.patch("/{name}")
+def rename_team(
+    name: str, body: TeamRename, session: SessionDep, daemon: DaemonDep, caller: Admin
+) -> TeamOut:
+    """Rename the team: its conversations, and the triage rules and SLA policies naming it,
+    follow. ``409`` when a team has that name already, ``422`` for an empty one."""
+    team = teams.find_team(session, name)
+    if team is None:
+        raise HTTPException(404, f"team {name} not found")
+    try:
+        teams.rename_team(session, team, body.name, daemon.clock.now(), caller)
+    except teams.TeamExists as exc:
+        raise HTTPException(409, str(exc)) from None
+    except teams.TeamError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    daemon.live.publish("teams.changed", name=team.name, previous=name)
     return _out(team, _open_counts(session))
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from sportello.inbox import settings_store
 from sportello.inbox.models import CLOCK_CHANGED, Conversation, ConversationEvent
 from sportello.inbox.new_row import new_row
 from sportello.inbox.users import Team, User
@@ -21,6 +22,10 @@ MAX_NAME = 64
 
 class TeamError(ValueError):
     """A team that cannot be saved as asked; the message says why."""
+
+
+class TeamExists(TeamError):
+    """Another team has the name asked for."""
 
 
 def all_teams(session: Session) -> list[Team]:
@@ -37,9 +42,7 @@ def members_by_team(session: Session) -> dict[str, set[str]]:
 
 def save_team(session: Session, name: str, members: list[str], now: datetime) -> Team:
     """Create the team ``name`` or replace its members (user names, each once)."""
-    name = name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise TeamError(f"a team's name has 1 to {MAX_NAME} characters")
+    name = _valid_name(name)
     wanted = list(dict.fromkeys(members))
     known = set(session.exec(select(User.name).where(col(User.name).in_(wanted))))
     unknown = [member for member in wanted if member not in known]
@@ -53,6 +56,42 @@ def save_team(session: Session, name: str, members: list[str], now: datetime) ->
         team.members, team.updated_at = wanted, now
     session.flush()
     return team
+
+
+def rename_team(session: Session, team: Team, name: str, now: datetime, actor: str | None) -> int:
+    """Call ``team`` ``name``, and with it its conversations, the triage rules that give
+    conversations to it and the SLA policies for it. Returns how many conversations."""
+    name, old = _valid_name(name), team.name
+    if name == old:
+        return 0
+    if find_team(session, name) is not None:
+        raise TeamExists(f"a team named {name} exists already")
+    # No SLA mark (inbox/sla.py): the policies are renamed with it, so no deadline moves.
+    given = col(Conversation.team) == old
+    renamed = session.exec(update(Conversation).where(given).values(team=name))  # type: ignore[call-overload]
+    team.name, team.updated_at = name, now
+    rules = settings_store.triage_rules(session)
+    if any(rule.team == old for rule in rules):
+        rules_renamed = [
+            rule.model_copy(update={"team": name}) if rule.team == old else rule for rule in rules
+        ]
+        settings_store.set_triage_rules(session, rules_renamed, now, actor)
+    policies = settings_store.sla_policies(session)
+    if any(old in policy.teams for policy in policies):
+        policies_renamed = [
+            policy.model_copy(update={"teams": [name if t == old else t for t in policy.teams]})
+            for policy in policies
+        ]
+        settings_store.set_sla_policies(session, policies_renamed, now, actor)
+    session.flush()
+    return int(renamed.rowcount or 0)
+
+
+def _valid_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise TeamError(f"a team's name has 1 to {MAX_NAME} characters")
+    return name
 
 
 def delete_team(session: Session, team: Team, now: datetime, actor: str | None) -> int:

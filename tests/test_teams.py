@@ -77,6 +77,26 @@ def test_admins_make_teams_and_agents_give_conversations_to_them(
     assert api.delete("/api/v1/teams/returns").status_code == 204
     assert api.get(f"/api/v1/conversations/{second}").json()["team"] is None
     assert api.delete("/api/v1/teams/returns").status_code == 404
+
+    # a rename carries the conversations, the triage rules and the SLA policies along
+    rule = {"name": "invoices", "keywords": ["fattura"], "team": "billing"}
+    assert api.put("/api/v1/settings/triage-rules", json=[rule]).status_code == 200
+    policy = {"name": "billing", "teams": ["billing"], "first_response": "30m"}
+    assert api.put("/api/v1/settings/sla", json=[policy]).status_code == 200
+    api.patch(path, json={"team": "billing"}, headers=bob)
+    api.put("/api/v1/teams/other", json={"members": []})
+    rename = "/api/v1/teams/billing"
+    assert api.patch(rename, json={"name": "fatture"}, headers=bob).status_code == 403
+    taken = api.patch(rename, json={"name": "other"})
+    assert taken.status_code == 409 and "exists already" in taken.text
+    assert api.patch(rename, json={"name": "  "}).status_code == 422
+    assert api.patch("/api/v1/teams/nope", json={"name": "x"}).status_code == 404
+    renamed = api.patch(rename, json={"name": "fatture"})
+    assert renamed.status_code == 200 and renamed.json()["members"] == ["bob", "carla"]
+    assert [t["name"] for t in api.get("/api/v1/teams").json()] == ["fatture", "other"]
+    assert api.get(path).json()["team"] == "fatture"
+    assert api.get("/api/v1/settings/triage-rules").json()[0]["team"] == "fatture"
+    assert api.get("/api/v1/settings/sla").json()[0]["teams"] == ["fatture"]
     events = api.get(f"/api/v1/conversations/{second}/events").json()["items"]
     given, taken = [(e["actor"], e["data"]) for e in events if e["kind"] == "team"]
     assert given[1] == {"team": "returns", "previous": None}
@@ -218,4 +238,12 @@ def test_an_admin_makes_a_team_and_an_agent_gives_it_a_conversation(
             select(ConversationEvent.data).where(ConversationEvent.kind == "team")
         ).all()
     assert [e["team"] for e in events].count(None) == 2  # each out of the team, recorded
+
+    page.goto(f"{running.url}/settings")  # renamed there, its SLA policy along
+    page.locator("body[data-loaded='true']").wait_for()
+    page.get_by_label("New name of billing").fill("fatture")
+    page.locator("#teams li[data-team='billing']").get_by_role("button", name="Rename").click()
+    page.locator("#teams li[data-team='fatture']").wait_for()
+    policies = running.api.get("/api/v1/settings/sla").json()
+    assert [p["teams"] for p in policies if p["teams"]] == [["fatture"]]
     assert browser.errors == []

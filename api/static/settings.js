@@ -380,7 +380,8 @@ async function loadUsers() {
       channelBoxes(u.channels, "handles")))));
 }
 
-// Teams: their members ticked among the users; each change saved at once.
+// Teams: their members ticked among the users; each change saved at once. A rename carries
+// the team's conversations, triage rules and SLA policies along.
 async function loadTeams() {
   const [teams, users] = await Promise.all([api("/api/v1/teams"), api("/api/v1/users")]);
   $("teams").replaceChildren(...teams.map((team) => el("li", { "data-team": team.name },
@@ -388,7 +389,25 @@ async function loadTeams() {
     el("span", { class: "checks", onchange: (event) => saveTeam(team.name, membersOf(event.currentTarget)) },
       users.map((u) => el("label", { class: "check" },
         el("input", { type: "checkbox", value: u.name, checked: team.members.includes(u.name), "data-member": team.name }), u.name))),
+    " ", renameField(team.name),
     " ", el("button", { type: "button", class: "small ghost", onclick: () => deleteTeam(team.name) }, t("set.remove_team")))));
+}
+
+function renameField(name) {
+  const input = el("input", { size: 10, value: name, "aria-label": t("set.new_team_name").replace("{team}", name) });
+  const rename = async () => {
+    if (!input.value.trim() || input.value.trim() === name) return;
+    const form = $("teams-form");
+    clearErrors(form);
+    try {
+      await api(`/api/v1/teams/${encodeURIComponent(name)}`, { method: "PATCH", body: { name: input.value.trim() } });
+      await loadTeams();
+    } catch (error) {
+      showErrors(form, error);
+    }
+  };
+  return el("span", { class: "rename" }, input,
+    el("button", { type: "button", class: "small ghost", onclick: rename }, t("set.rename_team")));
 }
 
 const membersOf = (boxes) => [...boxes.querySelectorAll("input:checked")].map((box) => box.value);
