@@ -87,8 +87,8 @@ def test_admins_make_teams_and_agents_give_conversations_to_them(
     api.put("/api/v1/teams/other", json={"members": []})
     rename = "/api/v1/teams/billing"
     assert api.patch(rename, json={"name": "fatture"}, headers=bob).status_code == 403
-    taken = api.patch(rename, json={"name": "other"})
-    assert taken.status_code == 409 and "exists already" in taken.text
+    name_taken = api.patch(rename, json={"name": "other"})
+    assert name_taken.status_code == 409 and "exists already" in name_taken.text
     assert api.patch(rename, json={"name": "  "}).status_code == 422
     assert api.patch("/api/v1/teams/nope", json={"name": "x"}).status_code == 404
     renamed = api.patch(rename, json={"name": "fatture"})
