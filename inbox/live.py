@@ -8,8 +8,9 @@ one ``sync`` event ("re-fetch what you show") instead of the events it missed.
 
 With several replicas, a change made by another replica does not pass through this
 process: :meth:`Broadcaster.poll_database` (a scheduler job) notices new messages and
-conversation events in the shared database and publishes ``sync``; the web inbox
-also re-fetches on every ``ping``, which catches delivery ticks recorded elsewhere.
+conversation events in the shared database and publishes ``sync`` (and changed teams:
+``teams.changed``); the web inbox also re-fetches on every ``ping``, which catches delivery
+ticks recorded elsewhere.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlmodel import select
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import Ingested
 from sportello.inbox.models import ConversationEvent, Message
+from sportello.inbox.users import Team
 
 QUEUE_SIZE = 256
 
@@ -83,7 +85,8 @@ class Broadcaster:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(1)
-        self._fingerprint: tuple[int, int] | None = None
+        # (the newest message and conversation event, (how many teams, the latest change))
+        self._fingerprint: tuple[tuple[int, int], tuple[object, ...]] | None = None
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver on ``loop`` (the daemon's); events published before this are dropped."""
@@ -148,7 +151,8 @@ class Broadcaster:
         self.publish("message.updated", **_message_data(message))
 
     def poll_database(self, engine: Engine) -> bool:
-        """Publish ``sync`` if the shared database moved since the last look (other replicas).
+        """Publish ``sync`` if the shared database moved since the last look (other replicas),
+        and ``teams.changed`` if the teams did.
 
         Returns whether it published; the first look only takes the bearings.
         """
@@ -157,13 +161,19 @@ class Broadcaster:
             return False
         with session_scope(engine) as session:
             fingerprint = (
-                session.exec(select(func.max(Message.id))).one() or 0,
-                session.exec(select(func.max(ConversationEvent.id))).one() or 0,
+                (
+                    session.exec(select(func.max(Message.id))).one() or 0,
+                    session.exec(select(func.max(ConversationEvent.id))).one() or 0,
+                ),
+                tuple(session.exec(select(func.count(), func.max(Team.updated_at))).one()),
             )
         previous, self._fingerprint = self._fingerprint, fingerprint
         if previous is None or previous == fingerprint:
             return False
-        self.publish("sync", reason="database changed")
+        if previous[0] != fingerprint[0]:
+            self.publish("sync", reason="database changed")
+        if previous[1] != fingerprint[1]:
+            self.publish("teams.changed")
         return True
 
 

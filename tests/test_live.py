@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ from sportello.inbox import live
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.inbox.ingest import ingest
 from sportello.inbox.live import Broadcaster
+from sportello.inbox.teams import find_team, rename_team, save_team
 
 
 async def test_events_published_from_threads_reach_every_subscriber() -> None:
@@ -82,6 +83,19 @@ async def test_database_poll_notices_what_another_replica_wrote(database_url: st
         assert broadcaster.poll_database(engine) is True
         event = await subscription.next(timeout=5)
         assert event is not None and event.kind == "sync"
+        with session_scope(engine) as session:  # ... and makes a team, then renames it
+            save_team(session, "billing", [], now)
+        assert broadcaster.poll_database(engine) is True
+        event = await subscription.next(timeout=5)
+        assert event is not None and event.kind == "teams.changed"
+        with session_scope(engine) as session:
+            found = find_team(session, "billing")
+            assert found is not None
+            rename_team(session, found, "fatture", now + timedelta(seconds=1), "admin")
+        assert broadcaster.poll_database(engine) is True
+        event = await subscription.next(timeout=5)
+        assert event is not None and event.kind == "teams.changed"
+        assert broadcaster.poll_database(engine) is False
     engine.dispose()
 
 
