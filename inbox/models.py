@@ -100,8 +100,16 @@ class Conversation(SQLModel, table=True):
 
 # What a conversation's SLA deadlines are computed from (inbox/sla.py, ``Clocked``).
 CLOCK_FIELDS = frozenset(
-    {"channel", "priority", "team", "status", "opened_at", "first_response_at", "resolved_at"}
-    | {"waiting_since"}
+    (
+        "channel",
+        "priority",
+        "team",
+        "status",
+        "opened_at",
+        "first_response_at",
+        "resolved_at",
+        "waiting_since",
+    )
 )
 # ``sla_check_at`` of a conversation whose deadlines may have moved: the next check looks.
 CLOCK_CHANGED = datetime(1970, 1, 1, tzinfo=UTC)

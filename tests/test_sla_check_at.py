@@ -30,6 +30,7 @@ from sportello.inbox.ingest import ingest
 from sportello.inbox.models import CLOCK_CHANGED, Conversation
 from sportello.inbox.outbox import queue
 from sportello.inbox.teams import delete_team, find_team, save_team
+from sportello.inbox.triage_key import triage_key
 
 START = rome(2026, 12, 7, 10)  # a Monday
 CALENDAR = BusinessCalendar.from_dict(OFFICE)
@@ -205,6 +206,30 @@ def test_a_teams_policy_applies_once_a_conversation_is_given_to_the_team(
         delete_team(session, team, START + timedelta(minutes=12), "admin")
     assert check(START + timedelta(minutes=13)) == []
     assert _stored(engine, conversation_id).sla_due_at == START + timedelta(hours=1)  # standard
+    engine.dispose()
+
+
+def test_a_conversation_loaded_before_the_check_sees_what_the_check_wrote(
+    database_url: str,
+) -> None:
+    """The check writes with Core statements: a caller's loaded conversation is read again,
+    so that its next flush does not write an inbox order from the old deadline."""
+    engine = migrated(database_url)
+    (conversation_id,) = _open(engine, "u1")
+    with session_scope(engine) as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.sla_due_at is None
+        sla.check(session, START, [STANDARD], CALENDAR)
+        assert conversation.sla_due_at == START + timedelta(hours=1)
+        conversation.title = "renamed"  # a flush recomputes the inbox order
+    stored = _stored(engine, conversation_id)
+    assert stored.triage_key == triage_key(
+        waiting_since=stored.waiting_since,
+        priority=stored.priority,
+        sla_due_at=START + timedelta(hours=1),
+        latest_sentiment=stored.latest_sentiment,
+        last_message_at=stored.last_message_at,
+    )
     engine.dispose()
 
 
