@@ -6,13 +6,14 @@ agent's own change. Admins write the macros; every agent applies them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from sportello.api.conversations import (
     apply_changes,
@@ -26,7 +27,12 @@ from sportello.api.desk import announce_note, write_note
 from sportello.api.schemas import ConversationOut, MessageOut
 from sportello.api.views import conversations_out, message_out
 from sportello.config.settings import Duration, parse_duration
-from sportello.inbox.desk_models import Macro
+from sportello.inbox.desk_models import ConversationNote, Macro
+from sportello.inbox.models import Conversation, Message
+from sportello.inbox.users import User
+
+if TYPE_CHECKING:
+    from sportello.daemon import Daemon
 
 router = APIRouter(prefix="/api/v1", tags=["desk"])
 
@@ -120,13 +126,93 @@ def apply_macro(
     them, or (``409`` when the platform refuses a reply now, ``422``) none."""
     conversation = get_conversation(session, conversation_id)
     macro = get_or_404(session, Macro, macro_id, "macro")
+    if macro.reply is not None:
+        sendable(daemon, conversation)
+    steps = _take_steps(session, daemon, conversation, macro, caller)
+    session.commit()
+    _announce(daemon, steps, caller)
+    return Applied(
+        conversation=conversations_out(session, [conversation])[0],
+        message=message_out(steps.message) if steps.message is not None else None,
+    )
+
+
+class BulkMacroIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(min_length=1, max_length=200)
+
+
+class Refused(BaseModel):
+    id: int
+    reason: str
+
+
+class BulkApplied(BaseModel):
+    applied: list[int]
+    refused: list[Refused] = Field(
+        description="left as they were: the platform refuses a reply there now"
+    )
+    missing: list[int] = Field(description="ids of no conversation")
+
+
+@router.post("/macros/{macro_id}/apply")
+def apply_macro_to_many(
+    macro_id: int, body: BulkMacroIn, session: SessionDep, daemon: DaemonDep, caller: Caller
+) -> BulkApplied:
+    """The macro on each of ``ids``, in one transaction: "the outage is over, thanks for
+    waiting" to everyone who wrote about it. A conversation whose platform refuses the
+    macro's reply now (a closed 24-hour window) is left as it was and named in ``refused``;
+    the others get every step."""
+    macro = get_or_404(session, Macro, macro_id, "macro")
+    found = session.exec(
+        select(Conversation)
+        .where(col(Conversation.id).in_(body.ids))
+        .order_by(col(Conversation.id))
+    ).all()
+    applied: list[_Steps] = []
+    refused: list[Refused] = []
+    for conversation in found:
+        assert conversation.id is not None
+        if macro.reply is not None:
+            try:
+                sendable(daemon, conversation)
+            except HTTPException as refusal:
+                refused.append(Refused(id=conversation.id, reason=str(refusal.detail)))
+                continue
+        applied.append(_take_steps(session, daemon, conversation, macro, caller))
+    session.commit()
+    for steps in applied:
+        _announce(daemon, steps, caller)
+    return BulkApplied(
+        applied=[steps.conversation_id for steps in applied],
+        refused=refused,
+        missing=sorted(set(body.ids) - {c.id for c in found if c.id is not None}),
+    )
+
+
+@dataclass
+class _Steps:
+    """What a macro did to one conversation, for the announcements after the commit."""
+
+    conversation_id: int
+    message: Message | None
+    note: tuple[ConversationNote, list[User]] | None
+    handed: bool
+
+
+def _take_steps(
+    session: Session, daemon: Daemon, conversation: Conversation, macro: Macro, caller: str
+) -> _Steps:
+    """Every step of ``macro`` on ``conversation`` (not committed); the caller has checked
+    that its reply may go out."""
+    assert conversation.id is not None
     now = daemon.clock.now()
     message = None
     if macro.reply is not None:
-        sendable(daemon, conversation)
         text = filled(session, daemon, conversation, macro.reply)
         message = queue_reply(session, conversation, text, now, caller)
-    note = write_note(session, conversation_id, macro.note, caller, now) if macro.note else None
+    note = write_note(session, conversation.id, macro.note, caller, now) if macro.note else None
     snooze = {}
     if macro.snooze_for is not None:
         until = now + timedelta(seconds=parse_duration(macro.snooze_for))
@@ -140,21 +226,21 @@ def apply_macro(
     }
     handed = macro.take and conversation.assignee != caller
     apply_changes(session, conversation, changes, now, caller)
-    session.commit()
-    if message is not None:
+    return _Steps(conversation.id, message, note, handed)
+
+
+def _announce(daemon: Daemon, steps: _Steps, caller: str) -> None:
+    """After the commit: the reply to send, the note, the conversation's change."""
+    if steps.message is not None:
         daemon.wake_sender()
         daemon.live.publish(
-            "message.created", conversation_id=conversation_id, message_id=message.id
+            "message.created", conversation_id=steps.conversation_id, message_id=steps.message.id
         )
-    if note is not None:
-        announce_note(daemon, *note)
+    if steps.note is not None:
+        announce_note(daemon, *steps.note)
     daemon.live.publish(
         "conversation.updated",
-        conversation_id=conversation_id,
+        conversation_id=steps.conversation_id,
         actor=caller,
-        **({"assignee": caller} if handed else {}),
-    )
-    return Applied(
-        conversation=conversations_out(session, [conversation])[0],
-        message=message_out(message) if message is not None else None,
+        **({"assignee": caller} if steps.handed else {}),
     )

@@ -34,6 +34,7 @@ from sportello.inbox.ingest import ingest
 from sportello.inbox.models import ConversationTag, Message
 
 GIULIA = tg.user(5551001, "Giulia", "Rossi")
+MARCO = tg.user(5551002, "Marco", "Bianchi")
 THANKS = {
     "name": "Thanks, resolved",
     "reply": "Grazie {name}, tutto risolto!",
@@ -42,6 +43,20 @@ THANKS = {
     "take": True,
     "status": "resolved",
 }
+
+
+def _closed_window_conversation(running: RunningDaemon) -> int:
+    """A WhatsApp conversation whose customer last wrote two days ago: the platform refuses
+    a free-form reply now (the 24-hour window)."""
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    customer = Person("393331234567", "Lucia Verdi")
+    event = InboundMessage(
+        "whatsapp", "wamid.1", Thread("393331234567"), customer, two_days_ago, text="Ciao"
+    )
+    with session_scope(running.daemon.engine) as session:
+        conversation = ingest(session, [event], now=two_days_ago).new_messages[0][1].id
+    assert conversation is not None
+    return conversation
 
 
 def test_admins_write_macros_and_an_agent_applies_one_in_one_go(
@@ -113,13 +128,7 @@ def test_a_reply_the_platform_refuses_now_leaves_the_conversation_as_it_was(
 ) -> None:
     _, server = whatsapp_emulator
     running = start_daemon(make_settings(database_url, channels=whatsapp_channel(server.url)))
-    two_days_ago = datetime.now(UTC) - timedelta(days=2)  # WhatsApp's 24-hour window: closed
-    customer = Person("393331234567", "Giulia Rossi")
-    event = InboundMessage(
-        "whatsapp", "wamid.1", Thread("393331234567"), customer, two_days_ago, text="Ciao"
-    )
-    with session_scope(running.daemon.engine) as session:
-        conversation = ingest(session, [event], now=two_days_ago).new_messages[0][1].id
+    conversation = _closed_window_conversation(running)
     macros = {
         m["name"]: m["id"]
         for m in (
@@ -153,14 +162,63 @@ def test_a_reply_the_platform_refuses_now_leaves_the_conversation_as_it_was(
         assert session.exec(select(func.count()).select_from(ConversationTag)).one() == 1
 
 
+def test_a_macro_runs_on_many_conversations_and_leaves_the_refused_ones_as_they_were(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, telegram = telegram_emulator
+    _, meta = whatsapp_emulator
+    channels = {**telegram_channel(telegram.url), **whatsapp_channel(meta.url)}
+    running = start_daemon(make_settings(database_url, channels=channels))
+    bob = agent_token(running, "bob", datetime.now(UTC))
+    thanks = running.api.post("/api/v1/macros", json=THANKS).json()["id"]
+    tag_only = running.api.post("/api/v1/macros", json={"name": "Late", "add_tags": ["late"]})
+    giulia = customer_writes(running, GIULIA, "Il pacco non arriva")
+    marco = customer_writes(running, MARCO, "Anche il mio")
+    closed = _closed_window_conversation(running)
+
+    ids = [marco, closed, 999_999, giulia]
+    applied = running.api.post(f"/api/v1/macros/{thanks}/apply", json={"ids": ids}, headers=bob)
+    assert applied.status_code == 200, applied.text
+    result = applied.json()
+    assert result["applied"] == sorted([giulia, marco]) and result["missing"] == [999_999]
+    assert [r["id"] for r in result["refused"]] == [closed]
+    assert "whatsapp" in result["refused"][0]["reason"] and "24" in result["refused"][0]["reason"]
+    sent = wait_for(lambda: sorted(m["text"] for m in emulator.sent if "risolto" in m["text"]))
+    assert sent == ["Grazie Giulia Rossi, tutto risolto!", "Grazie Marco Bianchi, tutto risolto!"]
+    for conversation in (giulia, marco):
+        shown = running.api.get(f"/api/v1/conversations/{conversation}").json()
+        assert (shown["status"], shown["assignee"], shown["tags"]) == ("resolved", "bob", ["done"])
+        notes = running.api.get(f"/api/v1/conversations/{conversation}/notes").json()["items"]
+        assert [(n["author"], n["text"]) for n in notes] == [("bob", "Chiusa con la macro")]
+    untouched = running.api.get(f"/api/v1/conversations/{closed}").json()
+    assert (untouched["status"], untouched["assignee"], untouched["tags"]) == ("open", None, [])
+    assert running.api.get(f"/api/v1/conversations/{closed}/notes").json()["items"] == []
+    assert running.messages(direction="out", conversation_id=closed) == []
+
+    # a macro without a reply: the window does not matter
+    late = running.api.post(
+        f"/api/v1/macros/{tag_only.json()['id']}/apply", json={"ids": [closed]}, headers=bob
+    ).json()
+    assert (late["applied"], late["refused"]) == ([closed], [])
+    assert running.api.get(f"/api/v1/conversations/{closed}").json()["tags"] == ["late"]
+    missing = running.api.post("/api/v1/macros/424242/apply", json={"ids": [giulia]})
+    assert missing.status_code == 404
+    assert running.api.post(f"/api/v1/macros/{thanks}/apply", json={"ids": []}).status_code == 422
+
+
 def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     sqlite_url: str,
     telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
     start_daemon: Callable[..., RunningDaemon],
     browser: Browser,
 ) -> None:
     emulator, telegram = telegram_emulator
-    running = start_daemon(make_settings(sqlite_url, channels=telegram_channel(telegram.url)))
+    channels = {**telegram_channel(telegram.url), **whatsapp_channel(whatsapp_emulator[1].url)}
+    running = start_daemon(make_settings(sqlite_url, channels=channels))
     with session_scope(running.daemon.engine) as session:
         accounts.create_user(session, "ada", "ada-password", "admin", datetime.now(UTC))
     customer_writes(running, GIULIA, "Tutto arrivato, grazie mille")
@@ -200,9 +258,30 @@ def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     page.locator("#messages").click()  # out of any field: the shortcut m reaches the picker
     page.keyboard.press("m")
     assert page.evaluate("document.activeElement.id") == "conv-macro"
-    page.get_by_label("Macro…").select_option(label="Thanks")
+    page.get_by_label("Macro…", exact=True).select_option(label="Thanks")
     page.locator("#messages li.message", has_text="Grazie a te Giulia Rossi!").wait_for()
     page.locator("#messages li.activity", has_text="ada resolved it").wait_for()
     assert page.locator("#conv-status").input_value() == "resolved"
     wait_for(lambda: [m for m in emulator.sent if m["text"] == "Grazie a te Giulia Rossi!"])
+
+    # the bulk bar runs it on the picked ones; the one WhatsApp refuses now stays picked
+    customer_writes(running, MARCO, "Arrivato anche il mio")
+    closed = _closed_window_conversation(running)
+    page.locator("#conversation-list button.conversation", has_text="Marco Bianchi").wait_for()
+    page.reload()  # the closed one was written straight to the database: no live event
+    for name in ("Marco Bianchi", "Lucia Verdi"):
+        page.get_by_label(f"Pick {name}").check()
+    page.get_by_label("Run a macro…").select_option(label="Thanks")
+    page.locator("#bulk-error", has_text="1 left as they were, still picked:").wait_for()
+    assert "cannot send on whatsapp now" in page.locator("#bulk-error").inner_text()
+    assert page.locator("#bulk-count").inner_text() == "1 picked"
+    assert page.get_by_label("Pick Lucia Verdi").is_checked()
+    assert page.get_by_label("Run a macro…").input_value() == ""
+    wait_for(lambda: [m for m in emulator.sent if m["text"] == "Grazie a te Marco Bianchi!"])
+    page.locator("#conversation-list button.conversation", has_text="Marco Bianchi").wait_for(
+        state="detached"
+    )  # resolved: out of the open list
+    assert running.api.get(f"/api/v1/conversations/{closed}").json()["status"] == "open"
+    page.get_by_label("Pick Lucia Verdi").uncheck()
+    page.locator("#bulk-bar").wait_for(state="hidden")
     assert browser.errors == []

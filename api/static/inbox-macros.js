@@ -1,11 +1,13 @@
 // Macros: a picker in the conversation's controls runs every step of one (a reply, a note,
-// tags, a priority, taking it, a status or a snooze) in one go, as the agent's own changes.
+// tags, a priority, taking it, a status or a snooze) in one go, as the agent's own changes;
+// the bulk bar's picker runs one on every picked conversation.
 import { api, el, t } from "./inbox-core.js";
 
 let macros = [];
 
-/** ``conversation()`` is the one open now; ``done(error)`` redraws, showing a refusal. */
-export function initMacros(select, { conversation, done }) {
+/** ``conversation()`` is the one open now; ``done(error)`` redraws, showing a refusal;
+ * ``applyMany(id)`` runs macro ``id`` on the picked conversations. */
+export function initMacros(select, bulkSelect, { conversation, done, applyMany }) {
   select.addEventListener("change", async () => {
     const id = select.value;
     select.value = "";
@@ -18,14 +20,21 @@ export function initMacros(select, { conversation, done }) {
       await done(error);
     }
   });
-  loadMacros(select).catch((error) => console.error(error));
+  bulkSelect.addEventListener("change", () => {
+    const id = bulkSelect.value;
+    bulkSelect.value = "";
+    if (id) applyMany(id);
+  });
+  loadMacros([[select, "macro.pick"], [bulkSelect, "macro.bulk"]]).catch((error) => console.error(error));
 }
 
-async function loadMacros(select) {
+async function loadMacros(pickers) {
   macros = await api("/api/v1/macros");
-  select.replaceChildren(el("option", { value: "" }, t("macro.pick")),
-    ...macros.map((m) => el("option", { value: m.id, title: summary(m) }, m.name)));
-  select.hidden = macros.length === 0;
+  for (const [select, prompt] of pickers) {
+    select.replaceChildren(el("option", { value: "" }, t(prompt)),
+      ...macros.map((m) => el("option", { value: m.id, title: summary(m) }, m.name)));
+    select.hidden = macros.length === 0;
+  }
 }
 
 /** What a macro does, in a few words (the option's tooltip). */

@@ -5,7 +5,7 @@ import {
   $, api, boot, channelBadge, duration, el, formatTime, t,
 } from "./inbox-core.js";
 import { activityItem, slaItem } from "./inbox-activity.js";
-import { apply as applyBulk, initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
+import { apply as applyBulk, applyMacro, initBulk, keepPicks, pickBox, togglePick } from "./inbox-bulk.js";
 import { chosenCanned, clearCanned, initCanned } from "./inbox-canned.js";
 import { clearCustomer, initCustomerPanel, showCustomer } from "./inbox-customer.js";
 import { initMacros } from "./inbox-macros.js";
@@ -654,8 +654,9 @@ function start() {
     give: (team) => patchConversation({ team }),
     giveMany: (team) => applyBulk({ team }),
   }).catch((error) => console.error(error));
-  initMacros($("conv-macro"), {
+  initMacros($("conv-macro"), $("bulk-macro"), {
     conversation: () => state.conversation,
+    applyMany: (id) => applyMacro(id),
     done: async (error) => {
       if (error) showError(error);
       else $("reply-error").hidden = true;
