@@ -302,7 +302,8 @@ class SlaSettings(_Section):
 
 class TriageRuleSettings(_Section):
     """One ``[[triage_rules]]`` rule: what to do with a conversation when a customer's message
-    matches. Every matching rule applies, in order (see ``docs/inbox.md``)."""
+    matches. Every matching rule applies, in order, until one marked ``stop`` (see
+    ``docs/inbox.md``)."""
 
     name: str = Field(min_length=1, max_length=64)
     channels: list[ChannelName] = Field(default_factory=list, description="empty: every channel")
@@ -317,6 +318,7 @@ class TriageRuleSettings(_Section):
     priority: int | None = Field(default=None, ge=0, le=3, description="raised to at least this")
     assign: str | None = Field(default=None, description="this agent, when nobody has it")
     team: str | None = Field(default=None, description="this team, when it has none")
+    stop: bool = Field(default=False, description="when it matches, the rules after it are skipped")
 
     @field_validator("keywords", "add_tags")
     @classmethod

@@ -2,7 +2,8 @@
 
 An agent who reads "rimborso" tags the conversation *refund* and raises it; a rule does it the
 moment the message arrives, so the inbox sorts it at once. Every rule whose conditions a new
-customer message meets applies, in order: tags are added, the priority only ever goes up,
+customer message meets applies, in order, until one marked ``stop`` matches: tags are added,
+the priority only ever goes up,
 the first rule with an assignee gives the conversation to that agent if nobody has it, and
 the first with a team gives it to that team if it has none. A
 rule that changes something records a ``rule`` event on the conversation (and an
@@ -104,6 +105,8 @@ def decide(rules: Sequence[TriageRuleSettings], message: Message) -> Outcome:
             outcome.assignee, outcome.assigned_by = rule.assign, rule.name
         if rule.team and outcome.team is None:
             outcome.team, outcome.teamed_by = rule.team, rule.name
+        if rule.stop:
+            break
     return outcome
 
 

@@ -113,6 +113,19 @@ def test_every_matching_rule_adds_up_in_order() -> None:
     assert (outcome.priority, outcome.assignee, outcome.assigned_by) == (2, "marta", "a")
 
 
+def test_a_matching_rule_marked_stop_is_the_last_one_tried() -> None:
+    message = _message("Vorrei un rimborso")
+    rules = [
+        _rule(name="a", keywords=["spedizione"], add_tags=["shipping"], stop=True),  # no match
+        _rule(name="b", keywords=["rimborso"], add_tags=["refund"], stop=True),
+        _rule(name="c", add_tags=["other"], priority=3, assign="paolo"),
+    ]
+    outcome = decide(rules, message)
+    assert (outcome.rules, outcome.tags) == (["b"], ["refund"])
+    assert (outcome.priority, outcome.assignee) == (None, None)
+    assert decide([rules[0], rules[2]], message).rules == ["c"]
+
+
 def test_a_rule_is_checked_when_written() -> None:
     with pytest.raises(ConfigError, match="add_tags, priority, assign or team"):
         load_settings(None, triage_rules=[{"name": "idle", "keywords": ["x"]}])
@@ -300,6 +313,11 @@ def test_a_message_is_tried_against_the_stored_rules_or_the_ones_given(
     unsaved = [{"name": "hours", "keywords": ["a che ora"], "add_tags": ["hours"], "team": "desk"}]
     tried = running.api.post(path, json={**calm, "rules": unsaved}).json()
     assert (tried["rules"], tried["tags"], tried["team"]) == (["hours"], ["hours"], "desk")
+    everything = {"name": "everything", "add_tags": ["seen"]}
+    tried = running.api.post(path, json={**calm, "rules": [*unsaved, everything]}).json()
+    assert tried["rules"] == ["hours", "everything"]
+    stopping = [{**unsaved[0], "stop": True}, everything]
+    assert running.api.post(path, json={**calm, "rules": stopping}).json()["rules"] == ["hours"]
     assert running.api.get("/api/v1/settings/triage-rules").json()[0]["name"] == "refunds"
     bad = running.api.post(path, json={**calm, "rules": [{"name": "idle"}]})
     assert bad.status_code == 422
@@ -360,6 +378,7 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
     error.wait_for()
     assert error.inner_text() == "no user named mara"
     card.get_by_label("Give to", exact=True).fill("marta")
+    card.get_by_label("then stop: skip the rules below").check()
     form.get_by_role("button", name="Save").click()
     form.locator(".saved").wait_for()
     stored = running.api.get("/api/v1/settings/triage-rules").json()
@@ -374,6 +393,7 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
             "priority": 2,
             "assign": "marta",
             "team": None,
+            "stop": True,
         }
     ]
     form.get_by_label("Try a customer's message").fill("Quando arriva il mio RIMBORSO?")
@@ -390,6 +410,7 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
     card = form.locator("fieldset[data-rule='0']")
     assert card.get_by_label("Keywords").input_value() == "rimbors*, money back"
     assert card.get_by_label("Raise priority to").input_value() == "2"
+    assert card.get_by_label("then stop: skip the rules below").is_checked()
     card.get_by_role("button", name="Remove this rule").click()
     form.get_by_role("button", name="Save").click()
     page.wait_for_function(

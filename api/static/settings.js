@@ -219,7 +219,8 @@ function triageCard(rule, index) {
       el("label", {}, t("set.raise_priority"), " ", choice("priority", rule.priority,
         [1, 2, 3].map((p) => [p, t(`priority.${p}`)]), t("set.raise_priority"), t("set.unchanged"))),
       textField(t("set.assign_to"), rule.assign, "assign", { size: 10, list: "rule-agents", placeholder: t("set.nobody") }),
-      textField(t("set.team_to"), rule.team, "team", { size: 10, list: "rule-teams", placeholder: t("set.no_team") })),
+      textField(t("set.team_to"), rule.team, "team", { size: 10, list: "rule-teams", placeholder: t("set.no_team") }),
+      el("label", { class: "check" }, el("input", { type: "checkbox", "data-name": "stop", checked: rule.stop }), t("set.rule_stop"))),
     ["add_tags", "priority", "assign", "team"].map((k) => errorBox(`${index}.${k}`)),
     errorBox(`${index}`),
     el("button", { type: "button", class: "small ghost", onclick: (event) => removeCard(event, triageCard, readTriage) }, t("set.remove_rule")));
@@ -238,6 +239,7 @@ function readTriage(card) {
     priority: value("priority") ? Number(value("priority")) : null,
     assign: value("assign") || null,
     team: value("team") || null,
+    stop: card.querySelector('[data-name="stop"]').checked,
   };
 }
 
@@ -585,7 +587,7 @@ $("macro-add").addEventListener("click", () => {
 });
 $("rules-add").addEventListener("click", () => {
   const container = $("triage-rules");
-  const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null, team: null }, container.children.length);
+  const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null, team: null, stop: false }, container.children.length);
   container.append(card);
   card.querySelector('[data-name="name"]').focus();
 });
