@@ -162,12 +162,16 @@ def test_an_admin_makes_a_team_and_an_agent_gives_it_a_conversation(
     sign_in(page, running.url, "ada")
     page.locator("#live-status[data-state='live']").wait_for()
     assert page.locator("#conv-team").is_hidden()  # no team yet
-    # an open inbox follows the teams an admin makes and deletes (teams.changed)
+    # an open inbox follows the teams an admin makes, renames and deletes (teams.changed)
     assert running.api.put("/api/v1/teams/returns", json={"members": []}).status_code == 200
     page.locator("#filter-team option[value='returns']").wait_for(state="attached")
     assert page.locator("#filter-team").is_visible() and page.locator("#bulk-team").count() == 1
-    assert running.api.delete("/api/v1/teams/returns").status_code == 204
-    page.locator("#filter-team option[value='returns']").wait_for(state="detached")
+    renamed = running.api.patch("/api/v1/teams/returns", json={"name": "resi"})
+    assert renamed.status_code == 200, renamed.text
+    page.locator("#filter-team option[value='resi']").wait_for(state="attached")
+    assert page.locator("#filter-team option[value='returns']").count() == 0
+    assert running.api.delete("/api/v1/teams/resi").status_code == 204
+    page.locator("#filter-team option[value='resi']").wait_for(state="detached")
     assert page.locator("#filter-team").is_hidden()
     page.goto(f"{running.url}/settings")
     page.locator("body[data-loaded='true']").wait_for()
