@@ -183,10 +183,10 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.resolution": "Resolution",
         "set.warn_before": "Warn before",
         "set.rules": "Triage rules",
-        "set.rules_hint": "Every rule a customer's message matches applies, in order: its tags "
-        "are added, the priority raised, and the conversation given to the agent if nobody has "
-        "it. Keywords: any of them, in any case, accents or not; rimbors* for every word "
-        "starting so; empty: every message.",
+        "set.rules_hint": "Every rule a customer's message matches applies, in order, until one "
+        "that says to stop: its tags are added, the priority raised, and the conversation given "
+        "to the agent if nobody has it and to the team if it has none. Keywords: any of them, "
+        "in any case, accents or not; rimbors* for every word starting so; empty: every message.",
         "set.keywords": "Keywords",
         "set.languages": "Languages",
         "set.sentiment": "Sentiment",
@@ -431,8 +431,9 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.warn_before": "Avvisa prima di",
         "set.rules": "Regole di smistamento",
         "set.rules_hint": "Si applica, in ordine, ogni regola a cui corrisponde il messaggio di "
-        "un cliente: le sue etichette vengono aggiunte, la priorità alzata e la conversazione "
-        "data all'operatore se non ce l'ha nessuno. Parole chiave: una qualsiasi, maiuscole o "
+        "un cliente, fino a una che dice di fermarsi: le sue etichette vengono aggiunte, la "
+        "priorità alzata e la conversazione data all'operatore se non ce l'ha nessuno e al team "
+        "se non ne ha uno. Parole chiave: una qualsiasi, maiuscole o "
         "minuscole, con o senza accenti; rimbors* per ogni parola che comincia così; vuoto: "
         "ogni messaggio.",
         "set.keywords": "Parole chiave",

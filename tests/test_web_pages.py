@@ -391,6 +391,18 @@ def test_every_word_the_pages_use_exists_in_both_languages() -> None:
     assert MESSAGES["it"].keys() == MESSAGES["en"].keys()
 
 
+def test_every_page_names_an_icon_the_daemon_serves(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
+    running = start_daemon(make_settings(sqlite_url))
+    login = running.api.get("/login")
+    found = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', login.text)
+    assert found is not None, login.text[:500]
+    icon = running.api.get(found.group(1))
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg")
+
+
 def test_reports_page_says_why_customers_gave_a_low_score(
     running: RunningDaemon, browser: Browser, sqlite_url: str
 ) -> None:
