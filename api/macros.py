@@ -1,7 +1,8 @@
 """``/api/v1/macros``: steps an agent takes together, and applying one to a conversation.
 
 "Thanks, resolved": the reply, the tag, the resolution in one click, each recorded as the
-agent's own change. Admins write the macros; every agent applies them.
+agent's own change. Admins write the shared macros, which every agent applies; each agent
+may keep macros of their own, which only they see and apply.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from sportello.api.conversations import (
     apply_changes,
@@ -22,7 +23,7 @@ from sportello.api.conversations import (
     queue_reply,
     sendable,
 )
-from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep, get_or_404
+from sportello.api.deps import Caller, CurrentUser, DaemonDep, Principal, SessionDep, get_or_404
 from sportello.api.desk import announce_note, write_note
 from sportello.api.schemas import ConversationOut, MessageOut
 from sportello.api.views import conversations_out, message_out
@@ -50,6 +51,7 @@ class MacroIn(BaseModel):
     take: bool = Field(default=False, description="the agent who applies it takes it")
     status: Literal["open", "pending", "resolved"] | None = None
     snooze_for: Duration | None = Field(default=None, description='snoozed this long: "1d"')
+    personal: bool = Field(default=False, description="the caller's own: only they see it")
 
     @model_validator(mode="after")
     def _does_something(self) -> MacroIn:
@@ -65,11 +67,14 @@ class MacroIn(BaseModel):
 
 
 class MacroOut(MacroIn):
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
     updated_at: datetime
     updated_by: str | None
+
+    @classmethod
+    def of(cls, row: Macro) -> MacroOut:
+        fields = row.model_dump(exclude={"owner", "created_at"})
+        return cls(**fields, personal=row.owner is not None)
 
 
 class Applied(BaseModel):
@@ -78,44 +83,77 @@ class Applied(BaseModel):
 
 
 @router.get("/macros")
-def list_macros(session: SessionDep, _: Caller) -> list[MacroOut]:
-    rows = session.exec(select(Macro).order_by(col(Macro.name))).all()
-    return [MacroOut.model_validate(row) for row in rows]
+def list_macros(session: SessionDep, caller: Caller) -> list[MacroOut]:
+    """The shared macros and the caller's own, by name."""
+    mine = or_(col(Macro.owner).is_(None), col(Macro.owner) == caller)
+    rows = session.exec(select(Macro).where(mine).order_by(col(Macro.name), col(Macro.id))).all()
+    return [MacroOut.of(row) for row in rows]
 
 
 @router.post("/macros", status_code=201)
-def create_macro(body: MacroIn, session: SessionDep, daemon: DaemonDep, caller: Admin) -> MacroOut:
+def create_macro(
+    body: MacroIn, session: SessionDep, daemon: DaemonDep, caller: CurrentUser
+) -> MacroOut:
+    """A shared macro (admins) or, with ``personal``, the caller's own (anyone)."""
+    _may_write(caller, body.personal)
     now = daemon.clock.now()
-    row = Macro(**body.model_dump(), created_at=now, updated_at=now, updated_by=caller)
+    row = Macro(
+        **body.model_dump(exclude={"personal"}),
+        owner=caller.name if body.personal else None,
+        created_at=now,
+        updated_at=now,
+        updated_by=caller.name,
+    )
     session.add(row)
-    _commit_unique(session, body.name)
-    return MacroOut.model_validate(row)
+    _commit_unique(session, body)
+    return MacroOut.of(row)
 
 
 @router.put("/macros/{macro_id}")
 def update_macro(
-    macro_id: int, body: MacroIn, session: SessionDep, daemon: DaemonDep, caller: Admin
+    macro_id: int, body: MacroIn, session: SessionDep, daemon: DaemonDep, caller: CurrentUser
 ) -> MacroOut:
-    row = get_or_404(session, Macro, macro_id, "macro")
-    for key, value in body.model_dump().items():
+    """Rewrite a macro; an admin may make a shared one their own or share their own."""
+    row = _visible(session, macro_id, caller.name)
+    _may_write(caller, row.owner is not None)
+    _may_write(caller, body.personal)
+    for key, value in body.model_dump(exclude={"personal"}).items():
         setattr(row, key, value)
-    row.updated_at, row.updated_by = daemon.clock.now(), caller
-    _commit_unique(session, body.name)
-    return MacroOut.model_validate(row)
+    row.owner = caller.name if body.personal else None
+    row.updated_at, row.updated_by = daemon.clock.now(), caller.name
+    _commit_unique(session, body)
+    return MacroOut.of(row)
 
 
 @router.delete("/macros/{macro_id}", status_code=204)
-def delete_macro(macro_id: int, session: SessionDep, _: Admin) -> Response:
-    session.delete(get_or_404(session, Macro, macro_id, "macro"))
+def delete_macro(macro_id: int, session: SessionDep, caller: CurrentUser) -> Response:
+    row = _visible(session, macro_id, caller.name)
+    _may_write(caller, row.owner is not None)
+    session.delete(row)
     session.commit()
     return Response(status_code=204)
 
 
-def _commit_unique(session: SessionDep, name: str) -> None:
+def _visible(session: Session, macro_id: int, caller: str) -> Macro:
+    """The macro, shared or the caller's own; 404 for another agent's own."""
+    row = get_or_404(session, Macro, macro_id, "macro")
+    if row.owner not in (None, caller):
+        raise HTTPException(404, f"macro {macro_id} not found")
+    return row
+
+
+def _may_write(caller: Principal, personal: bool) -> None:
+    """403 unless it is the caller's own macro or the caller is an admin."""
+    if not personal and not caller.is_admin:
+        raise HTTPException(403, "shared macros need the admin role; an agent's own are personal")
+
+
+def _commit_unique(session: Session, body: MacroIn) -> None:
     try:
         session.commit()
     except IntegrityError:
-        raise HTTPException(409, f"a macro named {name!r} exists already") from None
+        whose = "you have" if body.personal else "a shared macro has"
+        raise HTTPException(409, f"{whose} the name {body.name!r} already") from None
 
 
 @router.post("/conversations/{conversation_id}/macros/{macro_id}")
@@ -125,7 +163,7 @@ def apply_macro(
     """Every step of the macro, in one transaction, as the caller's own changes: all of
     them, or (``409`` when the platform refuses a reply now, ``422``) none."""
     conversation = get_conversation(session, conversation_id)
-    macro = get_or_404(session, Macro, macro_id, "macro")
+    macro = _visible(session, macro_id, caller)
     if macro.reply is not None:
         sendable(daemon, conversation)
     steps = _take_steps(session, daemon, conversation, macro, caller)
@@ -164,7 +202,7 @@ def apply_macro_to_many(
     waiting" to everyone who wrote about it. A conversation whose platform refuses the
     macro's reply now (a closed 24-hour window) is left as it was and named in ``refused``;
     the others get every step."""
-    macro = get_or_404(session, Macro, macro_id, "macro")
+    macro = _visible(session, macro_id, caller)
     found = session.exec(
         select(Conversation)
         .where(col(Conversation.id).in_(body.ids))

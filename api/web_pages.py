@@ -1,4 +1,4 @@
-"""The web pages besides the inbox: reports, brand listening and (admins only) settings.
+"""The web pages besides the inbox: reports, brand listening, macros and (admins only) settings.
 
 Each page is a server-rendered shell; its script fetches the JSON API with the session
 cookie (and the CSRF token for writes), exactly as the inbox does.
@@ -56,6 +56,11 @@ def reports_page(request: Request, daemon: DaemonDep) -> Response:
 @router.get("/listening")
 def listening_page(request: Request, daemon: DaemonDep) -> Response:
     return _page(request, daemon, "listening.html", "listening")
+
+
+@router.get("/macros")
+def macros_page(request: Request, daemon: DaemonDep) -> Response:
+    return _page(request, daemon, "macros.html", "macros")
 
 
 @router.get("/settings")

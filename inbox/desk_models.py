@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from sportello.inbox.types import UTCDateTime
@@ -87,12 +88,27 @@ class CannedReply(SQLModel, table=True):
 class Macro(SQLModel, table=True):
     """Steps an agent takes together, in one click: a reply (``{name}`` and ``{next_open}``
     filled in as in a canned reply), a note, tags, a priority, taking the conversation, a
-    status or a snooze. Each ``None`` (or empty) step is left out."""
+    status or a snooze. Each ``None`` (or empty) step is left out.
+
+    A shared macro (no ``owner``) is written by admins and applied by every agent; an
+    agent's own (``owner``: their name) is seen, written and applied by them alone. Names
+    are unique among the shared ones and among each agent's own."""
 
     __tablename__ = "macros"
+    __table_args__ = (
+        Index("uq_macros_owner_name", "owner", "name", unique=True),
+        Index(
+            "uq_macros_shared_name",
+            "name",
+            unique=True,
+            postgresql_where=sql_text("owner IS NULL"),
+            sqlite_where=sql_text("owner IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(unique=True)
+    name: str
+    owner: str | None = None
     reply: str | None = None
     note: str | None = None
     add_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -121,6 +121,69 @@ def test_admins_write_macros_and_an_agent_applies_one_in_one_go(
     assert running.api.post(path, headers=bob).status_code == 404
 
 
+def test_an_agent_keeps_macros_of_their_own_that_nobody_else_sees(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    _, telegram = telegram_emulator
+    running = start_daemon(make_settings(database_url, channels=telegram_channel(telegram.url)))
+    now = datetime.now(UTC)
+    bob, carla = agent_token(running, "bob", now), agent_token(running, "carla", now)
+    shared = running.api.post("/api/v1/macros", json=THANKS).json()
+    assert shared["personal"] is False
+    own = {"name": "Thanks, resolved", "add_tags": ["bob"], "personal": True}
+    created = running.api.post("/api/v1/macros", json=own, headers=bob)
+    assert created.status_code == 201, created.text  # the shared one's name: still free for him
+    mine = created.json()
+    assert (mine["personal"], mine["updated_by"]) == (True, "bob")
+    again = running.api.post("/api/v1/macros", json=own, headers=bob)
+    assert again.status_code == 409 and "you have" in again.json()["detail"]
+    assert (
+        running.api.post("/api/v1/macros", json={**own, "personal": False}, headers=bob).status_code
+        == 403
+    )
+    assert running.api.post("/api/v1/macros", json=own, headers=carla).status_code == 201
+
+    def listed(headers: dict[str, str] | None = None) -> list[tuple[str, bool, int]]:
+        shown = running.api.get("/api/v1/macros", headers=headers).json()
+        return [(m["name"], m["personal"], m["id"]) for m in shown]
+
+    assert [(n, p) for n, p, _ in listed(bob)] == [
+        ("Thanks, resolved", False),
+        ("Thanks, resolved", True),
+    ]
+    assert mine["id"] not in [i for _, _, i in listed(carla)]
+    assert mine["id"] not in [i for _, _, i in listed()]  # nor an admin
+
+    path = f"/api/v1/macros/{mine['id']}"
+    for refused in (
+        running.api.put(path, json=own, headers=carla),
+        running.api.delete(path, headers=carla),
+        running.api.put(path, json=own),  # the admin token: it is not theirs either
+    ):
+        assert refused.status_code == 404
+    renamed = running.api.put(path, json={**own, "name": "Mine"}, headers=bob)
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Mine"
+    assert running.api.put(path, json={**own, "personal": False}, headers=bob).status_code == 403
+    shared_path = f"/api/v1/macros/{shared['id']}"
+    assert running.api.put(shared_path, json={**own, "name": "x"}, headers=bob).status_code == 403
+    assert running.api.delete(shared_path, headers=bob).status_code == 403
+
+    giulia = customer_writes(running, GIULIA, "Ciao!")
+    applied = running.api.post(f"/api/v1/conversations/{giulia}/macros/{mine['id']}", headers=bob)
+    assert applied.json()["conversation"]["tags"] == ["bob"]
+    for by_carla in (
+        running.api.post(f"/api/v1/conversations/{giulia}/macros/{mine['id']}", headers=carla),
+        running.api.post(
+            f"/api/v1/macros/{mine['id']}/apply", json={"ids": [giulia]}, headers=carla
+        ),
+    ):
+        assert by_carla.status_code == 404
+    assert running.api.delete(path, headers=bob).status_code == 204
+    assert [(n, p) for n, p, _ in listed(bob)] == [("Thanks, resolved", False)]
+
+
 def test_a_reply_the_platform_refuses_now_leaves_the_conversation_as_it_was(
     database_url: str,
     whatsapp_emulator: tuple[GraphEmulator, BackgroundServer],
@@ -225,10 +288,11 @@ def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     page = browser.page
     sign_in(page, running.url, "ada")
     page.locator("#live-status[data-state='live']").wait_for()
-    page.goto(f"{running.url}/settings")
+    page.get_by_role("link", name="Macros").click()
     page.locator("body[data-loaded='true']").wait_for()
-    panel = page.locator("#macros-panel")
-    panel.get_by_role("button", name="+ macro").click()
+    panel = page.locator("#shared-panel")
+    assert panel.locator("#shared-none").is_visible()
+    panel.get_by_role("button", name="+ shared macro").click()
     card = panel.locator("fieldset[data-macro='new']")
     card.get_by_role("button", name="Save").click()  # no name, no step
     card.locator("[data-error='name']").wait_for()
@@ -238,18 +302,27 @@ def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     card.get_by_label("Status").select_option("resolved")
     card.get_by_role("button", name="Save").click()
     panel.locator("fieldset[data-macro] .saved").first.wait_for()
-    panel.get_by_role("button", name="+ macro").click()
+    assert panel.locator("#shared-none").is_hidden()
+    panel.get_by_role("button", name="+ shared macro").click()
     card = panel.locator("fieldset[data-macro='new']")
     card.get_by_label("Name").fill("Wait")
     card.get_by_label("Snooze for").fill("2h")
     card.get_by_role("button", name="Save").click()
     panel.locator("fieldset[data-macro] legend", has_text="Wait").wait_for()
-    stored, waiting = running.api.get("/api/v1/macros").json()
+    mine = page.locator("#mine-panel")
+    mine.get_by_role("button", name="+ macro of mine").click()
+    card = mine.locator("fieldset[data-macro='new']")
+    card.get_by_label("Name").fill("Solo mio")
+    card.get_by_label("Add tags").fill("vip")
+    card.get_by_role("button", name="Save").click()
+    mine.locator("fieldset[data-macro] legend", has_text="Solo mio").wait_for()
+    stored, waiting = running.api.get("/api/v1/macros").json()  # the API token's: shared only
     assert (waiting["name"], waiting["snooze_for"], waiting["status"]) == ("Wait", "2h", None)
-    assert (stored["name"], stored["reply"], stored["status"]) == (
+    assert (stored["name"], stored["reply"], stored["status"], stored["personal"]) == (
         "Thanks",
         "Grazie a te {name}!",
         "resolved",
+        False,
     )
 
     page.goto(f"{running.url}/")
@@ -258,6 +331,8 @@ def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     page.locator("#messages").click()  # out of any field: the shortcut m reaches the picker
     page.keyboard.press("m")
     assert page.evaluate("document.activeElement.id") == "conv-macro"
+    mine = page.locator("#conv-macro optgroup[label='My macros'] option")
+    assert mine.all_inner_texts() == ["Solo mio"]
     page.get_by_label("Macro…", exact=True).select_option(label="Thanks")
     page.locator("#messages li.message", has_text="Grazie a te Giulia Rossi!").wait_for()
     page.locator("#messages li.activity", has_text="ada resolved it").wait_for()
@@ -284,4 +359,41 @@ def test_an_admin_writes_a_macro_and_applies_it_from_the_inbox(
     assert running.api.get(f"/api/v1/conversations/{closed}").json()["status"] == "open"
     page.get_by_label("Pick Lucia Verdi").uncheck()
     page.locator("#bulk-bar").wait_for(state="hidden")
+    assert browser.errors == []
+
+
+def test_an_agent_reads_the_shared_macros_and_writes_their_own_on_the_macros_page(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
+) -> None:
+    running = start_daemon(make_settings(sqlite_url))
+    bob = agent_token(running, "bob", datetime.now(UTC))
+    running.api.post("/api/v1/macros", json=THANKS)
+    page = browser.page
+    sign_in(page, running.url, "bob")
+    page.locator("#live-status[data-state='live']").wait_for()
+    page.get_by_role("link", name="Macros").click()
+    page.locator("body[data-loaded='true']").wait_for()
+    shared = page.locator("#shared-panel fieldset[data-macro]")
+    assert shared.locator("legend").inner_text() == "Thanks, resolved"
+    assert shared.get_attribute("disabled") == ""
+    assert shared.get_by_label("Reply").is_disabled()
+    assert shared.get_by_role("button").count() == 0  # nothing to save or delete
+    assert page.get_by_role("button", name="+ shared macro").count() == 0
+    mine = page.locator("#mine-panel")
+    mine.get_by_role("button", name="+ macro of mine").click()
+    card = mine.locator("fieldset[data-macro='new']")
+    card.get_by_label("Name").fill("Thanks, resolved")  # the shared one's name: his own too
+    card.get_by_label("Reply").fill("Ciao {name}, ci penso io.")
+    card.get_by_label("the agent takes it").check()
+    card.get_by_role("button", name="Save").click()
+    mine.locator("fieldset[data-macro] .saved").first.wait_for()
+    card = mine.locator("fieldset[data-macro]")
+    assert card.get_by_label("Reply").is_enabled()
+    stored = [m for m in running.api.get("/api/v1/macros", headers=bob).json() if m["personal"]]
+    assert [(m["name"], m["reply"], m["take"]) for m in stored] == [
+        ("Thanks, resolved", "Ciao {name}, ci penso io.", True)
+    ]
+    card.get_by_role("button", name="Delete this macro").click()
+    mine.locator("fieldset[data-macro]").wait_for(state="detached")
+    assert running.api.get("/api/v1/macros", headers=bob).json()[0]["personal"] is False
     assert browser.errors == []

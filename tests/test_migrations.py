@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from conftest import fresh_database
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 import sportello.inbox.tables  # noqa: F401
@@ -218,3 +219,51 @@ def test_conversations_on_the_clock_are_looked_at_by_the_first_sla_check(
         marks = session.exec(select(Conversation.id, Conversation.sla_check_at)).all()
     engine.dispose()
     assert sorted(marks) == [(1, CLOCK_CHANGED), (2, CLOCK_CHANGED), (3, CLOCK_CHANGED), (4, None)]
+
+
+def test_macros_written_before_0031_are_shared_and_an_agent_may_reuse_their_names(
+    unmigrated_database_url: str,
+) -> None:
+    """Upgrading to 0031 (and back): the old macros are the shared ones; a name is unique
+    among the shared ones and among each agent's own."""
+    engine = _at_revision(unmigrated_database_url, "0030")
+    insert = text(
+        "INSERT INTO macros (name, owner, add_tags, take, created_at, updated_at)"
+        " VALUES (:name, :owner, '[]', false, :at, :at)"
+    )
+    at = datetime(2026, 12, 1, 9, 0)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO macros (name, add_tags, take, created_at, updated_at)"
+                " VALUES ('Thanks', '[]', false, :at, :at)"
+            ),
+            {"at": at},
+        )
+    migrate(engine)
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT name, owner FROM macros")).all() == [
+            ("Thanks", None)
+        ]
+        for agent in ("bob", "marta"):
+            connection.execute(insert, {"name": "Thanks", "owner": agent, "at": at})
+    for taken in (None, "bob"):
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(insert, {"name": "Thanks", "owner": taken, "at": at})
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0030")  # the agents' own go; the name is unique again
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT name FROM macros")).scalars().all() == ["Thanks"]
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO macros (name, add_tags, take, created_at, updated_at)"
+                " VALUES ('Thanks', '[]', false, :at, :at)"
+            ),
+            {"at": at},
+        )
+    migrate(engine)
+    engine.dispose()

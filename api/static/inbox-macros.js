@@ -1,6 +1,7 @@
 // Macros: a picker in the conversation's controls runs every step of one (a reply, a note,
 // tags, a priority, taking it, a status or a snooze) in one go, as the agent's own changes;
-// the bulk bar's picker runs one on every picked conversation.
+// the bulk bar's picker runs one on every picked conversation. The agent's own macros
+// (written on the macros page) come after the shared ones.
 import { api, el, t } from "./inbox-core.js";
 
 let macros = [];
@@ -30,9 +31,12 @@ export function initMacros(select, bulkSelect, { conversation, done, applyMany }
 
 async function loadMacros(pickers) {
   macros = await api("/api/v1/macros");
+  const option = (m) => el("option", { value: m.id, title: summary(m) }, m.name);
+  const mine = macros.filter((m) => m.personal);
   for (const [select, prompt] of pickers) {
     select.replaceChildren(el("option", { value: "" }, t(prompt)),
-      ...macros.map((m) => el("option", { value: m.id, title: summary(m) }, m.name)));
+      ...macros.filter((m) => !m.personal).map(option),
+      mine.length ? el("optgroup", { label: t("macro.mine") }, ...mine.map(option)) : null);
     select.hidden = macros.length === 0;
   }
 }

@@ -1,4 +1,4 @@
-// Shared by the reports, listening and settings pages: the API client, DOM helpers,
+// Shared by the reports, listening, macros and settings pages: the API client, DOM helpers,
 // formatters. Every piece of data goes into the page through textContent, never as HTML.
 "use strict";
 
@@ -104,4 +104,25 @@ function flash(node, text) {
   node.hidden = false;
   clearTimeout(node._timer);
   node._timer = setTimeout(() => { node.hidden = true; }, 4000);
+}
+
+// --- form fields (the settings and macros pages) ---------------------------------------
+
+function textField(label, value, name, attrs = {}) {
+  return el("label", {}, label, " ", el("input", { value: value ?? "", "data-name": name, size: 6, ...attrs }));
+}
+
+function listField(label, items, name, attrs = {}) {
+  return textField(label, items.join(", "), name, { size: 24, ...attrs });
+}
+
+/** A select of ``values`` ([value, text] pairs) after a first option ``none`` (empty). */
+function choice(name, selected, values, label, none) {
+  return el("select", { "data-name": name, "aria-label": label },
+    el("option", { value: "" }, none),
+    values.map(([value, text]) => el("option", { value: String(value), selected: selected === value }, text)));
+}
+
+function errorBox(key) {
+  return el("p", { class: "field-error", "data-error": key, hidden: true });
 }

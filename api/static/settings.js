@@ -1,5 +1,5 @@
 // The settings page (admins): business hours, away messages, SLA policies, triage rules,
-// macros, automatic assignment, users, teams and personal API tokens. Each form PUTs/POSTs its whole section; a 422
+// automatic assignment, users, teams and personal API tokens. Each form PUTs/POSTs its whole section; a 422
 // is shown next to the field it names.
 "use strict";
 
@@ -86,14 +86,6 @@ async function loadHours() {
 function channelBoxes(selected, prefix) {
   return el("span", { class: "checks" }, CHANNELS.map((c) => el("label", { class: "check" },
     el("input", { type: "checkbox", value: c, checked: selected.includes(c), "data-channel": prefix }), channelLabel(c))));
-}
-
-function textField(label, value, name, attrs = {}) {
-  return el("label", {}, label, " ", el("input", { value: value ?? "", "data-name": name, size: 6, ...attrs }));
-}
-
-function errorBox(key) {
-  return el("p", { class: "field-error", "data-error": key, hidden: true });
 }
 
 function ruleCard(rule, index) {
@@ -190,17 +182,6 @@ async function loadSla() {
 
 const SENTIMENTS = ["negative", "neutral", "positive"];
 
-function listField(label, items, name, attrs = {}) {
-  return textField(label, items.join(", "), name, { size: 24, ...attrs });
-}
-
-/** A select of ``values`` ([value, text] pairs) after a first option ``none`` (empty). */
-function choice(name, selected, values, label, none) {
-  return el("select", { "data-name": name, "aria-label": label },
-    el("option", { value: "" }, none),
-    values.map(([value, text]) => el("option", { value: String(value), selected: selected === value }, text)));
-}
-
 function triageCard(rule, index) {
   return el("fieldset", { class: "rule", "data-rule": index },
     el("legend", {}, `${t("set.rule")} ${index + 1}`),
@@ -273,70 +254,6 @@ async function loadTriage() {
   $("rule-agents").replaceChildren(...agents.map((a) => el("option", { value: a.name })));
   $("rule-teams").replaceChildren(...teams.map((team) => el("option", { value: team.name })));
   $("triage-rules").replaceChildren(...rules.map(triageCard));
-}
-
-// --- macros (each saved on its own) ------------------------------------------------------
-
-const MACRO_STATUSES = ["open", "pending", "resolved"];
-const NEW_MACRO = { id: null, name: "", reply: null, note: null, add_tags: [], priority: null, take: false, status: null, snooze_for: null };
-
-function macroCard(m) {
-  const card = el("fieldset", { class: "rule", "data-macro": m.id ?? "new" },
-    el("legend", {}, m.name || t("set.new_macro")),
-    el("div", { class: "fields" }, textField(t("set.name"), m.name, "name", { size: 24 })),
-    errorBox("name"),
-    el("label", { class: "text-field" }, t("set.macro_reply"), el("textarea", { rows: 2, "data-name": "reply" }, m.reply || "")),
-    errorBox("reply"),
-    el("label", { class: "text-field" }, t("set.macro_note"), el("textarea", { rows: 1, "data-name": "note" }, m.note || "")),
-    el("div", { class: "fields" },
-      listField(t("set.add_tags"), m.add_tags, "add_tags", { size: 16 }),
-      el("label", {}, t("set.macro_priority"), " ", choice("priority", m.priority, [0, 1, 2, 3].map((p) => [p, t(`priority.${p}`)]), t("set.macro_priority"), t("set.unchanged"))),
-      el("label", {}, t("set.macro_status"), " ", choice("status", m.status, MACRO_STATUSES.map((s) => [s, t(`status.${s}`)]), t("set.macro_status"), t("set.unchanged"))),
-      textField(t("set.macro_snooze"), m.snooze_for, "snooze_for", { size: 5, placeholder: "1d" }),
-      el("label", { class: "check" }, el("input", { type: "checkbox", "data-name": "take", checked: m.take }), t("set.macro_take"))),
-    errorBox("snooze_for"),
-    el("p", { class: "form-error", "data-error": "", hidden: true }),
-    el("div", { class: "actions" },
-      el("button", { type: "button", class: "primary", onclick: () => saveMacro(card, m.id) }, t("set.save")), " ",
-      m.id === null ? null : el("button", { type: "button", class: "small ghost", onclick: () => deleteMacro(m.id) }, t("set.remove_macro")),
-      " ", el("span", { class: "saved", role: "status", hidden: true })));
-  return card;
-}
-
-function readMacro(card) {
-  const value = (name) => card.querySelector(`[data-name="${name}"]`).value.trim();
-  return {
-    name: value("name"),
-    reply: value("reply") || null,
-    note: value("note") || null,
-    add_tags: value("add_tags").split(",").map((tag) => tag.trim()).filter(Boolean),
-    priority: value("priority") === "" ? null : Number(value("priority")),
-    status: value("status") || null,
-    snooze_for: value("snooze_for") || null,
-    take: card.querySelector('[data-name="take"]').checked,
-  };
-}
-
-async function saveMacro(card, id) {
-  clearErrors(card);
-  try {
-    const path = id === null ? "/api/v1/macros" : `/api/v1/macros/${id}`;
-    const stored = await api(path, { method: id === null ? "POST" : "PUT", body: readMacro(card) });
-    await loadMacros();
-    flash($("macros").querySelector(`[data-macro="${stored.id}"] .saved`), t("set.saved"));
-  } catch (error) {
-    showErrors(card, error);
-  }
-}
-
-async function deleteMacro(id) {
-  await api(`/api/v1/macros/${id}`, { method: "DELETE" });
-  await loadMacros();
-}
-
-async function loadMacros() {
-  const macros = await api("/api/v1/macros");
-  $("macros").replaceChildren(...macros.map(macroCard));
 }
 
 function fillAssignment(rule) {
@@ -580,11 +497,6 @@ $("rule-try-text").addEventListener("keydown", (event) => {
   event.preventDefault(); // tries the message, never submits the rules
   tryTriage();
 });
-$("macro-add").addEventListener("click", () => {
-  const card = macroCard(NEW_MACRO);
-  $("macros").append(card);
-  card.querySelector('[data-name="name"]').focus();
-});
 $("rules-add").addEventListener("click", () => {
   const container = $("triage-rules");
   const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null, team: null, stop: false }, container.children.length);
@@ -592,7 +504,7 @@ $("rules-add").addEventListener("click", () => {
   card.querySelector('[data-name="name"]').focus();
 });
 
-Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadTriage(), loadMacros(), loadAssignment(), loadUsers(), loadTeams(), loadTokens(), loadWebhooks()]).then(() => {
+Promise.allSettled([loadStatus(), loadHours(), loadAway(), loadSla(), loadTriage(), loadAssignment(), loadUsers(), loadTeams(), loadTokens(), loadWebhooks()]).then(() => {
   document.body.dataset.loaded = "true";
 });
 setInterval(loadStatus, 60_000);
