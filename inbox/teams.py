@@ -98,10 +98,11 @@ def delete_team(session: Session, team: Team, now: datetime, actor: str | None) 
     """Delete ``team``; its conversations are left without one, each recording the change
     (a ``team`` event, as when an agent takes one out: the history and the integration
     webhooks tell it). Returns how many."""
-    given = col(Conversation.team) == team.name
-    ids = list(session.exec(select(Conversation.id).where(given)))
     left = {"team": None, "sla_check_at": CLOCK_CHANGED}  # an SLA policy may name the team
-    session.exec(update(Conversation).where(given).values(left))  # type: ignore[call-overload]
+    # The ids the update changed, not the ones a read found before it: a conversation
+    # erased in between gets no event (its row is gone, and the event's key would fail).
+    given = update(Conversation).where(col(Conversation.team) == team.name).values(left)
+    ids = [row_id for (row_id,) in session.exec(given.returning(col(Conversation.id)))]
     for conversation_id in ids:
         session.add(
             new_row(
