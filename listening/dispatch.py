@@ -3,6 +3,12 @@
 An alert's ``fanned_out`` says which of its events ("fired", "resolved") already have
 their notification rows; each row keeps its attempts, next attempt and last error, so
 deliveries survive restarts and failures are visible through the API.
+
+Two runs may overlap: the evaluation job delivers what it fired at once, beside the
+delivery job, and every replica runs both. A fan-out inserts only the rows no other one
+made, and a run claims the notifications it sends by moving their next attempt past the
+sending (a conditional update), so each is sent once; one whose run died is due again
+when that claim runs out.
 """
 
 from __future__ import annotations
@@ -12,13 +18,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_
+from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from sportello.config.settings import AlertRuleSettings
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
 from sportello.inbox.outbox import backoff_s
+from sportello.inbox.upsert import insert_ignore_many
 from sportello.listening.alerts import RESOLVED
 from sportello.listening.models import Alert, AlertNotification
 from sportello.listening.sinks import Sink
@@ -28,6 +35,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 MAX_ERROR_LEN = 1000
 FAN_OUT_PART = 200  # alerts fanned out per transaction
+CLAIM = timedelta(minutes=2)  # a claimed notification is not due again before this
+CLAIM_PART = 50  # notifications claimed per run
 
 
 def _events(alert: Alert) -> list[str]:
@@ -79,24 +88,21 @@ def _add_notifications(
     now: datetime,
 ) -> int:
     by_rule = {rule.name: rule.sinks for rule in rules}
-    created = 0
+    rows = []
     for alert in alerts:
         events = _events(alert)
         if not events:
             continue
-        assert alert.id is not None
         targets = [s for s in (by_rule.get(alert.rule or "") or sink_names) if s in sink_names]
-        for event in events:
-            for sink in targets:
-                session.add(
-                    AlertNotification(
-                        alert_id=alert.id, event=event, sink=sink, next_attempt_at=now
-                    )
-                )
-                created += 1
+        rows += [
+            {"alert_id": alert.id, "event": event, "sink": sink, "state": "pending",
+             "attempts": 0, "next_attempt_at": now}
+            for event in events
+            for sink in targets
+        ]  # fmt: skip
         done = (alert.fanned_out.split(",") if alert.fanned_out else []) + events
         alert.fanned_out = ",".join(e for e in ("fired", "resolved") if e in done)
-    return created
+    return len(insert_ignore_many(session, AlertNotification, rows, ["id"]))
 
 
 def render(alert: Alert, event: str) -> tuple[str, str]:
@@ -139,15 +145,25 @@ class AlertDispatcher:
     def _claim(self) -> list[tuple[int, str, str, str]]:
         now = self.clock.now()
         fan_out(self.engine, list(self.sinks), self.rules, now)
+        due = and_(
+            col(AlertNotification.state) == "pending", col(AlertNotification.next_attempt_at) <= now
+        )
         with session_scope(self.engine) as session:
+            first = select(AlertNotification.id).where(due).order_by(col(AlertNotification.id))
+            claim = (
+                update(AlertNotification)
+                .where(
+                    col(AlertNotification.id).in_(first.limit(CLAIM_PART).scalar_subquery()), due
+                )
+                .values(next_attempt_at=now + CLAIM)
+                .returning(col(AlertNotification.id))
+            )
+            ids = [row_id for (row_id,) in session.exec(claim)]
             rows = session.exec(
                 select(AlertNotification, Alert)
                 .join(Alert, col(Alert.id) == AlertNotification.alert_id)
-                .where(
-                    AlertNotification.state == "pending", AlertNotification.next_attempt_at <= now
-                )
+                .where(col(AlertNotification.id).in_(ids))
                 .order_by(col(AlertNotification.id))
-                .limit(50)
             ).all()
             claimed = []
             for notification, alert in rows:

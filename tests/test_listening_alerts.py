@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.db import make_engine, migrate, session_scope
 from sportello.listening.alerts import Condition, raise_alert, raise_alerts, resolve_alert
-from sportello.listening.dispatch import AlertDispatcher, fan_out
+from sportello.listening.dispatch import CLAIM, AlertDispatcher, fan_out
 from sportello.listening.models import Alert, AlertNotification, Mention
 from sportello.listening.rules import evaluate_all, spike_limit
 from sportello.listening.sinks import build_sinks
@@ -329,6 +330,92 @@ def test_a_fan_out_of_many_alerts_goes_a_part_per_transaction(engine: Engine) ->
     assert fan_out(engine, ["ops", "mail"], [], MONDAY_10, part=2) == 0
     with Session(engine) as session:
         assert len(session.exec(select(AlertNotification)).all()) == 10
+
+
+class HeldReceiver(Receiver):
+    """A webhook receiver that holds each call until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+        @self.app.post("/held")
+        async def held(request: Request) -> Response:
+            self.arrived.set()
+            await asyncio.to_thread(self.release.wait, 30)
+            self.received.append(await request.json())
+            return Response("ok")
+
+
+def test_overlapping_runs_send_each_notification_once(engine: Engine) -> None:
+    """The evaluation job delivers what it fires beside the delivery job, and every replica
+    runs both: a second run while the first is sending claims nothing (it used to read the
+    same pending rows and send them again)."""
+    receiver = HeldReceiver()
+    server = BackgroundServer(receiver.app).start()
+    try:
+        settings = make_settings(
+            "sqlite://",
+            alerts={"sinks": [{"name": "ops", "kind": "webhook", "url": f"{server.url}/held"}]},
+        )
+        clock = FrozenClock(MONDAY_10)
+        first, second = (AlertDispatcher(engine, build_sinks(settings), [], clock) for _ in "ab")
+        with session_scope(engine) as session:
+            raise_alert(session, "negative_share", "neg", "neg: 80% negative", {}, clock.now())
+
+        async def overlapping() -> tuple[int, int]:
+            sending = asyncio.create_task(first.run_once())
+            assert await asyncio.to_thread(receiver.arrived.wait, 10)
+            meanwhile = await asyncio.wait_for(second.run_once(), 10)
+            receiver.release.set()
+            return await sending, meanwhile
+
+        assert asyncio.run(overlapping()) == (1, 0)
+        assert len(receiver.received) == 1
+        clock.advance(CLAIM * 2)  # recorded as sent: never due again
+        assert asyncio.run(second.run_once()) == 0
+    finally:
+        receiver.release.set()
+        server.stop()
+
+
+def test_a_notification_whose_run_died_is_sent_when_its_claim_runs_out(engine: Engine) -> None:
+    receiver = Receiver()
+    server = BackgroundServer(receiver.app).start()
+    try:
+        settings = make_settings(
+            "sqlite://",
+            alerts={"sinks": [{"name": "ops", "kind": "webhook", "url": f"{server.url}/hook"}]},
+        )
+        clock = FrozenClock(MONDAY_10)
+        with session_scope(engine) as session:
+            raise_alert(session, "negative_share", "neg", "neg: 80% negative", {}, clock.now())
+        fan_out(engine, ["ops"], [], clock.now())
+        with session_scope(engine) as session:  # a run claimed it, then its process died
+            claimed = session.exec(select(AlertNotification)).one()
+            claimed.next_attempt_at = clock.now() + CLAIM
+        dispatcher = AlertDispatcher(engine, build_sinks(settings), [], clock)
+        assert asyncio.run(dispatcher.run_once()) == 0
+        clock.advance(CLAIM)
+        assert asyncio.run(dispatcher.run_once()) == 1
+        assert len(receiver.received) == 1
+    finally:
+        server.stop()
+
+
+def test_a_fan_out_that_read_an_alert_before_another_made_its_rows_adds_none(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        raise_alert(session, "negative_share", "neg", "neg", {}, MONDAY_10)
+    assert fan_out(engine, ["ops", "mail"], [], MONDAY_10) == 2
+    with session_scope(engine) as session:  # as another fan-out read it, before this one's commit
+        session.exec(select(Alert)).one().fanned_out = ""
+    assert fan_out(engine, ["ops", "mail"], [], MONDAY_10) == 0  # it used to fail on the key
+    with Session(engine) as session:
+        assert len(session.exec(select(AlertNotification)).all()) == 2
+        assert session.exec(select(Alert)).one().fanned_out == "fired"
 
 
 class _Mailbox(MessageHandler):
