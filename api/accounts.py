@@ -19,6 +19,7 @@ from sportello.api.deps import (
     SessionDep,
     get_or_404,
 )
+from sportello.api.inputs import RowId
 from sportello.connectors.base import Channel
 from sportello.inbox import accounts
 from sportello.inbox.assignment import open_loads
@@ -169,7 +170,7 @@ def create_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, session: SessionDep, principal: CurrentUser) -> Response:
+def revoke_token(token_id: RowId, session: SessionDep, principal: CurrentUser) -> Response:
     if not accounts.revoke_api_token(session, _user_of(session, principal), token_id):
         raise HTTPException(404, f"token {token_id} not found")
     return Response(status_code=204)
@@ -201,7 +202,7 @@ def list_users(session: SessionDep, _: Admin) -> list[UserOut]:
 
 @router.patch("/users/{user_id}")
 def update_user(
-    user_id: int, body: UserPatch, session: SessionDep, daemon: DaemonDep, _: Admin
+    user_id: RowId, body: UserPatch, session: SessionDep, daemon: DaemonDep, _: Admin
 ) -> UserOut:
     user = get_or_404(session, User, user_id, "user")
     if body.languages is not None:

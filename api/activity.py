@@ -15,7 +15,8 @@ from sqlmodel import col, select
 
 from sportello.api.conversations import get_conversation
 from sportello.api.deps import Caller, SessionDep
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import RowId
+from sportello.api.pagination import MAX_LIMIT, Offset, encode_cursor, offset_of
 from sportello.api.schemas import Page
 from sportello.inbox.clock import ensure_utc
 from sportello.inbox.models import ConversationEvent
@@ -33,7 +34,7 @@ class ConversationEventOut(BaseModel):
 
 @router.get("/{conversation_id}/events")
 def conversation_events(
-    conversation_id: int,
+    conversation_id: RowId,
     session: SessionDep,
     _: Caller,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
@@ -44,7 +45,7 @@ def conversation_events(
     ``tagged``, ``rule``), ``actor`` (a user, ``assignment``, ``rules``, ``rule:<name>``,
     ``auto-resolve``, ``scheduler``; null: the customer) and ``data``."""
     get_conversation(session, conversation_id)
-    after = int((decode_cursor(cursor) or {}).get("after", 0))
+    after = offset_of(cursor)
     rows = session.exec(
         select(ConversationEvent)
         .where(ConversationEvent.conversation_id == conversation_id)
@@ -57,5 +58,5 @@ def conversation_events(
                              actor=row.actor, data=row.data or {})
         for row in rows[:limit]
     ]  # fmt: skip
-    more = encode_cursor({"after": after + limit}) if len(rows) > limit else None
+    more = encode_cursor(Offset(offset=after + limit)) if len(rows) > limit else None
     return Page(items=items, next_cursor=more)

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from sportello.api.deps import Caller, SessionDep, get_or_404
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import RowId
+from sportello.api.pagination import MAX_LIMIT, Before, decode_cursor, encode_cursor
 from sportello.api.schemas import Page
 from sportello.listening.models import Alert, AlertNotification
 
@@ -75,18 +76,18 @@ def list_alerts(
         query = query.where(Alert.state == state)
     if kind is not None:
         query = query.where(Alert.kind == kind)
-    position = decode_cursor(cursor)
+    position = decode_cursor(cursor, Before)
     if position is not None:
-        query = query.where(col(Alert.id) < int(position["id"]))
+        query = query.where(col(Alert.id) < position.id)
     rows = list(session.exec(query.order_by(col(Alert.id).desc()).limit(limit + 1)))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor({"id": rows[-1].id})
+        next_cursor = encode_cursor(Before.of(rows[-1].id))
     return Page(items=alerts_out(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/{alert_id}")
-def get_alert(alert_id: int, session: SessionDep, _: Caller) -> AlertOut:
+def get_alert(alert_id: RowId, session: SessionDep, _: Caller) -> AlertOut:
     alert = get_or_404(session, Alert, alert_id, "alert")
     return alerts_out(session, [alert])[0]

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Response
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
+from sportello.api.inputs import RowId
 from sportello.connectors.base import Media, MediaError
 from sportello.inbox.models import Message, MessageFile
 
@@ -60,7 +61,7 @@ class StoredAttachment:
     kept: Media | None  # the copy kept with the message, if there is one
 
 
-def stored_attachment(message_id: int, index: int, session: SessionDep) -> StoredAttachment:
+def stored_attachment(message_id: RowId, index: RowId, session: SessionDep) -> StoredAttachment:
     message = get_or_404(session, Message, message_id, "message")
     if not 0 <= index < len(message.attachments):
         raise HTTPException(404, f"message {message_id} has no attachment {index}")

@@ -15,7 +15,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import Instant, RowId
+from sportello.api.pagination import MAX_LIMIT, Offset, encode_cursor, offset_of
 from sportello.api.schemas import Page
 from sportello.config.settings import (
     AssignmentSettings,
@@ -83,7 +84,7 @@ def business_hours_status(
     session: SessionDep,
     daemon: DaemonDep,
     _: Caller,
-    at: Annotated[datetime | None, Query(description="ISO 8601 instant; default now")] = None,
+    at: Annotated[Instant | None, Query(description="ISO 8601 instant; default now")] = None,
     language: Annotated[
         str | None, Query(description="of next_open_text; default brand.default_language")
     ] = None,
@@ -230,9 +231,9 @@ def list_breaches(
     _: Caller,
     kind: Literal["first_response", "resolution", "window_closing"] | None = None,
     level: Literal["warning", "breach"] | None = None,
-    conversation_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    conversation_id: RowId | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[SlaBreachOut]:
@@ -244,13 +245,13 @@ def list_breaches(
         level=level,
         conversation_id=conversation_id,
     )
-    offset = int((decode_cursor(cursor) or {}).get("offset", 0))
+    offset = offset_of(cursor)
     rows = list(
         session.exec(
             query.order_by(SlaBreach.id.desc()).offset(offset).limit(limit + 1)  # type: ignore[union-attr]
         )
     )
-    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    next_cursor = encode_cursor(Offset(offset=offset + limit)) if len(rows) > limit else None
     return Page(
         items=[SlaBreachOut.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor
     )

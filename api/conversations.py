@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from sqlmodel import Session, col, delete, select
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import RowId
+from sportello.api.pagination import MAX_LIMIT, Offset, encode_cursor, offset_of
 from sportello.api.schemas import (
     BulkOut,
     BulkPatch,
@@ -73,21 +74,20 @@ def list_conversations(
     if tag is not None:
         tagged = select(ConversationTag.conversation_id).where(ConversationTag.tag == tag)
         query = query.where(col(Conversation.id).in_(tagged))
-    position = decode_cursor(cursor) or {"offset": 0}
-    offset = int(position.get("offset", 0))
+    offset = offset_of(cursor)
     rows = inbox_page(session, query, daemon.clock.now(), offset, limit + 1)
-    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    next_cursor = encode_cursor(Offset(offset=offset + limit)) if len(rows) > limit else None
     return Page(items=conversations_out(session, rows[:limit]), next_cursor=next_cursor)
 
 
 @router.get("/{conversation_id}")
-def read_conversation(conversation_id: int, session: SessionDep, _: Caller) -> ConversationOut:
+def read_conversation(conversation_id: RowId, session: SessionDep, _: Caller) -> ConversationOut:
     return conversations_out(session, [get_conversation(session, conversation_id)])[0]
 
 
 @router.patch("/{conversation_id}")
 def update_conversation(
-    conversation_id: int,
+    conversation_id: RowId,
     patch: ConversationPatch,
     session: SessionDep,
     daemon: DaemonDep,
@@ -209,15 +209,14 @@ def _cleaned(tags: list[str]) -> set[str]:
 
 @router.get("/{conversation_id}/messages")
 def conversation_messages(
-    conversation_id: int,
+    conversation_id: RowId,
     session: SessionDep,
     _: Caller,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     cursor: str | None = None,
 ) -> Page[MessageOut]:
     get_conversation(session, conversation_id)
-    position = decode_cursor(cursor) or {"offset": 0}
-    offset = int(position.get("offset", 0))
+    offset = offset_of(cursor)
     rows = list(
         session.exec(
             select(Message)
@@ -227,13 +226,13 @@ def conversation_messages(
             .limit(limit + 1)
         )
     )
-    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    next_cursor = encode_cursor(Offset(offset=offset + limit)) if len(rows) > limit else None
     return Page(items=[message_out(m) for m in rows[:limit]], next_cursor=next_cursor)
 
 
 @router.post("/{conversation_id}/messages", status_code=201)
 def reply(
-    conversation_id: int,
+    conversation_id: RowId,
     body: ReplyIn,
     session: SessionDep,
     daemon: DaemonDep,
@@ -255,7 +254,7 @@ def reply(
 
 @router.post("/{conversation_id}/files", status_code=201)
 def reply_with_file(
-    conversation_id: int,
+    conversation_id: RowId,
     file: UploadFile,
     session: SessionDep,
     daemon: DaemonDep,
@@ -299,7 +298,7 @@ def reply_with_file(
 
 @router.post("/{conversation_id}/parts")
 def reply_parts(
-    conversation_id: int, body: PartsIn, session: SessionDep, daemon: DaemonDep, _: Caller
+    conversation_id: RowId, body: PartsIn, session: SessionDep, daemon: DaemonDep, _: Caller
 ) -> PartsOut:
     """How many messages a reply of ``text`` would go out as on the conversation's channel
     (one where the channel is not configured here); 409 as for the reply itself."""

@@ -5,7 +5,6 @@ Registered before ``api/customers.py`` so ``/customers/suggestions`` is not read
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -22,11 +21,19 @@ from sportello.api.desk_schemas import (
     SuggestionOut,
     UnmergeIn,
 )
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import RowId
+from sportello.api.pagination import (
+    MAX_LIMIT,
+    Before,
+    BeforeTime,
+    Offset,
+    decode_cursor,
+    encode_cursor,
+    offset_of,
+)
 from sportello.api.schemas import CustomerOut, MessageOut, Page
 from sportello.api.views import message_out
 from sportello.inbox import settings_store
-from sportello.inbox.clock import ensure_utc
 from sportello.inbox.customer_details import DetailsError, edit_customer
 from sportello.inbox.desk_models import CustomerAudit, CustomerLink
 from sportello.inbox.erasure import erase_customer, export_customer
@@ -57,7 +64,7 @@ def list_suggestions(
     session: SessionDep,
     _: Caller,
     status: str = "suggested",
-    customer_id: int | None = None,
+    customer_id: RowId | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[SuggestionOut]:
@@ -70,7 +77,7 @@ def list_suggestions(
                 col(CustomerLink.other_id) == customer_id,
             )
         )
-    offset = int((decode_cursor(cursor) or {}).get("offset", 0))
+    offset = offset_of(cursor)
     rows = list(
         session.exec(
             query.order_by(col(CustomerLink.score).desc(), col(CustomerLink.id))
@@ -78,7 +85,7 @@ def list_suggestions(
             .limit(limit + 1)
         )
     )
-    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    next_cursor = encode_cursor(Offset(offset=offset + limit)) if len(rows) > limit else None
     return Page(
         items=[SuggestionOut.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor
     )
@@ -86,7 +93,7 @@ def list_suggestions(
 
 @router.post("/customers/suggestions/{link_id}/confirm")
 def confirm_suggestion(
-    link_id: int, session: SessionDep, daemon: DaemonDep, caller: Caller
+    link_id: RowId, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> CustomerOut:
     """Merge the two customers of the suggestion (the older one is kept); answers it."""
     link = _link(session, link_id)
@@ -100,7 +107,7 @@ def confirm_suggestion(
 
 @router.post("/customers/suggestions/{link_id}/dismiss")
 def dismiss_suggestion(
-    link_id: int, session: SessionDep, daemon: DaemonDep, caller: Caller
+    link_id: RowId, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> SuggestionOut:
     link = _link(session, link_id)
     try:
@@ -113,7 +120,7 @@ def dismiss_suggestion(
 
 @router.patch("/customers/{customer_id}")
 def edit(
-    customer_id: int, body: CustomerPatch, session: SessionDep, daemon: DaemonDep, caller: Caller
+    customer_id: RowId, body: CustomerPatch, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> CustomerOut:
     """Correct the customer's name, language, phone number or e-mail address (audited).
 
@@ -140,7 +147,7 @@ def edit(
 
 @router.post("/customers/{customer_id}/merge")
 def merge(
-    customer_id: int, body: MergeIn, session: SessionDep, daemon: DaemonDep, caller: Caller
+    customer_id: RowId, body: MergeIn, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> CustomerOut:
     """Move every identity, conversation and message of ``other_id`` to this customer."""
     keep, other = _customer(session, customer_id), _customer(session, body.other_id)
@@ -154,7 +161,7 @@ def merge(
 
 @router.post("/customers/{customer_id}/unmerge")
 def unmerge(
-    customer_id: int, body: UnmergeIn, session: SessionDep, daemon: DaemonDep, caller: Caller
+    customer_id: RowId, body: UnmergeIn, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> CustomerOut:
     """Split one identity off; answers the customer it now belongs to."""
     customer = _customer(session, customer_id)
@@ -172,7 +179,7 @@ def unmerge(
 
 @router.get("/customers/{customer_id}/audit")
 def customer_audit(
-    customer_id: int,
+    customer_id: RowId,
     session: SessionDep,
     _: Caller,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
@@ -202,17 +209,17 @@ def _audit_page(session: Session, condition: Any, limit: int, cursor: str | None
     query = select(CustomerAudit)
     if condition is not None:
         query = query.where(condition)
-    position = decode_cursor(cursor)
+    position = decode_cursor(cursor, Before)
     if position is not None:
-        query = query.where(col(CustomerAudit.id) < int(position["id"]))
+        query = query.where(col(CustomerAudit.id) < position.id)
     rows = list(session.exec(query.order_by(col(CustomerAudit.id).desc()).limit(limit + 1)))
-    next_cursor = encode_cursor({"id": rows[limit - 1].id}) if len(rows) > limit else None
+    next_cursor = encode_cursor(Before.of(rows[limit - 1].id)) if len(rows) > limit else None
     return Page(items=[AuditOut.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor)
 
 
 @router.get("/customers/{customer_id}/timeline")
 def timeline(
-    customer_id: int,
+    customer_id: RowId,
     session: SessionDep,
     _: Caller,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
@@ -220,26 +227,24 @@ def timeline(
 ) -> Page[MessageOut]:
     """Every message of the customer on every channel, newest first."""
     _customer(session, customer_id)
-    position = decode_cursor(cursor)
-    before = None
-    if position is not None:
-        before = (ensure_utc(datetime.fromisoformat(position["t"])), int(position["id"]))
+    position = decode_cursor(cursor, BeforeTime)
+    before = (position.t, position.id) if position is not None else None
     rows = customer_timeline(session, customer_id, limit=limit + 1, before=before)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor({"t": rows[-1].sent_at.isoformat(), "id": rows[-1].id})
+        next_cursor = encode_cursor(BeforeTime.of(rows[-1].sent_at, rows[-1].id))
     return Page(items=[message_out(m) for m in rows], next_cursor=next_cursor)
 
 
 @router.get("/customers/{customer_id}/export")
-def export(customer_id: int, session: SessionDep, _: Admin) -> dict[str, Any]:
+def export(customer_id: RowId, session: SessionDep, _: Admin) -> dict[str, Any]:
     """Everything held about the customer (and customers merged into it), as JSON (admins)."""
     return export_customer(session, _customer(session, customer_id))
 
 
 @router.delete("/customers/{customer_id}")
-def erase(customer_id: int, session: SessionDep, daemon: DaemonDep, caller: Admin) -> ErasedOut:
+def erase(customer_id: RowId, session: SessionDep, daemon: DaemonDep, caller: Admin) -> ErasedOut:
     """Erase every trace of the customer (admins); an audit entry keeps only the counts."""
     counts = erase_customer(
         session,

@@ -13,7 +13,8 @@ from sqlalchemy import CompoundSelect, func, or_, union
 from sqlmodel import Session, col, select
 
 from sportello.api.deps import Caller, SessionDep, get_or_404
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import RowId
+from sportello.api.pagination import MAX_LIMIT, Offset, encode_cursor, offset_of
 from sportello.api.schemas import CustomerOut, IdentityOut, Page
 from sportello.api.views import conversations_out
 from sportello.inbox.models import Conversation, Customer, Identity, Message
@@ -68,15 +69,14 @@ def list_customers(
         query = query.where(
             or_(func.lower(Customer.display_name).like(pattern), col(Customer.id).in_(matching))
         )
-    position = decode_cursor(cursor) or {"offset": 0}
-    offset = int(position.get("offset", 0))
+    offset = offset_of(cursor)
     rows = list(
         session.exec(query.order_by(col(Customer.id).desc()).offset(offset).limit(limit + 1))
     )
-    next_cursor = encode_cursor({"offset": offset + limit}) if len(rows) > limit else None
+    next_cursor = encode_cursor(Offset(offset=offset + limit)) if len(rows) > limit else None
     return Page(items=[customer_out(session, c) for c in rows[:limit]], next_cursor=next_cursor)
 
 
 @router.get("/{customer_id}")
-def read_customer(customer_id: int, session: SessionDep, _: Caller) -> CustomerOut:
+def read_customer(customer_id: RowId, session: SessionDep, _: Caller) -> CustomerOut:
     return customer_out(session, get_or_404(session, Customer, customer_id, "customer"))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
 from sportello.api.deps import Admin, Caller, DaemonDep, SessionDep
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.pagination import MAX_LIMIT, Before, decode_cursor, encode_cursor
 from sportello.api.schemas import DeliveryOut, Page
 from sportello.inbox import journal
 from sportello.inbox.models import Delivery
@@ -31,14 +31,14 @@ def list_deliveries(
         query = query.where(Delivery.state == status)
     if channel is not None:
         query = query.where(Delivery.channel == channel)
-    position = decode_cursor(cursor)
+    position = decode_cursor(cursor, Before)
     if position is not None:
-        query = query.where(col(Delivery.id) < int(position["id"]))
+        query = query.where(col(Delivery.id) < position.id)
     rows = list(session.exec(query.order_by(col(Delivery.id).desc()).limit(limit + 1)))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor({"id": rows[-1].id})
+        next_cursor = encode_cursor(Before.of(rows[-1].id))
     items = [
         DeliveryOut.model_validate(
             {**d.model_dump(exclude={"body"}), "body": d.body.decode("utf-8", "replace")}

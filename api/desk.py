@@ -18,7 +18,8 @@ from sportello.api.desk_schemas import (
     NoteOut,
     SearchOut,
 )
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import RowId
+from sportello.api.pagination import MAX_LIMIT, Offset, encode_cursor, offset_of
 from sportello.api.schemas import Page
 from sportello.api.views import conversations_out, message_out
 from sportello.inbox import note_mentions
@@ -34,7 +35,7 @@ router = APIRouter(prefix="/api/v1", tags=["desk"])
 
 
 @router.get("/conversations/{conversation_id}/notes")
-def list_notes(conversation_id: int, session: SessionDep, _: Caller) -> Page[NoteOut]:
+def list_notes(conversation_id: RowId, session: SessionDep, _: Caller) -> Page[NoteOut]:
     """A conversation's private notes, oldest first (agents only; never sent)."""
     get_or_404(session, Conversation, conversation_id, "conversation")
     notes = session.exec(
@@ -47,7 +48,7 @@ def list_notes(conversation_id: int, session: SessionDep, _: Caller) -> Page[Not
 
 @router.post("/conversations/{conversation_id}/notes", status_code=201)
 def add_note(
-    conversation_id: int, body: NoteIn, session: SessionDep, daemon: DaemonDep, caller: Caller
+    conversation_id: RowId, body: NoteIn, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> NoteOut:
     """A private note; the users it names (``@bob``) find it among their mentions."""
     get_or_404(session, Conversation, conversation_id, "conversation")
@@ -100,13 +101,13 @@ def create_canned(
 
 
 @router.get("/canned-replies/{reply_id}")
-def read_canned(reply_id: int, session: SessionDep, _: Caller) -> CannedReplyOut:
+def read_canned(reply_id: RowId, session: SessionDep, _: Caller) -> CannedReplyOut:
     return CannedReplyOut.model_validate(_canned(session, reply_id))
 
 
 @router.put("/canned-replies/{reply_id}")
 def update_canned(
-    reply_id: int, body: CannedReplyIn, session: SessionDep, daemon: DaemonDep, _: Caller
+    reply_id: RowId, body: CannedReplyIn, session: SessionDep, daemon: DaemonDep, _: Caller
 ) -> CannedReplyOut:
     row = _canned(session, reply_id)
     for key, value in body.model_dump().items():
@@ -117,7 +118,7 @@ def update_canned(
 
 
 @router.delete("/canned-replies/{reply_id}", status_code=204)
-def delete_canned(reply_id: int, session: SessionDep, _: Caller) -> Response:
+def delete_canned(reply_id: RowId, session: SessionDep, _: Caller) -> Response:
     session.delete(_canned(session, reply_id))
     session.commit()
     return Response(status_code=204)
@@ -135,9 +136,9 @@ def search(
 
     ``cursor`` pages the messages; customers and conversations are the first ``limit``.
     """
-    offset = int((decode_cursor(cursor) or {}).get("offset", 0))
+    offset = offset_of(cursor)
     messages = search_messages(session, q, limit=limit + 1, offset=offset)
-    next_cursor = encode_cursor({"offset": offset + limit}) if len(messages) > limit else None
+    next_cursor = encode_cursor(Offset(offset=offset + limit)) if len(messages) > limit else None
     return SearchOut(
         q=q,
         customers=[

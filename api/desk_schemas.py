@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sportello.api.inputs import RowId
 from sportello.api.schemas import ConversationOut, MessageOut, Page
 
 
@@ -75,13 +76,13 @@ class CustomerPatch(BaseModel):
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    other_id: int
+    other_id: RowId
 
 
 class UnmergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    identity_id: int
+    identity_id: RowId
 
 
 class SuggestionOut(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, func, select
 
 from sportello.api.deps import Admin, DaemonDep, SessionDep, get_or_404
+from sportello.api.inputs import RowId
 from sportello.inbox.integration_tables import WebhookDelivery
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
@@ -106,7 +107,7 @@ def list_deliveries(
 
 @router.post("/deliveries/{delivery_id}/retry")
 def retry_delivery(
-    delivery_id: int, session: SessionDep, daemon: DaemonDep, _: Admin
+    delivery_id: RowId, session: SessionDep, daemon: DaemonDep, _: Admin
 ) -> WebhookDeliveryOut:
     """A failed delivery pending again, due now (its tries start over); 409 unless failed."""
     row = get_or_404(session, WebhookDelivery, delivery_id, "delivery")

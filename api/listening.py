@@ -12,7 +12,8 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from sportello.api.deps import Caller, DaemonDep, SessionDep, get_or_404
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import Instant, RowId
+from sportello.api.pagination import MAX_LIMIT, BeforeTime, decode_cursor, encode_cursor
 from sportello.api.schemas import ConversationOut, MessageOut, Page, SentimentOut
 from sportello.api.views import conversations_out, message_out
 from sportello.inbox.clock import ensure_utc
@@ -110,21 +111,21 @@ def list_mentions(
     language: str | None = None,
     label: Label | None = None,
     topic: str | None = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     q: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[MentionOut]:
     """Mentions matching every filter given, newest first."""
     query = _filtered(select(Mention), source, language, label, topic, from_, to, q)
-    position = decode_cursor(cursor)
+    position = decode_cursor(cursor, BeforeTime)
     if position is not None:
-        at = ensure_utc(datetime.fromisoformat(position["t"]))
+        at = position.t
         query = query.where(
             or_(
                 col(Mention.published_at) < at,
-                and_(col(Mention.published_at) == at, col(Mention.id) < position["id"]),
+                and_(col(Mention.published_at) == at, col(Mention.id) < position.id),
             )
         )
     query = query.order_by(col(Mention.published_at).desc(), col(Mention.id).desc())
@@ -132,7 +133,7 @@ def list_mentions(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor({"t": rows[-1].published_at.isoformat(), "id": rows[-1].id})
+        next_cursor = encode_cursor(BeforeTime.of(rows[-1].published_at, rows[-1].id))
     return Page(items=[mention_out(m) for m in rows], next_cursor=next_cursor)
 
 
@@ -178,8 +179,8 @@ def mention_trend(
     source: Literal["x", "feed"] | None = None,
     language: str | None = None,
     topic: str | None = "brand",
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
 ) -> dict[str, Any]:
     """Mentions per bucket with their sentiment mix and mean compound (empty buckets too)."""
     default = timedelta(days=2) if bucket == "hour" else timedelta(days=30)
@@ -225,8 +226,8 @@ def share_of_voice(
     daemon: DaemonDep,
     _: Caller,
     bucket: Bucket = "day",
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
 ) -> dict[str, Any]:
     """Mention counts per topic (the brand and each competitor) per bucket, and their shares."""
     start, end = _range(daemon, from_, to, bucket, timedelta(days=30))
@@ -254,18 +255,18 @@ def share_of_voice(
     }
 
 
-def _mention(session: Session, mention_id: int) -> Mention:
+def _mention(session: Session, mention_id: RowId) -> Mention:
     return get_or_404(session, Mention, mention_id, "mention")
 
 
 @router.get("/mentions/{mention_id}")
-def get_mention(mention_id: int, session: SessionDep, _: Caller) -> MentionOut:
+def get_mention(mention_id: RowId, session: SessionDep, _: Caller) -> MentionOut:
     return mention_out(_mention(session, mention_id))
 
 
 @router.patch("/mentions/{mention_id}/sentiment")
 def correct_mention(
-    mention_id: int, body: SentimentPatch, session: SessionDep, _: Caller
+    mention_id: RowId, body: SentimentPatch, session: SessionDep, _: Caller
 ) -> MentionOut:
     """A human's label (and optional compound) replaces the computed sentiment for good."""
     mention = _mention(session, mention_id)
@@ -278,7 +279,7 @@ def correct_mention(
 
 @router.patch("/messages/{message_id}/sentiment")
 def correct_message(
-    message_id: int, body: SentimentPatch, session: SessionDep, _: Caller
+    message_id: RowId, body: SentimentPatch, session: SessionDep, _: Caller
 ) -> MessageOut:
     message = get_or_404(session, Message, message_id, "message")
     try:
@@ -290,7 +291,7 @@ def correct_message(
 
 @router.post("/mentions/{mention_id}/promote")
 def promote_mention(
-    mention_id: int, session: SessionDep, daemon: DaemonDep, caller: Caller
+    mention_id: RowId, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> ConversationOut:
     """Open (or find) the conversation of an X mention; 409 for a mention nobody can answer."""
     mention = _mention(session, mention_id)

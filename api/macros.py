@@ -25,6 +25,7 @@ from sportello.api.conversations import (
 )
 from sportello.api.deps import Caller, CurrentUser, DaemonDep, Principal, SessionDep, get_or_404
 from sportello.api.desk import announce_note, write_note
+from sportello.api.inputs import RowId
 from sportello.api.schemas import ConversationOut, MessageOut
 from sportello.api.views import conversations_out, message_out
 from sportello.config.settings import Duration, parse_duration
@@ -111,7 +112,7 @@ def create_macro(
 
 @router.put("/macros/{macro_id}")
 def update_macro(
-    macro_id: int, body: MacroIn, session: SessionDep, daemon: DaemonDep, caller: CurrentUser
+    macro_id: RowId, body: MacroIn, session: SessionDep, daemon: DaemonDep, caller: CurrentUser
 ) -> MacroOut:
     """Rewrite a macro; an admin may make a shared one their own or share their own."""
     row = _visible(session, macro_id, caller.name)
@@ -126,7 +127,7 @@ def update_macro(
 
 
 @router.delete("/macros/{macro_id}", status_code=204)
-def delete_macro(macro_id: int, session: SessionDep, caller: CurrentUser) -> Response:
+def delete_macro(macro_id: RowId, session: SessionDep, caller: CurrentUser) -> Response:
     row = _visible(session, macro_id, caller.name)
     _may_write(caller, row.owner is not None)
     session.delete(row)
@@ -134,7 +135,7 @@ def delete_macro(macro_id: int, session: SessionDep, caller: CurrentUser) -> Res
     return Response(status_code=204)
 
 
-def _visible(session: Session, macro_id: int, caller: str) -> Macro:
+def _visible(session: Session, macro_id: RowId, caller: str) -> Macro:
     """The macro, shared or the caller's own; 404 for another agent's own."""
     row = get_or_404(session, Macro, macro_id, "macro")
     if row.owner not in (None, caller):
@@ -158,7 +159,7 @@ def _commit_unique(session: Session, body: MacroIn) -> None:
 
 @router.post("/conversations/{conversation_id}/macros/{macro_id}")
 def apply_macro(
-    conversation_id: int, macro_id: int, session: SessionDep, daemon: DaemonDep, caller: Caller
+    conversation_id: RowId, macro_id: RowId, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> Applied:
     """Every step of the macro, in one transaction, as the caller's own changes: all of
     them, or (``409`` when the platform refuses a reply now, ``422``) none."""
@@ -178,7 +179,7 @@ def apply_macro(
 class BulkMacroIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] = Field(min_length=1, max_length=200)
+    ids: list[RowId] = Field(min_length=1, max_length=200)
 
 
 class Refused(BaseModel):
@@ -196,7 +197,7 @@ class BulkApplied(BaseModel):
 
 @router.post("/macros/{macro_id}/apply")
 def apply_macro_to_many(
-    macro_id: int, body: BulkMacroIn, session: SessionDep, daemon: DaemonDep, caller: Caller
+    macro_id: RowId, body: BulkMacroIn, session: SessionDep, daemon: DaemonDep, caller: Caller
 ) -> BulkApplied:
     """The macro on each of ``ids``, in one transaction: "the outage is over, thanks for
     waiting" to everyone who wrote about it. A conversation whose platform refuses the

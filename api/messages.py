@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,10 +9,10 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from sportello.api.deps import Caller, SessionDep
-from sportello.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from sportello.api.inputs import RowId
+from sportello.api.pagination import MAX_LIMIT, BeforeTime, decode_cursor, encode_cursor
 from sportello.api.schemas import MessageOut, Page
 from sportello.api.views import message_out
-from sportello.inbox.clock import ensure_utc
 from sportello.inbox.models import Message
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
@@ -26,7 +25,7 @@ def list_messages(
     channel: str | None = None,
     direction: Literal["in", "out"] | None = None,
     external_id: str | None = None,
-    conversation_id: int | None = None,
+    conversation_id: RowId | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[MessageOut]:
@@ -39,13 +38,13 @@ def list_messages(
     ):
         if value is not None:
             query = query.where(column == value)
-    position = decode_cursor(cursor)
+    position = decode_cursor(cursor, BeforeTime)
     if position is not None:
-        at = ensure_utc(datetime.fromisoformat(position["t"]))
+        at = position.t
         query = query.where(
             or_(
                 col(Message.sent_at) < at,
-                and_(col(Message.sent_at) == at, col(Message.id) < position["id"]),
+                and_(col(Message.sent_at) == at, col(Message.id) < position.id),
             )
         )
     query = query.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)  # type: ignore[attr-defined,union-attr]
@@ -54,5 +53,5 @@ def list_messages(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor({"t": last.sent_at.isoformat(), "id": last.id})
+        next_cursor = encode_cursor(BeforeTime.of(last.sent_at, last.id))
     return Page(items=[message_out(m) for m in rows], next_cursor=next_cursor)

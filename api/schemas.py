@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sportello.api.inputs import Instant, RowId
 from sportello.sentiment.label import Label
 
 T = TypeVar("T")
@@ -120,7 +121,7 @@ class ConversationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
-    snoozed_until: datetime | None = None
+    snoozed_until: Instant | None = None
     assignee: str | None = None
     team: str | None = Field(default=None, description="a team's name; null: none")
     tags: list[str] | None = None
@@ -132,9 +133,9 @@ class BulkPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] = Field(min_length=1, max_length=200)
+    ids: list[RowId] = Field(min_length=1, max_length=200)
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None
-    snoozed_until: datetime | None = None
+    snoozed_until: Instant | None = None
     assignee: str | None = Field(default=None, description="null (given) unassigns")
     team: str | None = Field(default=None, description="null (given): no team")
     priority: int | None = Field(default=None, ge=0, le=3)
@@ -152,7 +153,7 @@ class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = Field(default=None, min_length=1, max_length=20_000)
-    canned_reply_id: int | None = None
+    canned_reply_id: RowId | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ReplyIn:

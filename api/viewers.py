@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sportello.api.deps import CurrentUser, DaemonDep, SessionDep, get_or_404
+from sportello.api.inputs import RowId
 from sportello.inbox import viewers
 from sportello.inbox.models import Conversation
 
@@ -56,7 +57,7 @@ def announce(daemon: Daemon, moved: viewers.Moved, now_in: int | None) -> None:
 
 @router.get("/conversations/{conversation_id}/viewers")
 def list_viewers(
-    conversation_id: int, session: SessionDep, daemon: DaemonDep, principal: CurrentUser
+    conversation_id: RowId, session: SessionDep, daemon: DaemonDep, principal: CurrentUser
 ) -> list[ViewerOut]:
     """The other users who have the conversation open now, and whether they are typing."""
     get_or_404(session, Conversation, conversation_id, "conversation")

@@ -222,8 +222,12 @@ def parse_local_interval(text: str) -> tuple[datetime, datetime]:
             end = datetime.combine(date.fromisoformat(end_text) + timedelta(days=1), time())
         else:
             raise ValueError(message)
+    except OverflowError:  # the day after 9999-12-31
+        start = end = datetime.max
     except ValueError:
         raise ValueError(message) from None
+    if start.year < 1900 or end.year >= 3000:  # the calendars step days from them
+        raise ValueError(f"interval {text!r} is out of range: from 1900 to 2999")
     if start.tzinfo is not None or end.tzinfo is not None or end <= start:
         raise ValueError(message)
     return start, end
@@ -451,6 +455,7 @@ class BrandSettings(_Section):
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_S = 100 * 365 * 86400
 
 
 def parse_duration(text: str) -> float:
@@ -458,7 +463,10 @@ def parse_duration(text: str) -> float:
     match = _DURATION.match(text.strip())
     if not match:
         raise ValueError(f"duration {text!r} is not a number followed by s, m, h or d")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"duration {text!r} is longer than 100 years")
+    return seconds
 
 
 class FeedSettings(_Section):

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sportello.inbox.business_hours import BusinessCalendar
-from sportello.inbox.clock import ensure_utc
+from sportello.inbox.clock import within_range
 
 DEFAULT_FCR_WINDOW = timedelta(days=7)
 
@@ -60,15 +60,19 @@ def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
     text = text.strip()
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
-            if end:
-                day += timedelta(days=1)
-            return datetime.combine(day, time(), tz).astimezone(ZoneInfo("UTC"))
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = datetime.combine(date.fromisoformat(text), time(), tz)
+            moment += timedelta(days=1 if end else 0)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except OverflowError:  # the day after 9999-12-31
+        raise ValueError(f"{text!r} is out of range: from 1900 to 2999") from None
     except ValueError:
         raise ValueError(
             f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 date and time"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
-    return ensure_utc(moment)
+    try:
+        return within_range(moment)
+    except ValueError:
+        raise ValueError(f"{text!r} is out of range: from 1900 to 2999") from None
