@@ -272,10 +272,10 @@ def test_rate_limit_slows_the_poller_without_loss(
     running = start_daemon(make_settings(database_url, channels=x_channel(server.url)))
     wait_for(lambda: running.messages(channel="x"))
     emulator.set_rate_limit("mentions", 2, window_s=1.5)
-    posted = [emulator.tweet(EMMA_ID, f"@{BRAND} n{n}")["id"] for n in range(250)]
+    posted = [emulator.tweet(EMMA_ID, f"@{BRAND} n{n}")["id"] for n in range(150)]  # 2 pages
     emulator.add_fault("mentions", 429, reset_in_s=1.5)
 
-    wait_for(lambda: _count(running, Message) == 251, timeout=30)
+    wait_for(lambda: _count(running, Message) == 151, timeout=30)
     for external_id in posted[::25]:
         assert len(_by_external_id(running, external_id)) == 1
     mention_calls = [c for c in emulator.calls if c[0] == "mentions"]
