@@ -255,7 +255,7 @@ def share_of_voice(
     }
 
 
-def _mention(session: Session, mention_id: RowId) -> Mention:
+def _mention(session: Session, mention_id: int) -> Mention:
     return get_or_404(session, Mention, mention_id, "mention")
 
 

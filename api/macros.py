@@ -135,7 +135,7 @@ def delete_macro(macro_id: RowId, session: SessionDep, caller: CurrentUser) -> R
     return Response(status_code=204)
 
 
-def _visible(session: Session, macro_id: RowId, caller: str) -> Macro:
+def _visible(session: Session, macro_id: int, caller: str) -> Macro:
     """The macro, shared or the caller's own; 404 for another agent's own."""
     row = get_or_404(session, Macro, macro_id, "macro")
     if row.owner not in (None, caller):

@@ -214,6 +214,7 @@ def parse_local_interval(text: str) -> tuple[datetime, datetime]:
         f"interval {text!r} is not YYYY-MM-DD, YYYY-MM-DD/YYYY-MM-DD or "
         "YYYY-MM-DDTHH:MM/YYYY-MM-DDTHH:MM in local time with the start before the end"
     )
+    out_of_range = f"interval {text!r} is out of range: from 1900 to 2999"
     try:
         if slash and "T" in start_text and "T" in end_text:
             start, end = datetime.fromisoformat(start_text), datetime.fromisoformat(end_text)
@@ -223,11 +224,11 @@ def parse_local_interval(text: str) -> tuple[datetime, datetime]:
         else:
             raise ValueError(message)
     except OverflowError:  # the day after 9999-12-31
-        start = end = datetime.max
+        raise ValueError(out_of_range) from None
     except ValueError:
         raise ValueError(message) from None
     if start.year < 1900 or end.year >= 3000:  # the calendars step days from them
-        raise ValueError(f"interval {text!r} is out of range: from 1900 to 2999")
+        raise ValueError(out_of_range)
     if start.tzinfo is not None or end.tzinfo is not None or end <= start:
         raise ValueError(message)
     return start, end
