@@ -101,7 +101,7 @@ def business_hours_status(
         next_open=next_open,
         next_close=calendar.next_close(instant),
         next_open_text=format_next_open(next_open, calendar.tz, language) if next_open else None,
-        holiday=calendar.holiday(instant),
+        holiday=calendar.holiday(instant, language),
         closure=calendar.closure(instant) is not None,
     )
 

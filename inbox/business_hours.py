@@ -78,9 +78,10 @@ class BusinessCalendar:
         day = at.astimezone(self.tz).date()
         return any(start <= at < end for d in (day - _DAY, day) for start, end in self._day(d))
 
-    def holiday(self, at: datetime) -> str | None:
-        """The name of the public holiday on the local day of ``at``, if it is one."""
-        return self._holidays.name(ensure_utc(at).astimezone(self.tz).date())
+    def holiday(self, at: datetime, language: str | None = None) -> str | None:
+        """The name of the public holiday on the local day of ``at``, if it is one (in
+        ``language`` where the holidays package knows the country's names in it)."""
+        return self._holidays.name(ensure_utc(at).astimezone(self.tz).date(), language)
 
     def closure(self, at: datetime) -> Interval | None:
         """The configured closure containing ``at`` (naive local start and end), if any."""

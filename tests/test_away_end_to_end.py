@@ -97,10 +97,13 @@ def test_settings_api_reads_edits_and_documents_hours_and_away_rules(
     status = api.get("/api/v1/settings/business-hours/status").json()
     assert status["open"] is False and status["next_open"].startswith("2026-12-07T08:00:00")
     assert status["next_open_text"] == "lunedì 7 dicembre alle 09:00"
-    christmas = api.get(
-        "/api/v1/settings/business-hours/status", params={"at": "2026-12-25T10:00:00+01:00"}
-    ).json()
-    assert christmas["holiday"] == "Christmas Day" and christmas["closure"] is True
+    at_christmas = {"at": "2026-12-25T10:00:00+01:00"}
+    christmas = api.get("/api/v1/settings/business-hours/status", params=at_christmas).json()
+    assert christmas["holiday"] == "Natale" and christmas["closure"] is True  # the brand's language
+    for language, name in (("en", "Christmas Day"), ("it-IT", "Natale"), ("ja", "Christmas Day")):
+        asked = {**at_christmas, "language": language}
+        shown = api.get("/api/v1/settings/business-hours/status", params=asked).json()
+        assert shown["holiday"] == name, language
 
     saturday_too = {**OFFICE, "sat": ["09:00-12:00"]}
     assert api.put("/api/v1/settings/business-hours", json=saturday_too).status_code == 200
