@@ -29,7 +29,7 @@ from sportello.listening.alerts import Condition, raise_alert, raise_alerts, res
 from sportello.listening.dispatch import CLAIM, AlertDispatcher, fan_out
 from sportello.listening.models import Alert, AlertNotification, Mention
 from sportello.listening.rules import evaluate_all, spike_limit
-from sportello.listening.sinks import build_sinks
+from sportello.listening.sinks import Sink, build_sinks
 
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -348,6 +348,14 @@ class HeldReceiver(Receiver):
             return Response("ok")
 
 
+def _webhook_sink(url: str) -> dict[str, Sink]:
+    """One sink, ``ops``: a generic JSON webhook at ``url``."""
+    settings = make_settings(
+        "sqlite://", alerts={"sinks": [{"name": "ops", "kind": "webhook", "url": url}]}
+    )
+    return build_sinks(settings)
+
+
 def test_overlapping_runs_send_each_notification_once(engine: Engine) -> None:
     """The evaluation job delivers what it fires beside the delivery job, and every replica
     runs both: a second run while the first is sending claims nothing (it used to read the
@@ -355,12 +363,9 @@ def test_overlapping_runs_send_each_notification_once(engine: Engine) -> None:
     receiver = HeldReceiver()
     server = BackgroundServer(receiver.app).start()
     try:
-        settings = make_settings(
-            "sqlite://",
-            alerts={"sinks": [{"name": "ops", "kind": "webhook", "url": f"{server.url}/held"}]},
-        )
+        sinks = _webhook_sink(f"{server.url}/held")
         clock = FrozenClock(MONDAY_10)
-        first, second = (AlertDispatcher(engine, build_sinks(settings), [], clock) for _ in "ab")
+        first, second = (AlertDispatcher(engine, sinks, [], clock) for _ in "ab")
         with session_scope(engine) as session:
             raise_alert(session, "negative_share", "neg", "neg: 80% negative", {}, clock.now())
 
@@ -384,10 +389,7 @@ def test_a_notification_whose_run_died_is_sent_when_its_claim_runs_out(engine: E
     receiver = Receiver()
     server = BackgroundServer(receiver.app).start()
     try:
-        settings = make_settings(
-            "sqlite://",
-            alerts={"sinks": [{"name": "ops", "kind": "webhook", "url": f"{server.url}/hook"}]},
-        )
+        sinks = _webhook_sink(f"{server.url}/hook")
         clock = FrozenClock(MONDAY_10)
         with session_scope(engine) as session:
             raise_alert(session, "negative_share", "neg", "neg: 80% negative", {}, clock.now())
@@ -395,7 +397,7 @@ def test_a_notification_whose_run_died_is_sent_when_its_claim_runs_out(engine: E
         with session_scope(engine) as session:  # a run claimed it, then its process died
             claimed = session.exec(select(AlertNotification)).one()
             claimed.next_attempt_at = clock.now() + CLAIM
-        dispatcher = AlertDispatcher(engine, build_sinks(settings), [], clock)
+        dispatcher = AlertDispatcher(engine, sinks, [], clock)
         assert asyncio.run(dispatcher.run_once()) == 0
         clock.advance(CLAIM)
         assert asyncio.run(dispatcher.run_once()) == 1

@@ -227,19 +227,17 @@ def test_macros_written_before_0031_are_shared_and_an_agent_may_reuse_their_name
     """Upgrading to 0031 (and back): the old macros are the shared ones; a name is unique
     among the shared ones and among each agent's own."""
     engine = _at_revision(unmigrated_database_url, "0030")
+    shared = text(  # as 0027 made them: no owner
+        "INSERT INTO macros (name, add_tags, take, created_at, updated_at)"
+        " VALUES ('Thanks', '[]', false, :at, :at)"
+    )
     insert = text(
         "INSERT INTO macros (name, owner, add_tags, take, created_at, updated_at)"
         " VALUES (:name, :owner, '[]', false, :at, :at)"
     )
     at = datetime(2026, 12, 1, 9, 0)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO macros (name, add_tags, take, created_at, updated_at)"
-                " VALUES ('Thanks', '[]', false, :at, :at)"
-            ),
-            {"at": at},
-        )
+        connection.execute(shared, {"at": at})
     migrate(engine)
     with engine.begin() as connection:
         assert connection.execute(text("SELECT name, owner FROM macros")).all() == [
@@ -258,12 +256,6 @@ def test_macros_written_before_0031_are_shared_and_an_agent_may_reuse_their_name
     with engine.begin() as connection:
         assert connection.execute(text("SELECT name FROM macros")).scalars().all() == ["Thanks"]
     with pytest.raises(IntegrityError), engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO macros (name, add_tags, take, created_at, updated_at)"
-                " VALUES ('Thanks', '[]', false, :at, :at)"
-            ),
-            {"at": at},
-        )
+        connection.execute(shared, {"at": at})
     migrate(engine)
     engine.dispose()
