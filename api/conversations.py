@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -116,11 +117,7 @@ def update_conversations(
     transaction: all of them or, on a 422, none."""
     changes = body.model_dump(exclude_unset=True, exclude={"ids"})
     _check_names(session, changes, caller)
-    found = session.exec(
-        select(Conversation)
-        .where(col(Conversation.id).in_(body.ids))
-        .order_by(col(Conversation.id))
-    ).all()
+    found = conversations_by_id(session, body.ids)
     now = daemon.clock.now()
     handed = {c.id for c in found if "assignee" in changes and changes["assignee"] != c.assignee}
     for conversation in found:
@@ -135,6 +132,12 @@ def update_conversations(
             **({"assignee": changes["assignee"]} if conversation_id in handed else {}),
         )
     return BulkOut(updated=updated, missing=sorted(set(body.ids) - set(updated)))
+
+
+def conversations_by_id(session: Session, ids: list[int]) -> Sequence[Conversation]:
+    """The conversations of ``ids`` that exist, by id (a bulk action's)."""
+    query = select(Conversation).where(col(Conversation.id).in_(ids))
+    return session.exec(query.order_by(col(Conversation.id))).all()
 
 
 def _check_names(session: Session, changes: dict[str, Any], caller: str) -> None:

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, or_, select
 
 from sportello.api.conversations import (
     apply_changes,
+    conversations_by_id,
     filled,
     get_conversation,
     queue_reply,
@@ -204,11 +205,7 @@ def apply_macro_to_many(
     macro's reply now (a closed 24-hour window) is left as it was and named in ``refused``;
     the others get every step."""
     macro = _visible(session, macro_id, caller)
-    found = session.exec(
-        select(Conversation)
-        .where(col(Conversation.id).in_(body.ids))
-        .order_by(col(Conversation.id))
-    ).all()
+    found = conversations_by_id(session, body.ids)
     applied: list[_Steps] = []
     refused: list[Refused] = []
     for conversation in found:

@@ -169,6 +169,13 @@ def test_an_agent_keeps_macros_of_their_own_that_nobody_else_sees(
     shared_path = f"/api/v1/macros/{shared['id']}"
     assert running.api.put(shared_path, json={**own, "name": "x"}, headers=bob).status_code == 403
     assert running.api.delete(shared_path, headers=bob).status_code == 403
+    # an admin (the API token) makes the shared one their own, then shares it again
+    thanks = {k: v for k, v in shared.items() if k not in ("id", "updated_at", "updated_by")}
+    taken = running.api.put(shared_path, json={**thanks, "personal": True})
+    assert taken.status_code == 200 and taken.json()["personal"] is True
+    assert shared["id"] not in [i for _, _, i in listed(bob)]
+    assert running.api.put(shared_path, json=thanks).json()["personal"] is False
+    assert shared["id"] in [i for _, _, i in listed(bob)]
 
     giulia = customer_writes(running, GIULIA, "Ciao!")
     applied = running.api.post(f"/api/v1/conversations/{giulia}/macros/{mine['id']}", headers=bob)
