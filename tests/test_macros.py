@@ -256,7 +256,11 @@ def test_a_macro_runs_on_many_conversations_and_leaves_the_refused_ones_as_they_
     assert result["applied"] == sorted([giulia, marco]) and result["missing"] == [999_999]
     assert [r["id"] for r in result["refused"]] == [closed]
     assert "whatsapp" in result["refused"][0]["reason"] and "24" in result["refused"][0]["reason"]
-    sent = wait_for(lambda: sorted(m["text"] for m in emulator.sent if "risolto" in m["text"]))
+
+    def thanked() -> list[str]:
+        return sorted(m["text"] for m in emulator.sent if "risolto" in m["text"])
+
+    sent = wait_for(lambda: len(thanked()) == 2 and thanked())
     assert sent == ["Grazie Giulia Rossi, tutto risolto!", "Grazie Marco Bianchi, tutto risolto!"]
     for conversation in (giulia, marco):
         shown = running.api.get(f"/api/v1/conversations/{conversation}").json()
