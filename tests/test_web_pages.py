@@ -357,12 +357,12 @@ def test_an_agent_takes_conversations_and_an_admin_turns_assignment_on(
     running.api.patch(f"/api/v1/users/{bob_id}", json={"available": True})
     page.reload()
     page.locator("body[data-loaded='true']").wait_for()
+    drawn = page.get_attribute("#users", "data-drawn")
     bob.get_by_role("button", name="make unavailable").click()
-    page.wait_for_function(
-        """async () => (await (await fetch('/api/v1/users')).json())
-            .find((u) => u.name === 'bob').available === false"""
-    )
+    page.locator(f"#users:not([data-drawn='{drawn}'])").wait_for()  # saved, drawn again
     assert "not available" in bob.inner_text()
+    (bob_row,) = (u for u in running.api.get("/api/v1/users").json() if u["name"] == "bob")
+    assert bob_row["available"] is False
     form = page.locator("#assignment-form")
     assert form.get_by_label("Assign").input_value() == "off"
     form.get_by_label("Assign").select_option("balanced")
