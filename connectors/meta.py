@@ -24,6 +24,7 @@ from sportello.connectors.base import (
     WindowClosedError,
     too_large,
 )
+from sportello.connectors.tls import tls_context
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 WINDOW = timedelta(hours=24)
@@ -109,6 +110,7 @@ class GraphClient:
                 base_url=self.base_url + "/",
                 headers={"Authorization": f"Bearer {self._token}"},
                 timeout=self._timeout,
+                verify=tls_context(),
             )
         return self._client
 
@@ -168,7 +170,7 @@ class GraphClient:
 
     def _public(self) -> httpx.AsyncClient:
         if self._public_client is None:
-            self._public_client = httpx.AsyncClient(timeout=self._timeout)
+            self._public_client = httpx.AsyncClient(timeout=self._timeout, verify=tls_context())
         return self._public_client
 
     async def aclose(self) -> None:

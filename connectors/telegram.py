@@ -65,6 +65,7 @@ from sportello.connectors.base import (
     file_by_platform_id,
     too_large,
 )
+from sportello.connectors.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -140,12 +141,13 @@ class TelegramConnector(Connector):
         self._secret = (
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         )
+        shared = {"verify": tls_context()}
         self.bot = Bot(
             self._token,
             base_url=settings.api_base_url.rstrip("/") + "/bot",
             base_file_url=settings.api_base_url.rstrip("/") + "/file/bot",
-            request=HTTPXRequest(connection_pool_size=32, read_timeout=15),
-            get_updates_request=HTTPXRequest(read_timeout=40),
+            request=HTTPXRequest(connection_pool_size=32, read_timeout=15, httpx_kwargs=shared),
+            get_updates_request=HTTPXRequest(read_timeout=40, httpx_kwargs=shared),
         )
 
     @classmethod

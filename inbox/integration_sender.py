@@ -22,6 +22,7 @@ from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 from sportello.config.settings import WebhookSettings
+from sportello.connectors.tls import tls_context
 from sportello.inbox.batches import chunked
 from sportello.inbox.clock import Clock
 from sportello.inbox.db import session_scope
@@ -52,7 +53,9 @@ class WebhookSender:
         by_webhook: dict[str, list[WebhookDelivery]] = {}
         for delivery in await asyncio.to_thread(self._due):
             by_webhook.setdefault(delivery.webhook, []).append(delivery)
-        async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+        if not by_webhook:  # the usual run: no client, no TLS set-up
+            return 0
+        async with httpx.AsyncClient(timeout=TIMEOUT_S, verify=tls_context()) as client:
             sent = await asyncio.gather(*(self._in_order(client, d) for d in by_webhook.values()))
         results = [result for results in sent for result in results]
         await asyncio.to_thread(self._record, results)

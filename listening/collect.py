@@ -23,6 +23,7 @@ from sportello.config.settings import Settings
 from sportello.connectors import feeds
 from sportello.connectors.base import ParseError
 from sportello.connectors.mentions import FoundMention
+from sportello.connectors.tls import tls_context
 from sportello.connectors.x_search import XSearchClient, build_query, parse_page
 from sportello.inbox import journal
 from sportello.inbox.clock import Clock
@@ -54,7 +55,7 @@ class MentionCollector:
         self.listening = settings.listening
         self.clock = clock
         self.sentiment = sentiment
-        self.http = http or httpx.AsyncClient(timeout=20)
+        self.http = http or httpx.AsyncClient(timeout=20, verify=tls_context())
         x = settings.channels.x
         self.x_client = XSearchClient(x) if x.bearer_token is not None else None
 

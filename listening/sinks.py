@@ -15,6 +15,7 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from sportello.config.settings import AlertSinkSettings, Settings
+from sportello.connectors.tls import tls_context
 
 TIMEOUT_S = 15.0
 
@@ -36,7 +37,7 @@ class TelegramSink:
 
     async def send(self, subject: str, text: str) -> None:
         # A bot per notification: alerts are rare, and its HTTP client stays on this loop.
-        request = HTTPXRequest(read_timeout=TIMEOUT_S)
+        request = HTTPXRequest(read_timeout=TIMEOUT_S, httpx_kwargs={"verify": tls_context()})
         async with Bot(self.token, base_url=self.base_url, request=request) as bot:
             await bot.send_message(chat_id=self.chat_id, text=text[:4096])
 
@@ -49,7 +50,7 @@ class WebhookSink:
         self.url = url
 
     async def send(self, subject: str, text: str) -> None:
-        async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+        async with httpx.AsyncClient(timeout=TIMEOUT_S, verify=tls_context()) as client:
             response = await client.post(self.url, json={"text": text})
         if response.status_code >= 300:
             raise RuntimeError(f"webhook answered {response.status_code}: {response.text[:200]}")

@@ -25,6 +25,7 @@ from sportello.connectors.emulators.meta import GraphEmulator
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.connectors.emulators.x import XEmulator
+from sportello.connectors.tls import tls_context
 from sportello.daemon import Daemon
 from sportello.inbox.db import make_engine, migrate
 
@@ -180,6 +181,7 @@ def server_client(base_url: str, **kwargs: Any) -> httpx.Client:
     uvicorn's 5 s keep-alive closes them: httpx's default (also 5 s) let a request go out on a
     connection the server was closing that moment ("connection reset by peer")."""
     kwargs.setdefault("timeout", 10)
+    kwargs.setdefault("verify", tls_context())  # not a CA bundle loaded per client
     return httpx.Client(base_url=base_url, limits=httpx.Limits(keepalive_expiry=2.0), **kwargs)
 
 
