@@ -107,7 +107,10 @@ function lineChart(container, points, { min, max, label, format = formatNumber, 
     if (p.y !== null && p.y !== undefined) {
       root.append(titled(svg("circle", { cx: x(i), cy: y(p.y), r: 3, class: "dot" }), `${p.x}: ${format(p.y)}`));
     }
-    if (i % every === 0) root.append(svg("text", { x: x(i) - 12, y: height - 6, class: "axis" }, p.x));
+    if (i % every !== 0) return;
+    // the last label ends at its point, or it would run past the chart's right edge
+    const anchor = points.length === 1 ? "middle" : i === 0 ? "start" : i === points.length - 1 ? "end" : "middle";
+    root.append(svg("text", { x: x(i), y: height - 6, class: "axis", "text-anchor": anchor }, p.x));
   });
 }
 
