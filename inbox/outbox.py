@@ -262,9 +262,10 @@ class OutboxSender:
                     message.delivery_status = "sent"
                     message.delivery_error = None
                     if external_id is not None:
-                        _absorb_echo(session, message, external_id)
+                        external_id = _claim_external_id(session, message, external_id)
                     message.external_id = external_id
-                    _apply_early_statuses(session, message, result.external_ids)
+                    if external_id is not None:
+                        _apply_early_statuses(session, message, result.external_ids)
                 return message
             assert error is not None
             item.last_error = error.reason
@@ -292,15 +293,30 @@ def _file_contents(session: Session, ids: list[int]) -> dict[int, bytes]:
     return {id_: content for id_, content in rows if id_ is not None}
 
 
-def _absorb_echo(session: Session, message: Message, external_id: str) -> None:
-    """The platform's echo of this very message may have been ingested first: keep ours."""
-    echo = find_message(session, message.channel, external_id)
-    if echo is None or echo.id == message.id:
-        return
-    if echo.delivery_status is not None:
-        apply_status(message, echo.delivery_status, echo.delivery_error)
-    session.delete(echo)
+def _claim_external_id(session: Session, message: Message, external_id: str) -> str | None:
+    """The platform's id for our sent ``message``, or None if a customer's message has it.
+
+    The platform's echo of this very message may have been ingested first: ours is kept, the
+    echo's status carried over. A customer's message is never an echo: a platform that gave
+    our message its id (a reused id) leaves ours without one rather than lose theirs.
+    """
+    found = find_message(session, message.channel, external_id)
+    if found is None or found.id == message.id:
+        return external_id
+    if found.direction != "out":
+        log.error(
+            "%s gave sent message %s the id %s of the customer's message %s: kept theirs",
+            message.channel,
+            message.id,
+            external_id,
+            found.id,
+        )
+        return None
+    if found.delivery_status is not None:
+        apply_status(message, found.delivery_status, found.delivery_error)
+    session.delete(found)
     session.flush()
+    return external_id
 
 
 def _apply_early_statuses(session: Session, message: Message, ids: tuple[str, ...]) -> None:

@@ -116,6 +116,28 @@ async def test_an_echo_stored_before_the_send_is_recorded_is_not_a_second_messag
     ]
 
 
+async def test_a_sent_message_given_a_customers_message_id_never_replaces_it(
+    engine: Engine,
+    database_url: str,
+    messenger_emulator: tuple[GraphEmulator, BackgroundServer],
+) -> None:
+    emulator, server = messenger_emulator
+    settings = load_settings(
+        None, database={"url": database_url}, channels=messenger_channel(server.url)
+    )
+    conversation_id = _customer_wrote(engine, "messenger", "6024301887600002")
+    emulator.next_ids.append("in-6024301887600002")  # the customer's own message's id, reused
+    await _send(engine, settings)
+    with session_scope(engine) as session:
+        stored = session.exec(
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+        ).all()
+    assert [(m.direction, m.external_id, m.delivery_status) for m in stored] == [
+        ("in", "in-6024301887600002", None),
+        ("out", None, "sent"),
+    ]
+
+
 def test_statuses_for_ids_never_sent_are_dropped_after_two_days(engine: Engine) -> None:
     with session_scope(engine) as session:
         ingest(session, [StatusUpdate("whatsapp", "wamid.OTHER-SYSTEM", "read", NOW)], now=NOW)
