@@ -129,6 +129,8 @@ async function search(query) {
 async function select(id, messageId = null) {
   if (id !== state.selectedId) hideParts();
   state.selectedId = id;
+  showPane("thread");
+  showCustomerCard(false);
   viewing(id);
   seen(id).catch((error) => console.error(error));
   state.highlight = messageId;
@@ -140,6 +142,7 @@ async function select(id, messageId = null) {
 
 function forget() {
   state.selectedId = null;
+  showPane("list");
   viewing(null);
   state.conversation = null;
   state.customer = null;
@@ -560,12 +563,26 @@ function showMine() {
   loadList().catch((error) => console.error(error));
 }
 
+// --- narrow screens -------------------------------------------------------------------
+// On a phone one pane shows at a time, the list or the conversation (inbox.css); up to a
+// tablet's width the customer's card is a drawer over the conversation.
+
+function showPane(view) {
+  document.body.dataset.view = view;
+}
+
+function showCustomerCard(open) {
+  if (open) document.body.dataset.customer = "open";
+  else delete document.body.dataset.customer;
+}
+
 // --- keyboard -----------------------------------------------------------------------
 
 function onKey(event) {
   const target = event.target;
   const typing = target.closest("input, textarea, select");
   if (event.key === "Escape") {
+    showCustomerCard(false);
     if (target.id === "search" && target.value) {
       target.value = "";
       search("");
@@ -636,6 +653,9 @@ function start() {
     patchConversation({ tags });
   });
   $("help-button").addEventListener("click", () => $("help").showModal());
+  $("thread-back").addEventListener("click", () => showPane("list"));
+  $("customer-open").addEventListener("click", () => showCustomerCard(true));
+  $("customer-close").addEventListener("click", () => showCustomerCard(false));
   $("available").addEventListener("change", setAvailability);
   $("assigned-note").addEventListener("click", showMine);
   loadAvailability().catch((error) => console.error(error));
