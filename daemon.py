@@ -25,6 +25,7 @@ from sportello.inbox.intake import Intake
 from sportello.inbox.integration_sender import WebhookSender, forget_webhook_deliveries
 from sportello.inbox.journal_writer import JournalWriter
 from sportello.inbox.live import Broadcaster
+from sportello.inbox.named_in_rules import unknown_in_sla_policies, unknown_in_triage_rules
 from sportello.inbox.outbox import OutboxSender
 from sportello.inbox.pipeline import Hook, JournalWorker
 from sportello.inbox.sla import SlaClock, Sweeps
@@ -158,11 +159,26 @@ class Daemon:
         self.engine.dispose()
 
     def seed_settings(self) -> None:
-        """Copy business hours, away rules and SLAs from the config if the database has none."""
+        """Copy business hours, away rules and SLAs from the config if the database has none;
+        warn of stored rules naming users or teams that do not exist (the configuration file
+        is not checked against them, as its users may be added after the first start)."""
         with session_scope(self.engine) as session:
             stored = settings_store.seed(session, self.settings, self.clock.now())
+            unknown = [
+                ("triage rule", found)
+                for found in unknown_in_triage_rules(session, settings_store.triage_rules(session))
+            ] + [
+                ("SLA policy", found)
+                for found in unknown_in_sla_policies(
+                    session, settings_store.sla_policies(session, self.settings)
+                )
+            ]
         if stored:
             log.info("seeded %s from the configuration", ", ".join(stored))
+        for kind, found in unknown:
+            log.warning(
+                "%s %d, %s: %s (it does nothing)", kind, found.index + 1, found.field, found.message
+            )
 
     def _ingested(self, ingested: Ingested) -> None:
         """After a delivery is committed: the sender wakes for replies automation queued;

@@ -7,6 +7,7 @@ rules stored, edited over the API, the CLI and the settings page (Chromium).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -290,6 +291,21 @@ def test_the_rules_are_seeded_then_edited_over_the_api_by_admins(
     assert running.api.put(path, json=wanted[1:]).status_code == 200
     stored = running.api.get(path).json()
     assert [(rule["name"], rule["assign"]) for rule in stored] == [("x", "paolo")]
+
+
+def test_the_daemon_warns_at_start_of_rules_naming_nobody(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The configuration file's rules are stored unchecked (its users may come later)."""
+    rules = [REFUNDS, {"name": "to-marta", "channels": ["telegram"], "assign": "marta"}]
+    policies = [{"name": "billing", "first_response": "1h", "teams": ["billing"]}]
+    with caplog.at_level(logging.WARNING, logger="sportello.daemon"):
+        start_daemon(make_settings(sqlite_url, triage_rules=rules, sla=policies))
+    warned = [r.getMessage() for r in caplog.records if r.name == "sportello.daemon"]
+    assert warned == [
+        "triage rule 2, assign: no user named marta (it does nothing)",
+        "SLA policy 1, teams: no team named billing (it does nothing)",
+    ]
 
 
 def test_a_message_is_tried_against_the_stored_rules_or_the_ones_given(
