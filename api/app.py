@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from sportello import __version__
@@ -35,6 +36,7 @@ from sportello.api import (
     webhooks,
     x_usage,
 )
+from sportello.api.request_limits import bounded, validation_error
 from sportello.api.webhook_intake import Receive, Scope, Send, WebhookIntake, delivery_channel
 
 if TYPE_CHECKING:
@@ -51,10 +53,12 @@ class SportelloApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         channel = delivery_channel(scope)
-        if channel is None:
-            await super().__call__(scope, receive, send)
-        else:
+        if channel is not None:
             await self.intake(channel, scope, receive, send)
+        elif scope["type"] == "http":
+            await bounded(super().__call__, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(daemon: Daemon) -> FastAPI:
@@ -70,6 +74,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         WebhookIntake(daemon), title="sportello", version=__version__, lifespan=lifespan
     )
     app.state.daemon = daemon
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,6 +133,40 @@ def test_a_duration_or_a_closure_past_what_the_calendars_reckon_with_is_refused(
         assert refused.status_code == 422 and "out of range" in refused.text, refused.text
     stored = running.api.put("/api/v1/settings/business-hours", json=hours)
     assert stored.status_code == 200, stored.text
+
+
+def test_a_body_past_its_limit_is_a_413_declared_or_streamed(running: RunningDaemon) -> None:
+    big = json.dumps({"text": "a" * (3 * 2**20)}).encode()
+    declared = running.api.post(
+        "/api/v1/conversations/1/messages",
+        content=big,
+        headers={"Content-Type": "application/json"},
+    )
+    assert declared.status_code == 413 and declared.json() == {"detail": "request body over 2 MiB"}
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it comes
+        for _ in range(40):
+            yield b"name=" + b"a" * 2**16 + b"&"
+
+    for path in ("/login", "/api/v1/conversations/1/messages"):
+        streamed = running.api.post(
+            path, content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert streamed.status_code == 413, (path, streamed.text)
+    assert running.api.get("/healthz").status_code == 200
+    upload = running.api.post(  # a file within its own 25 MiB passes the general limit
+        "/api/v1/conversations/1/files", files={"file": ("a.txt", b"a" * (3 * 2**20))}
+    )
+    assert upload.status_code == 409  # refused for what it is (no channel here), not its size
+
+
+def test_a_422_does_not_repeat_a_long_value(running: RunningDaemon) -> None:
+    refused = running.api.post("/api/v1/conversations/1/messages", json={"text": "a" * 30_000})
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "text"] and "at most 20000 characters" in error["msg"]
+    assert error["input"] == "a" * 200
+    assert len(refused.content) < 1000
 
 
 # Streams and the platforms' webhooks are no request-and-answer operations to fuzz.
