@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import messenger_channel, whatsapp_channel
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from sportello.config.settings import Settings, load_settings
 from sportello.connectors.base import Channel, InboundMessage, Person, StatusUpdate, Thread
@@ -129,9 +129,8 @@ async def test_a_sent_message_given_a_customers_message_id_never_replaces_it(
     emulator.next_ids.append("in-6024301887600002")  # the customer's own message's id, reused
     await _send(engine, settings)
     with session_scope(engine) as session:
-        stored = session.exec(
-            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
-        ).all()
+        query = select(Message).where(Message.conversation_id == conversation_id)
+        stored = session.exec(query.order_by(col(Message.id))).all()
     assert [(m.direction, m.external_id, m.delivery_status) for m in stored] == [
         ("in", "in-6024301887600002", None),
         ("out", None, "sent"),

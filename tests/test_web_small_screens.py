@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from conftest import Browser, RunningDaemon, make_settings, telegram_channel, wait_for
+from playwright.sync_api import ViewportSize
 
 from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators.server import BackgroundServer
@@ -16,8 +17,8 @@ from sportello.inbox.conversations import set_status
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
 
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 1024, "height": 768}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+TABLET: ViewportSize = {"width": 1024, "height": 768}
 SIDEWAYS = "document.scrollingElement.scrollWidth - window.innerWidth"
 
 
