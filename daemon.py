@@ -72,7 +72,8 @@ class Daemon:
         self.sentiment = SentimentService(default_language=settings.brand.default_language)
         hooks: list[Hook] = [
             SurveyAnswers(settings, self.clock),
-            TriageRules(self.clock),  # before the SLA clock: a raised priority picks the policy
+            # before the SLA clock: a raised priority picks the policy
+            TriageRules(self.clock, settings.brand.default_language),
             SlaClock(),
             AwayResponder(self.clock, settings.brand.default_language),
         ]

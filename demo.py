@@ -148,7 +148,17 @@ TRIAGE_RULES = [
         "add_tags": ["refund"],
         "priority": 2,
         "team": "resi",
-    }
+    },
+    {  # answers for the team, once per conversation, in the customer's language
+        "name": "delivery-address",
+        "keywords": ["indirizzo di consegna", "delivery address"],
+        "answer": {
+            "it": "Ciao {name}, l'indirizzo si cambia dalla pagina dell'ordine finché non è "
+            "spedito. Se è già partito, un operatore ti risponde qui.",
+            "en": "Hi {name}, you can change the address on the order's page until it ships. "
+            "If it has shipped already, an agent will answer you here.",
+        },
+    },
 ]
 
 

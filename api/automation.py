@@ -36,6 +36,7 @@ from sportello.inbox.named_in_rules import (
     unknown_in_sla_policies,
     unknown_in_triage_rules,
 )
+from sportello.inbox.replies import pick_template
 from sportello.inbox.triage_rules import decide
 
 router = APIRouter(prefix="/api/v1", tags=["business hours, away messages, SLA"])
@@ -196,6 +197,10 @@ class TriagePreviewOut(BaseModel):
     priority: int | None
     assignee: str | None
     team: str | None
+    answer: str | None = Field(
+        description="the automatic answer, in the text's language where the rule has it "
+        "(placeholders as written)"
+    )
 
 
 @router.post("/settings/triage-rules/preview")
@@ -214,6 +219,8 @@ def preview_triage_rules(
     )  # fmt: skip
     rules = body.rules if body.rules is not None else settings_store.triage_rules(session)
     outcome = decide(rules, message)
+    languages = [message.sentiment_language] if message.sentiment_language else []
+    answer = pick_template(outcome.answer, languages, daemon.settings.brand.default_language)
     return TriagePreviewOut(
         language=message.sentiment_language,
         sentiment=scored.label if scored else None,
@@ -222,6 +229,7 @@ def preview_triage_rules(
         priority=outcome.priority,
         assignee=outcome.assignee,
         team=outcome.team,
+        answer=answer[1] if answer is not None else None,
     )
 
 

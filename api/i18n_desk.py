@@ -150,6 +150,7 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "act.priority": "{actor} set the priority: {priority}",
         "act.tagged": "{actor} tagged it {changes}",
         "act.rule": "Triage rules {rules}: {changes}",
+        "act.rule_answered": "answered",
         "act.sla_first_response_warning": "First response due at {due} ({policy} SLA)",
         "act.sla_first_response_breach": "First response target missed: due at {due} "
         "({policy} SLA)",
@@ -306,6 +307,7 @@ DESK_MESSAGES: dict[str, dict[str, str]] = {
         "act.priority": "{actor} ha cambiato la priorità: {priority}",
         "act.tagged": "{actor} ha cambiato le etichette: {changes}",
         "act.rule": "Regole di smistamento {rules}: {changes}",
+        "act.rule_answered": "ha risposto",
         "act.sla_first_response_warning": "Prima risposta entro le {due} (SLA {policy})",
         "act.sla_first_response_breach": "Obiettivo di prima risposta mancato: entro le {due} "
         "(SLA {policy})",

@@ -323,6 +323,11 @@ class TriageRuleSettings(_Section):
     priority: int | None = Field(default=None, ge=0, le=3, description="raised to at least this")
     assign: str | None = Field(default=None, description="this agent, when nobody has it")
     team: str | None = Field(default=None, description="this team, when it has none")
+    answer: Templates = Field(
+        default_factory=dict,
+        description="an automatic answer per language (it, en, ...), at most once per "
+        "conversation; {name} and {next_open} as in away messages",
+    )
     stop: bool = Field(default=False, description="when it matches, the rules after it are skipped")
 
     @field_validator("keywords", "add_tags")
@@ -343,8 +348,9 @@ class TriageRuleSettings(_Section):
 
     @model_validator(mode="after")
     def _does_something(self) -> TriageRuleSettings:
-        if not self.add_tags and self.priority is None and not self.assign and not self.team:
-            raise ValueError("a rule needs add_tags, priority, assign or team")
+        acts = self.add_tags or self.priority is not None or self.assign or self.team
+        if not acts and not self.answer:
+            raise ValueError("a rule needs add_tags, priority, assign, team or answer")
         return self
 
 

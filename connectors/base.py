@@ -265,7 +265,7 @@ class OutboundMessage:
     thread_external_id: str
     recipient_external_id: str
     text: str
-    purpose: Literal["reply", "away", "survey", "follow_up", "alert"] = "reply"
+    purpose: Literal["reply", "away", "rule", "survey", "follow_up", "alert"] = "reply"
     reply_to_external_id: str | None = None
     buttons: tuple[Button, ...] = ()
     last_customer_message_at: datetime | None = None

@@ -47,6 +47,16 @@ class AwayCooldown(SQLModel, table=True):
     last_sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class RuleAnswer(SQLModel, table=True):
+    """A triage rule's automatic answer in one conversation: each answers there once."""
+
+    __tablename__ = "rule_answers"
+
+    conversation_id: int = Field(primary_key=True)
+    rule: str = Field(primary_key=True)
+    sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class SlaBreach(SQLModel, table=True):
     """A warning before, or the breach of, a deadline of one conversation."""
 

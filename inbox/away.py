@@ -88,12 +88,7 @@ def decide(
     if chosen is None:
         return decision(False, "the matching rule has no text", rule=rule)
     language, template = chosen
-    reopens = next_open or (at if is_open else None)
-    when_text = (
-        format_next_open(reopens, calendar.tz, language)
-        if reopens is not None
-        else SOON.get(language[:2].lower(), SOON["en"])
-    )
+    when_text = reopening(calendar, next_open or (at if is_open else None), language)
     text = render(template, name=name, next_open=when_text)
     reason = (
         "always answers on this channel"
@@ -101,6 +96,14 @@ def decide(
         else _closed_reason(holiday, closure)
     )
     return decision(True, reason, rule=rule, language=language, text=text)
+
+
+def reopening(calendar: BusinessCalendar, reopens: datetime | None, language: str) -> str:
+    """``{next_open}`` in ``language``: when we open (``reopens``), or "as soon as possible"
+    where the calendar never opens."""
+    if reopens is None:
+        return SOON.get(language[:2].lower(), SOON["en"])
+    return format_next_open(reopens, calendar.tz, language)
 
 
 def _closed_reason(holiday: str | None, closure: Interval | None) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import delete, or_
 from sqlmodel import Session, SQLModel, col, select
 
-from sportello.inbox import away, sla, surveys
+from sportello.inbox import away, sla, surveys, triage_rules
 from sportello.inbox.batches import chunked
 from sportello.inbox.desk_models import (
     ConversationNote,
@@ -72,10 +72,11 @@ EraseHook = Callable[[Session, Scope], None]
 
 
 def _forget_automation(session: Session, scope: Scope) -> None:
-    """Away-message cooldowns, SLA records and surveys of the erased customer."""
+    """Away-message cooldowns, SLA records, rules' answers and surveys of the erased customer."""
     for customer_id in scope.customer_ids:
         away.forget_customer(session, customer_id)
     sla.forget_conversations(session, scope.conversation_ids)
+    triage_rules.forget_answers(session, scope.conversation_ids)
     surveys.forget(session, scope.customer_ids, scope.conversation_ids, scope.message_ids)
 
 

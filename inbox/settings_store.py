@@ -82,7 +82,9 @@ def _write(session: Session, key: str, value: Any, now: datetime, actor: str | N
     session.info.get("parsed_settings", {}).pop(key, None)
     row = _read(session, key)
     if row is None:
-        session.add(StoredSetting(key=key, value=value, updated_at=now, updated_by=actor))
+        row = StoredSetting(key=key, value=value, updated_at=now, updated_by=actor)
+        session.add(row)
+        session.info["stored_settings"][key] = row  # read back in this unit of work as written
     else:
         row.value, row.updated_at, row.updated_by = value, now, actor
     session.flush()

@@ -5,8 +5,9 @@ moment the message arrives, so the inbox sorts it at once. Every rule whose cond
 customer message meets applies, in order, until one marked ``stop`` matches: tags are added,
 the priority only ever goes up,
 the first rule with an assignee gives the conversation to that agent if nobody has it, and
-the first with a team gives it to that team if it has none. A
-rule that changes something records a ``rule`` event on the conversation (and an
+the first with a team gives it to that team if it has none, and the first with an answer
+sends it, in the customer's language, once per conversation (never in a group or a public
+thread). A rule that changes something records a ``rule`` event on the conversation (and an
 ``assigned`` one when it gives it away), so its history says why.
 """
 
@@ -21,17 +22,22 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, event, inspect
+from sqlalchemy import bindparam, delete, event, inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sportello.config.settings import TriageRuleSettings
-from sportello.inbox import settings_store
+from sportello.inbox import outbox, settings_store
+from sportello.inbox.automation_tables import RuleAnswer
+from sportello.inbox.away import reopening
+from sportello.inbox.batches import chunked
 from sportello.inbox.clock import Clock
 from sportello.inbox.conversations import record
 from sportello.inbox.ingest import Ingested
 from sportello.inbox.models import Conversation, ConversationTag, Message
+from sportello.inbox.replies import pick_template, recipient, render
+from sportello.inbox.upsert import insert_ignore
 from sportello.inbox.users import Team, User
 
 log = logging.getLogger(__name__)
@@ -89,6 +95,8 @@ class Outcome:
     assigned_by: str | None = None
     team: str | None = None
     teamed_by: str | None = None
+    answer: dict[str, str] = field(default_factory=dict)
+    answered_by: str | None = None
 
 
 def decide(rules: Sequence[TriageRuleSettings], message: Message) -> Outcome:
@@ -105,6 +113,8 @@ def decide(rules: Sequence[TriageRuleSettings], message: Message) -> Outcome:
             outcome.assignee, outcome.assigned_by = rule.assign, rule.name
         if rule.team and outcome.team is None:
             outcome.team, outcome.teamed_by = rule.team, rule.name
+        if rule.answer and outcome.answered_by is None:
+            outcome.answer, outcome.answered_by = dict(rule.answer), rule.name
         if rule.stop:
             break
     return outcome
@@ -116,8 +126,9 @@ class TriageRules:
 
     It runs before the SLA clock, so that a priority a rule raises picks the SLA policy."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, default_language: str = "it") -> None:
         self.clock = clock
+        self.default_language = default_language
 
     def __call__(self, session: Session, ingested: Ingested) -> None:
         fresh = [
@@ -133,18 +144,54 @@ class TriageRules:
         for message, conversation in fresh:
             outcome = decide(rules, message)
             if outcome.rules:
-                assignee = apply(session, conversation, outcome, self.clock.now())
+                now = self.clock.now()
+                answered = self.answer(session, message, conversation, outcome, now)
+                assignee = apply(session, conversation, outcome, now, answered)
                 if assignee is not None:
                     assert conversation.id is not None
                     ingested.assigned.append((conversation.id, assignee))
 
+    def answer(
+        self,
+        session: Session,
+        message: Message,
+        conversation: Conversation,
+        outcome: Outcome,
+        now: datetime,
+    ) -> str | None:
+        """Queue the outcome's answer, unless its rule answered in this conversation before;
+        returns the language it went out in."""
+        if outcome.answered_by is None or conversation.is_group or conversation.public:
+            return None
+        reader = recipient(
+            session, message.customer_id, message.identity_id, message.sentiment_language
+        )
+        chosen = pick_template(outcome.answer, reader.languages, self.default_language)
+        if chosen is None:
+            return None
+        assert conversation.id is not None
+        claim = {"conversation_id": conversation.id, "rule": outcome.answered_by, "sent_at": now}
+        if not insert_ignore(session, RuleAnswer, claim):
+            return None
+        language, template = chosen
+        calendar = settings_store.calendar(session)
+        reopens = now if calendar.is_open(now) else calendar.next_open(now)
+        text = render(template, name=reader.name, next_open=reopening(calendar, reopens, language))
+        outbox.queue(session, conversation, text, now=now, author="bot", purpose="rule")
+        return language
+
 
 def apply(
-    session: Session, conversation: Conversation, outcome: Outcome, now: datetime
+    session: Session,
+    conversation: Conversation,
+    outcome: Outcome,
+    now: datetime,
+    answered: str | None = None,
 ) -> str | None:
-    """Make ``outcome``'s changes that are changes; returns the new assignee, if any."""
+    """Make ``outcome``'s changes that are changes (``answered``: the language its answer
+    went out in, if it did); returns the new assignee, if any."""
     assert conversation.id is not None
-    changed: dict[str, Any] = {}
+    changed: dict[str, Any] = {"answered": answered} if answered is not None else {}
     if outcome.tags:
         have = _tags(session, conversation)
         added = [tag for tag in outcome.tags if tag not in have]
@@ -173,6 +220,12 @@ def apply(
     if changed:
         record(session, conversation, "rule", now, "rules", rules=outcome.rules, **changed)
     return assignee
+
+
+def forget_answers(session: Session, conversation_ids: Sequence[int]) -> None:
+    """Drop the record of rules' answers in these conversations (for erasure)."""
+    for chunk in chunked(conversation_ids):
+        session.exec(delete(RuleAnswer).where(col(RuleAnswer.conversation_id).in_(chunk)))  # type: ignore[call-overload]
 
 
 # The reads below run inside the journal worker's batch: without autoflush (a flush per

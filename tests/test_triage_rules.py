@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from sportello.cli import app
 from sportello.config.settings import ConfigError, TriageRuleSettings, load_settings
-from sportello.connectors.base import InboundMessage, Person, Thread
+from sportello.connectors.base import Channel, InboundMessage, Person, Thread
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
@@ -128,7 +128,7 @@ def test_a_matching_rule_marked_stop_is_the_last_one_tried() -> None:
 
 
 def test_a_rule_is_checked_when_written() -> None:
-    with pytest.raises(ConfigError, match="add_tags, priority, assign or team"):
+    with pytest.raises(ConfigError, match="add_tags, priority, assign, team or answer"):
         load_settings(None, triage_rules=[{"name": "idle", "keywords": ["x"]}])
     with pytest.raises(ConfigError, match="unique"):
         load_settings(None, triage_rules=[REFUNDS, REFUNDS])
@@ -268,6 +268,71 @@ def test_a_customer_message_tags_raises_and_assigns_its_conversation(
     assert john["events"][-1][2]["rules"] == ["unhappy", "english", "telegram-to-marta"]
 
 
+TRACKING = {
+    "name": "tracking",
+    "keywords": ["tracking", "where is my"],
+    "answer": {
+        "it": "Ciao {name}, segui il pacco su example.com/track.",
+        "en": "Hi {name}, follow your parcel at example.com/track.",
+    },
+}
+
+
+def test_a_rule_answers_once_per_conversation_in_the_customers_language(
+    database_url: str,
+    telegram_emulator: tuple[TelegramEmulator, BackgroundServer],
+    start_daemon: Callable[..., RunningDaemon],
+) -> None:
+    emulator, telegram = telegram_emulator
+    running = start_daemon(
+        make_settings(
+            database_url, channels=telegram_channel(telegram.url), triage_rules=[TRACKING]
+        )
+    )
+    giulia_id = customer_writes(running, GIULIA, "Buongiorno, mi mandate il tracking del pacco?")
+    italian = "Ciao Giulia, segui il pacco su example.com/track."
+    wait_for(lambda: [sent for sent in emulator.sent if sent["text"] == italian])
+    customer_writes(running, GIULIA, "Il tracking non si apre, mi aiutate?")  # not again
+    john_id = customer_writes(running, JOHN, "Hello, where is my parcel? Thanks a lot")
+    english = "Hi John, follow your parcel at example.com/track."
+    wait_for(lambda: [sent for sent in emulator.sent if sent["text"] == english])
+
+    def bot_messages(conversation_id: int) -> list[tuple[str, str]]:
+        stored = running.messages(conversation_id=conversation_id, direction="out")
+        return [(m["author"], m["text"]) for m in stored]
+
+    assert bot_messages(giulia_id) == [("bot", italian)]
+    assert bot_messages(john_id) == [("bot", english)]
+    assert [sent["text"] for sent in emulator.sent].count(italian) == 1
+    events = _conversation(running, giulia_id)["events"]  # the second match changed nothing
+    assert events == [("rule", "rules", {"answered": "it", "rules": ["tracking"]})]
+    # an automatic answer is no first response: the customer still waits for an agent
+    conversation = running.api.get(f"/api/v1/conversations/{giulia_id}").json()
+    assert conversation["first_response_at"] is None
+
+
+def test_a_rule_never_answers_in_a_public_thread_or_a_group(engine: Engine) -> None:
+    at = datetime.now(UTC)
+    hook = TriageRules(FrozenClock(at))
+    luca = Person("1400000000000000009", "Luca")
+
+    def said(channel: Channel, external_id: str, thread: Thread) -> InboundMessage:
+        return InboundMessage(channel, external_id, thread, luca, at, text="Where is my parcel?")
+
+    in_public = said("x", "1860000000000000009", Thread("1860000000000000009", public=True))
+    in_group = said("telegram", "-100123:7", Thread("-100123", is_group=True))
+    in_private = said("telegram", "1400000000000000009:8", Thread("1400000000000000009"))
+    with session_scope(engine) as session:
+        rules = [TriageRuleSettings.model_validate(TRACKING)]
+        settings_store.set_triage_rules(session, rules, at, "test")  # read back as written
+        ingested = ingest(session, [in_public, in_group, in_private], now=at)
+        hook(session, ingested)
+        private = ingested.new_messages[2][1].id
+    with session_scope(engine) as session:
+        answered = session.exec(select(Message.conversation_id).where(Message.author == "bot"))
+        assert answered.all() == [private]
+
+
 def test_the_rules_are_seeded_then_edited_over_the_api_by_admins(
     sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
 ) -> None:
@@ -283,7 +348,7 @@ def test_the_rules_are_seeded_then_edited_over_the_api_by_admins(
         {"loc": ["body", 0, "assign"], "msg": "no user named marta", "type": "value"}
     ]
     answer = running.api.put(path, json=[{"name": "idle", "channels": ["x"]}])
-    assert answer.status_code == 422 and "add_tags, priority, assign or team" in answer.text
+    assert answer.status_code == 422 and "add_tags, priority, assign, team or answer" in answer.text
     assert [rule["name"] for rule in running.api.get(path).json()] == ["refunds"]  # unchanged
     agent = agent_token(running, "bob", datetime.now(UTC))
     assert running.api.put(path, json=wanted[1:], headers=agent).status_code == 403
@@ -323,12 +388,22 @@ def test_a_message_is_tried_against_the_stored_rules_or_the_ones_given(
         "priority": 3,
         "assignee": "paolo",  # the preview names the rule's agent, user or not
         "team": None,
+        "answer": None,
     }
     calm = {"text": "Ciao, a che ora aprite domani?", "channel": "x"}
     assert running.api.post(path, json=calm).json()["rules"] == []
-    unsaved = [{"name": "hours", "keywords": ["a che ora"], "add_tags": ["hours"], "team": "desk"}]
+    unsaved = [
+        {
+            "name": "hours",
+            "keywords": ["a che ora"],
+            "add_tags": ["hours"],
+            "team": "desk",
+            "answer": {"en": "We open at 9.", "it": "Apriamo alle 9."},
+        }
+    ]
     tried = running.api.post(path, json={**calm, "rules": unsaved}).json()
     assert (tried["rules"], tried["tags"], tried["team"]) == (["hours"], ["hours"], "desk")
+    assert tried["answer"] == "Apriamo alle 9."  # in the language the text is in
     everything = {"name": "everything", "add_tags": ["seen"]}
     tried = running.api.post(path, json={**calm, "rules": [*unsaved, everything]}).json()
     assert tried["rules"] == ["hours", "everything"]
@@ -395,6 +470,7 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
     assert error.inner_text() == "no user named mara"
     card.get_by_label("Give to", exact=True).fill("marta")
     card.get_by_label("then stop: skip the rules below").check()
+    card.get_by_label("Automatic answer (it)").fill("Ciao {name}, il rimborso parte in 5 giorni.")
     form.get_by_role("button", name="Save").click()
     form.locator(".saved").wait_for()
     stored = running.api.get("/api/v1/settings/triage-rules").json()
@@ -409,6 +485,7 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
             "priority": 2,
             "assign": "marta",
             "team": None,
+            "answer": {"it": "Ciao {name}, il rimborso parte in 5 giorni."},
             "stop": True,
         }
     ]
@@ -417,7 +494,10 @@ def test_an_admin_writes_a_rule_on_the_settings_page(
     form.get_by_role("button", name="Try").click()
     result = form.locator("#rule-try-result")
     result.wait_for()
-    assert result.inner_text().startswith("Matches refunds: +refund · P2 high · → marta (it")
+    assert result.inner_text().startswith(
+        "Matches refunds: +refund · P2 high · → marta · "
+        "answers “Ciao {name}, il rimborso parte in 5 giorni.” (it"
+    )
     form.get_by_label("Try a customer's message").fill("Grazie, tutto a posto")
     form.get_by_label("Try a customer's message").press("Enter")
     form.locator("#rule-try-result", has_text="No rule matches").wait_for()

@@ -16,7 +16,7 @@ from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox import accounts, outbox
-from sportello.inbox.automation_tables import AwayCooldown
+from sportello.inbox.automation_tables import AwayCooldown, RuleAnswer
 from sportello.inbox.away import claim_cooldown
 from sportello.inbox.clock import FrozenClock
 from sportello.inbox.conversations import set_status
@@ -245,7 +245,7 @@ def test_erase_and_export_a_customer(
     assert "Giulia" not in json.dumps(entry.data) and "5551001" not in json.dumps(entry.data)
 
 
-def test_erase_reaches_mentions_surveys_and_away_cooldowns(
+def test_erase_reaches_mentions_surveys_away_cooldowns_and_rule_answers(
     database_url: str, start_daemon: Callable[..., RunningDaemon]
 ) -> None:
     """Areas beyond the core keep customer data too; erasing a customer clears them."""
@@ -277,6 +277,8 @@ def test_erase_reaches_mentions_surveys_and_away_cooldowns(
         outbox.queue(session, conversation, "Ci scusiamo, controlliamo subito.", now=T0)
         set_status(session, conversation, "resolved", T0 + timedelta(minutes=5))
         claim_cooldown(session, customer_id, T0, timedelta(hours=12))
+        answered = {"conversation_id": conversation.id, "rule": "orders", "sent_at": T0}
+        session.add(RuleAnswer.model_validate(answered))
     assert run_surveys(engine, running.daemon.settings, T0 + timedelta(minutes=6)) == 1
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Mention)).one() == 1
@@ -284,7 +286,7 @@ def test_erase_reaches_mentions_surveys_and_away_cooldowns(
 
     assert running.api.delete(f"/api/v1/customers/{customer_id}").status_code == 200
     with Session(engine) as session:
-        for table in (Mention, Survey, AwayCooldown, Message, Customer):
+        for table in (Mention, Survey, AwayCooldown, RuleAnswer, Message, Customer):
             assert session.exec(select(func.count()).select_from(table)).one() == 0, table
 
 

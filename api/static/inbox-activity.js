@@ -32,7 +32,8 @@ function tagChanges(added = [], removed = []) {
 function rule(e) {
   const changes = [tagChanges(e.data.tags),
     e.data.priority !== undefined ? t(`priority.${e.data.priority}`) : "",
-    e.data.assignee ? `→ ${e.data.assignee}` : "", e.data.team ? `→ ${e.data.team}` : ""].filter(Boolean).join(" · ");
+    e.data.assignee ? `→ ${e.data.assignee}` : "", e.data.team ? `→ ${e.data.team}` : "",
+    e.data.answered ? t("act.rule_answered") : ""].filter(Boolean).join(" · ");
   return fill("act.rule", { rules: (e.data.rules || []).join(", "), changes });
 }
 

@@ -203,6 +203,10 @@ function triageCard(rule, index) {
       textField(t("set.team_to"), rule.team, "team", { size: 10, list: "rule-teams", placeholder: t("set.no_team") }),
       el("label", { class: "check" }, el("input", { type: "checkbox", "data-name": "stop", checked: rule.stop }), t("set.rule_stop"))),
     ["add_tags", "priority", "assign", "team"].map((k) => errorBox(`${index}.${k}`)),
+    [...new Set([...TEXT_LANGUAGES, ...Object.keys(rule.answer || {})])].map((lang) =>
+      el("label", { class: "text-field" }, `${t("set.rule_answer")} (${lang})`,
+        el("textarea", { rows: 2, "data-answer": lang, placeholder: t("set.rule_answer_hint") }, rule.answer?.[lang] || ""))),
+    errorBox(`${index}.answer`),
     errorBox(`${index}`),
     el("button", { type: "button", class: "small ghost", onclick: (event) => removeCard(event, triageCard, readTriage) }, t("set.remove_rule")));
 }
@@ -220,6 +224,8 @@ function readTriage(card) {
     priority: value("priority") ? Number(value("priority")) : null,
     assign: value("assign") || null,
     team: value("team") || null,
+    answer: Object.fromEntries([...card.querySelectorAll("textarea[data-answer]")]
+      .filter((area) => area.value.trim()).map((area) => [area.dataset.answer, area.value.trim()])),
     stop: card.querySelector('[data-name="stop"]').checked,
   };
 }
@@ -237,7 +243,8 @@ async function tryTriage() {
     const r = await api("/api/v1/settings/triage-rules/preview", { method: "POST", body });
     const changes = [r.tags.map((tag) => `+${tag}`).join(" "),
       r.priority === null ? "" : t(`priority.${r.priority}`),
-      r.assignee ? `→ ${r.assignee}` : "", r.team ? `→ ${r.team}` : ""].filter(Boolean).join(" · ");
+      r.assignee ? `→ ${r.assignee}` : "", r.team ? `→ ${r.team}` : "",
+      r.answer ? `${t("set.rule_answers")} “${r.answer}”` : ""].filter(Boolean).join(" · ");
     const scored = [r.language, r.sentiment && t(`sentiment.${r.sentiment}`)].filter(Boolean).join(", ");
     const result = $("rule-try-result");
     result.textContent = r.rules.length
@@ -499,7 +506,7 @@ $("rule-try-text").addEventListener("keydown", (event) => {
 });
 $("rules-add").addEventListener("click", () => {
   const container = $("triage-rules");
-  const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null, team: null, stop: false }, container.children.length);
+  const card = triageCard({ name: "", channels: [], keywords: [], languages: [], sentiment: null, add_tags: [], priority: null, assign: null, team: null, answer: {}, stop: false }, container.children.length);
   container.append(card);
   card.querySelector('[data-name="name"]').focus();
 });
