@@ -194,7 +194,8 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.rules": "Triage rules",
         "set.rules_hint": "Every rule a customer's message matches applies, in order, until one "
         "that says to stop: its tags are added, the priority raised, and the conversation given "
-        "to the agent if nobody has it and to the team if it has none. Keywords: any of them, "
+        "to the agent if nobody has it and to the team if it has none; the first one's "
+        "automatic answer goes to the customer, once per conversation. Keywords: any of them, "
         "in any case, accents or not; rimbors* for every word starting so; empty: every message.",
         "set.keywords": "Keywords",
         "set.languages": "Languages",
@@ -452,7 +453,8 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.rules_hint": "Si applica, in ordine, ogni regola a cui corrisponde il messaggio di "
         "un cliente, fino a una che dice di fermarsi: le sue etichette vengono aggiunte, la "
         "priorità alzata e la conversazione data all'operatore se non ce l'ha nessuno e al team "
-        "se non ne ha uno. Parole chiave: una qualsiasi, maiuscole o "
+        "se non ne ha uno; la risposta automatica della prima va al cliente, una volta per "
+        "conversazione. Parole chiave: una qualsiasi, maiuscole o "
         "minuscole, con o senza accenti; rimbors* per ogni parola che comincia così; vuoto: "
         "ogni messaggio.",
         "set.keywords": "Parole chiave",
