@@ -5,8 +5,9 @@ customer's identity are the ``wa_id``, and the identity's phone is ``+<wa_id>`` 
 same person is recognised on other channels by number.
 
 Outside the 24-hour customer-service window only an approved template may be sent:
-``channels.whatsapp.templates`` names one per purpose (``reply``, ``away``, ``survey``,
-``follow_up``); each template has one body variable ``{{1}}`` that receives the text.
+``channels.whatsapp.templates`` names one per purpose (``reply``, ``away``, ``rule``,
+``survey``, ``follow_up``); each template has one body variable ``{{1}}`` that receives the
+text.
 """
 
 from __future__ import annotations
