@@ -41,7 +41,8 @@ def _telegram_conversation(
     """A daemon against the emulator, and the conversation Giulia opened there."""
     emulator, server = telegram_emulator
     running = start_daemon(make_settings(database_url, channels=telegram_channel(server.url)))
-    inbound = telegram_says(running, 1, text="Mi mandate l'etichetta per il reso?")
+    said = emulator.next_message_id(5551001)  # ids in a chat count both ways, as on Telegram
+    inbound = telegram_says(running, said, text="Mi mandate l'etichetta per il reso?")
     return emulator, running, inbound["conversation_id"]
 
 
