@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from conftest import (
@@ -21,6 +22,7 @@ from conftest import (
     whatsapp_channel,
 )
 
+from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators import meta_payloads as mp
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.meta import GraphEmulator
@@ -29,6 +31,22 @@ from sportello.connectors.emulators.server import BackgroundServer
 GIULIA = tg.user(5551001, "Giulia", "Rossi", language_code="it")
 WA_ID = "393331234567"
 PSID = "6024301887612345"
+
+
+def giulia_said(
+    message_id: int, text: str, at: datetime | None = None, **content: Any
+) -> InboundMessage:
+    """Giulia's Telegram message ``message_id``, as the connector parses it (to ingest
+    directly, without a webhook)."""
+    return InboundMessage(
+        channel="telegram",
+        external_id=f"5551001:{message_id}",
+        thread=Thread("5551001"),
+        customer=Person("5551001", display_name="Giulia Rossi"),
+        sent_at=at or datetime.now(UTC),
+        text=text,
+        **content,
+    )
 
 
 def meta_daemon(

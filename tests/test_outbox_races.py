@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from conftest import messenger_channel, whatsapp_channel
 from sqlalchemy import Engine
@@ -39,6 +40,10 @@ def _customer_wrote(engine: Engine, channel: Channel, user: str) -> int:
         return conversation.id
 
 
+def _settings(database_url: str, channels: dict[str, Any]) -> Settings:
+    return load_settings(None, database={"url": database_url}, channels=channels)
+
+
 async def _send(engine: Engine, settings: Settings) -> None:
     connectors = enabled_connectors(settings)
     clock = FrozenClock(NOW)
@@ -65,9 +70,7 @@ async def test_a_status_before_the_send_is_recorded_is_kept_and_applied(
     engine: Engine, database_url: str, whatsapp_emulator: tuple[GraphEmulator, BackgroundServer]
 ) -> None:
     emulator, server = whatsapp_emulator
-    settings = load_settings(
-        None, database={"url": database_url}, channels=whatsapp_channel(server.url)
-    )
+    settings = _settings(database_url, whatsapp_channel(server.url))
     conversation_id = _customer_wrote(engine, "whatsapp", "393471112233")
     emulator.next_ids.append("wamid.HBgLMzkzNDcxMTEyMjMzFQIAERgSRACE")
     with session_scope(engine) as session:  # Meta's webhook beats the send's answer
@@ -87,9 +90,7 @@ async def test_an_echo_stored_before_the_send_is_recorded_is_not_a_second_messag
     messenger_emulator: tuple[GraphEmulator, BackgroundServer],
 ) -> None:
     emulator, server = messenger_emulator
-    settings = load_settings(
-        None, database={"url": database_url}, channels=messenger_channel(server.url)
-    )
+    settings = _settings(database_url, messenger_channel(server.url))
     conversation_id = _customer_wrote(engine, "messenger", "6024301887600001")
     mid = "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P"
     emulator.next_ids.append(mid)
@@ -122,9 +123,7 @@ async def test_a_sent_message_given_a_customers_message_id_never_replaces_it(
     messenger_emulator: tuple[GraphEmulator, BackgroundServer],
 ) -> None:
     emulator, server = messenger_emulator
-    settings = load_settings(
-        None, database={"url": database_url}, channels=messenger_channel(server.url)
-    )
+    settings = _settings(database_url, messenger_channel(server.url))
     conversation_id = _customer_wrote(engine, "messenger", "6024301887600002")
     emulator.next_ids.append("in-6024301887600002")  # the customer's own message's id, reused
     await _send(engine, settings)

@@ -33,6 +33,7 @@ from conftest import (
     wait_for,
     whatsapp_channel,
 )
+from customer_helpers import giulia_said
 
 from sportello import scheduler
 from sportello.connectors.base import Attachment, Channel, InboundMessage, Person, Thread
@@ -320,7 +321,7 @@ def test_a_customers_photo_voice_note_and_document_are_shown_from_the_platform(
         "audio": emulator.add_file(b"OggS voice", ".ogg"),
         "file": emulator.add_file(b"%PDF-1.7", ".pdf"),
     }
-    event = _giulia_says(
+    event = giulia_said(
         90,
         "Ecco il pacco, il vocale e la ricevuta",
         at=now,
@@ -358,21 +359,6 @@ def test_a_customers_photo_voice_note_and_document_are_shown_from_the_platform(
     assert browser.errors == []
 
 
-def _giulia_says(
-    message_id: int, text: str, at: datetime | None = None, **content: Any
-) -> InboundMessage:
-    """Giulia's Telegram message ``message_id``, as the connector parses it."""
-    return InboundMessage(
-        channel="telegram",
-        external_id=f"5551001:{message_id}",
-        thread=Thread("5551001"),
-        customer=Person("5551001", display_name="Giulia Rossi"),
-        sent_at=at or datetime.now(UTC),
-        text=text,
-        **content,
-    )
-
-
 def _attachments_seen_by_bob(
     running: RunningDaemon, browser: Browser, event: InboundMessage
 ) -> Locator:
@@ -407,7 +393,7 @@ def test_an_agent_sends_a_picture_with_a_caption_from_the_reply_box(
 ) -> None:
     emulator, server = telegram_emulator
     running = start_daemon(make_settings(sqlite_url, channels=telegram_channel(server.url)))
-    event = _giulia_says(91, "Mi mandate l'etichetta per il reso?")
+    event = giulia_said(91, "Mi mandate l'etichetta per il reso?")
     page = _opened_by_bob(running, browser, event)
     label = png(40, 30, (20, 160, 90))
     chooser = page.locator("#reply-file")
@@ -481,7 +467,7 @@ def test_a_conversation_assigned_automatically_is_announced_to_its_agent(
 ) -> None:
     monkeypatch.setattr(scheduler, "ASSIGN_INTERVAL_S", 0.2)
     running = start_daemon(make_settings(sqlite_url, assignment={"mode": "balanced"}))
-    event = _giulia_says(95, "C'è qualcuno?")
+    event = giulia_said(95, "C'è qualcuno?")
     page = _opened_by_bob(running, browser, event)
     page.locator("#available[data-loaded='true']").wait_for(state="attached")
     title = page.title()
@@ -543,7 +529,7 @@ def test_two_agents_in_one_conversation_see_each_other_typing(
     sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
 ) -> None:
     running = start_daemon(make_settings(sqlite_url))
-    page = _opened_by_bob(running, browser, _giulia_says(96, "Il pacco non è arrivato"))
+    page = _opened_by_bob(running, browser, giulia_said(96, "Il pacco non è arrivato"))
     conversation = _conversations(running)[0]["id"]
     with session_scope(running.daemon.engine) as session:
         ada = accounts.create_user(session, "ada", "ada-password", "agent", datetime.now(UTC))
@@ -588,7 +574,7 @@ def test_a_note_naming_an_agent_brings_them_to_the_conversation(
     sqlite_url: str, start_daemon: Callable[..., RunningDaemon], browser: Browser
 ) -> None:
     running = start_daemon(make_settings(sqlite_url))
-    page = _opened_by_bob(running, browser, _giulia_says(97, "Buongiorno"))
+    page = _opened_by_bob(running, browser, giulia_said(97, "Buongiorno"))
     marco = InboundMessage(
         "telegram", "5551002:1", Thread("5551002"), Person("5551002", display_name="Marco Neri"),
         datetime.now(UTC), text="Il rimborso?",
@@ -628,7 +614,7 @@ def test_the_top_bar_says_the_business_is_closed_and_when_it_reopens(
     closed_now = {"timezone": "Europe/Rome", "holidays": None, in_two_days: ["09:00-18:00"]}
     hours = "/api/v1/settings/business-hours"
     assert running.api.put(hours, json=closed_now).status_code == 200
-    page = _opened_by_bob(running, browser, _giulia_says(98, "Ci siete?"))
+    page = _opened_by_bob(running, browser, giulia_said(98, "Ci siete?"))
     note = page.locator("#hours-note")
     note.wait_for()
     status = running.api.get(f"{hours}/status", params={"language": "en"}).json()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from agent_helpers import sign_in
 from conftest import Browser, RunningDaemon, make_settings, telegram_channel, wait_for
-from playwright.sync_api import ViewportSize
+from customer_helpers import giulia_said
 
-from sportello.connectors.base import InboundMessage, Person, Thread
 from sportello.connectors.emulators.server import BackgroundServer
 from sportello.connectors.emulators.telegram import TelegramEmulator
 from sportello.inbox import accounts
@@ -17,20 +18,12 @@ from sportello.inbox.conversations import set_status
 from sportello.inbox.db import session_scope
 from sportello.inbox.ingest import ingest
 
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
 PHONE: ViewportSize = {"width": 390, "height": 844}
 TABLET: ViewportSize = {"width": 1024, "height": 768}
 SIDEWAYS = "document.scrollingElement.scrollWidth - window.innerWidth"
-
-
-def _giulia_says(message_id: int, text: str, at: datetime) -> InboundMessage:
-    return InboundMessage(
-        channel="telegram",
-        external_id=f"5551001:{message_id}",
-        thread=Thread("5551001"),
-        customer=Person("5551001", display_name="Giulia Rossi"),
-        sent_at=at,
-        text=text,
-    )
 
 
 def test_an_agent_answers_from_a_phone_and_reads_the_customers_history(
@@ -45,18 +38,15 @@ def test_an_agent_answers_from_a_phone_and_reads_the_customers_history(
     last_week = now - timedelta(days=7)
     with session_scope(running.daemon.engine) as session:
         accounts.create_user(session, "bob", "bob-password", "agent", last_week)
-        said = _giulia_says(emulator.next_message_id(5551001), "È arrivato rotto.", last_week)
+        said = giulia_said(emulator.next_message_id(5551001), "È arrivato rotto.", last_week)
         (_, earlier), *_ = ingest(session, [said], now=last_week).new_messages
         set_status(session, earlier, "resolved", last_week, "ada")
-        said = _giulia_says(emulator.next_message_id(5551001), "Ancora nessun rimborso?", now)
+        said = giulia_said(emulator.next_message_id(5551001), "Ancora nessun rimborso?", now)
         ingest(session, [said], now=now)
 
     page = browser.page
     page.set_viewport_size(PHONE)
-    page.goto(f"{running.url}/login")
-    page.get_by_label("User name").fill("bob")
-    page.get_by_label("Password").fill("bob-password")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, running.url, "bob")
     page.locator("#live-status[data-state='live']").wait_for()
     item = page.locator("#conversation-list button.conversation", has_text="Giulia Rossi")
     item.wait_for()
