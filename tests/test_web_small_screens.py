@@ -69,9 +69,21 @@ def test_an_agent_answers_from_a_phone_and_reads_the_customers_history(
     page.get_by_role("button", name="Close the customer's card").click()
     card.wait_for(state="hidden")
 
+    resolve = page.get_by_role("button", name="Resolve", exact=True)
+    assert resolve.is_hidden()  # the controls wait behind Actions, the messages keep the room
+    page.get_by_role("button", name="Actions ▾").click()
+    resolve.click()
+    conversation_id = running.messages(direction="in")[0]["conversation_id"]
+    wait_for(
+        lambda: (
+            running.api.get(f"/api/v1/conversations/{conversation_id}").json()["status"]
+            == "resolved"
+        )
+    )
+
     page.get_by_role("button", name="← Conversations").click()
-    item.wait_for()
-    assert page.locator(".thread-pane").is_hidden()
+    item.wait_for(state="detached")  # resolved: no longer among the open ones
+    assert page.locator(".list-pane").is_visible() and page.locator(".thread-pane").is_hidden()
 
     page.set_viewport_size(TABLET)  # three panes, the top bar on two lines if it must
     sign_out = page.get_by_role("button", name="Sign out").bounding_box()

@@ -576,6 +576,13 @@ function showCustomerCard(open) {
   else delete document.body.dataset.customer;
 }
 
+function toggleControls() {
+  const open = document.body.dataset.controls !== "open";
+  if (open) document.body.dataset.controls = "open";
+  else delete document.body.dataset.controls;
+  $("controls-toggle").setAttribute("aria-expanded", String(open));
+}
+
 // --- keyboard -----------------------------------------------------------------------
 
 function onKey(event) {
@@ -655,6 +662,7 @@ function start() {
   $("help-button").addEventListener("click", () => $("help").showModal());
   $("thread-back").addEventListener("click", () => showPane("list"));
   $("customer-open").addEventListener("click", () => showCustomerCard(true));
+  $("controls-toggle").addEventListener("click", toggleControls);
   $("customer-close").addEventListener("click", () => showCustomerCard(false));
   $("available").addEventListener("change", setAvailability);
   $("assigned-note").addEventListener("click", showMine);
