@@ -195,7 +195,7 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.rules_hint": "Every rule a customer's message matches applies, in order, until one "
         "that says to stop: its tags are added, the priority raised, and the conversation given "
         "to the agent if nobody has it and to the team if it has none; the first one's "
-        "automatic answer goes to the customer, once per conversation. Keywords: any of them, "
+        "automatic answer goes to the customer, once until resolved. Keywords: any of them, "
         "in any case, accents or not; rimbors* for every word starting so; empty: every message.",
         "set.keywords": "Keywords",
         "set.languages": "Languages",
@@ -231,7 +231,7 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.team_to": "Give to team",
         "set.rule_stop": "then stop: skip the rules below",
         "set.rule_answer": "Automatic answer",
-        "set.rule_answer_hint": "Optional: sent once per conversation; {name}, {next_open}",
+        "set.rule_answer_hint": "Optional: once until resolved; {name}, {next_open}",
         "set.rule_answers": "answers",
         "set.no_team": "none",
         "set.remove_macro": "Delete this macro",
@@ -453,8 +453,8 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.rules_hint": "Si applica, in ordine, ogni regola a cui corrisponde il messaggio di "
         "un cliente, fino a una che dice di fermarsi: le sue etichette vengono aggiunte, la "
         "priorità alzata e la conversazione data all'operatore se non ce l'ha nessuno e al team "
-        "se non ne ha uno; la risposta automatica della prima va al cliente, una volta per "
-        "conversazione. Parole chiave: una qualsiasi, maiuscole o "
+        "se non ne ha uno; la risposta automatica della prima va al cliente, una volta finché "
+        "la conversazione non è risolta. Parole chiave: una qualsiasi, maiuscole o "
         "minuscole, con o senza accenti; rimbors* per ogni parola che comincia così; vuoto: "
         "ogni messaggio.",
         "set.keywords": "Parole chiave",
@@ -492,7 +492,7 @@ PAGE_MESSAGES: dict[str, dict[str, str]] = {
         "set.team_to": "Dai al team",
         "set.rule_stop": "poi basta: salta le regole sotto",
         "set.rule_answer": "Risposta automatica",
-        "set.rule_answer_hint": "Facoltativa: una volta per conversazione; {name}, {next_open}",
+        "set.rule_answer_hint": "Facoltativa: una volta finché non è risolta; {name}, {next_open}",
         "set.rule_answers": "risponde",
         "set.no_team": "nessuno",
         "set.remove_macro": "Elimina questa macro",

@@ -325,8 +325,8 @@ class TriageRuleSettings(_Section):
     team: str | None = Field(default=None, description="this team, when it has none")
     answer: Templates = Field(
         default_factory=dict,
-        description="an automatic answer per language (it, en, ...), at most once per "
-        "conversation; {name} and {next_open} as in away messages",
+        description="an automatic answer per language (it, en, ...), once per conversation "
+        "until it is resolved; {name} and {next_open} as in away messages",
     )
     stop: bool = Field(default=False, description="when it matches, the rules after it are skipped")
 

@@ -6,9 +6,9 @@ customer message meets applies, in order, until one marked ``stop`` matches: tag
 the priority only ever goes up,
 the first rule with an assignee gives the conversation to that agent if nobody has it, and
 the first with a team gives it to that team if it has none, and the first with an answer
-sends it, in the customer's language, once per conversation (never in a group or a public
-thread). A rule that changes something records a ``rule`` event on the conversation (and an
-``assigned`` one when it gives it away), so its history says why.
+sends it, in the customer's language, once per conversation until it is resolved (never in
+a group or a public thread). A rule that changes something records a ``rule`` event on the
+conversation (and an ``assigned`` one when it gives it away), so its history says why.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, inspect
+from sqlalchemy import bindparam, delete, event, inspect, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -159,8 +159,8 @@ class TriageRules:
         outcome: Outcome,
         now: datetime,
     ) -> str | None:
-        """Queue the outcome's answer, unless its rule answered in this conversation before;
-        returns the language it went out in."""
+        """Queue the outcome's answer, unless its rule answered in this conversation since it
+        was last resolved; returns the language it went out in."""
         if outcome.answered_by is None or conversation.is_group or conversation.public:
             return None
         reader = recipient(
@@ -169,9 +169,7 @@ class TriageRules:
         chosen = pick_template(outcome.answer, reader.languages, self.default_language)
         if chosen is None:
             return None
-        assert conversation.id is not None
-        claim = {"conversation_id": conversation.id, "rule": outcome.answered_by, "sent_at": now}
-        if not insert_ignore(session, RuleAnswer, claim):
+        if not _claim_answer(session, conversation, outcome.answered_by, now):
             return None
         language, template = chosen
         calendar = settings_store.calendar(session)
@@ -220,6 +218,27 @@ def apply(
     if changed:
         record(session, conversation, "rule", now, "rules", rules=outcome.rules, **changed)
     return assignee
+
+
+def _claim_answer(session: Session, conversation: Conversation, rule: str, now: datetime) -> bool:
+    """Take ``rule``'s answer in ``conversation``: the first time, or the first since the
+    conversation was last resolved (one conditional statement: two replicas, one answer)."""
+    assert conversation.id is not None
+    resolved = conversation.resolved_at
+    if resolved is not None:
+        renewed = session.connection().execute(
+            update(RuleAnswer)
+            .where(
+                col(RuleAnswer.conversation_id) == conversation.id,
+                col(RuleAnswer.rule) == rule,
+                col(RuleAnswer.sent_at) < resolved,
+            )
+            .values(sent_at=now)
+        )
+        if renewed.rowcount:
+            return True
+    claim = {"conversation_id": conversation.id, "rule": rule, "sent_at": now}
+    return insert_ignore(session, RuleAnswer, claim)
 
 
 def forget_answers(session: Session, conversation_ids: Sequence[int]) -> None:

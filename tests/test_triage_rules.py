@@ -309,6 +309,11 @@ def test_a_rule_answers_once_per_conversation_in_the_customers_language(
     # an automatic answer is no first response: the customer still waits for an agent
     conversation = running.api.get(f"/api/v1/conversations/{giulia_id}").json()
     assert conversation["first_response_at"] is None
+    # resolved, then reopened by a new question: the rule answers again, once
+    running.api.patch(f"/api/v1/conversations/{giulia_id}", json={"status": "resolved"})
+    customer_writes(running, GIULIA, "Altro ordine: mi date il tracking?")
+    customer_writes(running, GIULIA, "E il tracking dell'ordine 4412?")
+    assert bot_messages(giulia_id) == [("bot", italian)] * 2
 
 
 def test_a_rule_never_answers_in_a_public_thread_or_a_group(engine: Engine) -> None:
