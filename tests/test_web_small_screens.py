@@ -66,6 +66,11 @@ def test_an_agent_answers_from_a_phone_and_reads_the_customers_history(
     card.locator("#timeline li", has_text="arrivato rotto").wait_for()  # we know her case
     box = card.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert page.evaluate("document.activeElement.id") == "customer-close"
+    page.keyboard.press("Escape")  # closes it; the keyboard goes back where it was
+    card.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.id") == "customer-open"
+    page.get_by_role("button", name="Customer →").click()
     page.get_by_role("button", name="Close the customer's card").click()
     card.wait_for(state="hidden")
 

@@ -572,8 +572,12 @@ function showPane(view) {
 }
 
 function showCustomerCard(open) {
+  const wasOpen = document.body.dataset.customer === "open";
   if (open) document.body.dataset.customer = "open";
   else delete document.body.dataset.customer;
+  // the keyboard follows the drawer in and back out to the button that opened it
+  if (open) $("customer-close").focus();
+  else if (wasOpen && document.activeElement?.closest("#customer-pane")) $("customer-open").focus();
 }
 
 function toggleControls() {
