@@ -36,6 +36,7 @@ from sportello.api import (
     webhooks,
     x_usage,
 )
+from sportello.api.login_throttle import LoginThrottle
 from sportello.api.request_limits import bounded, validation_error
 from sportello.api.webhook_intake import Receive, Scope, Send, WebhookIntake, delivery_channel
 
@@ -74,6 +75,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         WebhookIntake(daemon), title="sportello", version=__version__, lifespan=lifespan
     )
     app.state.daemon = daemon
+    app.state.login_throttle = LoginThrottle()
     app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.get("/healthz", tags=["health"])

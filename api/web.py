@@ -8,17 +8,19 @@ SameSite=Lax, and Secure whenever the inbox is reached over HTTPS.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from sportello import __version__
 from sportello.api.deps import SESSION_COOKIE, DaemonDep, web_principal
 from sportello.api.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from sportello.api.login_throttle import LoginThrottle
 from sportello.api.viewers import announce
 from sportello.connectors.base import CHANNELS
 from sportello.inbox import accounts, viewers
@@ -110,10 +112,16 @@ def login_page(request: Request, daemon: DaemonDep) -> Response:
     return _login_form(request, daemon)
 
 
+def login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
 @router.post("/login")
 def login(
     request: Request,
     daemon: DaemonDep,
+    throttle: Annotated[LoginThrottle, Depends(login_throttle)],
     name: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
@@ -121,11 +129,20 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), csrf.encode()):
         return _login_form(request, daemon, 403, "login.expired")
+    name, now = name.strip(), daemon.clock.now()
+    address = request.client.host if request.client is not None else "unknown"
+    wait = throttle.wait(name, address, now)
+    if wait is not None:  # refused before the password is checked (argon2 costs CPU)
+        refused = _login_form(request, daemon, 429, "login.throttled")
+        refused.headers["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
+        return refused
     with session_scope(daemon.engine) as session:
-        user = accounts.authenticate(session, name.strip(), password)
+        user = accounts.authenticate(session, name, password)
         if user is None:
+            throttle.failed(name, address, now)
             return _login_form(request, daemon, 401, "login.failed")
-        token, _ = accounts.open_session(session, user, daemon.clock.now())
+        throttle.succeeded(name)
+        token, _ = accounts.open_session(session, user, now)
     response = _redirect("/")
     response.set_cookie(
         SESSION_COOKIE,

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from sportello.api.login_throttle import PER_ADDRESS, PER_NAME, WINDOW, LoginThrottle
 from sportello.cli import app as cli_app
 from sportello.connectors.emulators import telegram_payloads as tg
 from sportello.connectors.emulators.server import BackgroundServer
@@ -202,6 +203,43 @@ def test_login_session_cookie_and_logout(
     assert bob.get("/api/v1/me").status_code == 401
     with session_scope(running.daemon.engine) as session:
         assert len(session.exec(select(UserSession)).all()) == 1  # the second login only
+
+
+def test_failed_sign_ins_are_slowed_per_name_and_per_address(
+    sqlite_url: str, start_daemon: Callable[..., RunningDaemon]
+) -> None:
+    running = start_daemon(make_settings(sqlite_url))
+    _add_users(running)
+
+    def sign_in(name: str, password: str, address: str = "198.51.100.1") -> httpx.Response:
+        client = server_client(running.url, headers={"X-Forwarded-For": address})
+        form = client.get("/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        return client.post("/login", data={"name": name, "password": password, "csrf": csrf})
+
+    for _ in range(PER_NAME):
+        assert sign_in("bob", "guess").status_code == 401
+    refused = sign_in("Bob", "bob-password", "203.0.113.9")  # even right, from elsewhere
+    assert refused.status_code == 429 and "Troppi tentativi falliti" in refused.text
+    assert 0 < int(refused.headers["retry-after"]) <= WINDOW.total_seconds()
+    assert sign_in("ada", "ada-password").status_code == 303  # another name signs in
+
+    for attempt in range(PER_ADDRESS):  # one address guessing many names
+        assert sign_in(f"guess{attempt}", "guess", "192.0.2.5").status_code == 401
+    assert sign_in("ada", "ada-password", "192.0.2.5").status_code == 429
+    assert sign_in("ada", "ada-password", "192.0.2.6").status_code == 303
+
+
+def test_the_throttle_lets_a_name_try_again_once_its_failures_leave_the_window() -> None:
+    throttle = LoginThrottle(window=timedelta(minutes=15), per_name=2, per_address=10)
+    for minute in (0, 5):
+        throttle.failed("bob", "192.0.2.5", T0 + timedelta(minutes=minute))
+    assert throttle.wait("BOB", "192.0.2.9", T0 + timedelta(minutes=6)) == timedelta(minutes=9)
+    assert throttle.wait("bob", "192.0.2.9", T0 + timedelta(minutes=15)) is None
+    throttle.failed("bob", "192.0.2.5", T0 + timedelta(minutes=16))
+    assert throttle.wait("bob", "192.0.2.5", T0 + timedelta(minutes=17)) == timedelta(minutes=3)
+    throttle.succeeded("bob")  # the right password, once allowed, forgets the name's failures
+    assert throttle.wait("bob", "192.0.2.5", T0 + timedelta(minutes=17)) is None
 
 
 def test_roles_csrf_and_the_acting_user(
