@@ -51,6 +51,7 @@ def test_an_agent_answers_from_a_phone_and_reads_the_customers_history(
     item = page.locator("#conversation-list button.conversation", has_text="Giulia Rossi")
     item.wait_for()
     assert page.locator(".thread-pane").is_hidden()  # the list alone
+    assert page.get_by_role("button", name="Keyboard shortcuts").is_hidden()  # no keyboard
     assert page.evaluate(SIDEWAYS) == 0
 
     item.click()
