@@ -53,6 +53,15 @@ def test_an_agent_answers_from_a_phone_and_reads_the_customers_history(
     assert page.locator(".thread-pane").is_hidden()  # the list alone
     assert page.get_by_role("button", name="Keyboard shortcuts").is_hidden()  # no keyboard
     assert page.evaluate(SIDEWAYS) == 0
+    status = page.locator("#filter-status")
+    assert status.is_hidden()  # the filters fold away behind a button naming them
+    page.get_by_role("button", name="Filters: Open ▾").click()
+    status.select_option("resolved")
+    page.get_by_role("button", name="Filters: Resolved ▾").wait_for()
+    item.wait_for(state="detached")  # hers is open
+    status.select_option("open")
+    page.get_by_role("button", name="Filters: Open ▾").click()
+    assert status.is_hidden()
 
     item.click()
     page.locator("#messages li.message", has_text="rimborso").wait_for()

@@ -61,8 +61,26 @@ function filters() {
   return params;
 }
 
+/** On a phone the filters fold away behind a button naming the ones that apply. */
+function showFilters() {
+  const chosen = ["filter-status", "filter-channel", "filter-assignee", "filter-team"]
+    .map((id) => $(id)).filter((select) => select.value)
+    .map((select) => select.selectedOptions[0].textContent);
+  const tag = $("filter-tag").value.trim();
+  if (tag) chosen.push(`#${tag}`);
+  $("filters-toggle").textContent = `${t("filter.label")}: ${chosen.join(" · ") || t("filter.any")} ▾`;
+}
+
+function toggleFilters() {
+  const open = document.body.dataset.filters !== "open";
+  if (open) document.body.dataset.filters = "open";
+  else delete document.body.dataset.filters;
+  $("filters-toggle").setAttribute("aria-expanded", String(open));
+}
+
 async function loadList({ more = false } = {}) {
   if (state.searching) return;
+  showFilters(); // also after a filter set from elsewhere (My conversations, a team's removal)
   const params = filters();
   if (more && state.nextCursor) params.set("cursor", state.nextCursor);
   const page = await api(`/api/v1/conversations?${params}`);
@@ -630,10 +648,10 @@ function onKey(event) {
 // --- start --------------------------------------------------------------------------
 
 function start() {
-  for (const id of ["filter-status", "filter-channel", "filter-assignee", "filter-team"]) {
+  for (const id of ["filter-status", "filter-channel", "filter-assignee", "filter-team", "filter-tag"]) {
     $(id).addEventListener("change", () => loadList());
   }
-  $("filter-tag").addEventListener("change", () => loadList());
+  $("filters-toggle").addEventListener("click", toggleFilters);
   $("load-more").addEventListener("click", () => loadList({ more: true }));
   let searchTimer = null;
   $("search").addEventListener("input", (event) => {
