@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlmodel import Session, col
 
 from sportello.config.settings import AwayMessageSettings, parse_duration
 from sportello.inbox import outbox, settings_store
@@ -27,7 +27,7 @@ from sportello.inbox.clock import Clock
 from sportello.inbox.ingest import Ingested, find_message
 from sportello.inbox.models import Conversation, Message
 from sportello.inbox.replies import pick_template, recipient, render
-from sportello.inbox.upsert import insert_ignore
+from sportello.inbox.upsert import claim_row
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +117,9 @@ def _closed_reason(holiday: str | None, closure: Interval | None) -> str:
 
 def claim_cooldown(session: Session, customer_id: int, now: datetime, cooldown: timedelta) -> bool:
     """Atomically take the customer's away message for this cooldown; False if already taken."""
-    renewed = session.connection().execute(
-        update(AwayCooldown)
-        .where(
-            AwayCooldown.customer_id == customer_id,  # type: ignore[arg-type]
-            AwayCooldown.last_sent_at <= now - cooldown,  # type: ignore[arg-type]
-        )
-        .values(last_sent_at=now)
-    )
-    if renewed.rowcount:
-        return True
-    return insert_ignore(session, AwayCooldown, {"customer_id": customer_id, "last_sent_at": now})
+    values = {"customer_id": customer_id, "last_sent_at": now}
+    stale = col(AwayCooldown.last_sent_at) <= now - cooldown
+    return claim_row(session, AwayCooldown, values, stale)
 
 
 def forget_customer(session: Session, customer_id: int) -> None:

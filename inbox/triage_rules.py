@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, inspect, update
+from sqlalchemy import bindparam, delete, event, inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -37,7 +37,7 @@ from sportello.inbox.conversations import record
 from sportello.inbox.ingest import Ingested
 from sportello.inbox.models import Conversation, ConversationTag, Message
 from sportello.inbox.replies import pick_template, recipient, render
-from sportello.inbox.upsert import insert_ignore
+from sportello.inbox.upsert import claim_row
 from sportello.inbox.users import Team, User
 
 log = logging.getLogger(__name__)
@@ -222,23 +222,11 @@ def apply(
 
 def _claim_answer(session: Session, conversation: Conversation, rule: str, now: datetime) -> bool:
     """Take ``rule``'s answer in ``conversation``: the first time, or the first since the
-    conversation was last resolved (one conditional statement: two replicas, one answer)."""
-    assert conversation.id is not None
+    conversation was last resolved."""
+    values = {"conversation_id": conversation.id, "rule": rule, "sent_at": now}
     resolved = conversation.resolved_at
-    if resolved is not None:
-        renewed = session.connection().execute(
-            update(RuleAnswer)
-            .where(
-                col(RuleAnswer.conversation_id) == conversation.id,
-                col(RuleAnswer.rule) == rule,
-                col(RuleAnswer.sent_at) < resolved,
-            )
-            .values(sent_at=now)
-        )
-        if renewed.rowcount:
-            return True
-    claim = {"conversation_id": conversation.id, "rule": rule, "sent_at": now}
-    return insert_ignore(session, RuleAnswer, claim)
+    stale = col(RuleAnswer.sent_at) < resolved if resolved is not None else None
+    return claim_row(session, RuleAnswer, values, stale)
 
 
 def forget_answers(session: Session, conversation_ids: Sequence[int]) -> None:

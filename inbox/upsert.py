@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table, inspect
+from sqlalchemy import ColumnElement, Insert, Table, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -22,6 +22,26 @@ def insert_ignore(session: Session, table: type[SQLModel], values: dict[str, Any
     """
     primary_key = [c.key for c in table.__table__.primary_key.columns]  # type: ignore[attr-defined]
     return bool(insert_ignore_many(session, table, [values], primary_key))
+
+
+def claim_row(
+    session: Session,
+    table: type[SQLModel],
+    values: dict[str, Any],
+    stale: ColumnElement[bool] | None = None,
+) -> bool:
+    """Take a row that says something was done (once, or once per period): update the row
+    with ``values``' primary key to ``values`` where it is ``stale``, else insert it unless it
+    exists; True when this call took it. One conditional statement each, so of concurrent
+    callers (replicas included) exactly one sees True."""
+    if stale is not None:
+        key = table.__table__.primary_key.columns  # type: ignore[attr-defined]
+        renewed = session.connection().execute(
+            update(table).where(*(c == values[c.key] for c in key), stale).values(values)
+        )
+        if renewed.rowcount:
+            return True
+    return insert_ignore(session, table, values)
 
 
 def insert_ignore_many(
